@@ -1,0 +1,226 @@
+"""The plugin contracts: narrow interfaces in domain terms.
+
+A plugin never sees engine, runtime or transport types. Each kind has a *model* object
+(loaded once, shared across conversations, declares its capabilities) and, where the
+model keeps per-conversation state, a *stream* object created per conversation.
+
+Audio crossing these interfaces is always 16-bit little-endian mono PCM in `bytes`,
+tagged with its sample rate (`AudioChunk`). Media time is counted in samples by the
+caller; plugins do not read any clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+# --------------------------------------------------------------------------- audio
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A piece of 16-bit little-endian mono PCM."""
+
+    pcm: bytes
+    sample_rate: int
+
+    @property
+    def samples(self) -> int:
+        return len(self.pcm) // 2
+
+    @property
+    def duration(self) -> float:
+        return self.samples / self.sample_rate
+
+
+class PluginError(Exception):
+    """A plugin could not do its work (model missing, server unreachable, timeout).
+
+    `code` is the `system.error` code the conversation reports, e.g. `llm_unavailable`.
+    """
+
+    code: str = "plugin_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class LLMUnavailable(PluginError):
+    code = "llm_unavailable"
+
+
+class TTSUnavailable(PluginError):
+    code = "tts_unavailable"
+
+
+class ASRUnavailable(PluginError):
+    code = "asr_unavailable"
+
+
+class PerceptionUnavailable(PluginError):
+    code = "perception_unavailable"
+
+
+# --------------------------------------------------------------------------- VAD
+
+
+@runtime_checkable
+class VADStream(Protocol):
+    """Per-conversation voice activity detector over 16 kHz mono PCM."""
+
+    #: how many 16 kHz samples one call to `speech_probability` takes
+    frame_samples: int
+
+    def speech_probability(self, frame: bytes) -> float:
+        """Probability (0..1) that this frame (exactly `frame_samples` samples) is speech."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
+class VADModel(Protocol):
+    name: str
+
+    def create_stream(self) -> VADStream: ...
+
+
+# --------------------------------------------------------------------------- ASR
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    final: bool
+
+
+@runtime_checkable
+class ASRStream(Protocol):
+    """Per-utterance recogniser fed 16 kHz mono PCM while the user talks.
+
+    `push` may return a partial transcript; `finish` returns the final one and makes the
+    stream ready for the next utterance. Recognising while the user is still talking is
+    what keeps the end-of-turn latency low.
+    """
+
+    async def push(self, pcm16k: bytes) -> Transcript | None: ...
+
+    async def finish(self) -> Transcript: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ASRModel(Protocol):
+    name: str
+    #: True when `push` returns partial transcripts
+    streams_partials: bool
+
+    def create_stream(self) -> ASRStream: ...
+
+
+# --------------------------------------------------------------------------- LLM
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequest:
+    """The model asked for a tool. `arguments` is a JSON string, as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of the LLM context (OpenAI chat shape)."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    tool_calls: tuple[ToolCallRequest, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+LLMDelta = TextDelta | ToolCallRequest
+
+
+@dataclass(frozen=True, slots=True)
+class LLMOptions:
+    """Per-persona LLM settings (`layers.llm`)."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    #: seconds without any streamed data before the call counts as failed
+    timeout: float = 20.0
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A chat model that streams text and tool calls.
+
+    Raises `LLMUnavailable` (from the iterator) when the model cannot answer.
+    """
+
+    name: str
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[Mapping[str, Any]] = (),
+    ) -> AsyncIterator[LLMDelta]: ...
+
+
+# --------------------------------------------------------------------------- TTS
+
+
+@runtime_checkable
+class TTS(Protocol):
+    """Text to speech. One call per sentence or short segment.
+
+    `synthesize` yields audio at `sample_rate` as soon as it is available; raises
+    `TTSUnavailable` on failure.
+    """
+
+    name: str
+    sample_rate: int
+
+    def synthesize(self, text: str) -> AsyncIterator[AudioChunk]: ...
+
+
+# --------------------------------------------------------------------------- avatar
+
+
+@runtime_checkable
+class AvatarStream(Protocol):
+    """Per-conversation renderer state (blinks, head motion)."""
+
+    width: int
+    height: int
+
+    def render(self, t: float, mouth_open: float) -> Any:
+        """An RGB frame (numpy uint8 array, height x width x 3) at media time `t` seconds.
+
+        `mouth_open` is 0 (closed) .. 1 (wide), derived by the caller from the audio
+        being played in that frame.
+        """
+        ...
+
+
+@runtime_checkable
+class Avatar(Protocol):
+    replica_id: str
+    name: str
+
+    def create_stream(self, width: int, height: int, seed: int = 0) -> AvatarStream: ...
