@@ -1,0 +1,167 @@
+"""Any OpenAI-compatible chat completions server (OpenAI, vLLM, llama.cpp, Ollama, …).
+
+Streams `TextDelta`s as content arrives and assembles streamed tool-call fragments into
+whole `ToolCallRequest`s. Every failure, including a server that accepts the request
+and then goes quiet, surfaces as `LLMUnavailable` with a message saying what happened:
+a stalled turn is worse than an error the conversation can report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import openai
+from openai.types.chat import (
+    ChatCompletionChunk,
+    ChatCompletionMessageParam,
+    ChatCompletionToolParam,
+)
+
+from openreplica.plugins.base import (
+    ChatMessage,
+    LLMDelta,
+    LLMOptions,
+    LLMUnavailable,
+    TextDelta,
+    ToolCallRequest,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "OpenAICompatibleLLM", "to_openai_messages"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-4o-mini"
+# Local servers ignore the key, but the client insists on one; passing it explicitly
+# also stops the openai package from reading OPENAI_API_KEY from the environment.
+_NO_KEY = "no-key"
+
+
+def to_openai_messages(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:
+    """Our `ChatMessage`s in the OpenAI wire shape, tool calls and results included."""
+    out: list[dict[str, object]] = []
+    for m in messages:
+        msg: dict[str, object] = {"role": m.role, "content": m.content}
+        if m.role == "assistant" and m.tool_calls:
+            msg["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in m.tool_calls
+            ]
+            # OpenAI wants null (not "") content next to tool calls.
+            msg["content"] = m.content or None
+        if m.role == "tool":
+            msg["tool_call_id"] = m.tool_call_id or ""
+        elif m.name is not None:
+            msg["name"] = m.name
+        out.append(msg)
+    return cast(list[ChatCompletionMessageParam], out)
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+class OpenAICompatibleLLM:
+    """Chat completions over HTTP with the official `openai` client.
+
+    `options.timeout` bounds the wait for the response and every gap between streamed
+    chunks. No automatic retries: the conversation, not the client, decides what to do.
+    """
+
+    name = "openai"
+
+    def __init__(self, options: LLMOptions, *, default_model: str = DEFAULT_MODEL) -> None:
+        self.options = options
+        self.base_url = (options.base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.model = options.model or default_model
+        self._client = openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=options.api_key or _NO_KEY,
+            default_headers=dict(options.headers),
+            timeout=options.timeout,
+            max_retries=0,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[Mapping[str, Any]] = (),
+    ) -> AsyncIterator[LLMDelta]:
+        timeout = self.options.timeout
+        calls: dict[int, _PartialCall] = {}
+        stream: openai.AsyncStream[ChatCompletionChunk] | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                stream = await self._client.chat.completions.create(
+                    model=self.model,
+                    messages=to_openai_messages(messages),
+                    stream=True,
+                    tools=cast(list[ChatCompletionToolParam], list(tools))
+                    if tools
+                    else openai.omit,
+                    extra_body=dict(self.options.extra_body) or None,
+                )
+            chunks = aiter(stream)
+            while True:
+                # The idle timeout: each chunk must arrive within `timeout` of the last.
+                async with asyncio.timeout(timeout):
+                    try:
+                        chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        break
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta.content:
+                        yield TextDelta(delta.content)
+                    for frag in delta.tool_calls or ():
+                        call = calls.setdefault(frag.index, _PartialCall())
+                        call.id = call.id or (frag.id or "")
+                        if frag.function is not None:
+                            call.name += frag.function.name or ""
+                            call.arguments += frag.function.arguments or ""
+        except TimeoutError as exc:
+            raise self._error(f"no response within {timeout:g} s") from exc
+        except openai.APITimeoutError as exc:
+            raise self._error(f"no response within {timeout:g} s") from exc
+        except openai.APIStatusError as exc:
+            raise self._error(f"HTTP {exc.status_code}: {_status_detail(exc)}") from exc
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise self._error(f"cannot connect: {cause}") from exc
+        except Exception as exc:  # malformed JSON, bad SSE, unexpected shapes
+            raise self._error(f"malformed response: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if stream is not None:
+                await stream.close()
+        # Tool calls are complete only once the stream is: emit them at the end.
+        for index in sorted(calls):
+            call = calls[index]
+            if not call.name:
+                raise self._error(f"malformed tool call #{index}: no function name")
+            yield ToolCallRequest(call.id or f"call_{index}", call.name, call.arguments)
+
+    def _error(self, what: str) -> LLMUnavailable:
+        return LLMUnavailable(f"LLM at {self.base_url}: {what}")
+
+
+def _status_detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and "message" in inner:
+            return str(inner["message"])[:300]
+        return str(body)[:300]
+    if isinstance(body, str) and body:
+        return body[:300]
+    return exc.message[:300]

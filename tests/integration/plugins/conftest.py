@@ -1,0 +1,24 @@
+"""Fixtures shared by the plugin integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from stub_http import Handler, StubServer
+
+
+@pytest.fixture
+async def stub_server() -> AsyncIterator[Callable[[Handler], Awaitable[StubServer]]]:
+    """`server = await stub_server(handler)`; every server is stopped after the test."""
+    servers: list[StubServer] = []
+
+    async def start(handler: Handler) -> StubServer:
+        server = StubServer(handler)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
