@@ -1,0 +1,43 @@
+"""Protocol error codes (SPEC §1.2 `system.error`, §2.3) and the typed error.
+
+A protocol error is *remote*: the peer sent something we cannot accept. It is answered
+with one `system.error` to the sender and changes nothing else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable `system.error` codes. Values never change once published."""
+
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"
+    INVALID_PROPERTIES = "invalid_properties"
+    WRONG_CONVERSATION = "wrong_conversation"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    RATE_LIMITED = "rate_limited"
+    NOT_ALLOWED_IN_MODE = "not_allowed_in_mode"
+    # Plugin failures (DESIGN "Errors"): the conversation keeps listening.
+    LLM_UNAVAILABLE = "llm_unavailable"
+    TTS_UNAVAILABLE = "tts_unavailable"
+    ASR_UNAVAILABLE = "asr_unavailable"
+    PERCEPTION_UNAVAILABLE = "perception_unavailable"
+    REPLAY_UNAVAILABLE = "replay_unavailable"
+
+
+class ProtocolError(Exception):
+    """A message the server (or client) cannot accept.
+
+    `event_type` names the rejected interaction when it could be read.
+    """
+
+    def __init__(self, code: ErrorCode, message: str, event_type: str | None = None) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+        self.event_type = event_type
+
+    def __repr__(self) -> str:
+        return f"ProtocolError({self.code.value!r}, {self.message!r}, {self.event_type!r})"
