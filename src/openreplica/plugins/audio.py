@@ -54,7 +54,8 @@ def stereo_to_mono(pcm: bytes, channels: int = 2) -> bytes:
     usable = len(pcm) - len(pcm) % frame_bytes
     frames = np.frombuffer(pcm[:usable], dtype="<i2").reshape(-1, channels)
     # Average in int32 so that two loud channels cannot overflow.
-    return (frames.astype(np.int32).sum(axis=1) // channels).astype("<i2").tobytes()
+    mono: npt.NDArray[np.int32] = frames.astype(np.int32).sum(axis=1) // channels
+    return mono.astype("<i2").tobytes()
 
 
 def resample(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
@@ -76,13 +77,14 @@ class Resampler:
     def __init__(self, from_rate: int, to_rate: int) -> None:
         self.from_rate = from_rate
         self.to_rate = to_rate
-        self._stream: soxr.ResampleStream | None = (
-            None
-            if from_rate == to_rate
-            else soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16")
-        )
+        self._stream = self._new_stream()
         # An odd trailing byte waits for its partner in the next chunk.
         self._carry = b""
+
+    def _new_stream(self) -> soxr.ResampleStream | None:
+        if self.from_rate == self.to_rate:
+            return None
+        return soxr.ResampleStream(self.from_rate, self.to_rate, 1, dtype="int16")
 
     def process(self, pcm: bytes, last: bool = False) -> bytes:
         data = self._carry + pcm
@@ -102,8 +104,9 @@ class Resampler:
 
     def reset(self) -> None:
         self._carry = b""
-        if self._stream is not None:
-            self._stream.clear()
+        # A fresh stream rather than `clear()`: clear keeps some dither state, and a
+        # reset stream must give the same output as a new one.
+        self._stream = self._new_stream()
 
 
 def rms(pcm: bytes) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 import openai
@@ -26,8 +25,8 @@ from openreplica.plugins.base import (
     LLMOptions,
     LLMUnavailable,
     TextDelta,
-    ToolCallRequest,
 )
+from openreplica.plugins.chat_format import ToolCallAssembler, to_openai_messages
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "OpenAICompatibleLLM", "to_openai_messages"]
 
@@ -38,47 +37,23 @@ DEFAULT_MODEL = "gpt-4o-mini"
 _NO_KEY = "no-key"
 
 
-def to_openai_messages(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:
-    """Our `ChatMessage`s in the OpenAI wire shape, tool calls and results included."""
-    out: list[dict[str, object]] = []
-    for m in messages:
-        msg: dict[str, object] = {"role": m.role, "content": m.content}
-        if m.role == "assistant" and m.tool_calls:
-            msg["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments},
-                }
-                for c in m.tool_calls
-            ]
-            # OpenAI wants null (not "") content next to tool calls.
-            msg["content"] = m.content or None
-        if m.role == "tool":
-            msg["tool_call_id"] = m.tool_call_id or ""
-        elif m.name is not None:
-            msg["name"] = m.name
-        out.append(msg)
-    return cast(list[ChatCompletionMessageParam], out)
-
-
-@dataclass
-class _PartialCall:
-    id: str = ""
-    name: str = ""
-    arguments: str = ""
-
-
 class OpenAICompatibleLLM:
     """Chat completions over HTTP with the official `openai` client.
 
     `options.timeout` bounds the wait for the response and every gap between streamed
     chunks. No automatic retries: the conversation, not the client, decides what to do.
+    `trust_env=True` lets the HTTP client honour proxy environment variables.
     """
 
     name = "openai"
 
-    def __init__(self, options: LLMOptions, *, default_model: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self,
+        options: LLMOptions,
+        *,
+        default_model: str = DEFAULT_MODEL,
+        trust_env: bool = False,
+    ) -> None:
         self.options = options
         self.base_url = (options.base_url or DEFAULT_BASE_URL).rstrip("/")
         self.model = options.model or default_model
@@ -88,6 +63,10 @@ class OpenAICompatibleLLM:
             default_headers=dict(options.headers),
             timeout=options.timeout,
             max_retries=0,
+            # trust_env=False: proxies come from config passed in, not the environment.
+            http_client=openai.DefaultAsyncHttpxClient(
+                trust_env=trust_env, timeout=options.timeout
+            ),
         )
 
     async def aclose(self) -> None:
@@ -99,13 +78,13 @@ class OpenAICompatibleLLM:
         tools: Sequence[Mapping[str, Any]] = (),
     ) -> AsyncIterator[LLMDelta]:
         timeout = self.options.timeout
-        calls: dict[int, _PartialCall] = {}
+        calls = ToolCallAssembler()
         stream: openai.AsyncStream[ChatCompletionChunk] | None = None
         try:
             async with asyncio.timeout(timeout):
                 stream = await self._client.chat.completions.create(
                     model=self.model,
-                    messages=to_openai_messages(messages),
+                    messages=cast(list[ChatCompletionMessageParam], to_openai_messages(messages)),
                     stream=True,
                     tools=cast(list[ChatCompletionToolParam], list(tools))
                     if tools
@@ -125,11 +104,13 @@ class OpenAICompatibleLLM:
                     if delta.content:
                         yield TextDelta(delta.content)
                     for frag in delta.tool_calls or ():
-                        call = calls.setdefault(frag.index, _PartialCall())
-                        call.id = call.id or (frag.id or "")
-                        if frag.function is not None:
-                            call.name += frag.function.name or ""
-                            call.arguments += frag.function.arguments or ""
+                        fn = frag.function
+                        calls.add(
+                            frag.index,
+                            frag.id,
+                            fn.name if fn else None,
+                            fn.arguments if fn else None,
+                        )
         except TimeoutError as exc:
             raise self._error(f"no response within {timeout:g} s") from exc
         except openai.APITimeoutError as exc:
@@ -145,11 +126,12 @@ class OpenAICompatibleLLM:
             if stream is not None:
                 await stream.close()
         # Tool calls are complete only once the stream is: emit them at the end.
-        for index in sorted(calls):
-            call = calls[index]
-            if not call.name:
-                raise self._error(f"malformed tool call #{index}: no function name")
-            yield ToolCallRequest(call.id or f"call_{index}", call.name, call.arguments)
+        try:
+            requests = calls.finish()
+        except ValueError as exc:
+            raise self._error(f"malformed {exc}") from exc
+        for request in requests:
+            yield request
 
     def _error(self, what: str) -> LLMUnavailable:
         return LLMUnavailable(f"LLM at {self.base_url}: {what}")

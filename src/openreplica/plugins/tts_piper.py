@@ -117,14 +117,15 @@ class PiperTTS:
     def load(self) -> PiperVoice:
         """Load the voice now (blocking) instead of on the first `synthesize`."""
         with self._lock:  # two first calls at once must not load twice
-            if self._voice is None:
-                self._voice = _load_voice(self.model_path, self.config_path, self.threads)
-            return self._voice
+            voice = self._voice
+            if voice is None:
+                voice = self._voice = _load_voice(self.model_path, self.config_path, self.threads)
+            return voice
 
     async def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
         if not text.strip():
             return
-        voice = self._voice or await asyncio.to_thread(self.load)
+        voice = self._voice if self._voice is not None else await asyncio.to_thread(self.load)
         from piper.config import SynthesisConfig
 
         chunks = voice.synthesize(text, syn_config=SynthesisConfig(length_scale=self.length_scale))

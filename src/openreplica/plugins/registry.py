@@ -1,0 +1,193 @@
+"""Engine names -> plugin instances, with heavy models cached in a caller-owned object.
+
+The public API names engines we do not implement ("cartesia", "elevenlabs",
+"tavus-advanced"…). Those fall back to the default engine and the factory returns a
+warning for the caller to log: a persona written for another service still talks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import TypeVar
+
+from openreplica.plugins.base import LLM, TTS, ASRModel, LLMOptions, VADModel
+from openreplica.plugins.options import ASROptions, TTSOptions, VADOptions
+
+__all__ = [
+    "ASR_ENGINES",
+    "LLM_ENGINES",
+    "TTS_ENGINES",
+    "VAD_ENGINES",
+    "ModelCache",
+    "build_asr",
+    "build_llm",
+    "build_tts",
+    "build_vad",
+]
+
+T = TypeVar("T")
+
+TTS_ENGINES = ("piper", "espeak", "openai")
+ASR_ENGINES = ("pocketsphinx", "openai", "faster-whisper")
+VAD_ENGINES = ("silero", "webrtc")
+LLM_ENGINES = ("openai", "llama")
+
+_ALIASES = {
+    "espeak-ng": "espeak",
+    "faster_whisper": "faster-whisper",
+    "openai-compatible": "openai",
+    "llama.cpp": "llama",
+    "llama-cpp": "llama",
+    "webrtcvad": "webrtc",
+}
+
+
+class ModelCache:
+    """Loaded models shared by all conversations of one process (one Piper voice,
+    one silero session…). Owned and passed in by the caller; never a module global.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, object] = {}
+
+    def get(self, key: Hashable, factory: Callable[[], T]) -> T:
+        if key not in self._items:
+            self._items[key] = factory()
+        item = self._items[key]
+        return item  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def aclose(self) -> None:
+        """Close cached objects that hold connections (HTTP clients)."""
+        items, self._items = list(self._items.values()), {}
+        for item in items:
+            close = getattr(item, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def _resolve(kind: str, engine: str | None, known: tuple[str, ...]) -> tuple[str, str | None]:
+    """(engine to use, warning or None); None and "" mean the default, silently."""
+    default = known[0]
+    if not engine:
+        return default, None
+    name = engine.strip().lower()
+    name = _ALIASES.get(name, name)
+    if name in known:
+        return name, None
+    return default, f"unknown {kind} engine {engine!r}: using {default!r} instead"
+
+
+def build_tts(engine: str | None, options: TTSOptions, cache: ModelCache) -> tuple[TTS, str | None]:
+    name, warning = _resolve("TTS", engine, TTS_ENGINES)
+    if name == "espeak":
+        from openreplica.plugins.tts_espeak import EspeakTTS
+
+        speed = round(175 * options.speed) if options.speed else 175
+        return EspeakTTS(voice=options.voice or "en-us", speed=speed), warning
+    if name == "openai":
+        from openreplica.plugins.tts_openai import OpenAICompatibleTTS
+
+        tts = OpenAICompatibleTTS(
+            options.base_url or "https://api.openai.com/v1",
+            api_key=options.api_key,
+            model=options.model or "tts-1",
+            voice=options.voice or "alloy",
+            speed=options.speed,
+            headers=options.headers,
+            timeout=options.timeout,
+        )
+        return tts, warning
+    from openreplica.plugins.tts_piper import PiperTTS
+
+    length_scale = 1 / options.speed if options.speed else None
+    piper: TTS
+    if options.voice and options.voice.endswith(".onnx"):
+        path = Path(options.voice)
+        piper = cache.get(
+            ("tts", "piper", str(path), length_scale, options.threads),
+            lambda: PiperTTS(path, threads=options.threads, length_scale=length_scale),
+        )
+    else:
+        piper = cache.get(
+            ("tts", "piper", None, length_scale, options.threads),
+            lambda: _default_piper(options.threads, length_scale),
+        )
+    return piper, warning
+
+
+def _default_piper(threads: int | None, length_scale: float | None) -> TTS:
+    from openreplica.plugins.tts_piper import PiperTTS, find_packaged_voice
+
+    model, config = find_packaged_voice()
+    return PiperTTS(model, config, threads=threads, length_scale=length_scale)
+
+
+def build_asr(
+    engine: str | None, options: ASROptions, cache: ModelCache
+) -> tuple[ASRModel, str | None]:
+    name, warning = _resolve("ASR", engine, ASR_ENGINES)
+    if name == "openai":
+        from openreplica.plugins.asr_openai import OpenAICompatibleASR
+
+        asr = OpenAICompatibleASR(
+            options.base_url or "https://api.openai.com/v1",
+            api_key=options.api_key,
+            model=options.model or "whisper-1",
+            language=options.language,
+            headers=options.headers,
+            timeout=options.timeout,
+        )
+        return asr, warning
+    if name == "faster-whisper":
+        from openreplica.plugins.asr_faster_whisper import FasterWhisperASR
+
+        model = options.model or "base.en"
+        whisper = cache.get(
+            ("asr", "faster-whisper", model, options.language),
+            lambda: FasterWhisperASR(model, language=options.language),
+        )
+        return whisper, warning
+    from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR
+
+    sphinx = cache.get(
+        ("asr", "pocketsphinx", options.grammar, options.keywords),
+        lambda: PocketSphinxASR(grammar=options.grammar, keywords=options.keywords),
+    )
+    return sphinx, warning
+
+
+def build_vad(
+    engine: str | None, options: VADOptions, cache: ModelCache
+) -> tuple[VADModel, str | None]:
+    name, warning = _resolve("VAD", engine, VAD_ENGINES)
+    if name == "webrtc":
+        from openreplica.plugins.vad_webrtc import WebRtcVAD
+
+        return WebRtcVAD(options.aggressiveness), warning
+    from openreplica.plugins.vad_silero import SileroVAD
+
+    silero = cache.get(
+        ("vad", "silero", options.threads), lambda: SileroVAD(threads=options.threads)
+    )
+    return silero, warning
+
+
+def build_llm(engine: str | None, options: LLMOptions, cache: ModelCache) -> tuple[LLM, str | None]:
+    """`openai` (any OpenAI-compatible server, the default) or `llama` (a local GGUF
+    at `options.model`, with `extra_body` as generation settings).
+    """
+    name, warning = _resolve("LLM", engine, LLM_ENGINES)
+    if name == "llama":
+        from openreplica.plugins.llm_llama import LlamaCppLLM
+
+        path = options.model or ""
+        # One loaded model per file; personas differ only in generation settings.
+        base = cache.get(("llm", "llama", path), lambda: LlamaCppLLM(path))
+        return base.with_generation(options.extra_body), warning
+    from openreplica.plugins.llm_openai import OpenAICompatibleLLM
+
+    return OpenAICompatibleLLM(options), warning

@@ -1,0 +1,45 @@
+"""Optional backends fail with an error that says what to install."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from openreplica.plugins.asr_faster_whisper import FasterWhisperASR
+from openreplica.plugins.audio import silence
+from openreplica.plugins.base import ASRUnavailable, ChatMessage, LLMUnavailable
+from openreplica.plugins.llm_llama import LlamaCppLLM
+
+no_llama = importlib.util.find_spec("llama_cpp") is None
+no_whisper = importlib.util.find_spec("faster_whisper") is None
+
+
+@pytest.mark.skipif(not no_llama, reason="llama-cpp-python is installed")
+async def test_llama_without_the_extra_names_the_install_command(tmp_path: object) -> None:
+    llm = LlamaCppLLM("/nonexistent/model.gguf")
+    with pytest.raises(LLMUnavailable) as info:
+        [d async for d in llm.stream([ChatMessage("user", "hi")])]
+    assert "pip install 'openreplica[llama]'" in str(info.value)
+    assert info.value.code == "llm_unavailable"
+
+
+@pytest.mark.skipif(no_llama, reason="llama-cpp-python is not installed")
+async def test_llama_with_a_missing_model_file_names_it() -> None:
+    llm = LlamaCppLLM("/nonexistent/model.gguf")
+    with pytest.raises(LLMUnavailable, match=r"/nonexistent/model\.gguf"):
+        [d async for d in llm.stream([ChatMessage("user", "hi")])]
+
+
+@pytest.mark.skipif(not no_whisper, reason="faster-whisper is installed")
+async def test_faster_whisper_without_the_package_names_it() -> None:
+    asr = FasterWhisperASR("tiny.en")
+    stream = asr.create_stream()
+    assert await stream.push(silence(1600)) is None
+    with pytest.raises(ASRUnavailable, match="faster-whisper is not installed"):
+        await stream.finish()
+
+
+async def test_faster_whisper_empty_utterance_needs_no_model() -> None:
+    stream = FasterWhisperASR("tiny.en").create_stream()
+    assert (await stream.finish()).text == ""
