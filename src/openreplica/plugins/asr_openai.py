@@ -86,8 +86,10 @@ class OpenAICompatibleASR:
             resp = await self._client.post(url, data=data, files=files)
         except httpx.TimeoutException as exc:
             raise ASRUnavailable(f"ASR at {self.base_url}: no response in time") from exc
-        except httpx.HTTPError as exc:
+        except httpx.ConnectError as exc:
             raise ASRUnavailable(f"ASR at {self.base_url}: cannot connect: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise ASRUnavailable(f"ASR at {self.base_url}: {type(exc).__name__}: {exc}") from exc
         if resp.status_code >= 400:
             raise ASRUnavailable(
                 f"ASR at {self.base_url}: HTTP {resp.status_code}: {resp.text[:300]}"

@@ -76,5 +76,7 @@ class OpenAICompatibleTTS:
                         yield AudioChunk(data[:even], PCM_RATE)
         except httpx.TimeoutException as exc:
             raise TTSUnavailable(f"TTS at {self.base_url}: no response in time") from exc
+        except httpx.ConnectError as exc:
+            raise TTSUnavailable(f"TTS at {self.base_url}: cannot connect: {exc}") from exc
         except httpx.HTTPError as exc:
             raise TTSUnavailable(f"TTS at {self.base_url}: {type(exc).__name__}: {exc}") from exc

