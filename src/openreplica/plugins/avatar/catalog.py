@@ -1,0 +1,112 @@
+"""Which replicas exist: the built-in characters plus portraits from a directory.
+
+A portrait replica is an image file named after its replica id, e.g.
+`<data_dir>/replicas/r-sam.jpg` (`.jpg`, `.jpeg` or `.png`); its display name is taken
+from the id (`r-sam` -> `Sam`) unless registered explicitly. Listing only scans file
+names; a portrait's image is loaded and its face detected on first `get`, then kept.
+Built-in ids always win over a file of the same name.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .character import CharacterAvatar
+from .portrait import PortraitAvatar
+from .style import BUILTIN_STYLES, CharacterStyle
+
+__all__ = ["PORTRAIT_SUFFIXES", "AvatarCatalog", "AvatarInfo", "UnknownReplica"]
+
+PORTRAIT_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+AvatarKind = Literal["character", "portrait"]
+
+
+class UnknownReplica(KeyError):
+    """No replica with this id."""
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarInfo:
+    replica_id: str
+    name: str
+    kind: AvatarKind
+
+
+def name_from_id(replica_id: str) -> str:
+    stem = replica_id.removeprefix("r-")
+    return (
+        " ".join(part.capitalize() for part in stem.replace("_", "-").split("-") if part)
+        or replica_id
+    )
+
+
+class AvatarCatalog:
+    """Built-ins plus portraits; `portrait_dir` may be None or not exist yet."""
+
+    def __init__(
+        self,
+        portrait_dir: str | Path | None = None,
+        styles: Iterable[CharacterStyle] = BUILTIN_STYLES,
+    ) -> None:
+        self._builtins = {s.replica_id: CharacterAvatar(s) for s in styles}
+        self._portrait_dir = Path(portrait_dir) if portrait_dir is not None else None
+        self._registered: dict[str, PortraitAvatar] = {}
+        self._loaded: dict[Path, PortraitAvatar] = {}
+
+    def _portrait_files(self) -> dict[str, Path]:
+        d = self._portrait_dir
+        if d is None or not d.is_dir():
+            return {}
+        files = sorted(
+            p for p in d.iterdir() if p.is_file() and p.suffix.lower() in PORTRAIT_SUFFIXES
+        )
+        found: dict[str, Path] = {}
+        for p in files:
+            if p.stem not in self._builtins:
+                found.setdefault(p.stem, p)
+        return found
+
+    def list(self) -> builtins.list[AvatarInfo]:
+        out = [AvatarInfo(a.replica_id, a.name, "character") for a in self._builtins.values()]
+        portraits: dict[str, str] = {rid: name_from_id(rid) for rid in self._portrait_files()}
+        portraits.update({rid: a.name for rid, a in self._registered.items()})
+        out.extend(AvatarInfo(rid, portraits[rid], "portrait") for rid in sorted(portraits))
+        return out
+
+    def get(self, replica_id: str) -> CharacterAvatar | PortraitAvatar:
+        if replica_id in self._builtins:
+            return self._builtins[replica_id]
+        if replica_id in self._registered:
+            return self._registered[replica_id]
+        path = self._portrait_files().get(replica_id)
+        if path is None:
+            raise UnknownReplica(replica_id)
+        if path not in self._loaded:
+            self._loaded[path] = PortraitAvatar.from_image(
+                path, replica_id, name_from_id(replica_id)
+            )
+        return self._loaded[path]
+
+    def __contains__(self, replica_id: object) -> bool:
+        return isinstance(replica_id, str) and any(i.replica_id == replica_id for i in self.list())
+
+    def register_portrait(
+        self,
+        replica_id: str,
+        image: str | Path | NDArray[np.generic],
+        name: str | None = None,
+    ) -> PortraitAvatar:
+        """Add a portrait replica from an image file or array (kept in memory only)."""
+        if replica_id in self._builtins:
+            raise ValueError(f"{replica_id} is a built-in replica")
+        avatar = PortraitAvatar.from_image(image, replica_id, name or name_from_id(replica_id))
+        self._registered[replica_id] = avatar
+        return avatar
