@@ -148,7 +148,8 @@ def test_silero_finds_the_speech_boundaries(silero: SileroVAD, utterance: Uttera
     speech, n = speech_frames(silero, utterance.pcm)
     assert speech, "no speech found"
     assert abs(speech[0] - utterance.speech_start // n) <= 2
-    assert abs(speech[-1] - utterance.speech_end // n) <= 2
+    # The probability decays over a frame or two after the voice stops: allow one more.
+    assert -2 <= speech[-1] - utterance.speech_end // n <= 3
     # and most of the speech in between counts as speech (the comma pause may not)
     span = utterance.speech_end // n - utterance.speech_start // n
     assert len(speech) >= 0.75 * span

@@ -65,6 +65,7 @@ def test_build_asr() -> None:
     assert isinstance(sphinx, PocketSphinxASR) and warning is None
     assert build_asr("pocketsphinx", ASROptions(), cache)[0] is sphinx
     kw, _ = build_asr("pocketsphinx", ASROptions(keywords=("yes", "no")), cache)
+    assert isinstance(kw, PocketSphinxASR)
     assert kw is not sphinx and kw.grammar is not None
     oa, _ = build_asr("openai", ASROptions(base_url="http://127.0.0.1:1"), cache)
     assert isinstance(oa, OpenAICompatibleASR)
@@ -101,7 +102,7 @@ async def test_build_llm() -> None:
     fallback, warning = build_llm("tavus-llama", LLMOptions(), cache)
     assert isinstance(fallback, OpenAICompatibleLLM)
     assert warning is not None and "tavus-llama" in warning
-    await fallback.aclose()  # type: ignore[attr-defined]
+    await fallback.aclose()
 
 
 async def test_cache_aclose_closes_http_clients() -> None:
