@@ -1,0 +1,601 @@
+"""One conversation's behaviour as a pure state machine: (state, input, now) -> effects.
+
+Rules this module keeps (SPEC §1.1, §3):
+- One replica generation speaks at a time. `respond`, an echo of a new utterance, or a
+  committed user turn interrupts the current one first — except the greeting, which is
+  never interruptible: what arrives during it waits until it has been spoken.
+- `turn_idx` grows by one per accepted `respond` and per committed spoken user turn;
+  everything a turn causes carries it. Echoes carry the current one.
+- Every generation gets a fresh `inference_id` (an echo uses the client's when given);
+  a cancelled generation's late tokens and audio are dropped by its id.
+- For an utterance: started_speaking, then streaming (`content_index` 0, 1, 2 …), then
+  exactly one `final` streaming event, then stopped_speaking. Streaming follows the
+  audio actually played; the LLM context keeps only what was heard.
+- Nothing here reads a clock: `now` comes with every call and the runtime asks
+  `next_deadline()` when to call `fire_timers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from openreplica.engine.context import LLMContext
+from openreplica.engine.generation import Generation, GenerationKind
+from openreplica.engine.io import (
+    AudioPlayed,
+    CancelGeneration,
+    Effect,
+    Emit,
+    EngineInput,
+    InteractionReceived,
+    LLMFailed,
+    LLMFinished,
+    LLMToken,
+    LLMToolCall,
+    Play,
+    PlayoutDrained,
+    SendError,
+    SpeechAudio,
+    SpeechFailed,
+    SpeechSegmentDone,
+    StartGeneration,
+    StopPlayout,
+    Synthesize,
+    UserSpeechEnded,
+    UserSpeechStarted,
+    UserTranscript,
+)
+from openreplica.engine.settings import EngineSettings, TurnTaking
+from openreplica.engine.tools import ToolCalls
+from openreplica.engine.user_turn import UserTurn
+from openreplica.protocol import (
+    AnyInteraction,
+    AppendContext,
+    Echo,
+    EchoProps,
+    ErrorCode,
+    Event,
+    Interrupt,
+    OverwriteContext,
+    ReplicaInterrupted,
+    ReplicaJoined,
+    ReplicaJoinedProps,
+    ReplicaStartedSpeaking,
+    ReplicaStoppedProps,
+    ReplicaStoppedSpeaking,
+    Respond,
+    Resume,
+    Role,
+    RoleProps,
+    Sensitivity,
+    Shutdown,
+    ShutdownProps,
+    StartedSpeaking,
+    StoppedProps,
+    StoppedSpeaking,
+    StreamingProps,
+    ToolCall,
+    ToolCallProps,
+    ToolResult,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    Utterance,
+    UtteranceProps,
+    UtteranceStreaming,
+    event_type_of,
+)
+
+Deferred = Callable[[float], None]
+
+
+class ConversationEngine:
+    def __init__(
+        self,
+        conversation_id: str,
+        settings: EngineSettings,
+        new_inference_id: Callable[[], str],
+    ) -> None:
+        self.conversation_id = conversation_id
+        self.settings = settings
+        self.turn_taking: TurnTaking = settings.turn_taking
+        self.context = LLMContext(settings.system_prompt, settings.context)
+        self._new_inference_id = new_inference_id
+        self._turn_idx = 0
+        self._next_gen = 1
+        self._current: Generation | None = None
+        self._deferred: list[Deferred] = []
+        self._user = UserTurn()
+        self._tools = ToolCalls()
+        self._barge_in_at: float | None = None
+        self._out: list[Effect] = []
+        self._ended = False
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def turn_idx(self) -> int:
+        return self._turn_idx
+
+    @property
+    def speaking_generation(self) -> int | None:
+        """The generation currently producing or playing speech, if any."""
+        return self._current.gen if self._current else None
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def start(self, now: float) -> list[Effect]:
+        """The replica joins: `system.replica_joined`, then the greeting if any."""
+        self._emit(
+            ReplicaJoined(
+                conversation_id=self.conversation_id,
+                properties=ReplicaJoinedProps(replica_id=self.settings.replica_id),
+            )
+        )
+        greeting = (self.settings.custom_greeting or "").strip()
+        if greeting:
+            gen = self._new_generation("greeting", interruptible=False)
+            self._add_text(gen, greeting)
+            self._complete_text(gen)
+        return self._flush()
+
+    def handle(self, item: EngineInput, now: float) -> list[Effect]:
+        if self._ended:
+            return []
+        match item:
+            case InteractionReceived(interaction):
+                self._on_interaction(interaction, now)
+            case UserSpeechStarted():
+                self._on_user_started(item, now)
+            case UserSpeechEnded():
+                self._on_user_ended(item, now)
+            case UserTranscript(text, final):
+                self._on_transcript(text, final, now)
+            case _:
+                self._on_model_output(item, now)
+        return self._flush()
+
+    def next_deadline(self) -> float | None:
+        deadlines = [self._barge_in_at, self._user.silence_deadline, self._echo_grace_deadline()]
+        pending = [d for d in deadlines if d is not None]
+        return min(pending) if pending else None
+
+    def fire_timers(self, now: float) -> list[Effect]:
+        if self._ended:
+            return []
+        if self._barge_in_at is not None and now >= self._barge_in_at:
+            self._barge_in_at = None
+            if self._user.speaking:
+                self._interrupt(now)
+        if self._user.silence_deadline is not None and now >= self._user.silence_deadline:
+            self._user.silence_elapsed()
+            self._try_commit_user_turn(now)
+        grace = self._echo_grace_deadline()
+        if grace is not None and now >= grace and self._current is not None:
+            self._complete_text(self._current)
+            self._check_finished(self._current, now)
+        return self._flush()
+
+    def shutdown(self, reason: str, now: float) -> list[Effect]:
+        """End the conversation: cut any speech (even the greeting), then `system.shutdown`."""
+        if self._ended:
+            return []
+        if self._current is not None:
+            self._cut(self._current, now)
+        self._emit(
+            Shutdown(
+                conversation_id=self.conversation_id,
+                properties=ShutdownProps(shutdown_reason=reason),
+            )
+        )
+        self._ended = True
+        return self._flush()
+
+    # ------------------------------------------------------------------ interactions
+
+    def _on_interaction(self, interaction: AnyInteraction, now: float) -> None:
+        match interaction:
+            case Echo(properties=echo):
+                self._defer_or_run(lambda t: self._echo(echo, t), now)
+            case Respond(properties=respond):
+                if self._refused_in_echo_mode(interaction):
+                    return
+                text = respond.text.strip()
+                self._defer_or_run(lambda t: self._begin_turn(text, t), now)
+            case Interrupt():
+                self._interrupt(now)
+            case OverwriteContext(properties=props):
+                self.context.overwrite(props.value)
+            case AppendContext(properties=props):
+                self.context.append(props.value)
+            case Sensitivity(properties=props):
+                self.turn_taking = self.turn_taking.updated(
+                    props.participant_pause_sensitivity, props.participant_interrupt_sensitivity
+                )
+            case ToolResult():
+                if not self._refused_in_echo_mode(interaction):
+                    self._on_tool_result(interaction, now)
+            case Resume():
+                pass  # replay is the transport's business; nothing changes here
+
+    def _refused_in_echo_mode(self, interaction: AnyInteraction) -> bool:
+        if self.settings.pipeline_mode != "echo":
+            return False
+        name = event_type_of(type(interaction))
+        self._out.append(
+            SendError(
+                ErrorCode.NOT_ALLOWED_IN_MODE.value,
+                f"{name} is not allowed in echo mode: this persona's replica only speaks "
+                "what conversation.echo supplies",
+                name,
+            )
+        )
+        return True
+
+    def _defer_or_run(self, action: Deferred, now: float) -> None:
+        """Run now, or after the uninterruptible greeting has been spoken."""
+        current = self._current
+        if current is not None and not current.interruptible:
+            self._deferred.append(action)
+        else:
+            action(now)
+
+    def _echo(self, props: EchoProps, now: float) -> None:
+        current = self._current
+        same = (
+            current is not None
+            and props.inference_id is not None
+            and current.inference_id == props.inference_id
+            and not current.complete
+        )
+        if current is not None and same:
+            gen = current
+        else:
+            self._interrupt(now)
+            kind: GenerationKind = "echo_text" if props.modality == "text" else "echo_audio"
+            gen = self._new_generation(kind, inference_id=props.inference_id)
+        if props.modality == "text":
+            self._add_text(gen, props.text or "")
+            if props.is_done is not False:
+                self._complete_text(gen)
+        else:
+            segment = gen.new_segment("")
+            self._play(gen, segment, props.pcm(), props.sample_rate)
+            gen.spoken.audio_done(segment)
+            if props.is_done:
+                gen.complete = True
+        self._check_finished(gen, now)
+
+    def _begin_turn(self, text: str, now: float) -> None:
+        """A new user turn with this text: respond, or a committed spoken turn."""
+        self._interrupt(now)
+        self._cancel_waiting_tools()
+        self._turn_idx += 1
+        self._emit(
+            Utterance(
+                conversation_id=self.conversation_id,
+                turn_idx=self._turn_idx,
+                properties=UtteranceProps(role="user", speech=text),
+            )
+        )
+        self.context.add_user(text)
+        if self.settings.pipeline_mode == "full":
+            self._start_reply(self._turn_idx)
+
+    def _start_reply(self, turn_idx: int) -> None:
+        gen = self._new_generation("reply", turn_idx=turn_idx)
+        gen.llm_active = True
+        self._out.append(StartGeneration(gen.gen, self.context.messages(), self.settings.tools))
+
+    def _on_tool_result(self, result: ToolResult, now: float) -> None:
+        props = result.properties
+        problem = self._tools.result(props.tool_call_id, props.name, props.output_text)
+        if problem is not None:
+            self._out.append(
+                SendError(ErrorCode.INVALID_PROPERTIES.value, problem, "conversation.tool_result")
+            )
+            return
+        self._continue_after_tools(now)
+
+    def _continue_after_tools(self, now: float) -> None:
+        ready = self._tools.take_ready()
+        if ready is None:
+            return
+        turn_idx, results = ready
+        for call_id, name, output in results:
+            self.context.add_tool_result(call_id, name, output)
+        self._defer_or_run(lambda t: self._resume_reply(turn_idx, t), now)
+
+    def _resume_reply(self, turn_idx: int, now: float) -> None:
+        self._interrupt(now)
+        self._start_reply(turn_idx)
+
+    def _cancel_waiting_tools(self) -> None:
+        for call_id, name in self._tools.cancel_all():
+            self.context.add_tool_result(
+                call_id, name, "cancelled: the conversation moved on before the result arrived"
+            )
+
+    # ------------------------------------------------------------------ the user's voice
+
+    def _on_user_started(self, item: UserSpeechStarted, now: float) -> None:
+        if not self._user.start(item.media_time):
+            return
+        self._emit(UserStartedSpeaking(conversation_id=self.conversation_id))
+        self._emit(self._started_event("user"))
+        current = self._current
+        if current is not None and current.interruptible:
+            wait = max(0.0, self.turn_taking.interrupt_min_speech - item.detected_after)
+            self._barge_in_at = now + wait
+
+    def _on_user_ended(self, item: UserSpeechEnded, now: float) -> None:
+        duration = self._user.end(item.media_time)
+        if duration is None:
+            return
+        self._barge_in_at = None
+        self._emit(UserStoppedSpeaking(conversation_id=self.conversation_id))
+        self._emit(self._stopped_event("user", duration, interrupted=False))
+        wait = max(0.0, self.turn_taking.pause_silence - item.detected_after)
+        self._user.silence_deadline = now + wait
+
+    def _on_transcript(self, text: str, final: bool, now: float) -> None:
+        if final:
+            self._user.add_final(text)
+            self._try_commit_user_turn(now)
+            return
+        speech = self._user.add_partial(text)
+        if speech:
+            self._emit_user_streaming(speech, final=False)
+
+    def _emit_user_streaming(self, speech: str, final: bool) -> None:
+        self._emit(
+            UtteranceStreaming(
+                conversation_id=self.conversation_id,
+                turn_idx=self._turn_idx + 1,  # the turn this speech will start
+                properties=StreamingProps(
+                    role="user",
+                    speech=speech,
+                    content_index=self._user.next_content_index(),
+                    final=final,
+                ),
+            )
+        )
+
+    def _try_commit_user_turn(self, now: float) -> None:
+        if not self._user.ready_to_commit:
+            return
+        text = self._user.transcript
+        if text and self._user.streamed:
+            self._emit_user_streaming(text, final=True)
+        self._user.reset()
+        if not text:
+            return  # noise or an empty transcript: no turn
+        self._defer_or_run(lambda t: self._begin_turn(text, t), now)
+
+    # ------------------------------------------------------------------ model output
+
+    def _on_model_output(self, item: EngineInput, now: float) -> None:
+        gen_id = getattr(item, "gen", None)
+        gen = self._current
+        if gen is None or gen.gen != gen_id:
+            return  # a cancelled or finished generation: drop its late output by id
+        match item:
+            case LLMToken(text=text):
+                self._add_text(gen, text)
+            case LLMToolCall(tool_call_id=call_id, name=name, arguments=arguments):
+                gen.tool_calls.append(call_id)
+                self._tools.called(call_id, name, arguments, gen.turn_idx)
+                self._emit(
+                    ToolCall(
+                        conversation_id=self.conversation_id,
+                        turn_idx=gen.turn_idx,
+                        inference_id=gen.inference_id,
+                        properties=ToolCallProps(
+                            name=name, arguments=arguments, tool_call_id=call_id
+                        ),
+                    )
+                )
+            case LLMFinished():
+                gen.llm_active = False
+                self._complete_text(gen)
+            case LLMFailed(message=message):
+                gen.llm_active = False
+                self._complete_text(gen)
+                self._out.append(
+                    SendError(ErrorCode.LLM_UNAVAILABLE.value, message, to_sender=False)
+                )
+            case SpeechAudio(segment=segment, pcm=pcm, sample_rate=rate):
+                self._play(gen, segment, pcm, rate)
+            case SpeechSegmentDone(segment=segment):
+                gen.synthesizing.discard(segment)
+                gen.spoken.audio_done(segment)
+            case SpeechFailed(segment=segment, message=message):
+                gen.synthesizing.discard(segment)
+                gen.spoken.audio_done(segment)
+                self._out.append(
+                    SendError(ErrorCode.TTS_UNAVAILABLE.value, message, to_sender=False)
+                )
+            case AudioPlayed(segment=segment, samples=samples):
+                self._on_played(gen, segment, samples)
+            case PlayoutDrained():
+                gen.drained = True
+                gen.drained_at = now
+        self._check_finished(gen, now)
+
+    def _on_played(self, gen: Generation, segment: int, samples: int) -> None:
+        gen.spoken.played(segment, samples)
+        if not gen.started:
+            gen.started = True
+            self._emit(self._tagged(ReplicaStartedSpeaking, gen))
+            self._emit(self._started_event("replica", gen))
+            self._send_utterance_if_known(gen)
+        if not gen.has_text:
+            return
+        heard = gen.spoken.heard_words()
+        if len(heard) > gen.heard_sent:
+            gen.heard_sent = len(heard)
+            self._emit_streaming(gen, " ".join(heard), final=False)
+
+    # ------------------------------------------------------------------ generations
+
+    def _new_generation(
+        self,
+        kind: GenerationKind,
+        *,
+        interruptible: bool = True,
+        inference_id: str | None = None,
+        turn_idx: int | None = None,
+    ) -> Generation:
+        gen = Generation(
+            gen=self._next_gen,
+            inference_id=inference_id or self._new_inference_id(),
+            turn_idx=self._turn_idx if turn_idx is None else turn_idx,
+            kind=kind,
+            interruptible=interruptible,
+        )
+        self._next_gen += 1
+        self._current = gen
+        return gen
+
+    def _add_text(self, gen: Generation, text: str) -> None:
+        gen.text += text
+        for sentence in gen.splitter.push(text):
+            self._synthesize(gen, sentence)
+
+    def _complete_text(self, gen: Generation) -> None:
+        if gen.has_text:
+            rest = gen.splitter.flush()
+            if rest:
+                self._synthesize(gen, rest)
+        gen.complete = True
+        if gen.started:
+            self._send_utterance_if_known(gen)
+
+    def _synthesize(self, gen: Generation, text: str) -> None:
+        segment = gen.new_segment(text)
+        gen.synthesizing.add(segment)
+        self._out.append(Synthesize(gen.gen, segment, text))
+
+    def _play(self, gen: Generation, segment: int, pcm: bytes, sample_rate: int) -> None:
+        samples = len(pcm) // 2
+        if samples == 0:
+            return
+        out_rate = self.settings.output_sample_rate
+        gen.spoken.add_audio(segment, round(samples * out_rate / sample_rate))
+        gen.drained = False
+        gen.drained_at = None
+        self._out.append(Play(gen.gen, segment, pcm, sample_rate))
+
+    def _send_utterance_if_known(self, gen: Generation) -> None:
+        if gen.has_text and gen.complete and not gen.utterance_sent and gen.text.strip():
+            gen.utterance_sent = True
+            self._emit(self._utterance(gen))
+
+    def _check_finished(self, gen: Generation, now: float) -> None:
+        if self._current is gen and gen.finished_playing:
+            self._finish(gen, interrupted=False, now=now)
+
+    def _echo_grace_deadline(self) -> float | None:
+        gen = self._current
+        if gen is None or gen.kind != "echo_audio" or gen.complete or gen.drained_at is None:
+            return None
+        return gen.drained_at + self.settings.echo_audio_grace
+
+    def _interrupt(self, now: float) -> None:
+        """Cut the current generation if it may be interrupted."""
+        gen = self._current
+        if gen is not None and gen.interruptible:
+            self._cut(gen, now)
+
+    def _cut(self, gen: Generation, now: float) -> None:
+        self._barge_in_at = None
+        if gen.llm_active or gen.synthesizing:
+            self._out.append(CancelGeneration(gen.gen))
+        self._out.append(StopPlayout(gen.gen))
+        self._finish(gen, interrupted=True, now=now)
+        self._cancel_waiting_tools()
+
+    def _finish(self, gen: Generation, *, interrupted: bool, now: float) -> None:
+        if interrupted:
+            heard = " ".join(gen.spoken.heard_words())
+        else:
+            heard = " ".join(s.text for _, s in sorted(gen.spoken.segments.items()) if s.text)
+        if gen.started:
+            if gen.has_text:
+                if not gen.utterance_sent and gen.text.strip():
+                    gen.utterance_sent = True
+                    self._emit(self._utterance(gen))
+                self._emit_streaming(gen, heard, final=True, interrupted=interrupted)
+            duration = gen.spoken.played_samples / self.settings.output_sample_rate
+            self._emit(
+                self._tagged(
+                    ReplicaStoppedSpeaking,
+                    gen,
+                    properties=ReplicaStoppedProps(duration=duration, interrupted=interrupted),
+                )
+            )
+            self._emit(self._stopped_event("replica", duration, interrupted, gen))
+            if interrupted and self.settings.emit_replica_interrupted:
+                self._emit(self._tagged(ReplicaInterrupted, gen))
+        if gen.has_text:
+            self.context.add_replica(heard, self._tools.calls_of(gen.tool_calls))
+        self._tools.generation_finished(gen.tool_calls)
+        self._current = None
+        if not interrupted:  # an interruption cancels the waiting tools instead
+            self._continue_after_tools(now)
+        self._run_deferred(now)
+
+    def _run_deferred(self, now: float) -> None:
+        while self._deferred and (self._current is None or self._current.interruptible):
+            self._deferred.pop(0)(now)
+
+    # ------------------------------------------------------------------ event helpers
+
+    def _emit(self, event: Event) -> None:
+        self._out.append(Emit(event))
+
+    def _flush(self) -> list[Effect]:
+        out, self._out = self._out, []
+        return out
+
+    def _tagged(self, cls: type[Event], gen: Generation, **fields: Any) -> Event:
+        return cls(
+            conversation_id=self.conversation_id,
+            turn_idx=gen.turn_idx,
+            inference_id=gen.inference_id,
+            **fields,
+        )
+
+    def _utterance(self, gen: Generation) -> Event:
+        props = UtteranceProps(role="replica", speech=gen.text.strip())
+        return self._tagged(Utterance, gen, properties=props)
+
+    def _emit_streaming(
+        self, gen: Generation, speech: str, *, final: bool, interrupted: bool = False
+    ) -> None:
+        props = StreamingProps(
+            role="replica",
+            speech=speech,
+            content_index=gen.content_index,
+            final=final,
+            is_interrupted=True if (final and interrupted) else None,
+        )
+        gen.content_index += 1
+        self._emit(self._tagged(UtteranceStreaming, gen, properties=props))
+
+    def _started_event(self, role: Role, gen: Generation | None = None) -> Event:
+        if gen is None:
+            return StartedSpeaking(
+                conversation_id=self.conversation_id, properties=RoleProps(role=role)
+            )
+        return self._tagged(StartedSpeaking, gen, properties=RoleProps(role=role))
+
+    def _stopped_event(
+        self, role: Role, duration: float, interrupted: bool, gen: Generation | None = None
+    ) -> Event:
+        props = StoppedProps(role=role, interrupted=interrupted, duration=round(duration, 3))
+        if gen is None:
+            return StoppedSpeaking(conversation_id=self.conversation_id, properties=props)
+        return self._tagged(StoppedSpeaking, gen, properties=props)

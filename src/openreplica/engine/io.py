@@ -1,0 +1,201 @@
+"""The engine's vocabulary: typed inputs it is fed and effects it returns.
+
+Generation ids (`gen`) are the engine's own small integers; the runtime passes them back
+with every model output so the engine can drop a cancelled generation's late tokens and
+audio by id. PCM is opaque `bytes` here (16-bit little-endian mono); the engine counts
+samples but never touches the signal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from openreplica.protocol import AnyInteraction, Event
+
+# ------------------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionReceived:
+    interaction: AnyInteraction
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpeechStarted:
+    """VAD: the user started speaking at `media_time` (seconds of user audio).
+
+    `detected_after` is how long after the onset the detector confirmed it; it counts
+    toward the speech needed to interrupt the replica.
+    """
+
+    media_time: float
+    detected_after: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpeechEnded:
+    """VAD: the user's speech ended at `media_time` (the last speech sample)."""
+
+    media_time: float
+    detected_after: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UserTranscript:
+    """ASR output for the user's current speech. A final one closes one VAD segment."""
+
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LLMToken:
+    gen: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LLMToolCall:
+    gen: int
+    tool_call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class LLMFinished:
+    gen: int
+
+
+@dataclass(frozen=True, slots=True)
+class LLMFailed:
+    gen: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechAudio:
+    """Synthesised audio for one segment of a generation (TTS output)."""
+
+    gen: int
+    segment: int
+    pcm: bytes
+    sample_rate: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechSegmentDone:
+    gen: int
+    segment: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechFailed:
+    gen: int
+    segment: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPlayed:
+    """The playout sent `samples` (at the output rate) of this generation's segment."""
+
+    gen: int
+    segment: int
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlayoutDrained:
+    """Everything queued for this generation has been played."""
+
+    gen: int
+
+
+EngineInput = (
+    InteractionReceived
+    | UserSpeechStarted
+    | UserSpeechEnded
+    | UserTranscript
+    | LLMToken
+    | LLMToolCall
+    | LLMFinished
+    | LLMFailed
+    | SpeechAudio
+    | SpeechSegmentDone
+    | SpeechFailed
+    | AudioPlayed
+    | PlayoutDrained
+)
+
+# ----------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Broadcast this event (unsequenced: the runtime's sequencer stamps it)."""
+
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class SendError:
+    """A `system.error`. `to_sender` answers the interaction just handled; otherwise it
+    goes to every connection (plugin failures have no sender)."""
+
+    code: str
+    message: str
+    event_type: str | None = None
+    to_sender: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ContextMessage:
+    """One message of the LLM context, in the OpenAI chat shape."""
+
+    role: str
+    content: str
+    tool_call_id: str | None = None
+    name: str | None = None
+    tool_calls: tuple[tuple[str, str, str], ...] = ()  # (id, name, arguments)
+
+
+@dataclass(frozen=True, slots=True)
+class StartGeneration:
+    gen: int
+    messages: tuple[ContextMessage, ...]
+    tools: tuple[dict[str, object], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelGeneration:
+    """Stop the LLM call and any synthesis of this generation."""
+
+    gen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Synthesize:
+    gen: int
+    segment: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Queue this audio for playout (the runtime resamples it to the output rate)."""
+
+    gen: int
+    segment: int
+    pcm: bytes
+    sample_rate: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlayout:
+    """Drop everything queued for this generation, now (within one frame)."""
+
+    gen: int
+
+
+Effect = Emit | SendError | StartGeneration | CancelGeneration | Synthesize | Play | StopPlayout

@@ -1,0 +1,114 @@
+"""Incremental sentence splitting of streamed LLM tokens, so TTS can start early.
+
+Pure and synchronous: `push` tokens as they arrive and get back the sentences that are
+now complete; `flush` at the end of the reply returns whatever is left.
+
+A sentence ends at `.`, `!`, `?` (plus closing quotes/brackets) or a newline, but only
+once the *next* character is known to be whitespace: "3.5" and "e.g.x" never split, and
+we never cut before seeing what follows. Common abbreviations ("Mr.", "e.g.") and single
+initials do not end a sentence. To cut the latency to the first audio, the first clause
+of a reply is emitted at a comma/semicolon/colon once it is already long.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ABBREVIATIONS", "SentenceSplitter"]
+
+ABBREVIATIONS: frozenset[str] = frozenset(
+    {
+        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e",
+        "approx", "dept", "est", "fig", "inc", "ltd", "co", "corp", "no", "vol", "jan",
+        "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+        "u.s", "a.m", "p.m", "gen", "gov", "sen", "rep", "capt", "lt", "col", "sgt",
+    }
+)  # fmt: skip
+
+_TERMINATORS = ".!?"
+_CLOSERS = "\"')]}»”’"
+_CLAUSE_MARKS = ",;:"
+
+
+class SentenceSplitter:
+    """Turns a token stream into sentences.
+
+    `first_clause_chars`: when nothing has been emitted yet, a clause of at least this
+    many characters ending in `,` `;` or `:` is emitted on its own (0 disables this).
+    """
+
+    def __init__(self, first_clause_chars: int = 60) -> None:
+        self.first_clause_chars = first_clause_chars
+        self._buf = ""
+        self._emitted_any = False
+
+    def push(self, token: str) -> list[str]:
+        """Add a token; return the sentences it completed (possibly none)."""
+        self._buf += token
+        out: list[str] = []
+        while True:
+            cut = self._find_cut()
+            if cut is None:
+                break
+            sentence = self._buf[:cut].strip()
+            self._buf = self._buf[cut:].lstrip()
+            if sentence:
+                out.append(sentence)
+                self._emitted_any = True
+        return out
+
+    def flush(self) -> str | None:
+        """End of the stream: the remainder as a last sentence, or None if blank."""
+        rest = self._buf.strip()
+        self.reset()
+        return rest or None
+
+    def reset(self) -> None:
+        self._buf = ""
+        self._emitted_any = False
+
+    # ------------------------------------------------------------------ internals
+
+    def _find_cut(self) -> int | None:
+        """Index just past the first complete sentence in the buffer, if any."""
+        buf = self._buf
+        for i, ch in enumerate(buf):
+            if ch == "\n":
+                if buf[:i].strip():
+                    return i + 1
+                continue
+            if ch in _TERMINATORS:
+                end = i + 1
+                while end < len(buf) and (buf[end] in _CLOSERS or buf[end] in _TERMINATORS):
+                    end += 1
+                if end >= len(buf):
+                    return None  # need the next character to decide
+                if buf[end].isspace() and not self._is_abbreviation(buf, i):
+                    return end
+            elif (
+                ch in _CLAUSE_MARKS
+                and not self._emitted_any
+                and self.first_clause_chars > 0
+                and i + 1 >= self.first_clause_chars
+            ):
+                if i + 1 >= len(buf):
+                    return None
+                if buf[i + 1].isspace():
+                    return i + 1
+        return None
+
+    @staticmethod
+    def _is_abbreviation(buf: str, dot: int) -> bool:
+        if buf[dot] != ".":
+            return False
+        start = dot
+        while start > 0 and not buf[start - 1].isspace() and buf[start - 1] not in "(\"'":
+            start -= 1
+        word = buf[start:dot].lower()
+        if not word:
+            return False
+        if word in ABBREVIATIONS:
+            return True
+        # A single letter ("J. Smith") is an initial, not the end of a sentence.
+        if len(word) == 1 and word.isalpha():
+            return True
+        # "1. First step" at the start of a line is a list marker.
+        return word.isdigit() and (start == 0 or buf[start - 1] == "\n")

@@ -1,0 +1,78 @@
+"""Engine settings, and the turn-taking sensitivity mapping (SPEC §4.2).
+
+The mapping is the single source of truth: the README table is generated from it and
+the persona settings (`turn_taking_patience`, `replica_interruptibility`) and the legacy
+`participant_*_sensitivity` names all map onto these levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from openreplica.protocol import SensitivityLevel
+
+#: silence after the user's last speech sample that ends their turn (seconds);
+#: higher sensitivity = shorter wait
+PAUSE_SILENCE: dict[SensitivityLevel, float] = {
+    "superlow": 1.6,
+    "verylow": 1.1,
+    "low": 0.7,
+    "medium": 0.35,
+    "high": 0.2,
+}
+
+#: how long the user must keep speaking over the replica before it stops (seconds);
+#: higher sensitivity = easier to interrupt. A cough or a short "mm-hmm" is ~150-300 ms.
+INTERRUPT_MIN_SPEECH: dict[SensitivityLevel, float] = {
+    "superlow": 2.0,
+    "verylow": 1.2,
+    "low": 0.6,
+    "medium": 0.35,
+    "high": 0.12,
+}
+
+PipelineMode = Literal["full", "echo"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTaking:
+    pause_sensitivity: SensitivityLevel = "medium"
+    interrupt_sensitivity: SensitivityLevel = "medium"
+
+    @property
+    def pause_silence(self) -> float:
+        return PAUSE_SILENCE[self.pause_sensitivity]
+
+    @property
+    def interrupt_min_speech(self) -> float:
+        return INTERRUPT_MIN_SPEECH[self.interrupt_sensitivity]
+
+    def updated(
+        self,
+        pause: SensitivityLevel | None = None,
+        interrupt: SensitivityLevel | None = None,
+    ) -> TurnTaking:
+        return replace(
+            self,
+            pause_sensitivity=pause or self.pause_sensitivity,
+            interrupt_sensitivity=interrupt or self.interrupt_sensitivity,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    replica_id: str = "r-aria"
+    pipeline_mode: PipelineMode = "full"
+    system_prompt: str = "You are a friendly, concise conversational assistant."
+    #: persona `context` plus the conversation's `conversational_context`
+    context: str = ""
+    custom_greeting: str | None = None
+    tools: tuple[dict[str, object], ...] = ()
+    turn_taking: TurnTaking = field(default_factory=TurnTaking)
+    #: playout sample rate; audio of any rate is resampled to it by the runtime
+    output_sample_rate: int = 24000
+    #: emit the legacy `conversation.replica_interrupted` on every interruption
+    emit_replica_interrupted: bool = False
+    #: an audio echo without `done: true` ends when playout drained this long ago
+    echo_audio_grace: float = 1.0

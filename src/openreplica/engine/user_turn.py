@@ -1,0 +1,76 @@
+"""The user's side of turn-taking: speech segments, transcripts and the end of a turn.
+
+A turn ends once the user has been silent for the pause the sensitivity sets *and* the
+recogniser has delivered the final transcript of every speech segment; speaking again
+during the pause continues the same turn.
+"""
+
+from __future__ import annotations
+
+
+class UserTurn:
+    def __init__(self) -> None:
+        # Kept as plain attributes; `reset` re-runs this to start the next turn clean.
+        self.speaking = False
+        self.silence_deadline: float | None = None
+        self._started_at = 0.0
+        self._awaiting_finals = 0
+        self._finals: list[str] = []
+        self._partial = ""
+        self._silence_elapsed = False
+        self._content_index = 0
+
+    def start(self, media_time: float) -> bool:
+        """Speech started; False if it was already going (a repeated edge)."""
+        if self.speaking:
+            return False
+        self.speaking = True
+        self._started_at = media_time
+        self.silence_deadline = None
+        self._silence_elapsed = False
+        return True
+
+    def end(self, media_time: float) -> float | None:
+        """Speech ended; returns its duration, or None if it was not going."""
+        if not self.speaking:
+            return None
+        self.speaking = False
+        self._awaiting_finals += 1
+        return max(0.0, media_time - self._started_at)
+
+    def add_final(self, text: str) -> None:
+        if text.strip():
+            self._finals.append(text.strip())
+        self._partial = ""
+        self._awaiting_finals = max(0, self._awaiting_finals - 1)
+
+    def add_partial(self, text: str) -> str:
+        """Record a partial transcript; returns the turn's speech so far."""
+        self._partial = text.strip()
+        return " ".join([*self._finals, self._partial]).strip()
+
+    def silence_elapsed(self) -> None:
+        self.silence_deadline = None
+        self._silence_elapsed = True
+
+    @property
+    def ready_to_commit(self) -> bool:
+        return self._silence_elapsed and self._awaiting_finals == 0 and not self.speaking
+
+    @property
+    def streamed(self) -> bool:
+        """Partial transcripts of this turn were streamed."""
+        return self._content_index > 0
+
+    def next_content_index(self) -> int:
+        index = self._content_index
+        self._content_index += 1
+        return index
+
+    @property
+    def transcript(self) -> str:
+        return " ".join(self._finals).strip()
+
+    def reset(self) -> None:
+        """Forget this turn (it was committed or was only noise)."""
+        self.__init__()  # type: ignore[misc]
