@@ -169,3 +169,13 @@ def test_idle_motion(avatar: CharacterAvatar) -> None:
 def test_rejects_tiny_frames() -> None:
     with pytest.raises(ValueError):
         AVATARS[0].create_stream(16, 16)
+
+
+def test_streams_of_one_avatar_share_static_layers() -> None:
+    avatar = CharacterAvatar(BUILTIN_STYLES[1])
+    first = avatar.create_stream(128, 96, seed=1)
+    second = avatar.create_stream(128, 96, seed=1)
+    assert second.layers is first.layers
+    fresh = CharacterAvatar(BUILTIN_STYLES[1]).create_stream(128, 96, seed=1)
+    assert np.array_equal(second.render(1.5, 0.4), fresh.render(1.5, 0.4))
+    assert first.render(0.0, 0.0).flags.writeable  # frames belong to the caller

@@ -14,7 +14,7 @@ import math
 import cv2
 import numpy as np
 
-from .draw import Image
+from .draw import Image, Layer
 from .features import EYE_BOX, MOUTH_BOX, draw_brows, draw_eyes, draw_mouth
 from .geometry import Box, FaceTransform, Placement, motion_box
 from .layers import render_backdrop, render_head
@@ -34,7 +34,13 @@ class CharacterStream:
     """One conversation's renderer for a stylised character."""
 
     def __init__(
-        self, style: CharacterStyle, width: int, height: int, seed: int = 0, motion: float = 1.0
+        self,
+        style: CharacterStyle,
+        width: int,
+        height: int,
+        seed: int = 0,
+        motion: float = 1.0,
+        layers: tuple[Image, Layer] | None = None,
     ) -> None:
         if width < 32 or height < 32:
             raise ValueError(f"avatar frame too small: {width}x{height}")
@@ -45,9 +51,13 @@ class CharacterStream:
         self._motion = HeadMotion(seed, self._place.s, motion)
         self._blinks = BlinkSchedule(seed)
         self._gaze = GazeSchedule(seed)
-        self._backdrop = render_backdrop(style, width, height)
-
-        head = render_head(style, width, height)
+        if layers is None:
+            layers = (render_backdrop(style, width, height), render_head(style, width, height))
+        for array in (layers[0], layers[1].rgb, layers[1].alpha):
+            array.setflags(write=False)  # shared between streams of one avatar
+        #: the static (backdrop, head) layers, reusable by streams of the same size
+        self.layers = layers
+        self._backdrop, head = layers
         pad = self._motion.max_offset() + 0.5 * self._place.s * math.radians(_MAX_ROLL_DEG) + 2
         ys, xs = np.nonzero(head.alpha)
         x0, y0 = max(0, int(xs.min() - pad)), max(0, int(ys.min() - pad))
@@ -102,11 +112,18 @@ class CharacterAvatar:
         self.replica_id = style.replica_id
         self.name = style.name
         self._motion = motion
+        # Pre-rendered static layers per frame size, shared (read-only) by all streams:
+        # a new conversation then costs no drawing at all.
+        self._layers: dict[tuple[int, int], tuple[Image, Layer]] = {}
 
     def create_stream(
         self, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT, seed: int = 0
     ) -> CharacterStream:
-        return CharacterStream(self.style, width, height, seed, self._motion)
+        layers = self._layers.get((width, height))
+        stream = CharacterStream(self.style, width, height, seed, self._motion, layers)
+        if layers is None and len(self._layers) < 8:
+            self._layers[(width, height)] = stream.layers
+        return stream
 
     def __repr__(self) -> str:
         return f"CharacterAvatar({self.replica_id!r}, name={self.name!r})"
