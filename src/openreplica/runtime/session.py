@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from openreplica.engine import ConversationEngine, EngineSettings
 from openreplica.engine import io as e
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 Listener = Callable[[Event, bytes], None]
 #: called with a `system.error` meant for one sender only
 Reply = Callable[[ErrorEvent, bytes], None]
+
+
+class VoiceInputLike(Protocol):
+    def push(self, pcm: bytes, sample_rate: int, channels: int) -> None: ...
 
 
 @dataclass
@@ -82,6 +87,8 @@ class ConversationRuntime:
         self._feeding = False
         self._reply: Reply | None = None
         self._closed = False
+        # The voice-input path (VAD -> turn-taking -> ASR); built by issue 5's module.
+        self._voice: VoiceInputLike | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -120,6 +127,13 @@ class ConversationRuntime:
 
     def set_audio_sink(self, sink: AudioSink | None) -> None:
         self.playout.sink = sink
+
+    def push_user_audio(self, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
+        """The user's microphone (16-bit PCM, any rate, mono or interleaved stereo) from
+        any transport. Goes through VAD, turn-taking and ASR when the conversation has
+        them (`RuntimePlugins.vad` and `.asr`); otherwise it is not listened to."""
+        if self._voice is not None and not self._closed:
+            self._voice.push(pcm, sample_rate, channels)
 
     # ------------------------------------------------------------------ inputs
 
