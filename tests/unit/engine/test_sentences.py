@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openreplica.plugins.sentences import SentenceSplitter
+from openreplica.engine.sentences import SentenceSplitter
 
 
 def split(tokens: list[str], first_clause_chars: int = 60) -> list[str]:
