@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
@@ -12,11 +13,12 @@ from openreplica.plugins.base import ASRUnavailable, ChatMessage, LLMUnavailable
 from openreplica.plugins.llm_llama import LlamaCppLLM
 
 no_llama = importlib.util.find_spec("llama_cpp") is None
-no_whisper = importlib.util.find_spec("faster_whisper") is None
 
 
-@pytest.mark.skipif(not no_llama, reason="llama-cpp-python is installed")
-async def test_llama_without_the_extra_names_the_install_command(tmp_path: object) -> None:
+async def test_llama_without_the_extra_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if the extra were absent
     llm = LlamaCppLLM("/nonexistent/model.gguf")
     with pytest.raises(LLMUnavailable) as info:
         [d async for d in llm.stream([ChatMessage("user", "hi")])]
@@ -31,8 +33,10 @@ async def test_llama_with_a_missing_model_file_names_it() -> None:
         [d async for d in llm.stream([ChatMessage("user", "hi")])]
 
 
-@pytest.mark.skipif(not no_whisper, reason="faster-whisper is installed")
-async def test_faster_whisper_without_the_package_names_it() -> None:
+async def test_faster_whisper_without_the_package_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)  # as if it were absent
     asr = FasterWhisperASR("tiny.en")
     stream = asr.create_stream()
     assert await stream.push(silence(1600)) is None
