@@ -113,3 +113,44 @@ def sse(events: list[dict[str, object]], done: bool = True) -> AsyncIterator[byt
             yield b"data: [DONE]\n\n"
 
     return gen()
+
+
+SSE_HEADERS = {"content-type": "text/event-stream"}
+
+
+def chat_chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
+    """One OpenAI `chat.completion.chunk` carrying `delta`."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "test",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def text_reply(text: str) -> Reply:
+    """A streamed chat completion that says `text`, word by word."""
+    words = text.split(" ")
+    deltas = [chat_chunk({"role": "assistant", "content": ""})]
+    deltas += [chat_chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
+    deltas.append(chat_chunk({}, finish="stop"))
+    return Reply(headers=SSE_HEADERS, body=sse(deltas))
+
+
+def tool_call_reply(call_id: str, name: str, arguments: str) -> Reply:
+    """A streamed chat completion that calls one tool, its arguments in two fragments."""
+    half = len(arguments) // 2
+    first = {
+        "index": 0,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments[:half]},
+    }
+    second = {"index": 0, "function": {"arguments": arguments[half:]}}
+    deltas = [
+        chat_chunk({"role": "assistant", "tool_calls": [first]}),
+        chat_chunk({"tool_calls": [second]}),
+        chat_chunk({}, finish="tool_calls"),
+    ]
+    return Reply(headers=SSE_HEADERS, body=sse(deltas))

@@ -8,7 +8,8 @@ import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
-from stub_http import Handler, Reply, Request, StubServer, sse
+from stub_http import SSE_HEADERS, Handler, Reply, Request, StubServer, sse
+from stub_http import chat_chunk as chunk
 
 from openreplica.plugins.base import (
     ChatMessage,
@@ -21,18 +22,6 @@ from openreplica.plugins.base import (
 from openreplica.plugins.llm_openai import OpenAICompatibleLLM, to_openai_messages
 
 StartServer = Callable[[Handler], Awaitable[StubServer]]
-
-SSE_HEADERS = {"content-type": "text/event-stream"}
-
-
-def chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "test",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
 
 
 async def collect(llm: OpenAICompatibleLLM, **kw: object) -> list[LLMDelta]:
