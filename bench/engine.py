@@ -1,0 +1,158 @@
+"""Engine and runtime benchmark: framework cost only (scripted plugins, zero model time).
+
+Run: .venv/bin/python bench/engine.py [--runs 200]
+
+Prints, with medians and percentiles:
+- interrupt received -> playout stopped (the end of the last audio frame handed to the
+  sink; a frame already handed over plays out, so this is at most one 20 ms frame) and
+  -> `replica.stopped_speaking` emitted;
+- `conversation.respond` accepted -> first audio frame handed to the sink;
+- engine CPU per turn (respond, tokens, synthesis, 1 s of playout reports, end), with no
+  event loop: the pure state machine's overhead;
+- events per second through the sequencer (stamp + encode) fanned out to 10 subscribers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import random
+import statistics
+import time
+from collections.abc import Sequence
+
+from openreplica import protocol as p
+from openreplica.engine import ConversationEngine, EngineSettings
+from openreplica.engine import io as e
+from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
+from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
+
+RATE = 16000
+REPLY = "This is a fairly long reply so that there is plenty of audio to interrupt."
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def row(name: str, values_ms: Sequence[float]) -> None:
+    print(
+        f"{name:52} p50 {statistics.median(values_ms):8.3f}  p95 {pct(values_ms, 95):8.3f}  "
+        f"p99 {pct(values_ms, 99):8.3f}  ms  (n={len(values_ms)})"
+    )
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.first_write: float | None = None
+        self.last_write = 0.0
+
+    def write(self, pcm: bytes, sample_rate: int) -> None:
+        now = time.perf_counter()
+        if self.first_write is None:
+            self.first_write = now
+        self.last_write = now
+
+
+async def one_run() -> tuple[float, float, float]:
+    """(respond -> first frame, interrupt -> playout stopped, -> stopped_speaking), in ms."""
+    runtime = ConversationRuntime(
+        "bench",
+        EngineSettings(output_sample_rate=RATE),
+        RuntimePlugins(tts=ScriptedTTS(sample_rate=RATE), llm=ScriptedLLM.replies(REPLY)),
+        SystemClock(),
+    )
+    sink = Sink()
+    stopped_at: list[float] = []
+
+    def listener(event: p.Event, data: bytes) -> None:
+        if isinstance(event, p.ReplicaStoppedSpeaking):
+            stopped_at.append(time.perf_counter())
+
+    runtime.subscribe(listener)
+    runtime.set_audio_sink(sink)
+    await runtime.start()
+    accepted = time.perf_counter()
+    runtime.submit(p.Respond(properties=p.RespondProps(text="Talk to me.")))
+    while sink.first_write is None:
+        await asyncio.sleep(0)
+    first_frame = (sink.first_write - accepted) * 1000
+    # in the middle of the reply, at a random phase of the 20 ms frame clock
+    await asyncio.sleep(random.uniform(0.2, 0.22))
+    interrupted = time.perf_counter()
+    runtime.submit(p.Interrupt())
+    emitted = (stopped_at[0] - interrupted) * 1000
+    await asyncio.sleep(0.06)  # long enough to see any frame written after the stop
+    # the last frame handed over before the stop plays for 20 ms
+    playout_stopped = max(0.0, (sink.last_write + 0.02 - interrupted) * 1000)
+    await runtime.shutdown("bench")
+    return first_frame, playout_stopped, emitted
+
+
+def engine_turn_cpu(runs: int) -> list[float]:
+    """Pure engine time per turn, in ms (no asyncio, no models)."""
+    samples = []
+    frame = RATE // 50
+    for _ in range(runs):
+        ids = itertools.count()
+        engine = ConversationEngine(
+            "bench", EngineSettings(output_sample_rate=RATE), lambda ids=ids: f"i{next(ids)}"
+        )
+        engine.start(0.0)
+        start = time.perf_counter()
+        engine.handle(e.InteractionReceived(p.Respond(properties=p.RespondProps(text="Hi"))), 0.0)
+        gen = 1
+        segments = []
+        for token in REPLY.split(" "):
+            for fx in engine.handle(e.LLMToken(gen, token + " "), 0.0):
+                if isinstance(fx, e.Synthesize):
+                    segments.append(fx.segment)
+        for fx in engine.handle(e.LLMFinished(gen), 0.0):
+            if isinstance(fx, e.Synthesize):
+                segments.append(fx.segment)
+        for segment in segments:
+            engine.handle(e.SpeechAudio(gen, segment, b"\0\0" * RATE, RATE), 0.0)
+            engine.handle(e.SpeechSegmentDone(gen, segment), 0.0)
+            for _ in range(50):
+                engine.handle(e.AudioPlayed(gen, segment, frame), 0.0)
+        engine.handle(e.PlayoutDrained(gen), 0.0)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def sequencer_fanout(events: int = 50_000, subscribers: int = 10) -> float:
+    sequencer = p.Sequencer("bench")
+    sinks: list[list[bytes]] = [[] for _ in range(subscribers)]
+    event = p.UtteranceStreaming(
+        conversation_id="bench",
+        turn_idx=1,
+        inference_id="inf",
+        properties=p.StreamingProps(
+            role="replica", speech="Hello there", content_index=1, final=False
+        ),
+    )
+    start = time.perf_counter()
+    for i in range(events):
+        data = p.encode(sequencer.stamp(event, float(i)))
+        for sink in sinks:
+            sink.append(data)
+    return events / (time.perf_counter() - start)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    runs = [await one_run() for _ in range(args.runs)]
+    print(f"framework only: scripted LLM and TTS with zero model time, {args.runs} runs")
+    row("respond accepted -> first audio frame at the sink", [r[0] for r in runs])
+    row("interrupt -> playout stopped (end of last frame)", [r[1] for r in runs])
+    row("interrupt -> replica.stopped_speaking emitted", [r[2] for r in runs])
+    row("engine CPU per turn (15 words, 1 s of playout)", engine_turn_cpu(args.runs))
+    print(f"{'sequencer + encode, 10 subscribers':52} {sequencer_fanout():,.0f} events/s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
