@@ -334,6 +334,16 @@ class ConversationEngine:
         duration = self._user.end(item.media_time)
         if duration is None:
             return
+        # Speech that ends under the replica's voice before it was long enough to
+        # interrupt is a backchannel ("mm-hmm", a cough): it must not start a turn either.
+        current = self._current
+        if (
+            self._barge_in_at is not None
+            and current is not None
+            and current.interruptible
+            and duration < self.turn_taking.interrupt_min_speech
+        ):
+            self._user.drop_last_segment()
         self._barge_in_at = None
         self._emit(UserStoppedSpeaking(conversation_id=self.conversation_id))
         self._emit(self._stopped_event("user", duration, interrupted=False))

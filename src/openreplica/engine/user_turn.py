@@ -2,7 +2,8 @@
 
 A turn ends once the user has been silent for the pause the sensitivity sets *and* the
 recogniser has delivered the final transcript of every speech segment; speaking again
-during the pause continues the same turn.
+during the pause continues the same turn. A dropped segment (a backchannel under the
+replica's speech) still waits for its final, whose text is then ignored.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ class UserTurn:
         self.silence_deadline: float | None = None
         self._started_at = 0.0
         self._awaiting_finals = 0
+        # one flag per ended segment still waiting for its final: keep its text?
+        self._keep: list[bool] = []
         self._finals: list[str] = []
         self._partial = ""
         self._silence_elapsed = False
@@ -36,10 +39,17 @@ class UserTurn:
             return None
         self.speaking = False
         self._awaiting_finals += 1
+        self._keep.append(True)
         return max(0.0, media_time - self._started_at)
 
+    def drop_last_segment(self) -> None:
+        """The segment that just ended does not count: its final's text is dropped."""
+        if self._keep:
+            self._keep[-1] = False
+
     def add_final(self, text: str) -> None:
-        if text.strip():
+        keep = self._keep.pop(0) if self._keep else True
+        if keep and text.strip():
             self._finals.append(text.strip())
         self._partial = ""
         self._awaiting_finals = max(0, self._awaiting_finals - 1)

@@ -31,6 +31,7 @@ from openreplica.protocol import (
 from openreplica.runtime.clock import Clock
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
 from openreplica.runtime.playout import AudioSink, Playout
+from openreplica.runtime.voice import VoiceInput, VoiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ Reply = Callable[[ErrorEvent, bytes], None]
 
 class VoiceInputLike(Protocol):
     def push(self, pcm: bytes, sample_rate: int, channels: int) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -62,6 +65,7 @@ class ConversationRuntime:
         *,
         sequencer: Sequencer | None = None,
         new_inference_id: Callable[[], str] | None = None,
+        voice: VoiceSettings | None = None,
     ) -> None:
         self.conversation_id = conversation_id
         self.settings = settings
@@ -87,8 +91,10 @@ class ConversationRuntime:
         self._feeding = False
         self._reply: Reply | None = None
         self._closed = False
-        # The voice-input path (VAD -> turn-taking -> ASR); built by issue 5's module.
+        # The voice-input path (VAD -> speech edges -> ASR), when there are ears.
         self._voice: VoiceInputLike | None = None
+        if plugins.vad is not None and plugins.asr is not None:
+            self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -111,10 +117,17 @@ class ConversationRuntime:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.playout.aclose()
+        if self._voice is not None:
+            await self._voice.aclose()
 
     @property
     def ended(self) -> bool:
         return self._closed
+
+    @property
+    def voice(self) -> VoiceInput | None:
+        """The voice-input path, when this conversation listens (`plugins.vad` + `.asr`)."""
+        return self._voice if isinstance(self._voice, VoiceInput) else None
 
     # ------------------------------------------------------------------ subscribers
 
@@ -158,6 +171,12 @@ class ConversationRuntime:
                 self._apply(self.engine.handle(self._pending.pop(0), self.clock.now()))
         finally:
             self._feeding = False
+
+    def report_error(self, code: str, message: str) -> None:
+        """A plugin failure outside the engine's generations (e.g. `asr_unavailable`):
+        a `system.error` to every connection; the conversation goes on."""
+        if not self._closed:
+            self._send_error(e.SendError(code, message, to_sender=False))
 
     # ------------------------------------------------------------------ effects
 

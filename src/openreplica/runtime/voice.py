@@ -1,0 +1,267 @@
+"""The user's voice in: PCM from any transport -> VAD -> speech edges -> ASR -> engine.
+
+    push(pcm, rate, channels)
+      -> downmix -> streaming soxr resample to 16 kHz -> frames of the VAD's window
+      -> VAD probability -> SpeechDetector (hysteresis) -> UserSpeechStarted / Ended
+      -> while speech is going (plus a pre-roll ring buffer, so the first syllable
+         is not lost): audio to the ASR stream -> UserTranscript(partial)
+      -> at each speech end: finish() -> UserTranscript(final), exactly once, even
+         when the recogniser fails (then with "" and a broadcast `asr_unavailable`)
+
+Recognition runs while the user talks, so little is left to do when the turn ends.
+Media time is the count of 16 kHz samples received, never wall time. `push` is cheap
+and synchronous (VAD is ~0.2 ms a window); the ASR work runs in one worker task, in
+order, batching audio that queued up while it was busy. Call everything from the
+event loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE
+from openreplica.engine import io as e
+from openreplica.engine.speech_detector import DetectorSettings, SpeechDetector
+from openreplica.plugins.audio import Resampler, stereo_to_mono
+from openreplica.plugins.base import ASRModel, ASRStream, PluginError, VADModel, VADStream
+
+__all__ = ["SAMPLE_RATE", "VoiceInput", "VoiceSettings", "VoiceTarget", "sensitivity_table"]
+
+log = logging.getLogger(__name__)
+
+#: the rate VAD and ASR work at
+SAMPLE_RATE = 16000
+ASR_UNAVAILABLE = "asr_unavailable"
+
+
+class VoiceTarget(Protocol):
+    """What the voice path talks to (`ConversationRuntime`)."""
+
+    def feed(self, item: e.EngineInput) -> None: ...
+
+    def report_error(self, code: str, message: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceSettings:
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    #: seconds of audio before the confirmed onset that the recogniser also gets
+    preroll: float = 0.3
+    #: a final transcript that takes longer than this counts as an ASR failure
+    final_timeout: float = 15.0
+
+
+class _Finish:
+    """Marker in the worker queue: the speech segment ended."""
+
+
+_FINISH = _Finish()
+
+
+class VoiceInput:
+    def __init__(
+        self,
+        target: VoiceTarget,
+        vad: VADModel,
+        asr: ASRModel,
+        settings: VoiceSettings | None = None,
+    ) -> None:
+        self.settings = settings or VoiceSettings()
+        self._target = target
+        self._asr_model = asr
+        self._asr: ASRStream = asr.create_stream()
+        self._vad: VADStream = vad.create_stream()
+        self._frame_samples = self._vad.frame_samples
+        self.frame_duration = self._frame_samples / SAMPLE_RATE
+        self.detector = SpeechDetector(self.frame_duration, self.settings.detector)
+        self._resampler: Resampler | None = None
+        self._pending = bytearray()  # 16 kHz audio not yet a whole frame
+        self._frames = 0
+        #: seconds of user audio received (at its own rate, before resampling)
+        self.received = 0.0
+        ring_frames = math.ceil(self.settings.preroll / self.frame_duration)
+        self._ring: deque[bytes] = deque(maxlen=ring_frames + self.detector.min_speech_frames)
+        self._queue: deque[bytes | _Finish] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._worker: asyncio.Task[None] | None = None
+        self._segment_failed = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ input
+
+    @property
+    def media_time(self) -> float:
+        """Seconds of 16 kHz audio analysed so far."""
+        return self._frames * self.frame_duration
+
+    def push(self, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
+        """User audio: 16-bit PCM, any rate, mono or interleaved multi-channel."""
+        if self._closed or not pcm:
+            return
+        mono = stereo_to_mono(pcm, channels) if channels > 1 else pcm
+        if self._resampler is None or self._resampler.from_rate != sample_rate:
+            if self._resampler is not None:
+                self._pending += self._resampler.flush()
+            self._resampler = Resampler(sample_rate, SAMPLE_RATE)
+        self.received += (len(mono) // 2) / sample_rate
+        self._pending += self._resampler.process(mono)
+        frame_bytes = 2 * self._frame_samples
+        while len(self._pending) >= frame_bytes:
+            frame = bytes(self._pending[:frame_bytes])
+            del self._pending[:frame_bytes]
+            self._on_frame(frame)
+
+    def end_of_stream(self) -> None:
+        """The microphone stopped (muted, track ended): close any speech going on."""
+        edge = self.detector.close(self.media_time)
+        self._ring.clear()
+        if self._resampler is not None:
+            self._resampler.reset()
+        self._pending.clear()
+        if edge is not None:
+            self._target.feed(edge)
+            self._enqueue(_FINISH)
+
+    def _on_frame(self, frame: bytes) -> None:
+        start = self.media_time
+        self._frames += 1
+        try:
+            probability = self._vad.speech_probability(frame)
+        except Exception:  # a broken VAD frame is silence, not a dead conversation
+            log.exception("VAD failed on a frame")
+            probability = 0.0
+        was_speaking = self.detector.speaking
+        edge = self.detector.push(probability, start)
+        if edge is not None:
+            # Audio that had arrived but was not analysed yet (resampler delay, a
+            # partial frame) adds to how late the edge is known.
+            lag = max(0.0, self.received - self.media_time)
+            edge = replace(edge, detected_after=edge.detected_after + lag)
+        if isinstance(edge, e.UserSpeechStarted):
+            # the ring holds the pre-roll and the frames that confirmed the onset
+            self._ring.append(frame)
+            self._enqueue(b"".join(self._ring))
+            self._ring.clear()
+            self._target.feed(edge)
+        elif was_speaking:
+            self._enqueue(frame)
+            if isinstance(edge, e.UserSpeechEnded):
+                self._target.feed(edge)
+                self._enqueue(_FINISH)
+        else:
+            self._ring.append(frame)
+
+    # ------------------------------------------------------------------ ASR worker
+
+    def _enqueue(self, item: bytes | _Finish) -> None:
+        self._queue.append(item)
+        self._idle.clear()
+        self._wake.set()
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._run(), name="voice-asr")
+
+    async def drain(self) -> None:
+        """Wait until the recogniser has caught up with everything pushed so far."""
+        await self._idle.wait()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = self._queue.popleft()
+            if isinstance(item, _Finish):
+                await self._finish()
+                continue
+            # Audio that queued up while the recogniser was busy goes in one push.
+            parts = [item]
+            while self._queue and isinstance(self._queue[0], bytes):
+                parts.append(self._queue.popleft())  # type: ignore[arg-type]
+            await self._push(b"".join(parts))
+
+    async def _push(self, pcm: bytes) -> None:
+        if self._segment_failed:
+            return
+        try:
+            transcript = await self._asr.push(pcm)
+        except Exception as exc:
+            self._fail(exc)
+            return
+        if transcript is not None and transcript.text.strip():
+            self._target.feed(e.UserTranscript(transcript.text, final=False))
+
+    async def _finish(self) -> None:
+        """One final per speech segment, whatever happens."""
+        text = ""
+        try:
+            if not self._segment_failed:
+                final = await asyncio.wait_for(self._asr.finish(), self.settings.final_timeout)
+                text = final.text
+        except TimeoutError:
+            self._fail(PluginError(f"no transcript after {self.settings.final_timeout:g} s"))
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            if self._segment_failed:
+                await self._replace_stream()
+            self._segment_failed = False
+            self._target.feed(e.UserTranscript(text.strip(), final=True))
+
+    def _fail(self, exc: BaseException) -> None:
+        """Report once per segment; the segment's final will be empty."""
+        if self._segment_failed:
+            return
+        self._segment_failed = True
+        if not isinstance(exc, PluginError):
+            log.error("ASR %s failed", self._asr_model.name, exc_info=exc)
+        message = f"speech recognition ({self._asr_model.name}) failed: {exc}"
+        self._target.report_error(ASR_UNAVAILABLE, message)
+
+    async def _replace_stream(self) -> None:
+        """After a failure, start the next segment on a fresh recogniser stream."""
+        old = self._asr
+        self._asr = self._asr_model.create_stream()
+        try:
+            await old.aclose()
+        except Exception:
+            log.exception("closing a failed ASR stream")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        self._queue.clear()
+        self._idle.set()
+        try:
+            await self._asr.aclose()
+        except Exception:
+            log.exception("closing the ASR stream")
+
+
+def sensitivity_table() -> str:
+    """The Markdown table of what each sensitivity level means, from the engine's
+    mapping (the README and docs/voice.md print exactly this)."""
+    rows = [
+        "| level | `participant_pause_sensitivity`: silence that ends the turn | "
+        "`participant_interrupt_sensitivity`: speech needed to interrupt |",
+        "|---|---|---|",
+    ]
+    for level in PAUSE_SILENCE:
+        pause = round(PAUSE_SILENCE[level] * 1000)
+        interrupt = round(INTERRUPT_MIN_SPEECH[level] * 1000)
+        rows.append(f"| `{level}` | {pause} ms | {interrupt} ms |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,92 @@
+"""A runtime on a virtual clock that listens: user audio is pushed in real-time-sized
+chunks while the clock advances by the same amount, as a live microphone would."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from openreplica import protocol as p
+from openreplica.engine import EngineSettings
+from openreplica.plugins.base import LLM, TTS, ASRModel, VADModel
+from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
+from openreplica.runtime.voice import VoiceSettings
+
+RATE = 16000
+CHUNK = 0.02
+
+
+@dataclass
+class Listening:
+    runtime: ConversationRuntime
+    clock: VirtualClock
+    t0: float
+    events: list[tuple[float, p.Event]] = field(default_factory=list)
+    #: seconds of user audio pushed so far
+    pushed: float = 0.0
+
+    def of(self, kind: type) -> list[tuple[float, p.Event]]:
+        return [(t, x) for t, x in self.events if isinstance(x, kind)]
+
+    def names(self) -> list[str]:
+        return [p.event_type_of(type(x)) for _, x in self.events]
+
+    def user_utterances(self) -> list[tuple[float, str]]:
+        return [
+            (t, x.properties.speech)
+            for t, x in self.of(p.Utterance)
+            if x.properties.role == "user"  # type: ignore[attr-defined]
+        ]
+
+    def errors(self) -> list[p.ErrorEvent]:
+        return [x for _, x in self.of(p.ErrorEvent)]  # type: ignore[misc]
+
+    async def push(
+        self, pcm: bytes, rate: int = RATE, channels: int = 1, chunk: float = CHUNK
+    ) -> None:
+        """Feed audio as a microphone would: each chunk once it has been recorded."""
+        step = round(rate * chunk) * 2 * channels
+        for i in range(0, len(pcm), step):
+            piece = pcm[i : i + step]
+            seconds = len(piece) / (2 * channels * rate)
+            await self.clock.advance(seconds)
+            self.pushed += seconds
+            self.runtime.push_user_audio(piece, rate, channels)
+        await self.clock.advance(0)
+
+    def respond(self, text: str) -> None:
+        self.runtime.submit(p.Respond(properties=p.RespondProps(text=text)))
+
+
+async def listening(
+    *,
+    tts: TTS,
+    llm: LLM,
+    vad: VADModel,
+    asr: ASRModel,
+    output_rate: int = RATE,
+    voice: VoiceSettings | None = None,
+    **settings: object,
+) -> Listening:
+    clock = VirtualClock()
+    ids = itertools.count(1)
+    runtime = ConversationRuntime(
+        "c1",
+        EngineSettings(output_sample_rate=output_rate, **settings),  # type: ignore[arg-type]
+        RuntimePlugins(tts=tts, llm=llm, asr=asr, vad=vad),
+        clock,
+        new_inference_id=lambda: f"inf-{next(ids)}",
+        voice=voice,
+    )
+    h = Listening(runtime, clock, clock.now())
+    runtime.subscribe(lambda event, _: h.events.append((clock.now(), event)))
+    await runtime.start()
+    return h
+
+
+def set_sensitivity(h: Listening, pause: str | None = None, interrupt: str | None = None) -> None:
+    props = p.SensitivityProps(
+        participant_pause_sensitivity=pause,  # type: ignore[arg-type]
+        participant_interrupt_sensitivity=interrupt,  # type: ignore[arg-type]
+    )
+    h.runtime.submit(p.Sensitivity(properties=props))

@@ -1,0 +1,233 @@
+"""VoiceInput on scripted VAD/ASR and a virtual clock: timing, pre-roll, failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from openreplica import protocol as p
+from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE
+from openreplica.engine.speech_detector import DetectorSettings
+from openreplica.plugins.audio import silence, tone
+from openreplica.plugins.base import ASRUnavailable, Transcript
+from openreplica.plugins.scripted import (
+    ScriptedASR,
+    ScriptedASRStream,
+    ScriptedLLM,
+    ScriptedTTS,
+    ScriptedVAD,
+)
+from openreplica.runtime.voice import VoiceSettings
+
+from .harness import RATE, Listening, listening, set_sensitivity
+
+LEVELS = ["superlow", "verylow", "low", "medium", "high"]
+VAD_FRAME = 512 / RATE  # the scripted VAD uses silero's window here
+DETECTOR = DetectorSettings(min_speech=0.06, min_silence=0.1)
+
+
+def speech(seconds: float, rate: int = RATE) -> bytes:
+    return tone(220.0, seconds, rate, amplitude=0.3)
+
+
+def quiet(seconds: float, rate: int = RATE) -> bytes:
+    return silence(round(seconds * rate))
+
+
+def stereo(mono: bytes) -> bytes:
+    samples = np.frombuffer(mono, dtype="<i2")
+    return np.repeat(samples, 2).astype("<i2").tobytes()
+
+
+async def harness(
+    asr: ScriptedASR | None = None, llm: ScriptedLLM | None = None, **kw: object
+) -> Listening:
+    return await listening(
+        tts=ScriptedTTS(sample_rate=RATE, ms_per_word=200),
+        llm=llm or ScriptedLLM.replies("Sure.", "Okay.", "Right."),
+        vad=ScriptedVAD(frame_samples=512),
+        asr=asr or ScriptedASR(["what time is it", "second", "third"]),
+        voice=VoiceSettings(detector=DETECTOR),
+        **kw,
+    )
+
+
+async def test_speaking_events_and_the_turn_at_the_right_times_from_48k_stereo() -> None:
+    h = await harness(ScriptedASR(["what time is it"], partials=True))
+    rate = 48000
+    await h.push(stereo(quiet(1.0, rate) + speech(1.0, rate) + quiet(1.5, rate)), rate, channels=2)
+
+    ((start_t, _),) = h.of(p.UserStartedSpeaking)
+    ((stop_t, _),) = h.of(p.UserStoppedSpeaking)
+    # confirmed after min_speech (2 frames of 32 ms), plus the frame boundary
+    assert 1.0 + 0.06 <= start_t - h.t0 <= 1.0 + 3 * VAD_FRAME + 0.02
+    assert 2.0 + 0.1 <= stop_t - h.t0 <= 2.0 + 5 * VAD_FRAME + 0.02
+    stopped = [x for _, x in h.of(p.StoppedSpeaking) if x.properties.role == "user"]  # type: ignore[attr-defined]
+    assert stopped[0].properties.duration == pytest.approx(1.0, abs=2 * VAD_FRAME)  # type: ignore[attr-defined]
+
+    ((commit_t, text),) = h.user_utterances()
+    assert text == "what time is it"
+    # the turn ends the documented pause after the end of speech (within a frame)
+    after = commit_t - h.t0 - 2.0
+    assert PAUSE_SILENCE["medium"] <= after <= PAUSE_SILENCE["medium"] + VAD_FRAME + 0.02
+    # partial captions were streamed, then the final one
+    streaming = [x for _, x in h.of(p.UtteranceStreaming) if x.properties.role == "user"]  # type: ignore[attr-defined]
+    assert streaming and streaming[-1].properties.final  # type: ignore[attr-defined]
+    # the reply started
+    assert any(isinstance(x, p.ReplicaStartedSpeaking) for _, x in h.events)
+
+
+async def test_the_recogniser_gets_the_pre_roll_and_the_whole_speech() -> None:
+    asr = ScriptedASR(["hello"])
+    h = await harness(asr)
+    await h.push(quiet(1.0) + speech(1.0) + quiet(1.0))
+    stream: ScriptedASRStream = asr.streams[0]
+    heard = stream.pushed_samples / RATE
+    # 0.3 s of pre-roll + 1 s of speech + the silence that confirmed the end
+    assert 1.0 + 0.3 <= heard <= 1.0 + 0.3 + 0.1 + 3 * VAD_FRAME
+
+
+@pytest.mark.parametrize("level", LEVELS)
+async def test_turn_ends_after_the_documented_silence_and_not_before(level: str) -> None:
+    h = await harness()
+    set_sensitivity(h, pause=level)
+    pause = PAUSE_SILENCE[level]  # type: ignore[index]
+    await h.push(quiet(0.5) + speech(1.0))  # speech ends at media time 1.5
+    await h.push(quiet(pause - 0.04))
+    assert h.user_utterances() == []
+    await h.push(quiet(0.04 + VAD_FRAME + 0.02))
+    ((commit_t, text),) = h.user_utterances()
+    assert text == "what time is it"
+    assert pause <= commit_t - h.t0 - 1.5 <= pause + VAD_FRAME + 0.02
+
+
+@pytest.mark.parametrize("level", LEVELS)
+async def test_a_shorter_pause_does_not_end_the_turn(level: str) -> None:
+    h = await harness(ScriptedASR(["I would like", "a coffee"]))
+    set_sensitivity(h, pause=level)
+    pause = PAUSE_SILENCE[level]  # type: ignore[index]
+    # a gap shorter than the pause (but long enough to be a VAD gap)
+    gap = max(0.15, pause - 0.1)
+    await h.push(quiet(0.5) + speech(1.0) + quiet(gap) + speech(0.5) + quiet(pause + 0.2))
+    assert len(h.of(p.UserStoppedSpeaking)) == 2  # two speech segments…
+    assert [t for _, t in h.user_utterances()] == ["I would like a coffee"]  # …one turn
+
+
+async def test_barge_in_at_high_sensitivity_stops_the_replica() -> None:
+    h = await harness(llm=ScriptedLLM.replies("one two three four five six seven eight nine ten."))
+    set_sensitivity(h, interrupt="high")
+    h.respond("count")
+    await h.push(quiet(0.5))
+    assert h.of(p.ReplicaStartedSpeaking)
+    onset = h.pushed
+    await h.push(speech(0.6) + quiet(0.5))
+    ((stop_t, stopped),) = h.of(p.ReplicaStoppedSpeaking)
+    assert stopped.properties.interrupted  # type: ignore[attr-defined]
+    # stops when the user has spoken the documented minimum (within a frame or two: the
+    # VAD sees the onset at its frame's start)
+    late = stop_t - h.t0 - onset
+    minimum = INTERRUPT_MIN_SPEECH["high"]
+    assert minimum - VAD_FRAME <= late <= minimum + 2 * VAD_FRAME
+
+
+async def test_a_150ms_burst_does_not_interrupt_at_low_sensitivity() -> None:
+    asr = ScriptedASR(["mm hmm"])
+    h = await harness(asr, llm=ScriptedLLM.replies("one two three four five six seven eight."))
+    set_sensitivity(h, interrupt="low")
+    h.respond("count")
+    await h.push(quiet(0.5))
+    await h.push(speech(0.15) + quiet(3.0))
+    assert len(h.of(p.UserStartedSpeaking)) == 1  # it was heard as speech…
+    ((_, stopped),) = h.of(p.ReplicaStoppedSpeaking)
+    assert not stopped.properties.interrupted  # type: ignore[attr-defined]
+    assert stopped.properties.duration == pytest.approx(8 * 0.2)  # type: ignore[attr-defined]
+    # …and the backchannel starts no turn of its own
+    assert [t for _, t in h.user_utterances()] == ["count"]  # the `respond` only
+    assert h.runtime.engine.turn_idx == 1
+
+
+async def test_the_same_burst_interrupts_once_it_is_long_enough() -> None:
+    h = await harness(llm=ScriptedLLM.replies("one two three four five six seven eight.", "Yes?"))
+    set_sensitivity(h, interrupt="low")
+    h.respond("count")
+    await h.push(quiet(0.5))
+    await h.push(speech(0.9) + quiet(1.0))
+    ((_, stopped),) = [x for x in h.of(p.ReplicaStoppedSpeaking)][:1]
+    assert stopped.properties.interrupted  # type: ignore[attr-defined]
+    assert [t for _, t in h.user_utterances()] == ["count", "what time is it"]
+
+
+class FailingStream(ScriptedASRStream):
+    fail_push = True
+    fail_finish = False
+
+    async def push(self, pcm16k: bytes) -> Transcript | None:
+        if self.fail_push:
+            raise ASRUnavailable("ASR at http://127.0.0.1:1/v1: cannot connect")
+        return await super().push(pcm16k)
+
+    async def finish(self) -> Transcript:
+        if self.fail_finish:
+            raise RuntimeError("decoder crashed")
+        return await super().finish()
+
+
+class FailingASR(ScriptedASR):
+    def __init__(self, transcripts: list[str], modes: list[tuple[bool, bool]]) -> None:
+        super().__init__(transcripts)
+        self.modes = modes
+
+    def create_stream(self) -> ScriptedASRStream:
+        stream = FailingStream(self)
+        stream.fail_push, stream.fail_finish = self.modes.pop(0) if self.modes else (False, False)
+        self.streams.append(stream)
+        return stream
+
+
+async def test_asr_failure_is_reported_and_the_conversation_carries_on() -> None:
+    # 1st stream fails on push, 2nd on finish, 3rd works
+    asr = FailingASR(["hello again"], [(True, False), (False, True)])
+    h = await harness(asr)
+    await h.push(quiet(0.3) + speech(0.8) + quiet(1.0))
+    errors = h.errors()
+    assert [x.properties.code for x in errors] == ["asr_unavailable"]  # once per segment
+    assert "cannot connect" in errors[0].properties.message and errors[0].seq is None
+    assert h.user_utterances() == []  # the empty final let the turn end, with no turn
+    await h.push(speech(0.8) + quiet(1.0))
+    assert [x.properties.code for x in h.errors()] == ["asr_unavailable"] * 2
+    assert "decoder crashed" in h.errors()[1].properties.message
+    await h.push(speech(0.8) + quiet(1.0))
+    assert [t for _, t in h.user_utterances()] == ["hello again"]
+    assert all(s.closed for s in asr.streams[:2])  # failed streams were replaced
+
+
+async def test_shutdown_closes_the_recogniser_and_later_audio_is_ignored() -> None:
+    asr = ScriptedASR(["hi"])
+    h = await harness(asr)
+    await h.push(quiet(0.2) + speech(0.5))
+    voice = h.runtime.voice
+    assert voice is not None
+    await h.runtime.shutdown("end_conversation_endpoint_hit")
+    assert asr.streams[0].closed
+    h.runtime.push_user_audio(speech(0.5), RATE, 1)  # no error, no effect
+
+
+async def test_end_of_stream_closes_speech_and_delivers_the_final() -> None:
+    h = await harness(ScriptedASR(["cut off"]))
+    await h.push(quiet(0.2) + speech(0.5))
+    voice = h.runtime.voice
+    assert voice is not None and voice.detector.speaking
+    voice.end_of_stream()
+    await h.clock.advance(PAUSE_SILENCE["medium"] + 0.05)
+    assert [t for _, t in h.user_utterances()] == ["cut off"]
+
+
+async def test_no_voice_path_without_vad_and_asr() -> None:
+    h = await listening(
+        tts=ScriptedTTS(),
+        llm=ScriptedLLM([]),
+        vad=None,
+        asr=ScriptedASR([]),  # type: ignore[arg-type]
+    )
+    assert h.runtime.voice is None
+    h.runtime.push_user_audio(speech(0.5), RATE, 1)
