@@ -1,27 +1,76 @@
-"""`openreplica serve`: start the HTTP server."""
+"""`openreplica serve`: load the settings once, check them, and run the app (uvicorn)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+
+from openreplica.server.settings import OPTIONS, ServerSettings, SettingsError
+
+EPILOG = """Every flag can also be set by its environment variable (shown beside it); a
+flag wins over the variable. Without an API key, REST auth is off and the server only
+binds to a loopback address."""
 
 
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = commands.add_parser("serve", help="start the server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve = commands.add_parser(
+        "serve",
+        help="start the server",
+        description="Serve the REST API, the WebSocket data channel and webhooks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for option in OPTIONS:
+        serve.add_argument(
+            option.flag,
+            dest=option.name,
+            default=None,
+            metavar=option.metavar,
+            help=f"{option.help} [env {option.env}]",
+        )
     serve.set_defaults(run=_run_serve)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    try:
+        settings = ServerSettings.load(vars(args))
+        settings.check()
+    except SettingsError as exc:
+        print(f"openreplica serve: {exc}", file=sys.stderr)
+        return 2
+    return serve(settings)
+
+
+def serve(settings: ServerSettings) -> int:
     import uvicorn
-    from fastapi import FastAPI
 
-    app = FastAPI(title="openreplica")
+    from openreplica import __version__
+    from openreplica.server.app import create_app
 
-    @app.get("/")
-    def about() -> dict[str, str]:
-        return {"name": "openreplica", "status": "protocol core only; the API is coming"}
-
-    print(f"openreplica listening on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    auth = "REST auth on (x-api-key)" if settings.rest_auth else "REST auth off: loopback only"
+    print(
+        f"openreplica {__version__} serving on http://{settings.host}:{settings.port} "
+        f"({auth}); data in {settings.data_dir}",
+        flush=True,
+    )
+    if settings.testing_scripted_plugins:
+        print("TESTING ONLY: scripted plugins (tone TTS, echoing LLM), no models", flush=True)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning" if settings.log_level == "info" else settings.log_level,
+        # Frames somewhat over the message limit are read so that they get a
+        # `message_too_large` reply instead of a dropped connection (SPEC §2.1).
+        ws_max_size=settings.max_message_bytes * 2 + 65536,
+        ws_per_message_deflate=False,
+        lifespan="on",
+    )
     return 0

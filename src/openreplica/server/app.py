@@ -1,0 +1,108 @@
+"""The FastAPI application: REST API (SPEC §5), WebSocket data channel (§2.1), webhooks
+(§6), persistence — wired from one `ServerSettings`.
+
+`create_app` builds everything at startup (inside the lifespan) and stores:
+`app.state.settings`, `app.state.hub` (the `ConversationHub` transports join through),
+`app.state.services`. To add routes (e.g. WebRTC), include them before returning the app
+or call `app.include_router(...)` on the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from openreplica import __version__
+from openreplica.plugins.avatar.catalog import AvatarCatalog
+from openreplica.plugins.registry import ModelCache
+from openreplica.runtime import Clock, SystemClock
+from openreplica.server import routes_conversations, routes_personas, routes_replicas, ws
+from openreplica.server.conversation_end import Finisher
+from openreplica.server.deps import Services
+from openreplica.server.errors import install_error_handlers
+from openreplica.server.hub import ConversationHub
+from openreplica.server.plugin_factory import ModelFactory, PluginFactory, ScriptedFactory
+from openreplica.server.settings import ServerSettings
+from openreplica.server.store import Store
+from openreplica.server.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """A self-hostable conversational video replica server speaking the CVI
+Interactions Protocol. Authenticate with the `x-api-key` header (when the server has a
+key). Data channel: `GET /v2/conversations/{conversation_id}/ws` (WebSocket)."""
+
+
+def create_app(
+    settings: ServerSettings,
+    *,
+    clock: Clock | None = None,
+    model_cache: ModelCache | None = None,
+    plugin_factory: PluginFactory | None = None,
+) -> FastAPI:
+    clock = clock or SystemClock()
+    owns_cache = model_cache is None
+    cache = model_cache or ModelCache()
+    if plugin_factory is None:
+        plugin_factory = (
+            ScriptedFactory() if settings.testing_scripted_plugins else ModelFactory(cache)
+        )
+    factory = plugin_factory
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await Store.open(settings.sqlalchemy_url)
+        client = httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
+        webhooks = WebhookSender(
+            client,
+            clock,
+            secret=settings.webhook_secret,
+            max_attempts=settings.webhook_max_attempts,
+            retry_delay=settings.webhook_retry_delay,
+        )
+        finisher = Finisher(store, webhooks, clock)
+        recovered = await finisher.recover()
+        if recovered:
+            log.warning("marked %d conversations of a previous run as ended", len(recovered))
+        catalog = AvatarCatalog(settings.data_dir / "replicas")
+        hub = ConversationHub(
+            store, settings, clock, factory, finisher, catalog.list()[0].replica_id
+        )
+        app.state.hub = hub
+        app.state.avatars = catalog
+        app.state.webhooks = webhooks
+        app.state.services = Services(settings, store, hub, clock, catalog)
+        try:
+            yield
+        finally:
+            await hub.aclose()
+            await webhooks.aclose(timeout=settings.webhook_timeout)
+            await client.aclose()
+            if owns_cache:
+                await cache.aclose()
+            await store.aclose()
+
+    app = FastAPI(
+        title="openreplica",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(routes_personas.router)
+    app.include_router(routes_conversations.router)
+    app.include_router(routes_replicas.router)
+    app.include_router(ws.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

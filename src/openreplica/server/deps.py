@@ -1,0 +1,54 @@
+"""What the routes share: the app's services and the REST auth check."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader
+
+from openreplica.plugins.avatar.catalog import AvatarCatalog
+from openreplica.runtime import Clock
+from openreplica.server.errors import unauthorised
+from openreplica.server.hub import ConversationHub
+from openreplica.server.settings import ServerSettings
+from openreplica.server.store import Store
+
+__all__ = ["Services", "iso", "require_api_key", "services"]
+
+#: documents the header in OpenAPI; the check itself is `require_api_key`
+API_KEY_HEADER = APIKeyHeader(name="x-api-key", auto_error=False)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: ServerSettings
+    store: Store
+    hub: ConversationHub
+    clock: Clock
+    catalog: AvatarCatalog
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def require_api_key(
+    request: Request, key: Annotated[str | None, Security(API_KEY_HEADER)] = None
+) -> None:
+    """401 unless `x-api-key` matches the server's key (no key configured = REST auth off)."""
+    settings: ServerSettings = request.app.state.settings
+    if settings.api_key is None:
+        return
+    if not hmac.compare_digest((key or "").encode(), settings.api_key.encode()):
+        raise unauthorised()
+
+
+def iso(epoch: float) -> str:
+    """ISO-8601 UTC, e.g. 2025-11-24T16:00:00.000Z."""
+    text = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")

@@ -1,0 +1,289 @@
+"""The live conversations of one server process, and their lifecycle (SPEC §1.2, §5).
+
+A conversation is `active` from creation. The replica joins when the first participant
+connects: the hub builds its plugins and a `ConversationRuntime`, and the runtime starts
+when that participant's channel subscribes, so the participant sees
+`system.replica_joined` as `seq` 1 and then the greeting. Transports (WebSocket, WebRTC)
+use one call:
+
+    async with hub.participant(conversation_id, credential) as p:
+        channel = ConversationChannel(p.runtime, send, p.clock, p.limits, p.history)
+        await channel.open(last_seq)   # the replica joins here for the first participant
+        ...                            # leaving the block = the participant left
+
+A conversation ends, always with `system.shutdown` as its last event, on:
+`POST …/end` (`end_conversation_endpoint_hit`), `max_call_duration` counted from the
+replica joining (`max_call_duration reached`), `participant_left_timeout` after the last
+participant left (`participant_left_timeout reached`; 0 = at once), no participant
+within `participant_absent_timeout` of creation (`participant_absent_timeout reached`),
+and the server stopping (`server_shutdown`). Timers sleep on the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+
+from openreplica.runtime import Clock, ConversationRuntime, Listener
+from openreplica.server.conversation_end import EndReasons, Finisher
+from openreplica.server.event_writer import EventWriter
+from openreplica.server.persona_config import conversation_config
+from openreplica.server.plugin_factory import PluginFactory
+from openreplica.server.settings import ServerSettings
+from openreplica.server.store import ConversationRecord, Store
+from openreplica.transports import ChannelLimits, History
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ConversationHub", "EndReasons", "JoinRefused", "Participant"]
+
+
+class JoinRefused(Exception):
+    """A participant may not join: close code for sockets, status for HTTP."""
+
+    def __init__(self, close_code: int, http_status: int, message: str) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.http_status = http_status
+        self.message = message
+
+
+@dataclass
+class Participant:
+    conversation_id: str
+    runtime: ConversationRuntime
+    limits: ChannelLimits
+    history: History
+    clock: Clock
+    #: the conversation was created with `audio_only` (no video track needed)
+    audio_only: bool = False
+
+
+class _HubRuntime(ConversationRuntime):
+    """Starts (the replica joins) when the first participant's channel subscribes."""
+
+    start_task: asyncio.Task[None] | None = None
+    _armed = False
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def disarm(self) -> None:
+        self._armed = False
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        unsubscribe = super().subscribe(listener)
+        if self._armed:
+            self._armed = False
+            self.start_task = asyncio.get_running_loop().create_task(self.start())
+        return unsubscribe
+
+
+@dataclass
+class _Live:
+    record: ConversationRecord
+    runtime: _HubRuntime
+    writer: EventWriter
+    participants: int = 0
+    ending: bool = False
+    timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+def _property(record: ConversationRecord, name: str, default: float) -> float:
+    properties = record.request.get("properties") or {}
+    value = properties.get(name)
+    return float(value) if isinstance(value, int | float) and value >= 0 else default
+
+
+class ConversationHub:
+    def __init__(
+        self,
+        store: Store,
+        settings: ServerSettings,
+        clock: Clock,
+        plugin_factory: PluginFactory,
+        finisher: Finisher,
+        default_replica_id: str,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._plugins = plugin_factory
+        self._finisher = finisher
+        self._default_replica_id = default_replica_id
+        self.limits = ChannelLimits(
+            max_message_bytes=settings.max_message_bytes,
+            rate=settings.rate_limit,
+            burst=settings.rate_burst,
+        )
+        self._live: dict[str, _Live] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._absent: dict[str, asyncio.Task[None]] = {}
+        self._ending: dict[str, asyncio.Task[None]] = {}
+
+    # ------------------------------------------------------------------ queries
+
+    def is_live(self, conversation_id: str) -> bool:
+        return conversation_id in self._live
+
+    async def flush(self, conversation_id: str) -> None:
+        """Store every event a live conversation has broadcast so far."""
+        live = self._live.get(conversation_id)
+        if live is not None:
+            await live.writer.flush()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def conversation_created(self, record: ConversationRecord) -> None:
+        """Start the participant-absent timer of a new conversation."""
+        seconds = _property(
+            record, "participant_absent_timeout", self._settings.participant_absent_timeout
+        )
+        self._absent[record.conversation_id] = self._timer(
+            record.conversation_id, seconds, EndReasons.ABSENT
+        )
+
+    async def end(self, conversation_id: str, reason: str) -> None:
+        """End a conversation (idempotent); returns once it is stored as ended."""
+        await asyncio.shield(self._begin_end(conversation_id, reason))
+
+    async def aclose(self, reason: str = EndReasons.SERVER_SHUTDOWN) -> None:
+        """End every live conversation (the server is stopping)."""
+        for task in self._absent.values():
+            task.cancel()
+        self._absent.clear()
+        for conversation_id in list(self._live):
+            self._begin_end(conversation_id, reason)
+        await asyncio.gather(*self._ending.values(), return_exceptions=True)
+
+    @asynccontextmanager
+    async def participant(
+        self, conversation_id: str, credential: str | None
+    ) -> AsyncIterator[Participant]:
+        live = await self._admit(conversation_id, credential)
+        live.participants += 1
+        left = live.timers.pop("left", None)
+        if left is not None:
+            left.cancel()
+
+        async def history(after_seq: int) -> list[tuple[int, bytes]]:
+            await live.writer.flush()
+            events = await self._store.load_events(conversation_id, after_seq)
+            return [(e.seq, e.data) for e in events]
+
+        try:
+            yield Participant(
+                conversation_id,
+                live.runtime,
+                self.limits,
+                history,
+                self._clock,
+                audio_only=bool(live.record.request.get("audio_only")),
+            )
+        finally:
+            live.participants -= 1
+            if live.participants == 0 and not live.ending:
+                seconds = _property(
+                    live.record,
+                    "participant_left_timeout",
+                    self._settings.participant_left_timeout,
+                )
+                live.timers["left"] = self._timer(conversation_id, seconds, EndReasons.LEFT)
+
+    # ------------------------------------------------------------------ joining
+
+    async def _admit(self, conversation_id: str, credential: str | None) -> _Live:
+        live = self._live.get(conversation_id)
+        record = live.record if live else await self._store.get_conversation(conversation_id)
+        if record is None:
+            raise JoinRefused(4404, 404, f"no conversation {conversation_id!r}")
+        if not self._authorised(record, credential):
+            raise JoinRefused(4401, 401, "Invalid access token")
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        async with lock:
+            live = self._live.get(conversation_id)
+            if live is None and conversation_id not in self._ending:
+                record = await self._store.get_conversation(conversation_id)
+                if record is not None and record.status == "active":
+                    live = await self._start(record)
+            if live is None or live.ending:
+                raise JoinRefused(4410, 410, f"conversation {conversation_id!r} has ended")
+            return live
+
+    def _authorised(self, record: ConversationRecord, credential: str | None) -> bool:
+        if credential is None:
+            return not record.require_auth
+        valid = [v for v in (record.meeting_token, self._settings.api_key) if v]
+        return any(hmac.compare_digest(credential.encode(), v.encode()) for v in valid)
+
+    async def _start(self, record: ConversationRecord) -> _Live:
+        absent = self._absent.pop(record.conversation_id, None)
+        if absent is not None:
+            absent.cancel()
+        config = conversation_config(
+            record.persona, record.request, self._settings, self._default_replica_id
+        )
+        for warning in config.warnings:
+            log.warning("%s: %s", record.conversation_id, warning)
+        plugins = await self._plugins(config)
+        runtime = _HubRuntime(record.conversation_id, config.engine, plugins, self._clock)
+        writer = EventWriter(self._store, record.conversation_id)
+        runtime.subscribe(writer.on_event)
+        if record.callback_url:
+            runtime.subscribe(self._finisher.webhook_listener(record))
+        live = _Live(record, runtime, writer)
+        runtime.arm()
+        self._live[record.conversation_id] = live
+        seconds = _property(record, "max_call_duration", self._settings.max_call_duration)
+        live.timers["max"] = self._timer(record.conversation_id, seconds, EndReasons.MAX_DURATION)
+        return live
+
+    # ------------------------------------------------------------------ ending
+
+    def _timer(self, conversation_id: str, seconds: float, reason: str) -> asyncio.Task[None]:
+        deadline = self._clock.now() + seconds
+
+        async def fire() -> None:
+            await self._clock.sleep_until(deadline)
+            self._begin_end(conversation_id, reason)
+
+        return asyncio.create_task(fire(), name=f"timer-{reason}-{conversation_id}")
+
+    def _begin_end(self, conversation_id: str, reason: str) -> asyncio.Task[None]:
+        task = self._ending.get(conversation_id)
+        if task is None:
+            task = asyncio.create_task(self._end(conversation_id, reason))
+            self._ending[conversation_id] = task
+        return task
+
+    async def _end(self, conversation_id: str, reason: str) -> None:
+        try:
+            absent = self._absent.pop(conversation_id, None)
+            if absent is not None:
+                absent.cancel()
+            live = self._live.get(conversation_id)
+            if live is None:
+                await self._finisher.end_unstarted(conversation_id, reason)
+                return
+            live.ending = True
+            current = asyncio.current_task()
+            for timer in live.timers.values():
+                if timer is not current:
+                    timer.cancel()
+            live.runtime.disarm()
+            if live.runtime.start_task is not None:  # let a pending join finish first
+                with suppress(Exception):
+                    await live.runtime.start_task
+            await live.runtime.shutdown(reason)
+            await live.writer.aclose()
+            await self._finisher.ended(live.record, reason)
+            del self._live[conversation_id]
+        except Exception:
+            log.exception("%s: ending the conversation failed", conversation_id)
+        finally:
+            self._ending.pop(conversation_id, None)
+            self._locks.pop(conversation_id, None)

@@ -1,0 +1,65 @@
+"""Database tables (SQLAlchemy 2): personas, conversations and their events.
+
+Times are Unix epoch seconds (float) from the server's clock. Documents a client sent
+(a persona, a conversation's request) are kept whole as JSON so fields this version does
+not know survive a round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "ConversationRow", "EventRow", "PersonaRow"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PersonaRow(Base):
+    __tablename__ = "personas"
+
+    persona_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    persona_name: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+    #: the persona document (everything but persona_id and the times)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_status_created", "status", "created_at"),)
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_name: Mapped[str | None] = mapped_column(String(512))
+    persona_id: Mapped[str | None] = mapped_column(String(64))
+    replica_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    require_auth: Mapped[bool] = mapped_column(Boolean, default=False)
+    meeting_token: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float)
+    shutdown_reason: Mapped[str | None] = mapped_column(String(256))
+    #: the creation request (context, greeting, properties …)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the persona as it was when the conversation was created
+    persona: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq", name="uq_events_conv_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(128))
+    timestamp: Mapped[float] = mapped_column(Float)
+    #: the event exactly as broadcast (encoded JSON)
+    data: Mapped[str] = mapped_column(Text)

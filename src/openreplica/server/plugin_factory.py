@@ -1,0 +1,91 @@
+"""Build one conversation's plugins from its `ConversationConfig`.
+
+`ModelFactory` loads real models through the plugin registry, sharing loaded models
+across conversations through one `ModelCache` per process. Loading runs in a worker
+thread (one at a time) so a first Piper or pocketsphinx load never stalls the event loop.
+
+`ScriptedFactory` is for tests and benchmarks only (`--testing-scripted-plugins`): an
+instant tone TTS and an LLM that repeats what the user said. It is not a feature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from openreplica.plugins.base import LLM, ChatMessage, LLMDelta, TextDelta
+from openreplica.plugins.options import VADOptions
+from openreplica.plugins.registry import ModelCache, build_asr, build_llm, build_tts, build_vad
+from openreplica.plugins.scripted import ScriptedTTS
+from openreplica.runtime import RuntimePlugins
+from openreplica.server.persona_config import ConversationConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ModelFactory", "PluginFactory", "ScriptedFactory"]
+
+PluginFactory = Callable[[ConversationConfig], Awaitable[RuntimePlugins]]
+
+
+class ModelFactory:
+    """Real plugins from the registry."""
+
+    def __init__(self, cache: ModelCache) -> None:
+        self._cache = cache
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, config: ConversationConfig) -> RuntimePlugins:
+        async with self._lock:
+            return await asyncio.to_thread(self._build, config)
+
+    def _build(self, config: ConversationConfig) -> RuntimePlugins:
+        tts, warning = build_tts(config.tts_engine, config.tts, self._cache)
+        _warn(warning)
+        llm: LLM | None = None
+        if config.llm_engine is not None:
+            llm, warning = build_llm(config.llm_engine, config.llm, self._cache)
+            _warn(warning)
+        plugins = RuntimePlugins(tts=tts, llm=llm)
+        try:  # voice input is optional: a text-only conversation works without it
+            plugins.vad, warning = build_vad(None, VADOptions(), self._cache)
+            _warn(warning)
+            plugins.asr, warning = build_asr(config.stt_engine, config.stt, self._cache)
+            _warn(warning)
+        except Exception as exc:
+            log.warning("voice input unavailable (%s): the replica will not listen", exc)
+            plugins.vad = plugins.asr = None
+        return plugins
+
+
+def _warn(warning: str | None) -> None:
+    if warning:
+        log.warning("%s", warning)
+
+
+class EchoingLLM:
+    """Testing only: answers "You said: <the user's last message>", word by word."""
+
+    name = "testing-echo"
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()
+    ) -> AsyncIterator[LLMDelta]:
+        said = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        words = f"You said: {said}".split(" ")
+        for i, word in enumerate(words):
+            yield TextDelta(word if i == 0 else " " + word)
+
+
+class ScriptedFactory:
+    """Testing only: no models, instant synthesis (audio still plays out in real time)."""
+
+    def __init__(self, ms_per_word: int = 200) -> None:
+        self.ms_per_word = ms_per_word
+
+    async def __call__(self, config: ConversationConfig) -> RuntimePlugins:
+        rate = config.engine.output_sample_rate
+        return RuntimePlugins(
+            tts=ScriptedTTS(sample_rate=rate, ms_per_word=self.ms_per_word), llm=EchoingLLM()
+        )

@@ -1,0 +1,162 @@
+"""`/v2/conversations`: create, get (`?verbose=true`), list, end, delete (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+
+from openreplica.server.conversation_end import EndReasons, transcript_of
+from openreplica.server.deps import Services, iso, require_api_key, services
+from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found
+from openreplica.server.schemas import ConversationCreate, ConversationList, ConversationOut
+from openreplica.server.store import ConversationRecord
+
+__all__ = ["conversation_out", "router"]
+
+router = APIRouter(
+    prefix="/v2/conversations",
+    tags=["conversations"],
+    dependencies=[Depends(require_api_key)],
+    responses=ERROR_RESPONSES,
+)
+
+
+def conversation_out(record: ConversationRecord, base_url: str) -> dict[str, Any]:
+    url = f"{base_url}/c/{record.conversation_id}"
+    out: dict[str, Any] = {
+        "conversation_id": record.conversation_id,
+        "conversation_name": record.conversation_name,
+        "conversation_url": f"{url}?t={record.meeting_token}" if record.require_auth else url,
+        "status": record.status,
+        "callback_url": record.callback_url,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+        "persona_id": record.persona_id,
+        "replica_id": record.replica_id,
+    }
+    if record.require_auth:
+        out["meeting_token"] = record.meeting_token
+    if record.shutdown_reason is not None:
+        out["shutdown_reason"] = record.shutdown_reason
+    for key in ("conversational_context", "custom_greeting", "audio_only", "properties"):
+        if key in record.request:
+            out[key] = record.request[key]
+    return out
+
+
+async def _get(s: Services, conversation_id: str) -> ConversationRecord:
+    record = await s.store.get_conversation(conversation_id)
+    if record is None:
+        raise not_found(f"conversation {conversation_id!r} not found")
+    return record
+
+
+@router.post(
+    "",
+    response_model=ConversationOut,
+    response_model_exclude_none=True,
+    summary="Create a conversation",
+)
+async def create_conversation(
+    body: Annotated[ConversationCreate, Body()], s: Annotated[Services, Depends(services)]
+) -> dict[str, Any]:
+    persona: dict[str, Any] = {}
+    if body.persona_id is not None:
+        found = await s.store.get_persona(body.persona_id)
+        if found is None:
+            raise bad_request(f"`persona_id`: no persona {body.persona_id!r}")
+        persona = found.document
+    known = [r.replica_id for r in s.catalog.list()]
+    replica_id = body.replica_id or persona.get("default_replica_id") or known[0]
+    if replica_id not in known:
+        field = "replica_id" if body.replica_id else "default_replica_id of the persona"
+        raise bad_request(f"`{field}`: no replica {replica_id!r}; see GET /v2/replicas")
+    now = s.clock.now()
+    record = ConversationRecord(
+        conversation_id="c" + uuid.uuid4().hex[:12],
+        conversation_name=body.conversation_name,
+        persona_id=body.persona_id,
+        replica_id=replica_id,
+        status="active",
+        callback_url=body.callback_url,
+        require_auth=body.require_auth,
+        meeting_token=secrets.token_urlsafe(24) if body.require_auth else None,
+        created_at=now,
+        updated_at=now,
+        ended_at=None,
+        shutdown_reason=None,
+        request={**body.model_dump(mode="json", exclude_none=True), "replica_id": replica_id},
+        persona=persona,
+    )
+    await s.store.add_conversation(record)
+    s.hub.conversation_created(record)
+    return conversation_out(record, s.settings.base_url)
+
+
+@router.get(
+    "",
+    response_model=ConversationList,
+    response_model_exclude_none=True,
+    summary="List conversations",
+)
+async def list_conversations(
+    s: Annotated[Services, Depends(services)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    status: Annotated[Literal["active", "ended"] | None, Query()] = None,
+) -> dict[str, Any]:
+    records, total = await s.store.list_conversations(limit, (page - 1) * limit, status)
+    return {
+        "data": [conversation_out(r, s.settings.base_url) for r in records],
+        "total_count": total,
+    }
+
+
+@router.get(
+    "/{conversation_id}",
+    response_model=ConversationOut,
+    response_model_exclude_none=True,
+    summary="Get a conversation",
+)
+async def get_conversation(
+    conversation_id: str,
+    s: Annotated[Services, Depends(services)],
+    verbose: Annotated[bool, Query(description="add `events` and `transcript`")] = False,
+) -> dict[str, Any]:
+    record = await _get(s, conversation_id)
+    out = conversation_out(record, s.settings.base_url)
+    if verbose:
+        await s.hub.flush(conversation_id)
+        events = await s.store.load_events(conversation_id)
+        out["events"] = [json.loads(e.data) for e in events]
+        out["transcript"] = transcript_of(events)
+    return out
+
+
+@router.post(
+    "/{conversation_id}/end",
+    response_model=ConversationOut,
+    response_model_exclude_none=True,
+    summary="End it",
+)
+async def end_conversation(
+    conversation_id: str, s: Annotated[Services, Depends(services)]
+) -> dict[str, Any]:
+    await _get(s, conversation_id)
+    await s.hub.end(conversation_id, EndReasons.ENDPOINT)
+    return conversation_out(await _get(s, conversation_id), s.settings.base_url)
+
+
+@router.delete("/{conversation_id}", status_code=204, response_class=Response, summary="Delete it")
+async def delete_conversation(
+    conversation_id: str, s: Annotated[Services, Depends(services)]
+) -> Response:
+    record = await _get(s, conversation_id)
+    if record.status == "active":
+        await s.hub.end(conversation_id, EndReasons.DELETED)
+    await s.store.delete_conversation(conversation_id)
+    return Response(status_code=204)

@@ -1,0 +1,159 @@
+"""`/v2/personas`: create, list, get, JSON Patch (RFC 6902), delete (SPEC §5)."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Annotated, Any, Literal
+
+import jsonpatch
+import jsonpointer
+from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openreplica.server.deps import Services, iso, require_api_key, services
+from openreplica.server.errors import (
+    ERROR_RESPONSES,
+    bad_request,
+    describe_validation_error,
+    not_found,
+)
+from openreplica.server.schemas import PersonaCreate, PersonaList, PersonaOut
+from openreplica.server.store import PersonaRecord
+
+__all__ = ["persona_out", "router"]
+
+router = APIRouter(
+    prefix="/v2/personas",
+    tags=["personas"],
+    dependencies=[Depends(require_api_key)],
+    responses=ERROR_RESPONSES,
+)
+
+SECRET_KEYS = ("api_key",)
+READ_ONLY = ("persona_id", "created_at", "updated_at")
+
+
+class PatchOperation(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    op: Literal["add", "remove", "replace", "move", "copy", "test"]
+    path: str
+    value: Any = None
+    from_: str | None = Field(default=None, alias="from")
+
+
+def _redacted(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with secrets in layers masked: they are write-only."""
+    out = copy.deepcopy(document)
+    for layer in (out.get("layers") or {}).values():
+        if isinstance(layer, dict):
+            for key in SECRET_KEYS:
+                if layer.get(key):
+                    layer[key] = "********"
+    return out
+
+
+def persona_out(record: PersonaRecord) -> dict[str, Any]:
+    return {
+        "persona_id": record.persona_id,
+        **_redacted(record.document),
+        "persona_name": record.persona_name,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+    }
+
+
+def _document(persona: PersonaCreate) -> dict[str, Any]:
+    return persona.model_dump(mode="json", exclude_none=True)
+
+
+async def _get(s: Services, persona_id: str) -> PersonaRecord:
+    record = await s.store.get_persona(persona_id)
+    if record is None:
+        raise not_found(f"persona {persona_id!r} not found")
+    return record
+
+
+@router.post(
+    "", response_model=PersonaOut, response_model_exclude_none=True, summary="Create a persona"
+)
+async def create_persona(
+    body: Annotated[PersonaCreate, Body()], s: Annotated[Services, Depends(services)]
+) -> dict[str, Any]:
+    now = s.clock.now()
+    record = PersonaRecord(
+        persona_id="p" + uuid.uuid4().hex[:12],
+        persona_name=body.persona_name,
+        created_at=now,
+        updated_at=now,
+        document=_document(body),
+    )
+    await s.store.add_persona(record)
+    return persona_out(record)
+
+
+@router.get(
+    "", response_model=PersonaList, response_model_exclude_none=True, summary="List personas"
+)
+async def list_personas(
+    s: Annotated[Services, Depends(services)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> dict[str, Any]:
+    records, total = await s.store.list_personas(limit, (page - 1) * limit)
+    return {"data": [persona_out(r) for r in records], "total_count": total}
+
+
+@router.get(
+    "/{persona_id}",
+    response_model=PersonaOut,
+    response_model_exclude_none=True,
+    summary="Get a persona",
+)
+async def get_persona(persona_id: str, s: Annotated[Services, Depends(services)]) -> dict[str, Any]:
+    return persona_out(await _get(s, persona_id))
+
+
+@router.patch(
+    "/{persona_id}",
+    response_model=PersonaOut,
+    response_model_exclude_none=True,
+    summary="Change a persona (JSON Patch)",
+)
+async def patch_persona(
+    persona_id: str,
+    operations: Annotated[list[PatchOperation], Body()],
+    s: Annotated[Services, Depends(services)],
+) -> dict[str, Any]:
+    record = await _get(s, persona_id)
+    ops = [op.model_dump(by_alias=True, exclude_none=False) for op in operations]
+    for op in ops:
+        if op.get("from") is None:
+            op.pop("from", None)
+        if op["op"] in ("remove", "move", "copy", "test") and "value" in op and op["value"] is None:
+            op.pop("value")
+        if op["path"].split("/")[1:2] and op["path"].split("/")[1] in READ_ONLY:
+            raise bad_request(f"`{op['path'].lstrip('/')}` cannot be changed")
+    try:
+        patched = jsonpatch.apply_patch(record.document, ops)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+        raise bad_request(f"JSON Patch failed: {exc}") from None
+    if not isinstance(patched, dict):
+        raise bad_request("JSON Patch failed: the persona must stay a JSON object")
+    try:
+        persona = PersonaCreate.model_validate(patched)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise bad_request(describe_validation_error(errors)) from None
+    document = _document(persona)
+    await s.store.update_persona(persona_id, persona.persona_name, document, s.clock.now())
+    return persona_out(await _get(s, persona_id))
+
+
+@router.delete(
+    "/{persona_id}", status_code=204, response_class=Response, summary="Delete a persona"
+)
+async def delete_persona(persona_id: str, s: Annotated[Services, Depends(services)]) -> Response:
+    if not await s.store.delete_persona(persona_id):
+        raise not_found(f"persona {persona_id!r} not found")
+    return Response(status_code=204)

@@ -1,0 +1,152 @@
+"""Request and response bodies of the REST API (SPEC §5), for validation and OpenAPI.
+
+Known fields are type-checked (a wrong type is a 400 naming the field); unknown fields
+are kept, so a persona written for the public API (with settings this server does not
+use) is accepted and round-trips unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from openreplica.protocol import SensitivityLevel
+
+__all__ = [
+    "ConversationCreate",
+    "ConversationList",
+    "ConversationOut",
+    "ConversationProperties",
+    "Layers",
+    "PersonaCreate",
+    "PersonaList",
+    "PersonaOut",
+    "ReplicaList",
+    "ReplicaOut",
+]
+
+Level3 = Literal["low", "medium", "high"]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class LLMLayer(_Open):
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    headers: dict[str, str] | None = None
+    extra_body: dict[str, Any] | None = None
+
+
+class TTSLayer(_Open):
+    tts_engine: str | None = None
+    voice: str | None = None
+    external_voice_id: str | None = None
+    api_key: str | None = None
+    base_url: str | None = None
+
+
+class STTLayer(_Open):
+    stt_engine: str | None = None
+    participant_pause_sensitivity: SensitivityLevel | None = None
+    participant_interrupt_sensitivity: SensitivityLevel | None = None
+    hotwords: list[str] | None = None
+
+
+class ConversationalFlowLayer(_Open):
+    #: how long the replica waits before taking its turn (high = waits longest)
+    turn_taking_patience: Level3 | None = None
+    #: how easily the user interrupts the replica
+    replica_interruptibility: Level3 | None = None
+
+
+class Layers(_Open):
+    llm: LLMLayer | None = None
+    tts: TTSLayer | None = None
+    stt: STTLayer | None = None
+    perception: dict[str, Any] | None = None
+    conversational_flow: ConversationalFlowLayer | None = None
+
+
+class PersonaCreate(_Open):
+    persona_name: str | None = None
+    system_prompt: str | None = None
+    pipeline_mode: Literal["full", "echo"] = "full"
+    context: str | None = None
+    default_replica_id: str | None = None
+    layers: Layers | None = None
+
+
+class PersonaOut(PersonaCreate):
+    persona_id: str
+    created_at: str
+    updated_at: str
+
+
+class PersonaList(BaseModel):
+    data: list[PersonaOut]
+    total_count: int
+
+
+class ConversationProperties(_Open):
+    max_call_duration: float | None = Field(default=None, gt=0)
+    participant_left_timeout: float | None = Field(default=None, ge=0)
+    participant_absent_timeout: float | None = Field(default=None, ge=0)
+    enable_recording: bool | None = None
+    language: str | None = None
+
+
+class ConversationCreate(_Open):
+    persona_id: str | None = None
+    replica_id: str | None = None
+    conversation_name: str | None = None
+    conversational_context: str | None = None
+    custom_greeting: str | None = None
+    callback_url: str | None = None
+    require_auth: bool = False
+    audio_only: bool = False
+    properties: ConversationProperties | None = None
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class ConversationOut(_Open):
+    conversation_id: str
+    conversation_name: str | None = None
+    conversation_url: str
+    status: Literal["active", "ended"]
+    callback_url: str | None = None
+    created_at: str
+    updated_at: str
+    persona_id: str | None = None
+    replica_id: str
+    meeting_token: str | None = None
+    shutdown_reason: str | None = None
+    events: list[dict[str, Any]] | None = None
+    transcript: list[dict[str, Any]] | None = None
+
+
+class ConversationList(BaseModel):
+    data: list[ConversationOut]
+    total_count: int
+
+
+class ReplicaOut(BaseModel):
+    replica_id: str
+    replica_name: str
+    kind: str
+    status: str = "ready"
+
+
+class ReplicaList(BaseModel):
+    data: list[ReplicaOut]
+    total_count: int

@@ -1,0 +1,243 @@
+"""The server's settings: loaded once at the CLI edge from flags and `OPENREPLICA_*`
+environment variables, then passed down. Nothing below the CLI reads the environment.
+
+Each setting is declared once in `OPTIONS` (flag, env var, type, help); the CLI builds
+its `--help` from that table, so every flag and variable is documented in one place.
+Precedence: flag, then environment variable, then the default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from openreplica.protocol import DEFAULT_MAX_MESSAGE_BYTES
+
+__all__ = ["OPTIONS", "Option", "ServerSettings", "SettingsError", "default_data_dir"]
+
+
+class SettingsError(ValueError):
+    """The settings cannot be used (the message says why and what to do)."""
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """`$XDG_DATA_HOME/openreplica`, else `~/.local/share/openreplica`."""
+    base = env.get("XDG_DATA_HOME") or str(
+        Path(env.get("HOME") or "~").expanduser() / ".local/share"
+    )
+    return Path(base) / "openreplica"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: the REST/WebSocket key (`x-api-key`); None = REST auth off (loopback only)
+    api_key: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path("openreplica-data"))
+    #: SQLAlchemy async URL; None = SQLite in `data_dir`
+    database_url: str | None = None
+    #: the base of `conversation_url`; None = http://HOST:PORT
+    public_url: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    tts_engine: str | None = None
+    stt_engine: str | None = None
+    webhook_secret: str | None = None
+    webhook_max_attempts: int = 5
+    webhook_retry_delay: float = 1.0
+    webhook_timeout: float = 10.0
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    rate_limit: float = 20.0
+    rate_burst: int = 40
+    participant_left_timeout: float = 60.0
+    participant_absent_timeout: float = 300.0
+    max_call_duration: float = 3600.0
+    log_level: str = "info"
+    #: testing only: instant tone TTS and an echoing LLM instead of real models
+    testing_scripted_plugins: bool = False
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'openreplica.db'}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def rest_auth(self) -> bool:
+        return self.api_key is not None
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe or cannot work."""
+        if not self.loopback and not self.api_key:
+            raise SettingsError(
+                f"refusing to serve on {self.host} without an API key: set "
+                "OPENREPLICA_API_KEY (or --api-key), or bind to 127.0.0.1"
+            )
+        if self.max_message_bytes < 1024:
+            raise SettingsError("--max-message-bytes must be at least 1024")
+        if self.rate_limit <= 0 or self.rate_burst < 1:
+            raise SettingsError("--rate-limit must be > 0 and --rate-burst >= 1")
+
+    @classmethod
+    def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
+        """Settings from parsed flags (None = not given) and the environment."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            raw = flags.get(option.name)
+            if raw is None and option.env in env and env[option.env] != "":
+                raw = env[option.env]
+            if raw is None:
+                continue
+            try:
+                values[option.name] = option.parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{option.env} / {option.flag}: {exc}") from None
+        if "data_dir" not in values:
+            values["data_dir"] = default_data_dir(env)
+        settings = cls(**values)
+        return replace(settings, data_dir=Path(settings.data_dir).expanduser())
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str
+    help: str
+    parse: Callable[[Any], Any] = str
+    metavar: str = "TEXT"
+    flag_only: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "OPENREPLICA_" + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", "address to bind (default 127.0.0.1)", metavar="HOST"),
+    Option("port", "port to listen on (default 8000)", int, "PORT"),
+    Option(
+        "api_key",
+        "the API key clients send as `x-api-key`; without one, REST auth is off and the "
+        "server only binds to loopback",
+        metavar="KEY",
+    ),
+    Option(
+        "data_dir",
+        "database and recordings (default $XDG_DATA_HOME/openreplica or "
+        "~/.local/share/openreplica)",
+        Path,
+        "DIR",
+    ),
+    Option(
+        "database_url",
+        "SQLAlchemy async URL (default sqlite+aiosqlite in DATA_DIR; e.g. "
+        "postgresql+asyncpg://user:pw@host/db)",
+        metavar="URL",
+    ),
+    Option(
+        "public_url",
+        "the base URL clients reach this server at, used for conversation_url "
+        "(default http://HOST:PORT)",
+        metavar="URL",
+    ),
+    Option(
+        "llm_base_url",
+        "default OpenAI-compatible LLM endpoint for personas that name none",
+        metavar="URL",
+    ),
+    Option("llm_api_key", "API key of the default LLM", metavar="KEY"),
+    Option("llm_model", "model name of the default LLM", metavar="NAME"),
+    Option(
+        "tts_engine",
+        "default TTS engine for personas that name none: piper (default), espeak, openai",
+        metavar="NAME",
+    ),
+    Option(
+        "stt_engine",
+        "default speech recognition engine: pocketsphinx (default), openai, faster-whisper",
+        metavar="NAME",
+    ),
+    Option(
+        "webhook_secret",
+        "sign webhook bodies with HMAC-SHA256 (header X-OpenReplica-Signature: sha256=<hex>)",
+        metavar="SECRET",
+    ),
+    Option("webhook_max_attempts", "attempts per webhook delivery (default 5)", int, "N"),
+    Option(
+        "webhook_retry_delay",
+        "first retry delay in seconds, doubled after each failure (default 1)",
+        float,
+        "SECONDS",
+    ),
+    Option("webhook_timeout", "seconds to wait for a webhook receiver (default 10)", float, "S"),
+    Option(
+        "max_message_bytes",
+        "largest data-channel message accepted (default 1048576)",
+        int,
+        "BYTES",
+    ),
+    Option("rate_limit", "interactions per second per connection (default 20)", float, "N"),
+    Option("rate_burst", "burst of interactions allowed per connection (default 40)", int, "N"),
+    Option(
+        "participant_left_timeout",
+        "default seconds before a conversation ends after its last participant left (60)",
+        float,
+        "S",
+    ),
+    Option(
+        "participant_absent_timeout",
+        "default seconds before a conversation nobody joined ends (300)",
+        float,
+        "S",
+    ),
+    Option(
+        "max_call_duration",
+        "default longest conversation in seconds, counted from the replica joining (3600)",
+        float,
+        "S",
+    ),
+    Option("log_level", "debug, info, warning or error (default info)", metavar="LEVEL"),
+    Option(
+        "testing_scripted_plugins",
+        "TESTING ONLY: replace every model with an instant tone TTS and an echoing LLM",
+        _bool,
+        "BOOL",
+    ),
+)
+
+assert {o.name for o in OPTIONS} <= {f.name for f in fields(ServerSettings)}

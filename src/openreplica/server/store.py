@@ -1,0 +1,254 @@
+"""Persistence: personas, conversations and every broadcast event (SQLAlchemy 2 async).
+
+SQLite (aiosqlite) by default; any SQLAlchemy async URL works (PostgreSQL with asyncpg)
+with the same code. Rows come back as plain frozen records, never ORM objects, so
+nothing above this module holds a session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from openreplica.server.models import Base, ConversationRow, EventRow, PersonaRow
+
+__all__ = ["ConversationRecord", "EventRecord", "PersonaRecord", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaRecord:
+    persona_id: str
+    persona_name: str | None
+    created_at: float
+    updated_at: float
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    conversation_id: str
+    conversation_name: str | None
+    persona_id: str | None
+    replica_id: str
+    status: str
+    callback_url: str | None
+    require_auth: bool
+    meeting_token: str | None
+    created_at: float
+    updated_at: float
+    ended_at: float | None
+    shutdown_reason: str | None
+    request: dict[str, Any]
+    persona: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    conversation_id: str
+    seq: int
+    event_type: str
+    timestamp: float
+    data: bytes
+
+
+def _persona(row: PersonaRow) -> PersonaRecord:
+    return PersonaRecord(
+        row.persona_id, row.persona_name, row.created_at, row.updated_at, dict(row.document)
+    )
+
+
+def _conversation(row: ConversationRow) -> ConversationRecord:
+    return ConversationRecord(
+        conversation_id=row.conversation_id,
+        conversation_name=row.conversation_name,
+        persona_id=row.persona_id,
+        replica_id=row.replica_id,
+        status=row.status,
+        callback_url=row.callback_url,
+        require_auth=row.require_auth,
+        meeting_token=row.meeting_token,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        ended_at=row.ended_at,
+        shutdown_reason=row.shutdown_reason,
+        request=dict(row.request),
+        persona=dict(row.persona),
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect and create any missing tables (and the SQLite file's directory)."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        return cls(engine)
+
+    async def aclose(self) -> None:
+        await self._engine.dispose()
+
+    # ------------------------------------------------------------------ personas
+
+    async def add_persona(self, record: PersonaRecord) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                PersonaRow(
+                    persona_id=record.persona_id,
+                    persona_name=record.persona_name,
+                    created_at=record.created_at,
+                    updated_at=record.updated_at,
+                    document=record.document,
+                )
+            )
+
+    async def get_persona(self, persona_id: str) -> PersonaRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(PersonaRow, persona_id)
+            return _persona(row) if row is not None else None
+
+    async def list_personas(self, limit: int, offset: int) -> tuple[list[PersonaRecord], int]:
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(PersonaRow))
+            rows = await session.scalars(
+                select(PersonaRow)
+                .order_by(PersonaRow.created_at.desc(), PersonaRow.persona_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_persona(r) for r in rows], int(total or 0)
+
+    async def update_persona(
+        self, persona_id: str, name: str | None, document: dict[str, Any], now: float
+    ) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(PersonaRow)
+                .where(PersonaRow.persona_id == persona_id)
+                .values(persona_name=name, document=document, updated_at=now)
+            )
+
+    async def delete_persona(self, persona_id: str) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(PersonaRow).where(PersonaRow.persona_id == persona_id)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    # ------------------------------------------------------------------ conversations
+
+    async def add_conversation(self, record: ConversationRecord) -> None:
+        async with self._sessions.begin() as session:
+            session.add(ConversationRow(**{f: getattr(record, f) for f in record.__slots__}))
+
+    async def get_conversation(self, conversation_id: str) -> ConversationRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(ConversationRow, conversation_id)
+            return _conversation(row) if row is not None else None
+
+    async def list_conversations(
+        self, limit: int, offset: int, status: str | None
+    ) -> tuple[list[ConversationRecord], int]:
+        where = [] if status is None else [ConversationRow.status == status]
+        async with self._sessions() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(ConversationRow).where(*where)
+            )
+            rows = await session.scalars(
+                select(ConversationRow)
+                .where(*where)
+                .order_by(ConversationRow.created_at.desc(), ConversationRow.conversation_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_conversation(r) for r in rows], int(total or 0)
+
+    async def mark_ended(self, conversation_id: str, reason: str, now: float) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ConversationRow)
+                .where(ConversationRow.conversation_id == conversation_id)
+                .values(status="ended", shutdown_reason=reason, ended_at=now, updated_at=now)
+            )
+
+    async def active_conversation_ids(self) -> list[str]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ConversationRow.conversation_id).where(ConversationRow.status == "active")
+            )
+            return list(rows)
+
+    async def delete_conversation(self, conversation_id: str) -> bool:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(EventRow).where(EventRow.conversation_id == conversation_id)
+            )
+            result = await session.execute(
+                delete(ConversationRow).where(ConversationRow.conversation_id == conversation_id)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    # ------------------------------------------------------------------ events
+
+    async def add_events(self, events: Sequence[EventRecord]) -> None:
+        if not events:
+            return
+        rows = [
+            {
+                "conversation_id": e.conversation_id,
+                "seq": e.seq,
+                "event_type": e.event_type,
+                "timestamp": e.timestamp,
+                "data": e.data.decode(),
+            }
+            for e in events
+        ]
+        async with self._sessions.begin() as session:
+            await session.execute(insert(EventRow), rows)
+
+    async def load_events(self, conversation_id: str, after_seq: int = 0) -> list[EventRecord]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(EventRow.seq, EventRow.event_type, EventRow.timestamp, EventRow.data)
+                .where(EventRow.conversation_id == conversation_id, EventRow.seq > after_seq)
+                .order_by(EventRow.seq)
+            )
+            return [
+                EventRecord(conversation_id, seq, event_type, timestamp, data.encode())
+                for seq, event_type, timestamp, data in rows
+            ]
+
+    async def last_event(self, conversation_id: str) -> tuple[int, float]:
+        """(last seq, its timestamp), (0, 0.0) when the conversation has no events."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(EventRow.seq, EventRow.timestamp)
+                    .where(EventRow.conversation_id == conversation_id)
+                    .order_by(EventRow.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+            return (int(row[0]), float(row[1])) if row is not None else (0, 0.0)

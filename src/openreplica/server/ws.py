@@ -1,0 +1,105 @@
+"""`GET /v2/conversations/{id}/ws`: the WebSocket data channel (SPEC §2.1).
+
+A thin wrapper around `ConversationChannel`: one text frame = one message. Credentials
+come from `?t=<meeting_token>` or the `x-api-key` header. A refused join is accepted and
+then closed with its code so every client library sees it: 4401 not authorised, 4404 no
+such conversation, 4410 ended. When the conversation shuts down, `system.shutdown` is
+sent and the socket is closed with 4410. A peer too slow to keep up is closed with 1013
+and may reconnect with `?last_seq=`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from openreplica.server.hub import ConversationHub, JoinRefused
+from openreplica.transports import ConversationChannel
+
+log = logging.getLogger(__name__)
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+ENDED = 4410
+TOO_SLOW = 1013
+
+
+def _last_seq(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return max(0, value)
+
+
+@router.websocket("/v2/conversations/{conversation_id}/ws")
+async def conversation_socket(websocket: WebSocket, conversation_id: str) -> None:
+    hub: ConversationHub = websocket.app.state.hub
+    query = websocket.query_params
+    credential = query.get("t") or websocket.headers.get("x-api-key")
+    try:
+        async with hub.participant(conversation_id, credential) as participant:
+            await websocket.accept()
+
+            async def send(data: bytes) -> None:
+                await websocket.send({"type": "websocket.send", "text": data.decode()})
+
+            channel = ConversationChannel(
+                participant.runtime,
+                send,
+                participant.clock,
+                participant.limits,
+                participant.history,
+            )
+            await channel.open(_last_seq(query.get("last_seq")))
+            try:
+                await _serve(websocket, channel)
+            finally:
+                await channel.close()
+    except JoinRefused as refused:
+        await websocket.accept()
+        await websocket.close(refused.close_code, refused.message)
+    except Exception:
+        log.exception("%s: WebSocket failed", conversation_id)
+        if websocket.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close(1011, "internal error")
+
+
+async def _serve(websocket: WebSocket, channel: ConversationChannel) -> None:
+    reader = asyncio.create_task(_read(websocket, channel))
+    finished = asyncio.create_task(channel.finished.wait())
+    try:
+        await asyncio.wait({reader, finished}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        reader.cancel()
+        finished.cancel()
+        await asyncio.gather(reader, finished, return_exceptions=True)
+    if channel.finished.is_set() and websocket.client_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            if channel.overflowed:
+                await websocket.close(TOO_SLOW, "too far behind: reconnect with last_seq")
+            else:
+                await websocket.close(ENDED, "conversation has ended")
+
+
+async def _read(websocket: WebSocket, channel: ConversationChannel) -> None:
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            data = text.encode() if text is not None else message.get("bytes")
+            if data is not None:
+                channel.receive(data)
+    except WebSocketDisconnect:
+        return
