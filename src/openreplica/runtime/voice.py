@@ -54,6 +54,9 @@ class VoiceSettings:
     preroll: float = 0.3
     #: a final transcript that takes longer than this counts as an ASR failure
     final_timeout: float = 15.0
+    #: seconds of speech between two partial captions (recognisers revise their guess
+    #: every frame; clients need a caption a few times a second, not 30)
+    partial_interval: float = 0.25
 
 
 class _Finish:
@@ -93,6 +96,9 @@ class VoiceInput:
         self._worker: asyncio.Task[None] | None = None
         self._segment_failed = False
         self._closed = False
+        self._partial_due = 0.0  # media time of the next partial caption
+        self._partial = ""  # the recogniser's latest guess…
+        self._partial_sent = ""  # …and the last one captioned
 
     # ------------------------------------------------------------------ input
 
@@ -145,6 +151,8 @@ class VoiceInput:
             lag = max(0.0, self.received - self.media_time)
             edge = replace(edge, detected_after=edge.detected_after + lag)
         if isinstance(edge, e.UserSpeechStarted):
+            self._partial_due = start + self.settings.partial_interval
+            self._partial = self._partial_sent = ""
             # the ring holds the pre-roll and the frames that confirmed the onset
             self._ring.append(frame)
             self._enqueue(b"".join(self._ring))
@@ -197,7 +205,11 @@ class VoiceInput:
             self._fail(exc)
             return
         if transcript is not None and transcript.text.strip():
-            self._target.feed(e.UserTranscript(transcript.text, final=False))
+            self._partial = transcript.text.strip()
+        if self._partial != self._partial_sent and self.media_time >= self._partial_due:
+            self._partial_due = self.media_time + self.settings.partial_interval
+            self._partial_sent = self._partial
+            self._target.feed(e.UserTranscript(self._partial, final=False))
 
     async def _finish(self) -> None:
         """One final per speech segment, whatever happens."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from voice_harness import RATE, Listening, listening, set_sensitivity
 
 from openreplica import protocol as p
 from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE
@@ -18,8 +19,6 @@ from openreplica.plugins.scripted import (
     ScriptedVAD,
 )
 from openreplica.runtime.voice import VoiceSettings
-
-from .harness import RATE, Listening, listening, set_sensitivity
 
 LEVELS = ["superlow", "verylow", "low", "medium", "high"]
 VAD_FRAME = 512 / RATE  # the scripted VAD uses silero's window here

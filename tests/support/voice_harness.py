@@ -52,6 +52,10 @@ class Listening:
             await self.clock.advance(seconds)
             self.pushed += seconds
             self.runtime.push_user_audio(piece, rate, channels)
+            # Recognition takes no virtual time: let the recogniser catch up (a real
+            # one may work in a thread) before the clock moves on.
+            if self.runtime.voice is not None:
+                await self.runtime.voice.drain()
         await self.clock.advance(0)
 
     def respond(self, text: str) -> None:
