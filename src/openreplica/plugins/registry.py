@@ -3,6 +3,14 @@
 The public API names engines we do not implement ("cartesia", "elevenlabs",
 "tavus-advanced"…). Those fall back to the default engine and the factory returns a
 warning for the caller to log: a persona written for another service still talks.
+
+How a persona picks its engines (the server maps persona layers onto these calls):
+
+- `layers.stt.stt_engine` -> `build_asr`: `pocketsphinx` (default), `openai`,
+  `faster-whisper`;
+- `layers.tts.tts_engine` -> `build_tts`: `piper` (default), `espeak`, `openai`;
+- the server's VAD setting -> `build_vad`: `silero` (default), `webrtc`;
+- `layers.llm` -> `build_conversation_llm`: a local GGUF or an OpenAI-compatible server.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ __all__ = [
     "VAD_ENGINES",
     "ModelCache",
     "build_asr",
+    "build_conversation_llm",
     "build_llm",
     "build_tts",
     "build_vad",
@@ -191,3 +200,29 @@ def build_llm(engine: str | None, options: LLMOptions, cache: ModelCache) -> tup
     from openreplica.plugins.llm_openai import OpenAICompatibleLLM
 
     return OpenAICompatibleLLM(options), warning
+
+
+def build_conversation_llm(
+    options: LLMOptions, cache: ModelCache, *, local_model_path: str | None = None
+) -> tuple[LLM, str | None]:
+    """The LLM a conversation talks to, from the persona's `layers.llm` (merged by the
+    caller with the server-wide LLM settings) and the server's local model.
+
+    - `options.base_url` set: that OpenAI-compatible server (hosted or local).
+    - else `options.model` naming a `.gguf` file: that local model, in-process.
+    - else `local_model_path` (the server's `OPENREPLICA_LLM_MODEL_PATH`): that local
+      GGUF, in-process with llama-cpp-python (the `llama` extra).
+    - else the OpenAI-compatible default.
+
+    `options.extra_body` becomes the local model's generation settings (temperature,
+    max_tokens…). Library code never reads the environment: the server passes
+    `local_model_path` in from its settings.
+    """
+    if options.base_url:
+        return build_llm("openai", options, cache)
+    if options.model and options.model.lower().endswith(".gguf"):
+        return build_llm("llama", options, cache)
+    if local_model_path:
+        local = LLMOptions(model=local_model_path, extra_body=options.extra_body)
+        return build_llm("llama", local, cache)
+    return build_llm("openai", options, cache)

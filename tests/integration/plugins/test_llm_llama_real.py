@@ -10,77 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from openreplica.plugins.base import ChatMessage, TextDelta
+from openreplica.plugins.base import ChatMessage, LLMOptions, TextDelta
 from openreplica.plugins.llm_llama import LlamaCppLLM
+from openreplica.plugins.registry import ModelCache, build_conversation_llm
 
-pytest.importorskip("llama_cpp")
-gguf = pytest.importorskip("gguf")
+pytest.importorskip(
+    "llama_cpp", reason="the llama extra is not installed: pip install 'openreplica[llama]'"
+)
+pytest.importorskip("gguf", reason="the gguf package (a dev dependency) is not installed")
 
-WORDS = ["▁Hello", "▁from", "▁a", "▁tiny", "▁model", "."]
-SENTENCE = "Hello from a tiny model."
-
-
-def build_tiny_gguf(path: Path) -> None:
-    specials = ["<unk>", "<s>", "</s>"]
-    byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
-    tokens = specials + byte_tokens + WORDS
-    types = (
-        [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
-        + [gguf.TokenType.BYTE] * 256
-        + [gguf.TokenType.NORMAL] * len(WORDS)
-    )
-    n_vocab = len(tokens)
-    n_embd = 272  # >= n_vocab for one-hot embeddings; 4 heads of 68
-    n_ff = 64
-    first_word = len(specials) + 256
-    eos = 2
-
-    # successor[i]: the token that follows token i. Anything leads to the first word;
-    # the words chain to each other and the last one to end-of-sequence.
-    successor = np.full(n_vocab, first_word)
-    for k in range(len(WORDS) - 1):
-        successor[first_word + k] = first_word + k + 1
-    successor[first_word + len(WORDS) - 1] = eos
-
-    f32 = np.float32
-    embd = np.eye(n_vocab, n_embd, dtype=f32)
-    output = np.zeros((n_vocab, n_embd), dtype=f32)
-    output[successor, np.arange(n_vocab)] = 1.0
-
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_name("tiny")
-    w.add_context_length(256)
-    w.add_embedding_length(n_embd)
-    w.add_block_count(1)
-    w.add_feed_forward_length(n_ff)
-    w.add_head_count(4)
-    w.add_head_count_kv(4)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_dimension_count(n_embd // 4)
-    w.add_tokenizer_model("llama")
-    w.add_token_list(tokens)
-    w.add_token_scores([0.0] * n_vocab)
-    w.add_token_types([int(t) for t in types])
-    w.add_unk_token_id(0)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(eos)
-    w.add_tensor("token_embd.weight", embd)
-    w.add_tensor("output_norm.weight", np.ones(n_embd, dtype=f32))
-    w.add_tensor("output.weight", output)
-    w.add_tensor("blk.0.attn_norm.weight", np.ones(n_embd, dtype=f32))
-    for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-        w.add_tensor(f"blk.0.{name}.weight", np.zeros((n_embd, n_embd), dtype=f32))
-    w.add_tensor("blk.0.ffn_norm.weight", np.ones(n_embd, dtype=f32))
-    w.add_tensor("blk.0.ffn_gate.weight", np.zeros((n_ff, n_embd), dtype=f32))
-    w.add_tensor("blk.0.ffn_up.weight", np.zeros((n_ff, n_embd), dtype=f32))
-    w.add_tensor("blk.0.ffn_down.weight", np.zeros((n_embd, n_ff), dtype=f32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+from tiny_gguf import SENTENCE, WORDS, build_tiny_gguf
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +49,23 @@ async def test_tiny_gguf_streams_its_sentence(tiny_model: Path) -> None:
     # a second call on the same loaded model gives the same answer
     again = [d async for d in llm.with_generation({"temperature": 0.0}).stream(messages)]
     assert "".join(d.text for d in again if isinstance(d, TextDelta)).strip() == SENTENCE
+
+
+async def test_the_server_local_model_path_selects_the_gguf(tiny_model: Path) -> None:
+    """`OPENREPLICA_LLM_MODEL_PATH` (passed in by the server's settings) runs the local
+    model, with the persona's `extra_body` as generation settings; a persona naming its
+    own `base_url` still goes to that server."""
+    cache = ModelCache()
+    persona = LLMOptions(extra_body={"temperature": 0.0, "max_tokens": 20})
+    llm, warning = build_conversation_llm(persona, cache, local_model_path=str(tiny_model))
+    assert isinstance(llm, LlamaCppLLM) and warning is None
+    assert llm.model_path == tiny_model and llm.generation["max_tokens"] == 20
+    deltas = [d async for d in llm.stream([ChatMessage("user", "Hi there.")])]
+    assert "".join(d.text for d in deltas if isinstance(d, TextDelta)).strip() == SENTENCE
+    # a second conversation shares the loaded model
+    again, _ = build_conversation_llm(persona, cache, local_model_path=str(tiny_model))
+    assert isinstance(again, LlamaCppLLM) and again._model is llm._model
+    hosted, _ = build_conversation_llm(
+        LLMOptions(base_url="http://127.0.0.1:9/v1"), cache, local_model_path=str(tiny_model)
+    )
+    assert not isinstance(hosted, LlamaCppLLM)
