@@ -1,0 +1,266 @@
+"""WebRTC signalling, the browser call page and its static files.
+
+- `POST /v2/conversations/{id}/webrtc/offer` (SPEC §2.2): `{"sdp", "type": "offer"}` ->
+  `{"sdp", "type": "answer"}` (plus `replica_id` / `replica_name` for the page). Auth as
+  the WebSocket: `?t=` or `x-api-key`; optional `?last_seq=` (or `"last_seq"` in the
+  body) replays what a reconnecting client missed. The participant joins the
+  conversation when the offer is accepted and leaves when the peer connection is lost
+  or closed.
+- `GET /c/{id}` (SPEC §2.4): the call page; `/static/*`: its files and the JS client.
+
+`add_webrtc_routes(app)` wires all of it into the app built by `create_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from openreplica.plugins.avatar import AvatarCatalog, UnknownReplica
+from openreplica.plugins.base import Avatar
+from openreplica.runtime import ConversationRuntime
+from openreplica.transports.channel import ChannelLimits, History
+from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings, enable_loopback_candidates
+
+__all__ = ["STATIC_DIR", "PeerRegistry", "add_webrtc_routes", "webrtc_settings_for"]
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+OFFER_PATH = "/v2/conversations/{conversation_id}/webrtc/offer"
+
+
+class ParticipantLike(Protocol):
+    conversation_id: str
+    runtime: ConversationRuntime
+    limits: ChannelLimits
+    history: History | None
+
+
+class HubLike(Protocol):
+    def participant(
+        self, conversation_id: str, credential: str | None
+    ) -> AbstractAsyncContextManager[ParticipantLike]: ...
+
+
+def webrtc_settings_for(server_settings: object | None) -> WebRTCSettings:
+    """The WebRTC settings of a server: its `webrtc` attribute when it has one; else
+    defaults, with loopback candidates on when the server is bound to a loopback
+    address (then only this machine can reach it, and loopback is the path that always
+    works, even in a loopback-only network namespace)."""
+    explicit = getattr(server_settings, "webrtc", None)
+    if isinstance(explicit, WebRTCSettings):
+        return explicit
+    loopback = getattr(server_settings, "webrtc_loopback", None)
+    if loopback is None:
+        loopback = getattr(server_settings, "loopback", False)
+    return WebRTCSettings(loopback=bool(loopback))
+
+
+class PeerRegistry:
+    """The live peers of one app, so that shutdown closes every one."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.peers: set[WebRTCPeer] = set()
+
+    def spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name="webrtc-participant")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def close_all(self) -> None:
+        for peer in list(self.peers):
+            peer._finish("server shutting down")
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _refusal(exc: BaseException) -> JSONResponse | None:
+    """A hub `JoinRefused` as the SPEC §5 error body; None for any other error."""
+    status = getattr(exc, "http_status", None)
+    if not isinstance(status, int):
+        return None
+    message = str(getattr(exc, "message", "") or exc)
+    if status == 401:
+        return JSONResponse({"message": "Invalid access token"}, status_code=401)
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _avatar_for(app: FastAPI, participant: ParticipantLike) -> Avatar | None:
+    if getattr(participant, "audio_only", False):
+        return None
+    catalog = getattr(app.state, "avatars", None)
+    if not isinstance(catalog, AvatarCatalog):
+        data_dir = getattr(getattr(app.state, "settings", None), "data_dir", None)
+        catalog = AvatarCatalog(Path(data_dir) / "replicas" if data_dir else None)
+        app.state.avatars = catalog
+    replica_id = participant.runtime.settings.replica_id
+    try:
+        return catalog.get(replica_id)
+    except UnknownReplica:
+        log.warning("unknown replica %r: the conversation has no video", replica_id)
+        return None
+
+
+async def _serve_participant(
+    app: FastAPI,
+    hub: HubLike,
+    conversation_id: str,
+    credential: str | None,
+    offer_sdp: str,
+    last_seq: int | None,
+    ready: asyncio.Future[dict[str, Any]],
+) -> None:
+    """Join, answer, stay while the peer lives, leave. Errors before the answer go to
+    `ready` (the HTTP handler turns them into responses)."""
+    registry: PeerRegistry = app.state.webrtc_peers
+    settings: WebRTCSettings = app.state.webrtc_settings
+    try:
+        async with hub.participant(conversation_id, credential) as participant:
+            avatar = _avatar_for(app, participant)
+            peer = WebRTCPeer(
+                participant.runtime,
+                settings=settings,
+                avatar=avatar,
+                limits=participant.limits,
+                history=participant.history,
+                last_seq=last_seq,
+            )
+            registry.peers.add(peer)
+            try:
+                answer = await peer.answer(offer_sdp)
+                if not ready.done():
+                    ready.set_result(
+                        {
+                            "sdp": answer,
+                            "type": "answer",
+                            "replica_id": participant.runtime.settings.replica_id,
+                            "replica_name": avatar.name if avatar is not None else None,
+                        }
+                    )
+                reason = await peer.wait_closed()
+                log.info("%s: WebRTC participant left: %s", conversation_id, reason)
+            finally:
+                registry.peers.discard(peer)
+                await peer.close()
+    except asyncio.CancelledError:
+        if not ready.done():
+            ready.cancel()
+        raise
+    except Exception as exc:
+        if not ready.done():
+            ready.set_exception(exc)
+        else:
+            log.exception("%s: WebRTC participant failed", conversation_id)
+
+
+def _bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=400)
+
+
+def _parse_last_seq(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError
+    seq = int(value)
+    if seq < 0:
+        raise ValueError
+    return seq
+
+
+async def _offer(conversation_id: str, request: Request) -> Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return _bad_request('the body must be JSON: {"sdp": "...", "type": "offer"}')
+    if not isinstance(body, dict) or not isinstance(body.get("sdp"), str):
+        return _bad_request("`sdp` (string) is required")
+    if body.get("type", "offer") != "offer":
+        return _bad_request('`type` must be "offer"')
+    try:
+        last_seq = _parse_last_seq(request.query_params.get("last_seq", body.get("last_seq")))
+    except (TypeError, ValueError):
+        return _bad_request("`last_seq` must be a non-negative integer")
+    credential = request.query_params.get("t") or request.headers.get("x-api-key")
+    app: FastAPI = request.app
+    ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    app.state.webrtc_peers.spawn(
+        _serve_participant(
+            app, app.state.hub, conversation_id, credential, body["sdp"], last_seq, ready
+        )
+    )
+    try:
+        answer = await ready
+    except ValueError as exc:
+        return _bad_request(str(exc))
+    except Exception as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        return refusal
+    return JSONResponse(answer)
+
+
+@cache
+def _page_html() -> str:
+    return (STATIC_DIR / "call.html").read_text(encoding="utf-8")
+
+
+async def _call_page(conversation_id: str) -> HTMLResponse:
+    # The page reads the id from its own URL; nothing from the request is echoed back.
+    return HTMLResponse(_page_html(), headers={"cache-control": "no-cache"})
+
+
+def _wrap_lifespan(app: FastAPI, on_exit: Callable[[], Any]) -> None:
+    """Close the peers still open once the app's own shutdown (the hub ending every
+    conversation, which sends `system.shutdown` to each peer) is done."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(app_) as state:
+                yield state
+        finally:
+            with contextlib.suppress(Exception):
+                await on_exit()
+
+    app.router.lifespan_context = lifespan
+
+
+def add_webrtc_routes(app: FastAPI, settings: WebRTCSettings | None = None) -> None:
+    """The WebRTC offer endpoint, the call page at `/c/{id}` and `/static/*`.
+
+    Needs `app.state.hub` (a `ConversationHub`); uses `app.state.avatars` (an
+    `AvatarCatalog`) when set and `app.state.settings` for the WebRTC options."""
+    if hasattr(app.state, "webrtc_peers"):
+        return  # already added
+    webrtc = settings or webrtc_settings_for(getattr(app.state, "settings", None))
+    if webrtc.loopback:
+        enable_loopback_candidates()
+    registry = PeerRegistry()
+    app.state.webrtc_settings = webrtc
+    app.state.webrtc_peers = registry
+    app.add_api_route(OFFER_PATH, _offer, methods=["POST"], tags=["webrtc"])
+    app.add_api_route(
+        "/c/{conversation_id}",
+        _call_page,
+        methods=["GET"],
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+    if not any(getattr(r, "path", None) == "/static" for r in app.routes):
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _wrap_lifespan(app, registry.close_all)

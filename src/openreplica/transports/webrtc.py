@@ -1,0 +1,403 @@
+"""WebRTC transport (SPEC §2.2): one aiortc peer connection per participant.
+
+    peer = WebRTCPeer(runtime, settings=WebRTCSettings(), avatar=catalog.get("r-aria"))
+    answer_sdp = await peer.answer(offer_sdp)     # send it back to the client
+    reason = await peer.wait_closed()             # connection lost, closed, or ended
+    await peer.close()
+
+- Data channel `app-message` (opened by the client) <-> `ConversationChannel`: the same
+  limits, errors to the sender, `system.resume` and gapless replay as the WebSocket.
+  Messages are capped at 256 KiB each way (what Chromium and aiortc accept).
+- The replica's audio track (48 kHz, Opus) is fed by the runtime's playout; its video
+  track renders the avatar at `fps` with the mouth driven by that audio
+  (`webrtc_tracks`). No avatar means an audio-only conversation.
+- The user's microphone goes to `runtime.push_user_audio`; the camera to the
+  conversation's `camera_frames(runtime)` ring, for perception.
+- The peer is closed when ICE/DTLS fails or closes, the data channel closes, the
+  connection never comes up within `connect_timeout`, or the conversation has shut down
+  and its last event was sent. The caller then leaves the conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+
+from openreplica.plugins.base import Avatar
+from openreplica.runtime import ConversationRuntime
+from openreplica.runtime.camera import camera_frames
+from openreplica.transports.channel import ChannelLimits, ConversationChannel, History
+from openreplica.transports.webrtc_tracks import (
+    ReplicaAudioTrack,
+    ReplicaVideoTrack,
+    SpeechFeed,
+    cancel_tasks,
+    consume_user_audio,
+    consume_user_video,
+)
+
+__all__ = [
+    "DATA_CHANNEL_LABEL",
+    "MAX_DATA_CHANNEL_MESSAGE",
+    "IceServer",
+    "WebRTCPeer",
+    "WebRTCSettings",
+    "enable_loopback_candidates",
+]
+
+log = logging.getLogger(__name__)
+
+DATA_CHANNEL_LABEL = "app-message"
+#: the largest data-channel message Chromium and aiortc both accept
+MAX_DATA_CHANNEL_MESSAGE = 256 * 1024
+#: pause sending events while this much is queued on the data channel
+_SEND_HIGH_WATER = 1024 * 1024
+_SEND_LOW_WATER = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    """A STUN or TURN server handed to aiortc (and, by the page, to the browser)."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"urls": list(self.urls)}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class WebRTCSettings:
+    #: none by default: host candidates only (a LAN, loopback, or a public address)
+    ice_servers: tuple[IceServer, ...] = ()
+    #: offer 127.0.0.1 as a host candidate (aioice leaves it out): local use and tests
+    loopback: bool = False
+    #: avatar video size; 384x384 keeps render + VP8 encode of 5 conversations within
+    #: the 2 cores measured by bench/webrtc.py
+    video_width: int = 384
+    video_height: int = 384
+    video_fps: float = 25.0
+    #: user camera frames kept for perception, per second
+    camera_fps: float = 2.0
+    #: a connection that is not up this long after the answer is dropped (seconds)
+    connect_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebRTCSettings:
+        """From `OPENREPLICA_WEBRTC_*` variables (read at the edge, passed in here):
+        `_LOOPBACK` (1/true), `_ICE_SERVERS` (a JSON list of `{urls, username,
+        credential}`, or comma-separated URLs), `_VIDEO_SIZE` (`WxH`), `_VIDEO_FPS`,
+        `_CAMERA_FPS`."""
+        s = cls()
+        loopback = env.get("OPENREPLICA_WEBRTC_LOOPBACK", "").strip().lower()
+        if loopback:
+            s = replace(s, loopback=loopback in ("1", "true", "yes", "on"))
+        servers = env.get("OPENREPLICA_WEBRTC_ICE_SERVERS", "").strip()
+        if servers:
+            s = replace(s, ice_servers=parse_ice_servers(servers))
+        size = env.get("OPENREPLICA_WEBRTC_VIDEO_SIZE", "").strip().lower()
+        if size:
+            w, _, h = size.partition("x")
+            s = replace(s, video_width=int(w), video_height=int(h or w))
+        if fps := env.get("OPENREPLICA_WEBRTC_VIDEO_FPS", "").strip():
+            s = replace(s, video_fps=float(fps))
+        if camera := env.get("OPENREPLICA_WEBRTC_CAMERA_FPS", "").strip():
+            s = replace(s, camera_fps=float(camera))
+        return s
+
+    def rtc_configuration(self) -> RTCConfiguration:
+        # An explicit empty list: aiortc would otherwise contact a public STUN server.
+        return RTCConfiguration(
+            iceServers=[
+                RTCIceServer(list(s.urls), s.username, s.credential) for s in self.ice_servers
+            ]
+        )
+
+
+def parse_ice_servers(text: str) -> tuple[IceServer, ...]:
+    """`[{"urls": "stun:host:3478"}, {"urls": [...], "username": ..., "credential": ...}]`
+    or `stun:a:3478,turn:b:3478`."""
+    if text.startswith("["):
+        items = json.loads(text)
+        out = []
+        for item in items:
+            urls = item["urls"]
+            out.append(
+                IceServer(
+                    tuple([urls] if isinstance(urls, str) else urls),
+                    item.get("username"),
+                    item.get("credential"),
+                )
+            )
+        return tuple(out)
+    return tuple(IceServer((u.strip(),)) for u in text.split(",") if u.strip())
+
+
+def enable_loopback_candidates() -> None:
+    """Make aioice offer 127.0.0.1 as a host candidate (it leaves loopback out), so a
+    browser or client on the same machine, or in a loopback-only network namespace, can
+    connect. Idempotent; applied at server start when `WebRTCSettings.loopback` is set."""
+    import aioice.ice
+
+    original = aioice.ice.get_host_addresses
+    if getattr(original, "openreplica_loopback", False):
+        return
+
+    def with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        addresses: list[str] = original(use_ipv4, use_ipv6)
+        if use_ipv4 and "127.0.0.1" not in addresses:
+            addresses = ["127.0.0.1", *addresses]
+        return addresses
+
+    with_loopback.openreplica_loopback = True  # type: ignore[attr-defined]
+    aioice.ice.get_host_addresses = with_loopback
+
+
+class _AudioFanout:
+    """The runtime has one audio sink; every WebRTC peer of a conversation listens."""
+
+    def __init__(self) -> None:
+        self.sinks: list[SpeechFeed] = []
+
+    def write(self, pcm: bytes, sample_rate: int) -> None:
+        for sink in self.sinks:
+            sink.write(pcm, sample_rate)
+
+
+_fanouts: weakref.WeakKeyDictionary[ConversationRuntime, _AudioFanout] = weakref.WeakKeyDictionary()
+
+
+def _attach_feed(runtime: ConversationRuntime, feed: SpeechFeed) -> None:
+    fanout = _fanouts.get(runtime)
+    if fanout is None:
+        fanout = _fanouts[runtime] = _AudioFanout()
+    if runtime.playout.sink is not fanout:
+        runtime.set_audio_sink(fanout)
+    fanout.sinks.append(feed)
+
+
+def _detach_feed(runtime: ConversationRuntime, feed: SpeechFeed) -> None:
+    fanout = _fanouts.get(runtime)
+    if fanout is not None and feed in fanout.sinks:
+        fanout.sinks.remove(feed)
+        if not fanout.sinks and runtime.playout.sink is fanout:
+            runtime.set_audio_sink(None)
+
+
+@dataclass
+class _Stats:
+    messages_in: int = 0
+    messages_out: int = 0
+    send_failures: int = 0
+    states: list[str] = field(default_factory=list)
+
+
+class WebRTCPeer:
+    """One participant's peer connection on one conversation."""
+
+    def __init__(
+        self,
+        runtime: ConversationRuntime,
+        *,
+        settings: WebRTCSettings | None = None,
+        avatar: Avatar | None = None,
+        limits: ChannelLimits | None = None,
+        history: History | None = None,
+        last_seq: int | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings = settings or WebRTCSettings()
+        self.clock = runtime.clock
+        limits = limits or ChannelLimits()
+        self.limits = replace(
+            limits, max_message_bytes=min(limits.max_message_bytes, MAX_DATA_CHANNEL_MESSAGE)
+        )
+        self._history = history
+        self._last_seq = last_seq
+        self.pc = RTCPeerConnection(configuration=settings.rtc_configuration())
+        self.feed = SpeechFeed()
+        self.audio = ReplicaAudioTrack(self.feed, self.clock)
+        self.video: ReplicaVideoTrack | None = None
+        if avatar is not None:
+            seed = zlib.crc32(runtime.conversation_id.encode())
+            stream = avatar.create_stream(settings.video_width, settings.video_height, seed)
+            self.video = ReplicaVideoTrack(stream, self.feed, self.clock, settings.video_fps)
+        self.channel: ConversationChannel | None = None
+        self.data_channel: RTCDataChannel | None = None
+        self.stats = _Stats()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._done = asyncio.Event()
+        self._reason = ""
+        self._closed = False
+        self._can_send = asyncio.Event()
+        self._can_send.set()
+        self.pc.on("datachannel", self._on_datachannel)
+        self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange", self._on_connection_state)
+
+    # ------------------------------------------------------------------ signalling
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Take the client's offer; returns the answer SDP (with every candidate: the
+        answer is complete, no trickle ICE). Raises ValueError on an unusable offer."""
+        if "m=application" not in offer_sdp:
+            raise ValueError(
+                f"the offer has no data channel: open one labelled {DATA_CHANNEL_LABEL!r} "
+                "before creating the offer"
+            )
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        except Exception as exc:  # aiortc raises ValueError or plain errors on bad SDP
+            raise ValueError(f"unusable offer: {exc}") from exc
+        kinds = {t.kind for t in self.pc.getTransceivers()}
+        if "audio" in kinds:
+            self.pc.addTrack(self.audio)
+        if "video" in kinds and self.video is not None:
+            self.pc.addTrack(self.video)
+        _attach_feed(self.runtime, self.feed)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self._tasks.append(asyncio.create_task(self._watch_connect(), name="webrtc-connect"))
+        return self.pc.localDescription.sdp
+
+    async def _watch_connect(self) -> None:
+        await self.clock.sleep_until(self.clock.now() + self.settings.connect_timeout)
+        if self.pc.connectionState != "connected" or self.channel is None:
+            self._finish(f"not connected within {self.settings.connect_timeout:g} s")
+
+    # ------------------------------------------------------------------ events
+
+    def _on_connection_state(self) -> None:
+        state = self.pc.connectionState
+        self.stats.states.append(state)
+        if state in ("failed", "closed"):
+            self._finish(f"connection {state}")
+
+    def _on_datachannel(self, dc: RTCDataChannel) -> None:
+        if dc.label != DATA_CHANNEL_LABEL or self.channel is not None:
+            log.info("ignoring data channel %r", dc.label)
+            return
+        self.data_channel = dc
+        dc.bufferedAmountLowThreshold = _SEND_LOW_WATER
+        channel = ConversationChannel(
+            self.runtime, self._send, self.clock, self.limits, self._history
+        )
+        self.channel = channel
+
+        @dc.on("message")
+        def on_message(message: str | bytes) -> None:
+            self.stats.messages_in += 1
+            channel.receive(message)
+
+        @dc.on("close")
+        def on_close() -> None:
+            self._finish("data channel closed")
+
+        @dc.on("bufferedamountlow")
+        def on_low() -> None:
+            self._can_send.set()
+
+        self._tasks.append(asyncio.create_task(self._run_channel(channel), name="webrtc-dc"))
+
+    async def _run_channel(self, channel: ConversationChannel) -> None:
+        await channel.open(self._last_seq)
+        await channel.finished.wait()
+        # The conversation has ended (or this peer fell too far behind): let the last
+        # events leave before closing.
+        dc = self.data_channel
+        for _ in range(100):
+            if dc is None or dc.readyState != "open" or dc.bufferedAmount == 0:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # SCTP hands the data to DTLS asynchronously
+        self._finish("conversation ended" if not channel.overflowed else "peer too slow")
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            task = consume_user_audio(track, self.runtime.push_user_audio)
+        elif track.kind == "video":
+            ring = camera_frames(self.runtime)
+            task = consume_user_video(track, ring.push, self.clock, self.settings.camera_fps)
+        else:
+            return
+        self._tasks.append(asyncio.create_task(task, name=f"webrtc-user-{track.kind}"))
+
+    # ------------------------------------------------------------------ data channel
+
+    async def _send(self, data: bytes) -> None:
+        dc = self.data_channel
+        if dc is None or dc.readyState != "open":
+            return
+        if dc.bufferedAmount > _SEND_HIGH_WATER:
+            self._can_send.clear()
+            await self._can_send.wait()
+            if dc.readyState != "open":
+                return
+        try:
+            dc.send(data.decode())
+        except ValueError as exc:  # larger than the peer accepts
+            self.stats.send_failures += 1
+            log.warning("%s: event not sent over WebRTC: %s", self.runtime.conversation_id, exc)
+            error = {
+                "message_type": "system",
+                "event_type": "system.error",
+                "conversation_id": self.runtime.conversation_id,
+                "timestamp": self.clock.now(),
+                "properties": {
+                    "code": "message_too_large",
+                    "message": f"an event was too large for the data channel ({exc}); "
+                    "read it from GET /v2/conversations/{id}?verbose=true",
+                },
+            }
+            dc.send(json.dumps(error))
+            return
+        self.stats.messages_out += 1
+
+    # ------------------------------------------------------------------ closing
+
+    def _finish(self, reason: str) -> None:
+        if not self._done.is_set():
+            self._reason = reason
+            self._done.set()
+
+    @property
+    def connected(self) -> bool:
+        return self.pc.connectionState == "connected"
+
+    async def wait_closed(self) -> str:
+        """Wait until the participant is gone; returns why."""
+        await self._done.wait()
+        return self._reason
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._finish("closed by the server")
+        _detach_feed(self.runtime, self.feed)
+        if self.channel is not None:
+            await self.channel.close()
+        self.audio.stop()
+        if self.video is not None:
+            self.video.stop()
+        await cancel_tasks(self._tasks)
+        await self.pc.close()
