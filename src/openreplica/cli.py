@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_run_validate)
 
     _add_server_commands(commands)
+    _add_models_commands(commands)
     return parser
 
 
@@ -55,6 +56,12 @@ def _add_server_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     from openreplica.server.cli import add_serve_command
 
     add_serve_command(commands)
+
+
+def _add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from openreplica.models import add_models_command
+
+    add_models_command(commands)
 
 
 def _run_schema(args: argparse.Namespace) -> int:
