@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_server_commands(commands)
     _add_models_commands(commands)
+    _add_chat_command(commands)
     return parser
 
 
@@ -62,6 +63,12 @@ def _add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     from openreplica.models import add_models_command
 
     add_models_command(commands)
+
+
+def _add_chat_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from openreplica.client.chat import add_chat_command
+
+    add_chat_command(commands)
 
 
 def _run_schema(args: argparse.Namespace) -> int:
