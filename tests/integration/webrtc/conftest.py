@@ -116,8 +116,10 @@ Join = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    settings = ServerSettings(data_dir=tmp_path, testing_scripted_plugins=True)
+async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+    """Parametrize indirectly with a dict to change `ServerSettings` fields."""
+    overrides = getattr(request, "param", {})
+    settings = ServerSettings(data_dir=tmp_path, testing_scripted_plugins=True, **overrides)
     app = create_app(settings)
     add_webrtc_routes(app)  # no-op once create_app wires it
     transport = httpx.ASGITransport(app=app)
