@@ -33,6 +33,8 @@ from openreplica.engine.io import (
     LLMFinished,
     LLMToken,
     LLMToolCall,
+    PerceptionAnalysisReady,
+    PerceptionToolCallDetected,
     Play,
     PlayoutDrained,
     SendError,
@@ -45,7 +47,9 @@ from openreplica.engine.io import (
     UserSpeechEnded,
     UserSpeechStarted,
     UserTranscript,
+    VisualContextUpdated,
 )
+from openreplica.engine.perception import PerceptionState, with_visual_context
 from openreplica.engine.settings import EngineSettings, TurnTaking
 from openreplica.engine.tools import ToolCalls
 from openreplica.engine.user_turn import UserTurn
@@ -110,6 +114,7 @@ class ConversationEngine:
         self._barge_in_at: float | None = None
         self._out: list[Effect] = []
         self._ended = False
+        self._perception = PerceptionState(conversation_id, new_inference_id)
 
     # ------------------------------------------------------------------ public API
 
@@ -153,6 +158,13 @@ class ConversationEngine:
                 self._on_user_ended(item, now)
             case UserTranscript(text, final):
                 self._on_transcript(text, final, now)
+            case VisualContextUpdated(text):
+                self._perception.visual_context = text.strip()
+            case PerceptionToolCallDetected():
+                self._emit(self._perception.tool_call(item, self._turn_idx))
+            case PerceptionAnalysisReady(text):
+                if (analysis := self._perception.analysis(text)) is not None:
+                    self._emit(analysis)
             case _:
                 self._on_model_output(item, now)
         return self._flush()
@@ -273,14 +285,15 @@ class ConversationEngine:
         self._interrupt(now)
         self._cancel_waiting_tools()
         self._turn_idx += 1
+        seen = self._perception.visual_context
         self._emit(
             Utterance(
                 conversation_id=self.conversation_id,
                 turn_idx=self._turn_idx,
-                properties=UtteranceProps(role="user", speech=text),
+                properties=UtteranceProps(role="user", speech=text, visual_context=seen or None),
             )
         )
-        self.context.add_user(text)
+        self.context.add_user(with_visual_context(text, seen))
         if self.settings.pipeline_mode == "full":
             self._start_reply(self._turn_idx)
 

@@ -9,6 +9,7 @@ samples but never touches the signal.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from openreplica.protocol import AnyInteraction, Event
 
@@ -112,6 +113,36 @@ class PlayoutDrained:
     gen: int
 
 
+@dataclass(frozen=True, slots=True)
+class VisualContextUpdated:
+    """Perception: what the camera shows now, in a sentence ("" = nothing known). It goes
+    on the next user `conversation.utterance` (`visual_context`) and into the LLM context
+    with the user's words."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PerceptionToolCallDetected:
+    """Perception decided a perception tool applies: emitted as
+    `conversation.perception_tool_call` with the current `turn_idx` and a fresh
+    `inference_id`. Vision: `arguments` is an object and `frames` holds base64 JPEGs;
+    audio: `arguments` is a JSON string and there are no frames."""
+
+    modality: Literal["vision", "audio"]
+    name: str
+    arguments: dict[str, Any] | str
+    frames: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PerceptionAnalysisReady:
+    """The end-of-call analysis: emitted once as `conversation.perception_analysis`
+    (later ones are dropped). The runtime feeds it just before shutting down."""
+
+    text: str
+
+
 EngineInput = (
     InteractionReceived
     | UserSpeechStarted
@@ -126,6 +157,9 @@ EngineInput = (
     | SpeechFailed
     | AudioPlayed
     | PlayoutDrained
+    | VisualContextUpdated
+    | PerceptionToolCallDetected
+    | PerceptionAnalysisReady
 )
 
 # ----------------------------------------------------------------------------- effects
