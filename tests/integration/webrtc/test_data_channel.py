@@ -19,7 +19,8 @@ async def test_respond_gets_an_ordered_spoken_reply(server: Server, join: Join) 
     await client.wait_event("system.replica_joined")
     client.send({"event_type": "conversation.respond", "properties": {"text": "good morning"}})
     stopped = await client.wait_event("conversation.replica.stopped_speaking")
-    final = [m for m in client.events("conversation.utterance.streaming") if m["properties"]["final"]]
+    streaming = client.events("conversation.utterance.streaming")
+    final = [m for m in streaming if m["properties"]["final"]]
     assert final[-1]["properties"]["speech"] == "You said: good morning"
     assert stopped["properties"]["interrupted"] is False
     seqs = _seqs(client.messages)
@@ -39,7 +40,12 @@ async def test_errors_go_to_the_sender_only(server: Server, join: Join) -> None:
     sender.send({"event_type": "conversation.interrupt", "conversation_id": "another"})
     await sender.wait_for(lambda m: m.get("properties", {}).get("code") == "wrong_conversation")
     codes = [m["properties"]["code"] for m in sender.events("system.error")]
-    assert codes == ["invalid_json", "unknown_event_type", "invalid_properties", "wrong_conversation"]
+    assert codes == [
+        "invalid_json",
+        "unknown_event_type",
+        "invalid_properties",
+        "wrong_conversation",
+    ]
     assert all("seq" not in m for m in sender.events("system.error"))
     # The channel goes on: the next message works, and the other participant saw no error.
     sender.send({"event_type": "conversation.echo", "properties": {"text": "Still here."}})
@@ -71,7 +77,8 @@ async def test_the_servers_message_limit_answers_message_too_large(
     conversation = await server.create()
     client = await join(conversation["conversation_id"])
     await client.wait_event("system.replica_joined")
-    client.send({"event_type": "conversation.append_context", "properties": {"context": "x" * 8000}})
+    too_big = {"event_type": "conversation.append_context", "properties": {"context": "x" * 8000}}
+    client.send(too_big)
     error = await client.wait_event("system.error")
     assert error["properties"]["code"] == "message_too_large"
 
@@ -96,6 +103,6 @@ async def test_resume_replays_what_was_missed_without_gaps(server: Server, join:
     assert _seqs(again.messages) == list(range(seen[2] + 1, last + 1))
     # `system.resume` over the data channel does the same on a live connection.
     live = await join(cid)
-    live.send({"message_type": "system", "event_type": "system.resume", "properties": {"last_seq": 0}})
+    live.send({"event_type": "system.resume", "properties": {"last_seq": 0}})
     await live.wait_for(lambda m: m.get("seq") == last)
     assert _seqs(live.messages) == list(range(1, last + 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import json
 from typing import Any
 
@@ -180,7 +181,7 @@ def _diff(a: np.ndarray, b: np.ndarray) -> float:
 def _steps(frames: list[np.ndarray], box: tuple[int, int, int, int]) -> list[float]:
     """How much the mouth region changes from each frame to the next (mean abs level)."""
     mouths = [_mouth(f, box) for f in frames]
-    return [_diff(a, b) for a, b in zip(mouths, mouths[1:], strict=False)]
+    return [_diff(a, b) for a, b in itertools.pairwise(mouths)]
 
 
 async def test_mouth_moves_while_speaking_and_is_still_while_silent() -> None:
