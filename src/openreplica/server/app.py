@@ -29,6 +29,7 @@ from openreplica.server.plugin_factory import ModelFactory, PluginFactory, Scrip
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 from openreplica.server.webhooks import WebhookSender
+from openreplica.server.webrtc_routes import add_webrtc_routes
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(routes_conversations.router)
     app.include_router(routes_replicas.router)
     app.include_router(ws.router)
+    add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:
