@@ -561,7 +561,8 @@ class Conversation:
     async def _fill_from_history(self, terminal: ConversationClosed) -> None:
         """The server refused us for good: if the conversation ended while we were away,
         fetch what we missed over REST; end with `terminal` unless the shutdown arrived."""
-        if isinstance(terminal, ConversationEnded) and self._history is not None:
+        replaying = self._buffer.last_seq is not None  # we have a position to resume from
+        if isinstance(terminal, ConversationEnded) and self._history is not None and replaying:
             try:
                 frames = await self._history(self._buffer.last_seq or 0)
             except ClientError as error:
