@@ -1,0 +1,218 @@
+"""The call page in a real Chromium: join over WebRTC, talk, type, hear, see, interrupt.
+
+Needs Debian's Chromium (`apt-get install -y chromium`) and the `playwright` package (never
+`playwright install`: the test drives /usr/bin/chromium). Run it in a loopback-only
+network namespace, as scripts/test does when root:
+`unshare -n sh -c 'ip link set lo up && .venv/bin/python -m pytest tests/e2e'`.
+The screenshot goes to artifacts/call-page.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+
+from openreplica.runtime import ConversationRuntime
+from openreplica.server.app import create_app
+from openreplica.server.settings import ServerSettings
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+# 24 words: the echoing LLM answers "You said: …", 26 words of tone at 200 ms each.
+MESSAGE = (
+    "please tell me a long story about the sea the wind the stars the moon the ships "
+    "the sailors the harbour and the lighthouse keeper tonight"
+)
+
+# Peak level of the replica's audio over `ms`, measured by a WebAudio AnalyserNode on the
+# remote track (headless Chromium reports inbound audio levels as 0).
+AUDIO_PEAK_JS = """async (ms) => {
+  const stream = document.getElementById("replica-audio").srcObject;
+  if (!stream) return -1;
+  const ctx = window.__peakCtx || (window.__peakCtx = new AudioContext());
+  await ctx.resume();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 2048;
+  const source = ctx.createMediaStreamSource(stream);
+  source.connect(analyser);
+  const buf = new Float32Array(analyser.fftSize);
+  let peak = 0;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    analyser.getFloatTimeDomainData(buf);
+    for (const v of buf) peak = Math.max(peak, Math.abs(v));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  source.disconnect();
+  return peak;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def live_server(tmp_path: Path) -> AsyncIterator[str]:
+    port = _free_port()
+    settings = ServerSettings(
+        host="127.0.0.1", port=port, data_dir=tmp_path / "data", testing_scripted_plugins=True
+    )
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+def mic_frames(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """PCM the server receives from the browser's microphone (any conversation)."""
+    frames: list[bytes] = []
+    original = ConversationRuntime.push_user_audio
+
+    def record(self: ConversationRuntime, pcm: bytes, rate: int, channels: int = 1) -> None:
+        frames.append(pcm)
+        original(self, pcm, rate, channels)
+
+    monkeypatch.setattr(ConversationRuntime, "push_user_audio", record)
+    return frames
+
+
+async def _until(check: Any, timeout: float, what: str) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_call_page_end_to_end(
+    live_server: str, mic_frames: list[bytes], tmp_path: Path
+) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+    from playwright.async_api import async_playwright
+
+    async with httpx.AsyncClient(base_url=live_server, trust_env=False) as http:
+        created = (await http.post("/v2/conversations", json={})).json()
+    url = created["conversation_url"]
+    assert url.startswith(f"{live_server}/c/")
+
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+    }
+    async with async_playwright() as p:
+        browser = await p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            args=FLAGS,
+            env=env,
+            viewport={"width": 1280, "height": 800},
+            color_scheme=os.environ.get("OPENREPLICA_SCREENSHOT_SCHEME", "dark"),  # type: ignore[arg-type]
+            permissions=["microphone", "camera"],
+        )
+        try:
+            page = browser.pages[0] if browser.pages else await browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+            await page.goto(url)
+            try:
+                await page.wait_for_selector("#app[data-state=live]", timeout=20_000)
+            except Exception as exc:
+                raise AssertionError(f"page did not join; console: {console[-10:]}") from exc
+
+            # The fake microphone reaches the server.
+            async def mic_heard() -> bool:
+                return any(np.abs(np.frombuffer(f, "<i2")).max() > 1000 for f in mic_frames[-200:])
+
+            await _until(mic_heard, 10, "microphone audio at the server")
+
+            # The replica's video element shows frames.
+            async def video_frames() -> int:
+                return int(
+                    await page.evaluate(
+                        "() => { const v = document.getElementById('replica-video');"
+                        " return v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames"
+                        " : 0; }"
+                    )
+                )
+
+            first = await _until(video_frames, 10, "video frames")
+            await asyncio.sleep(0.5)
+            assert await video_frames() > first
+
+            # Typing gets a spoken reply with captions and a transcript.
+            await page.fill("#message", MESSAGE)
+            await page.press("#message", "Enter")
+            await page.wait_for_selector(".msg.user >> text=lighthouse", timeout=10_000)
+            await page.wait_for_function(
+                "() => document.getElementById('caption-text').textContent.startsWith('You said')",
+                timeout=10_000,
+            )
+            assert await page.locator("#app.speaking").count() == 1
+            peak = await page.evaluate(AUDIO_PEAK_JS, 1200)
+            assert peak > 0.05, f"no replica audio in the browser (peak {peak})"
+            await asyncio.sleep(0.6)
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "call-page.png"))
+
+            # The interrupt button stops the replica: the turn ends interrupted, audio stops.
+            await page.click("#interrupt")
+            await page.wait_for_selector(".msg.replica .tag >> text=interrupted", timeout=5_000)
+            assert await page.locator("#app.speaking").count() == 0
+            await asyncio.sleep(0.4)  # what was already in flight drains
+            quiet = await page.evaluate(AUDIO_PEAK_JS, 800)
+            assert quiet < 0.02, f"replica still audible after interrupt (peak {quiet})"
+            turns = await page.evaluate("() => window.openreplicaCall.getTurns()")
+            assert turns[-1]["interrupted"] is True
+            assert turns[-1]["user"] == MESSAGE
+        finally:
+            await browser.close()
+    if os.environ.get("OPENREPLICA_UPDATE_DOCS_SCREENSHOT"):
+        docs = Path(__file__).resolve().parents[2] / "docs" / "images" / "call-page.png"
+        shutil.copy(ARTIFACTS / "call-page.png", docs)
