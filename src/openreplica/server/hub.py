@@ -136,6 +136,11 @@ class ConversationHub:
         if live is not None:
             await live.writer.flush()
 
+    async def settled(self) -> None:
+        """Wait until every conversation being ended is stored as ended."""
+        while self._ending:
+            await asyncio.gather(*list(self._ending.values()), return_exceptions=True)
+
     # ------------------------------------------------------------------ lifecycle
 
     def conversation_created(self, record: ConversationRecord) -> None:
