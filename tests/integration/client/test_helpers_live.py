@@ -81,13 +81,13 @@ async def test_echo_mode_refuses_respond_and_accepts_the_rest(client: ReplicaCli
         await conv.overwrite_context("You are in a museum.")
         await conv.append_context("The visitor is a child.", job_status="done")
         await conv.set_sensitivity(pause="high", interrupt="low")
-        await conv.send_tool_result("call_1", {"x": 1})  # refused: echo mode
-        await conv.respond("Hello?")  # refused: echo mode
         second = conv.wait_for(
             lambda e: (
                 isinstance(e, ErrorEvent) and e.properties.event_type == "conversation.respond"
             )
         )
+        await conv.send_tool_result("call_1", {"x": 1})  # refused: echo mode
+        await conv.respond("Hello?")  # refused: echo mode
         await asyncio.wait_for(second, 10)
         # errors come back in order, and only for the two refused interactions
         assert [(e.properties.code, e.properties.event_type) for e in conv.view.errors] == [
