@@ -20,6 +20,7 @@ from openreplica.engine import ConversationEngine, EngineSettings
 from openreplica.engine import io as e
 from openreplica.plugins.audio import resample
 from openreplica.plugins.base import LLM, TTS, ASRModel, PluginError, VADModel
+from openreplica.plugins.perception import PerceptionEngine
 from openreplica.protocol import (
     AnyInteraction,
     ErrorEvent,
@@ -28,8 +29,10 @@ from openreplica.protocol import (
     Sequencer,
     encode,
 )
+from openreplica.runtime.camera import camera_frames
 from openreplica.runtime.clock import Clock
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
+from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
 from openreplica.runtime.voice import VoiceInput, VoiceSettings
 
@@ -53,6 +56,8 @@ class RuntimePlugins:
     llm: LLM | None = None
     asr: ASRModel | None = None
     vad: VADModel | None = None
+    #: per conversation; None = perception off (see runtime/perception.py)
+    perception: PerceptionEngine | None = None
 
 
 class ConversationRuntime:
@@ -95,6 +100,11 @@ class ConversationRuntime:
         self._voice: VoiceInputLike | None = None
         if plugins.vad is not None and plugins.asr is not None:
             self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice)
+        # Perception looks at the camera frames transports push to `camera_frames(self)`.
+        self._perception: PerceptionLayer | None = None
+        if plugins.perception is not None:
+            self._perception = PerceptionLayer(self, plugins.perception, camera_frames(self), clock)
+            self.subscribe(self._perception.on_event)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -102,12 +112,18 @@ class ConversationRuntime:
         """The replica joins: `system.replica_joined`, then the greeting."""
         self.playout.start()
         self._timer_task = asyncio.create_task(self._run_timers(), name="engine-timers")
+        if self._perception is not None:
+            self._perception.start()
         self._apply(self.engine.start(self.clock.now()))
 
     async def shutdown(self, reason: str) -> None:
         """Cut any speech, emit `system.shutdown` (the last event) and stop every task."""
         if self._closed:
             return
+        if self._perception is not None:  # the analysis comes before system.shutdown
+            await self._perception.finish()
+            if self._closed:
+                return
         self._apply(self.engine.shutdown(reason, self.clock.now()))
         self._closed = True
         tasks = [*self._llm_tasks.values(), *self._tts_tasks.values()]
@@ -119,10 +135,17 @@ class ConversationRuntime:
         await self.playout.aclose()
         if self._voice is not None:
             await self._voice.aclose()
+        if self._perception is not None:
+            await self._perception.aclose()
 
     @property
     def ended(self) -> bool:
         return self._closed
+
+    @property
+    def perception(self) -> PerceptionLayer | None:
+        """The perception layer, when `plugins.perception` is set."""
+        return self._perception
 
     @property
     def voice(self) -> VoiceInput | None:
