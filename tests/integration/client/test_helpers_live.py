@@ -149,7 +149,9 @@ async def test_join_refusals_are_typed(client: ReplicaClient, live_server: objec
     await client.end_conversation(info["conversation_id"])
     ended = await client.connect(info)
     with pytest.raises(ConversationEnded):
-        await ended.respond("anyone?")
+        await ended.wait_closed()
+    with pytest.raises(ConversationEnded):
+        await ended.respond("anyone?")  # once refused, every send says so
     # with a position to resume from and REST access, an ended conversation replays
     replayed = await client.connect(info, last_seq=0)
     await replayed.wait_closed()
