@@ -1,0 +1,259 @@
+"""WebRTC benchmark: CPU per conversation and how many one server process sustains.
+
+The server side (this process) runs N conversations, each a `ConversationRuntime` that
+speaks without pause (a scripted 24 kHz tone TTS, echoing again as soon as it stops) and
+a `WebRTCPeer` sending Opus audio and, in the video mode, the avatar rendered at 25 fps
+and VP8-encoded. N loopback aiortc clients run in a second process; they count the
+encoded frames they receive and do not decode them (so the client's cost stays small and
+is reported separately). Per N, over `--seconds`:
+
+- server CPU (user + system, all threads) as % of one core, total and per conversation;
+- frames sent per conversation (video fps, audio frames/s: 25 and 50 are full rate) and
+  the slowest conversation's received video fps;
+- "full rate" = every conversation's video >= 24 fps (and audio >= 48 frames/s) at the
+  client.
+
+Also the avatar's render time per frame (render + RGB->I420) at the chosen size.
+
+Run: .venv/bin/python bench/webrtc.py [--audio 10,25,50] [--video 1,3,5,7]
+     [--seconds 6] [--size 384] [--replica r-aria]
+Needs loopback UDP (works inside `unshare -n` with `ip link set lo up`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+FPS = 25
+TEXT = " ".join(["speaking"] * 40)  # 8 s of tone, then again
+
+
+# ---------------------------------------------------------------------- client process
+
+
+def _client_main(conn: Connection, video: bool) -> None:
+    asyncio.run(_client(conn, video))
+
+
+async def _client(conn: Connection, video: bool) -> None:
+    import aiortc.rtcrtpreceiver as receiver
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    from openreplica.transports.webrtc import enable_loopback_candidates
+
+    enable_loopback_candidates()
+    counters: list[list[Any]] = []  # [kind, frames]
+
+    class CountingDecoder:
+        def __init__(self, kind: str) -> None:
+            self.entry: list[Any] = [kind, 0]
+            counters.append(self.entry)
+
+        def decode(self, encoded: Any) -> list[Any]:
+            self.entry[1] += 1
+            return []
+
+    receiver.get_decoder = lambda codec: CountingDecoder(codec.mimeType.split("/")[0])  # type: ignore[assignment]
+
+    loop = asyncio.get_running_loop()
+    pcs: list[RTCPeerConnection] = []
+    while True:
+        command, arg = await loop.run_in_executor(None, conn.recv)
+        if command == "offers":
+            offers = []
+            for _ in range(arg):
+                pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                pc.createDataChannel("app-message")
+                pc.addTransceiver("audio", direction="recvonly")
+                if video:
+                    pc.addTransceiver("video", direction="recvonly")
+                await pc.setLocalDescription(await pc.createOffer())
+                pcs.append(pc)
+                offers.append(pc.localDescription.sdp)
+            conn.send(offers)
+        elif command == "answers":
+            for pc, sdp in zip(pcs[-len(arg) :], arg, strict=True):
+                await pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+            conn.send("ok")
+        elif command == "counts":
+            conn.send(([list(c) for c in counters], time.process_time()))
+        elif command == "stop":
+            for pc in pcs:
+                await pc.close()
+            conn.send("stopped")
+            return
+
+
+# ---------------------------------------------------------------------- server side
+
+
+@dataclass
+class Result:
+    mode: str
+    n: int
+    cpu_pct: float
+    per_conv_pct: float
+    video_fps_sent: float
+    audio_fps_sent: float
+    min_video_fps_recv: float
+    min_audio_fps_recv: float
+    client_cpu_pct: float
+
+    @property
+    def full_rate(self) -> bool:
+        video_ok = self.mode == "audio" or self.min_video_fps_recv >= FPS - 1
+        return video_ok and self.min_audio_fps_recv >= 48
+
+    def row(self) -> str:
+        video = (
+            f"{self.video_fps_sent:5.1f} / {self.min_video_fps_recv:5.1f}"
+            if self.mode == "video"
+            else "      -      "
+        )
+        return (
+            f"| {self.mode:5} | {self.n:3d} | {self.cpu_pct:6.1f} | {self.per_conv_pct:5.2f} | "
+            f"{video} | {self.audio_fps_sent:5.1f} / {self.min_audio_fps_recv:5.1f} | "
+            f"{self.client_cpu_pct:5.1f} | {'yes' if self.full_rate else 'NO'} |"
+        )
+
+
+async def _conversation(i: int, avatar: Any, size: int) -> tuple[Any, Any]:
+    from openreplica.engine import EngineSettings
+    from openreplica.plugins.scripted import ScriptedTTS
+    from openreplica.protocol import decode_interaction
+    from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
+    from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings
+
+    cid = f"bench-{i}"
+    runtime = ConversationRuntime(
+        cid, EngineSettings(), RuntimePlugins(tts=ScriptedTTS(sample_rate=24000)), SystemClock()
+    )
+    echo = decode_interaction(
+        json.dumps({"event_type": "conversation.echo", "properties": {"text": TEXT}}),
+        conversation_id=cid,
+    )
+
+    def again(event: Any, data: bytes) -> None:
+        if event.event_type == "conversation.replica.stopped_speaking":
+            asyncio.get_running_loop().call_soon(runtime.submit, echo)
+
+    runtime.subscribe(again)
+    await runtime.start()
+    runtime.submit(echo)
+    settings = WebRTCSettings(video_width=size, video_height=size)
+    return runtime, WebRTCPeer(runtime, settings=settings, avatar=avatar)
+
+
+async def _run(mode: str, n: int, seconds: float, size: int, replica: str) -> Result:
+    from openreplica.plugins.avatar import AvatarCatalog
+
+    avatar = AvatarCatalog().get(replica) if mode == "video" else None
+    parent, child = mp.get_context("spawn").Pipe()
+    proc = mp.get_context("spawn").Process(target=_client_main, args=(child, mode == "video"))
+    proc.start()
+    loop = asyncio.get_running_loop()
+
+    async def ask(command: str, arg: Any = None) -> Any:
+        parent.send((command, arg))
+        return await loop.run_in_executor(None, parent.recv)
+
+    pairs = [await _conversation(i, avatar, size) for i in range(n)]
+    offers = await ask("offers", n)
+    answers = [await peer.answer(sdp) for (_, peer), sdp in zip(pairs, offers, strict=True)]
+    await ask("answers", answers)
+    await asyncio.sleep(2.0)  # connect, first keyframes, encoder warm-up
+
+    def sent() -> tuple[int, int]:
+        video = sum(p.video.frames_sent for _, p in pairs if p.video is not None)
+        return video, sum(p.audio.frames_sent for _, p in pairs)
+
+    counts0, client_cpu0 = await ask("counts")
+    cpu0, t0, sent0 = time.process_time(), time.perf_counter(), sent()
+    await asyncio.sleep(seconds)
+    cpu1, t1, sent1 = time.process_time(), time.perf_counter(), sent()
+    counts1, client_cpu1 = await ask("counts")
+    wall = t1 - t0
+
+    def recv_rates(kind: str) -> list[float]:
+        before = [c[1] for c in counts0 if c[0] == kind]
+        after = [c[1] for c in counts1 if c[0] == kind]
+        before += [0] * (len(after) - len(before))
+        return [(a - b) / wall for a, b in zip(after, before, strict=True)]
+
+    video_recv = recv_rates("video")
+    audio_recv = recv_rates("audio")
+    await ask("stop")
+    proc.join(10)
+    for runtime, peer in pairs:
+        await peer.close()
+        await runtime.shutdown("bench over")
+    cpu = (cpu1 - cpu0) / wall * 100
+    return Result(
+        mode,
+        n,
+        cpu,
+        cpu / n,
+        (sent1[0] - sent0[0]) / wall / n,
+        (sent1[1] - sent0[1]) / wall / n,
+        min(video_recv) if len(video_recv) == n else 0.0,
+        min(audio_recv) if len(audio_recv) == n else 0.0,
+        (client_cpu1 - client_cpu0) / wall * 100,
+    )
+
+
+def render_time(replica: str, size: int, frames: int = 300) -> tuple[float, float]:
+    import cv2
+
+    from openreplica.plugins.avatar import AvatarCatalog
+
+    stream = AvatarCatalog().get(replica).create_stream(size, size, seed=1)
+    times = []
+    for i in range(frames + 10):
+        t0 = time.perf_counter()
+        rgb = stream.render(i / FPS, abs((i % 10) - 5) / 5)
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+        if i >= 10:
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(0.95 * len(times))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--audio", default="10,25,50", help="audio-only conversation counts")
+    parser.add_argument("--video", default="1,3,5,7", help="audio+video conversation counts")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--size", type=int, default=384, help="avatar video size (square)")
+    parser.add_argument("--replica", default="r-aria")
+    args = parser.parse_args()
+    from openreplica.transports.webrtc import enable_loopback_candidates
+
+    enable_loopback_candidates()
+
+    median, p95 = render_time(args.replica, args.size)
+    print(f"machine: {os.cpu_count()} cores; avatar {args.replica} {args.size}x{args.size}")
+    print(f"avatar render + I420 per frame: median {median:.2f} ms, p95 {p95:.2f} ms\n")
+    print(
+        "| mode  |   N | CPU %  | %/conv | video fps sent / min recv | audio f/s sent / "
+        "min recv | client CPU % | full rate |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    runs = [("audio", int(n)) for n in args.audio.split(",") if n] + [
+        ("video", int(n)) for n in args.video.split(",") if n
+    ]
+    for mode, n in runs:
+        result = asyncio.run(_run(mode, n, args.seconds, args.size, args.replica))
+        print(result.row(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
