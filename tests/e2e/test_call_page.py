@@ -81,7 +81,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def live_server(tmp_path: Path) -> AsyncIterator[str]:
+async def live_server(tmp_path: Path) -> AsyncIterator[tuple[str, Any]]:
     port = _free_port()
     settings = ServerSettings(
         host="127.0.0.1", port=port, data_dir=tmp_path / "data", testing_scripted_plugins=True
@@ -97,7 +97,7 @@ async def live_server(tmp_path: Path) -> AsyncIterator[str]:
         await asyncio.sleep(0.01)
     assert server.started, "uvicorn did not start"
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 20)
@@ -117,6 +117,12 @@ def mic_frames(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return frames
 
 
+def _viewport() -> dict[str, int]:
+    """`OPENREPLICA_SCREENSHOT_VIEWPORT=390x844` checks the narrow layout."""
+    w, _, h = os.environ.get("OPENREPLICA_SCREENSHOT_VIEWPORT", "1280x800").partition("x")
+    return {"width": int(w), "height": int(h)}
+
+
 async def _until(check: Any, timeout: float, what: str) -> Any:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -130,16 +136,17 @@ async def _until(check: Any, timeout: float, what: str) -> Any:
 
 
 async def test_call_page_end_to_end(
-    live_server: str, mic_frames: list[bytes], tmp_path: Path
+    live_server: tuple[str, Any], mic_frames: list[bytes], tmp_path: Path
 ) -> None:
+    base, app = live_server
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
     from playwright.async_api import async_playwright
 
-    async with httpx.AsyncClient(base_url=live_server, trust_env=False) as http:
+    async with httpx.AsyncClient(base_url=base, trust_env=False) as http:
         created = (await http.post("/v2/conversations", json={})).json()
     url = created["conversation_url"]
-    assert url.startswith(f"{live_server}/c/")
+    assert url.startswith(f"{base}/c/")
 
     env = {
         **os.environ,
@@ -152,7 +159,7 @@ async def test_call_page_end_to_end(
             executable_path=CHROMIUM,
             args=FLAGS,
             env=env,
-            viewport={"width": 1280, "height": 800},
+            viewport=_viewport(),
             color_scheme=os.environ.get("OPENREPLICA_SCREENSHOT_SCHEME", "dark"),  # type: ignore[arg-type]
             permissions=["microphone", "camera"],
         )
@@ -211,6 +218,21 @@ async def test_call_page_end_to_end(
             turns = await page.evaluate("() => window.openreplicaCall.getTurns()")
             assert turns[-1]["interrupted"] is True
             assert turns[-1]["user"] == MESSAGE
+
+            # A dropped connection: the page says so, reconnects and resumes from the last
+            # seq (the transcript neither loses nor repeats anything).
+            bubbles = await page.locator(".msg.user, .msg.replica").count()
+            for peer in list(app.state.webrtc_peers.peers):
+                peer._finish("test: connection dropped")
+            await page.wait_for_selector("#app[data-state=reconnecting]", timeout=10_000)
+            assert "Connection lost" in await page.inner_text("#overlay-title")
+            await page.wait_for_selector("#app[data-state=live]", timeout=20_000)
+            await page.fill("#message", "are you back")
+            await page.press("#message", "Enter")
+            await page.wait_for_selector(
+                ".msg.replica >> text=You said: are you back", timeout=10_000
+            )
+            assert await page.locator(".msg.user, .msg.replica").count() == bubbles + 2
         finally:
             await browser.close()
     if os.environ.get("OPENREPLICA_UPDATE_DOCS_SCREENSHOT"):
