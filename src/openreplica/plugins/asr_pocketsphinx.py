@@ -1,14 +1,15 @@
 """CMU PocketSphinx with the en-us model shipped in the `pocketsphinx` wheel.
 
 Weak next to neural ASR, but offline, small and streaming: partial hypotheses arrive
-while the user talks. With a JSGF grammar (or a keyword list, turned into one) it
-becomes exact and fast, which is what deterministic tests want.
+while the user talks, so little is left for `finish`. With a JSGF grammar (or a keyword
+list, turned into one) it becomes exact and fast, which is what deterministic tests want.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["PocketSphinxASR", "PocketSphinxStream", "keywords_grammar"]
 
 SAMPLE_RATE = 16000
-#: pushes longer than this (in samples) are decoded in a worker thread
-_INLINE_SAMPLES = SAMPLE_RATE // 4
+#: audio is decoded in slices of this many samples (32 ms), yielding to the event loop
+#: between them: pocketsphinx holds the GIL while it works, so a worker thread would
+#: not keep the loop responsive and one long call would stall every conversation
+_SLICE_SAMPLES = 512
+#: idle decoders kept for the next streams (each is ~0.3-1 s of blocking work to build)
+_POOL_MAX = 8
 _GRAMMAR = "grammar"
 
 
@@ -35,27 +40,45 @@ def keywords_grammar(words: Sequence[str]) -> str:
 
 
 class PocketSphinxStream:
-    """One recogniser; utterances start on the first `push` after `finish`."""
+    """One recogniser; utterances start on the first `push` after `finish`.
+
+    It takes a decoder from the model's pool on `prepare` (or the first `push`) and
+    gives it back on `aclose`. Call it from the event loop's thread.
+    """
 
     def __init__(self, model: PocketSphinxASR) -> None:
         self._model = model
         self._decoder: Decoder | None = None
         self._in_utt = False
         self._last_partial = ""
-        # push (maybe in a thread) and finish must never touch the decoder at once
+        # push and finish must never interleave on the decoder
         self._lock = asyncio.Lock()
+
+    async def prepare(self) -> None:
+        """Get a decoder now, before the user speaks (blocking if the pool is empty)."""
+        async with self._lock:
+            self._ensure_decoder()
+
+    def _ensure_decoder(self) -> Decoder:
+        if self._decoder is None:
+            self._decoder = self._model.acquire()
+        return self._decoder
 
     async def push(self, pcm16k: bytes) -> Transcript | None:
         if not pcm16k:
             return None
         async with self._lock:
-            if self._decoder is None:
-                # Loading takes ~0.3 s: keep it off the event loop.
-                self._decoder = await asyncio.to_thread(self._model.new_decoder)
-            if len(pcm16k) // 2 > _INLINE_SAMPLES:
-                text = await asyncio.to_thread(self._process, self._decoder, pcm16k)
-            else:
-                text = self._process(self._decoder, pcm16k)
+            decoder = self._ensure_decoder()
+            if not self._in_utt:
+                decoder.start_utt()
+                self._in_utt = True
+            usable = len(pcm16k) - len(pcm16k) % 2
+            step = 2 * _SLICE_SAMPLES
+            for i in range(0, usable, step):
+                if i:
+                    await asyncio.sleep(0)  # let the loop breathe between slices
+                decoder.process_raw(pcm16k[i : min(i + step, usable)], False, False)
+            text = _hypothesis(decoder)
         if text == self._last_partial:
             return None
         self._last_partial = text
@@ -64,39 +87,36 @@ class PocketSphinxStream:
     async def finish(self) -> Transcript:
         async with self._lock:
             decoder = self._decoder
-            if decoder is None or not self._in_utt:
-                self._last_partial = ""
-                return Transcript("", final=True)
-            text = await asyncio.to_thread(self._end, decoder)
-        self._in_utt = False
+            text = ""
+            if decoder is not None and self._in_utt:
+                self._in_utt = False
+                decoder.end_utt()  # tens of ms: the final search pass
+                text = _hypothesis(decoder)
         self._last_partial = ""
         return Transcript(text, final=True)
 
     async def aclose(self) -> None:
         async with self._lock:
-            if self._decoder is not None and self._in_utt:
-                self._decoder.end_utt()
-            self._decoder = None
+            decoder, self._decoder = self._decoder, None
+            if decoder is not None:
+                if self._in_utt:
+                    decoder.end_utt()
+                self._model.release(decoder)
             self._in_utt = False
 
-    def _process(self, decoder: Decoder, pcm: bytes) -> str:
-        if not self._in_utt:
-            decoder.start_utt()
-            self._in_utt = True
-        decoder.process_raw(pcm[: len(pcm) - len(pcm) % 2], False, False)
-        hyp = decoder.hyp()
-        return str(hyp.hypstr).strip() if hyp is not None else ""
 
-    @staticmethod
-    def _end(decoder: Decoder) -> str:
-        decoder.end_utt()
-        hyp = decoder.hyp()
-        return str(hyp.hypstr).strip() if hyp is not None else ""
+def _hypothesis(decoder: Decoder) -> str:
+    hyp = decoder.hyp()
+    return str(hyp.hypstr).strip() if hyp is not None else ""
 
 
 class PocketSphinxASR:
     """`grammar`: JSGF text restricting what can be recognised; `keywords`: shorthand
     for a grammar of any sequence of these words. Neither: the full en-us n-gram LM.
+
+    Building a decoder loads the acoustic model and the language model (0.3-1 s, and
+    it holds the GIL): finished streams return theirs to a pool, and `warm(n)` at
+    server start builds the first ones before any conversation needs them.
     """
 
     name = "pocketsphinx"
@@ -112,9 +132,11 @@ class PocketSphinxASR:
             import pocketsphinx  # noqa: F401
         except ImportError as exc:
             raise ASRUnavailable("pocketsphinx is not installed: pip install pocketsphinx") from exc
+        self._pool: list[Decoder] = []
+        self._pool_lock = threading.Lock()
 
     def new_decoder(self) -> Decoder:
-        """A fresh decoder (blocking, ~0.3 s): one per stream, they keep state."""
+        """A fresh decoder (blocking, 0.3-1 s): one per stream, they keep state."""
         from pocketsphinx import Decoder
 
         try:
@@ -125,6 +147,28 @@ class PocketSphinxASR:
         except (RuntimeError, ValueError) as exc:
             raise ASRUnavailable(f"pocketsphinx failed to load: {exc}") from exc
         return decoder
+
+    def acquire(self) -> Decoder:
+        """An idle decoder from the pool, or a new one."""
+        with self._pool_lock:
+            if self._pool:
+                return self._pool.pop()
+        return self.new_decoder()
+
+    def release(self, decoder: Decoder) -> None:
+        """Give back a decoder that is not inside an utterance."""
+        with self._pool_lock:
+            if len(self._pool) < _POOL_MAX:
+                self._pool.append(decoder)
+
+    def warm(self, decoders: int = 1) -> None:
+        """Build decoders ahead of time (blocking), e.g. when the server starts."""
+        for _ in range(decoders):
+            self.release(self.new_decoder())
+
+    @property
+    def idle_decoders(self) -> int:
+        return len(self._pool)
 
     def create_stream(self) -> PocketSphinxStream:
         return PocketSphinxStream(self)

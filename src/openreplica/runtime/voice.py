@@ -51,7 +51,7 @@ class VoiceTarget(Protocol):
 class VoiceSettings:
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     #: seconds of audio before the confirmed onset that the recogniser also gets
-    preroll: float = 0.3
+    preroll: float = 0.2
     #: a final transcript that takes longer than this counts as an ASR failure
     final_timeout: float = 15.0
     #: seconds of speech between two partial captions (recognisers revise their guess
@@ -111,6 +111,7 @@ class VoiceInput:
         """User audio: 16-bit PCM, any rate, mono or interleaved multi-channel."""
         if self._closed or not pcm:
             return
+        self._start_worker()
         mono = stereo_to_mono(pcm, channels) if channels > 1 else pcm
         if self._resampler is None or self._resampler.from_rate != sample_rate:
             if self._resampler is not None:
@@ -172,7 +173,12 @@ class VoiceInput:
         self._queue.append(item)
         self._idle.clear()
         self._wake.set()
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        """On the first audio: the recogniser gets ready before the user speaks."""
         if self._worker is None:
+            self._idle.clear()
             self._worker = asyncio.get_running_loop().create_task(self._run(), name="voice-asr")
 
     async def drain(self) -> None:
@@ -180,6 +186,7 @@ class VoiceInput:
         await self._idle.wait()
 
     async def _run(self) -> None:
+        await self._prepare()
         while True:
             if not self._queue:
                 self._idle.set()
@@ -233,10 +240,23 @@ class VoiceInput:
         if self._segment_failed:
             return
         self._segment_failed = True
+        self._report(exc)
+
+    def _report(self, exc: BaseException) -> None:
         if not isinstance(exc, PluginError):
             log.error("ASR %s failed", self._asr_model.name, exc_info=exc)
         message = f"speech recognition ({self._asr_model.name}) failed: {exc}"
         self._target.report_error(ASR_UNAVAILABLE, message)
+
+    async def _prepare(self) -> None:
+        """Streams that load something (a decoder) may do it now, not mid-speech."""
+        prepare = getattr(self._asr, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            await prepare()
+        except Exception as exc:  # reported now; each segment will try again
+            self._report(exc)
 
     async def _replace_stream(self) -> None:
         """After a failure, start the next segment on a fresh recogniser stream."""
@@ -246,6 +266,7 @@ class VoiceInput:
             await old.aclose()
         except Exception:
             log.exception("closing a failed ASR stream")
+        await self._prepare()
 
     # ------------------------------------------------------------------ lifecycle
 

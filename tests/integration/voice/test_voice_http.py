@@ -15,6 +15,7 @@ from openreplica.plugins.asr_openai import OpenAICompatibleASR
 from openreplica.plugins.audio import from_wav, silence, tone
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedVAD
 from openreplica.plugins.tts_openai import OpenAICompatibleTTS
+from openreplica.runtime.voice import VoiceSettings
 
 
 def wav_of(req: Request) -> bytes:
@@ -73,7 +74,8 @@ async def test_spoken_turns_over_http_asr_and_tts() -> None:
         audio = from_wav(wav_of(req))
         assert audio.sample_rate == RATE
         # the pre-roll, the speech and the silence that confirmed its end
-        assert 1.0 + 0.3 <= audio.duration <= 1.0 + 0.3 + 0.25
+        preroll = VoiceSettings().preroll
+        assert 1.0 + preroll <= audio.duration <= 1.0 + preroll + 0.25
         (tts_req,) = tts_server.requests
         assert tts_req.path == "/v1/audio/speech" and tts_req.json()["input"] == "It is noon."
         ((_, stopped),) = h.of(p.ReplicaStoppedSpeaking)

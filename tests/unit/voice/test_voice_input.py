@@ -82,8 +82,9 @@ async def test_the_recogniser_gets_the_pre_roll_and_the_whole_speech() -> None:
     await h.push(quiet(1.0) + speech(1.0) + quiet(1.0))
     stream: ScriptedASRStream = asr.streams[0]
     heard = stream.pushed_samples / RATE
-    # 0.3 s of pre-roll + 1 s of speech + the silence that confirmed the end
-    assert 1.0 + 0.3 <= heard <= 1.0 + 0.3 + 0.1 + 3 * VAD_FRAME
+    # the pre-roll + 1 s of speech + the silence that confirmed the end
+    preroll = VoiceSettings().preroll
+    assert 1.0 + preroll <= heard <= 1.0 + preroll + 0.1 + 3 * VAD_FRAME
 
 
 @pytest.mark.parametrize("level", LEVELS)
