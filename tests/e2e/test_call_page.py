@@ -238,3 +238,57 @@ async def test_call_page_end_to_end(
     if os.environ.get("OPENREPLICA_UPDATE_DOCS_SCREENSHOT"):
         docs = Path(__file__).resolve().parents[2] / "docs" / "images" / "call-page.png"
         shutil.copy(ARTIFACTS / "call-page.png", docs)
+
+
+# The client library's ordering logic, run in the browser without a call: messages fed to
+# the data-channel handler out of order, duplicated, with a gap.
+ORDERING_JS = """async () => {
+  const { default: OpenReplica } = await import("/static/openreplica.js");
+  const call = OpenReplica.createCallObject({ gapTimeoutMs: 50 });
+  const seen = [];
+  const sent = [];
+  call.on("app-message", ({ data, fromId }) => seen.push([data.seq ?? null, fromId]));
+  call._state = "joined";
+  call._target = { conversationId: "c1" };
+  call._dc = { readyState: "open", send: (t) => sent.push(JSON.parse(t)) };
+  const ev = (seq, extra = {}) => JSON.stringify({ event_type: "conversation.utterance",
+    seq, turn_idx: 1, properties: { role: "user", speech: "hi" }, ...extra });
+  call._onMessage(ev(5));
+  call._onMessage(ev(7));
+  call._onMessage(ev(6));
+  call._onMessage(ev(6));
+  call._onMessage(JSON.stringify({ event_type: "system.error", properties: { code: "x" } }));
+  call._onMessage(ev(9));
+  await new Promise((r) => setTimeout(r, 80));
+  const resume = sent.find((m) => m.event_type === "system.resume");
+  call._onMessage(ev(8));
+  call.respond("hello");
+  return { seen, resume, lastSeq: call.lastSeq, sent: sent.map((m) => [m.event_type,
+    m.conversation_id, m.message_type]), turns: call.getTurns().map((t) => [t.turn_idx,
+    t.user, t.events.length]) };
+}"""
+
+
+async def test_js_client_orders_events_and_fills_gaps(
+    live_server: tuple[str, Any], tmp_path: Path
+) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+    from playwright.async_api import async_playwright
+
+    base, _ = live_server
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{base}/healthz")
+            result = await page.evaluate(ORDERING_JS)
+        finally:
+            await browser.close()
+    seqs = [seq for seq, _ in result["seen"]]
+    assert seqs == [5, 6, 7, None, 8, 9]  # in order, duplicate dropped, error passed at once
+    assert {from_id for _, from_id in result["seen"]} == {"replica"}
+    assert result["resume"]["properties"] == {"last_seq": 7}  # the gap at 8 was asked for
+    assert result["lastSeq"] == 9
+    assert result["sent"][-1] == ["conversation.respond", "c1", "conversation"]
+    assert result["turns"] == [[1, "hi", 5]]

@@ -53,18 +53,36 @@ class HubLike(Protocol):
     ) -> AbstractAsyncContextManager[ParticipantLike]: ...
 
 
+#: optional `ServerSettings` attributes -> the `WebRTCSettings.from_env` names they set
+_SETTING_NAMES = {
+    "webrtc_loopback": "OPENREPLICA_WEBRTC_LOOPBACK",
+    "webrtc_ice_servers": "OPENREPLICA_WEBRTC_ICE_SERVERS",
+    "webrtc_video_size": "OPENREPLICA_WEBRTC_VIDEO_SIZE",
+    "webrtc_video_fps": "OPENREPLICA_WEBRTC_VIDEO_FPS",
+    "webrtc_camera_fps": "OPENREPLICA_WEBRTC_CAMERA_FPS",
+}
+
+
 def webrtc_settings_for(server_settings: object | None) -> WebRTCSettings:
-    """The WebRTC settings of a server: its `webrtc` attribute when it has one; else
-    defaults, with loopback candidates on when the server is bound to a loopback
-    address (then only this machine can reach it, and loopback is the path that always
-    works, even in a loopback-only network namespace)."""
+    """The WebRTC settings of a server: its `webrtc` attribute when it is a
+    `WebRTCSettings`; else from its optional `webrtc_*` attributes (`webrtc_loopback`,
+    `webrtc_ice_servers`, `webrtc_video_size` "WxH", `webrtc_video_fps`,
+    `webrtc_camera_fps`). Loopback candidates default to on when the server is bound to a
+    loopback address: then only this machine can reach it, and loopback is the path that
+    always works, even in a loopback-only network namespace."""
     explicit = getattr(server_settings, "webrtc", None)
     if isinstance(explicit, WebRTCSettings):
         return explicit
-    loopback = getattr(server_settings, "webrtc_loopback", None)
-    if loopback is None:
-        loopback = getattr(server_settings, "loopback", False)
-    return WebRTCSettings(loopback=bool(loopback))
+    values: dict[str, str] = {}
+    for attribute, name in _SETTING_NAMES.items():
+        value = getattr(server_settings, attribute, None)
+        if value is not None and value != "":
+            values[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    if "OPENREPLICA_WEBRTC_LOOPBACK" not in values:
+        values["OPENREPLICA_WEBRTC_LOOPBACK"] = (
+            "1" if getattr(server_settings, "loopback", False) else "0"
+        )
+    return WebRTCSettings.from_env(values)
 
 
 class PeerRegistry:

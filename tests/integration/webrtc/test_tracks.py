@@ -79,3 +79,23 @@ def test_camera_ring_keeps_the_latest_frames() -> None:
     latest = ring.latest()
     assert latest is not None and latest.timestamp == 4.0
     assert [f.timestamp for f in ring.frames(since=2.5)] == [3.0, 4.0]
+
+
+def test_server_settings_map_onto_webrtc_settings() -> None:
+    from types import SimpleNamespace
+
+    from openreplica.server.webrtc_routes import webrtc_settings_for
+
+    assert webrtc_settings_for(SimpleNamespace(loopback=True)).loopback
+    assert not webrtc_settings_for(SimpleNamespace(loopback=False)).loopback
+    s = webrtc_settings_for(
+        SimpleNamespace(
+            loopback=True,
+            webrtc_loopback=False,
+            webrtc_ice_servers="stun:a:3478",
+            webrtc_video_size="256x256",
+        )
+    )
+    assert not s.loopback and s.video_width == 256 and s.ice_servers[0].urls == ("stun:a:3478",)
+    explicit = WebRTCSettings(video_fps=20)
+    assert webrtc_settings_for(SimpleNamespace(webrtc=explicit)) is explicit
