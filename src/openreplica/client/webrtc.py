@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -67,8 +67,11 @@ class WebRTCTransport:
         on_track: Callable[[Any], None] | None = None,
         microphone: Any = None,
         timeout: float = 20.0,
+        ice_servers: Sequence[str] = (),
     ) -> None:
         self.target = target
+        #: STUN/TURN URLs; none by default, so nothing is contacted beyond the server
+        self.ice_servers = tuple(ice_servers)
         self.on_track = on_track
         self.microphone = microphone
         self.timeout = timeout
@@ -77,11 +80,17 @@ class WebRTCTransport:
 
     async def connect(self, last_seq: int | None) -> WebRTCConnection:
         try:
-            from aiortc import RTCPeerConnection, RTCSessionDescription
+            from aiortc import (
+                RTCConfiguration,
+                RTCIceServer,
+                RTCPeerConnection,
+                RTCSessionDescription,
+            )
         except ImportError as exc:  # pragma: no cover - aiortc is a dependency
             raise ConnectionLost(None, f"the WebRTC transport needs aiortc: {exc}") from None
 
-        pc = RTCPeerConnection()
+        servers = [RTCIceServer(urls=url) for url in self.ice_servers]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         channel = pc.createDataChannel(DATA_CHANNEL_LABEL)
         opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 

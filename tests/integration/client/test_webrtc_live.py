@@ -16,6 +16,11 @@ pytest.importorskip("aiortc")
 
 async def test_echo_over_webrtc(client: ReplicaClient) -> None:
     from openreplica.client.webrtc import WebRTCTransport
+    from openreplica.transports.webrtc import enable_loopback_candidates
+
+    # aioice leaves 127.0.0.1 out of this process's host candidates; in the tests'
+    # loopback-only network namespace that is the only address there is.
+    enable_loopback_candidates()
 
     info = await echo_conversation(client)
     link = WebRTCTransport(client.target(info))
