@@ -139,6 +139,11 @@ class PerceptionLayer:
             await self._idle.wait()
             await asyncio.sleep(0)
 
+    @property
+    def visual_context(self) -> str:
+        """The latest visual context fed to the engine ("" = none yet)."""
+        return self._visual_context
+
     # ------------------------------------------------------------------ inputs
 
     def on_event(self, event: Event, _data: bytes = b"") -> None:

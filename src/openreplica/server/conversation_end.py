@@ -2,8 +2,9 @@
 conversations a previous process left `active` (SPEC §5, §6).
 
 Webhooks of a conversation go out in this order: `system.replica_joined` (when the
-replica joins), `system.shutdown`, then `application.transcription_ready` with the
-transcript built from the stored events.
+replica joins), `application.perception_analysis` (when perception is on; its event
+comes just before `system.shutdown`), `system.shutdown`, then
+`application.transcription_ready` with the transcript built from the stored events.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from openreplica.protocol import (
     Event,
+    PerceptionAnalysis,
     ReplicaJoined,
     Sequencer,
     Shutdown,
@@ -74,6 +76,9 @@ class Finisher:
             if isinstance(event, ReplicaJoined):
                 props = {"replica_id": event.properties.replica_id}
                 self._webhooks.send(cid, url, "system.replica_joined", props)
+            elif isinstance(event, PerceptionAnalysis):  # just before system.shutdown
+                props = {"analysis": event.properties.analysis}
+                self._webhooks.send(cid, url, "application.perception_analysis", props)
             elif isinstance(event, Shutdown):
                 props = {"shutdown_reason": event.properties.shutdown_reason}
                 self._webhooks.send(cid, url, "system.shutdown", props)

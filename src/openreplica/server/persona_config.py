@@ -14,6 +14,9 @@ Mapping (SPEC §4.2, §5):
 - `layers.tts.tts_engine` / `layers.stt.stt_engine`: an engine this server does not have
   (e.g. a hosted service's name) falls back to the default with a warning.
 - `context` = persona `context` + conversation `conversational_context`.
+- `layers.perception` -> `PerceptionConfig` (plugins/perception/config.py; docs/perception.md):
+  no layer or `perception_model: "off"` = no perception; an invalid layer is ignored with
+  a warning.
 - `replica_id` = the conversation's, else the persona's `default_replica_id`, else the
   first built-in replica.
 """
@@ -27,6 +30,7 @@ from typing import Any, cast
 from openreplica.engine import EngineSettings, PipelineMode, TurnTaking
 from openreplica.plugins.base import LLMOptions
 from openreplica.plugins.options import ASROptions, TTSOptions
+from openreplica.plugins.perception import PerceptionConfig, perception_config
 from openreplica.plugins.registry import ASR_ENGINES, TTS_ENGINES
 from openreplica.protocol import SENSITIVITY_LEVELS, SensitivityLevel
 from openreplica.server.settings import ServerSettings
@@ -63,6 +67,7 @@ class ConversationConfig:
     stt_engine: str | None
     stt: ASROptions
     warnings: tuple[str, ...] = field(default=())
+    perception: PerceptionConfig = field(default_factory=lambda: PerceptionConfig(engine=None))
 
 
 def resolve_engine(
@@ -183,6 +188,8 @@ def conversation_config(
     )
     warnings += [warning] if warning else []
     llm_engine, llm_options = _llm(llm, settings)
+    perception, perception_warnings = _perception(_section(layers, "perception"))
+    warnings += perception_warnings
     contexts = [_str(persona.get("context")), _str(request.get("conversational_context"))]
     mode = persona.get("pipeline_mode")
     properties = request.get("properties")
@@ -207,4 +214,13 @@ def conversation_config(
         stt_engine=stt_engine,
         stt=_stt(stt, _str(language)),
         warnings=tuple(warnings),
+        perception=perception,
     )
+
+
+def _perception(layer: Mapping[str, Any]) -> tuple[PerceptionConfig, list[str]]:
+    try:
+        return perception_config(layer)
+    except (ValueError, TypeError) as exc:
+        off = PerceptionConfig(engine=None)
+        return off, [f"layers.perception ignored, perception is off: {exc}"]

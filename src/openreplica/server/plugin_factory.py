@@ -17,6 +17,7 @@ from typing import Any
 
 from openreplica.plugins.base import LLM, ChatMessage, LLMDelta, TextDelta
 from openreplica.plugins.options import VADOptions
+from openreplica.plugins.perception import build_perception
 from openreplica.plugins.registry import ModelCache, build_asr, build_llm, build_tts, build_vad
 from openreplica.plugins.scripted import ScriptedTTS
 from openreplica.runtime import RuntimePlugins
@@ -47,7 +48,7 @@ class ModelFactory:
         if config.llm_engine is not None:
             llm, warning = build_llm(config.llm_engine, config.llm, self._cache)
             _warn(warning)
-        plugins = RuntimePlugins(tts=tts, llm=llm)
+        plugins = RuntimePlugins(tts=tts, llm=llm, perception=build_perception(config.perception))
         try:  # voice input is optional: a text-only conversation works without it
             plugins.vad, warning = build_vad(None, VADOptions(), self._cache)
             _warn(warning)
@@ -87,5 +88,7 @@ class ScriptedFactory:
     async def __call__(self, config: ConversationConfig) -> RuntimePlugins:
         rate = config.engine.output_sample_rate
         return RuntimePlugins(
-            tts=ScriptedTTS(sample_rate=rate, ms_per_word=self.ms_per_word), llm=EchoingLLM()
+            tts=ScriptedTTS(sample_rate=rate, ms_per_word=self.ms_per_word),
+            llm=EchoingLLM(),
+            perception=build_perception(config.perception),
         )
