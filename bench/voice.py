@@ -200,7 +200,7 @@ def tiny_llm(workdir: Path) -> tuple[LLM, str]:
     path = workdir / "tiny.gguf"
     build_tiny_gguf(path)
     llm = LlamaCppLLM(
-        path, n_ctx=512, n_threads=1, generation={"temperature": 0.0, "max_tokens": 24}
+        path, n_ctx=256, n_threads=1, generation={"temperature": 0.0, "max_tokens": 24}
     )
     llm.load()
     return llm, "tiny test-built GGUF via llama-cpp-python (says 'Hello from a tiny model.')"

@@ -132,6 +132,7 @@ class VoiceInput:
         if self._resampler is not None:
             self._resampler.reset()
         self._pending.clear()
+        self.received = self.media_time  # the unanalysed tail was dropped
         if edge is not None:
             self._target.feed(edge)
             self._enqueue(_FINISH)
