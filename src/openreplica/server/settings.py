@@ -158,7 +158,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "data_dir",
-        "database and recordings (default $XDG_DATA_HOME/openreplica or "
+        "the database, and portraits in DIR/replicas (default $XDG_DATA_HOME/openreplica or "
         "~/.local/share/openreplica)",
         Path,
         "DIR",
