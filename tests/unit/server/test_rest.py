@@ -248,6 +248,7 @@ async def test_verbose_has_the_events_and_the_transcript(api: Api) -> None:
         await api.clock.advance(2.0)
         await channel.close()
     await settle()
+    await api.app.state.hub.settled()
     verbose = (await api.client.get(f"/v2/conversations/{cid}?verbose=true")).json()
     types = [e["event_type"] for e in verbose["events"]]
     assert types[0] == "system.replica_joined" and types[-1] == "system.shutdown"
