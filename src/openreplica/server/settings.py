@@ -59,6 +59,13 @@ class ServerSettings:
     participant_absent_timeout: float = 300.0
     max_call_duration: float = 3600.0
     log_level: str = "info"
+    #: WebRTC (None = the transport's default; loopback candidates default to on when
+    #: bound to a loopback address)
+    webrtc_loopback: bool | None = None
+    webrtc_ice_servers: str | None = None
+    webrtc_video_size: str | None = None
+    webrtc_video_fps: int | None = None
+    webrtc_camera_fps: float | None = None
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
 
@@ -232,6 +239,25 @@ OPTIONS: tuple[Option, ...] = (
         "S",
     ),
     Option("log_level", "debug, info, warning or error (default info)", metavar="LEVEL"),
+    Option(
+        "webrtc_loopback",
+        "offer 127.0.0.1 as a WebRTC host candidate (default: on when bound to loopback)",
+        _bool,
+        "BOOL",
+    ),
+    Option(
+        "webrtc_ice_servers",
+        "comma-separated STUN/TURN URLs for WebRTC (default none)",
+        metavar="URLS",
+    ),
+    Option("webrtc_video_size", "replica video size WxH (default 384x384)", metavar="WxH"),
+    Option("webrtc_video_fps", "replica video frame rate (default 25)", int, "FPS"),
+    Option(
+        "webrtc_camera_fps",
+        "user camera frames kept per second for perception (default 2)",
+        float,
+        "FPS",
+    ),
     Option(
         "testing_scripted_plugins",
         "TESTING ONLY: replace every model with an instant tone TTS and an echoing LLM",

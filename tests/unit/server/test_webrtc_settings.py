@@ -1,0 +1,27 @@
+"""WebRTC options are ordinary server settings: flag or env var -> the transport's settings."""
+
+from __future__ import annotations
+
+from openreplica.server.settings import ServerSettings
+from openreplica.server.webrtc_routes import webrtc_settings_for
+
+
+def test_webrtc_flags_and_env_reach_the_transport_settings() -> None:
+    settings = ServerSettings.load(
+        {"webrtc_video_size": "320x240", "webrtc_video_fps": None},
+        {
+            "OPENREPLICA_WEBRTC_VIDEO_FPS": "15",
+            "OPENREPLICA_WEBRTC_ICE_SERVERS": "stun:stun.example.invalid:3478",
+            "OPENREPLICA_WEBRTC_LOOPBACK": "false",
+        },
+    )
+    webrtc = webrtc_settings_for(settings)
+    assert (webrtc.video_width, webrtc.video_height, webrtc.video_fps) == (320, 240, 15.0)
+    assert [s.urls for s in webrtc.ice_servers] == [("stun:stun.example.invalid:3478",)]
+    assert webrtc.loopback is False
+
+
+def test_loopback_candidates_default_on_for_a_loopback_server_only() -> None:
+    assert webrtc_settings_for(ServerSettings(host="127.0.0.1")).loopback is True
+    public = ServerSettings(host="0.0.0.0", api_key="k")
+    assert webrtc_settings_for(public).loopback is False
