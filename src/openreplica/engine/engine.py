@@ -103,7 +103,9 @@ class ConversationEngine:
         self.conversation_id = conversation_id
         self.settings = settings
         self.turn_taking: TurnTaking = settings.turn_taking
-        self.context = LLMContext(settings.system_prompt, settings.context)
+        self.context = LLMContext(
+            settings.system_prompt, settings.context, settings.max_llm_history
+        )
         self._new_inference_id = new_inference_id
         self._turn_idx = 0
         self._next_gen = 1

@@ -76,3 +76,5 @@ class EngineSettings:
     emit_replica_interrupted: bool = False
     #: an audio echo without `done: true` ends when playout drained this long ago
     echo_audio_grace: float = 1.0
+    #: messages of conversation history kept for the LLM (oldest turns dropped first)
+    max_llm_history: int = 200
