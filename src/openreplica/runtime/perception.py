@@ -13,6 +13,10 @@ only ever waits on it asynchronously, so perception never delays speech. Looks d
 pile up: while one is running, later requests collapse into one. A failing, hanging or
 slow engine becomes a `system.error` `perception_unavailable` (once per outage) and the
 conversation goes on; the sampling continues and recovers when the engine does.
+
+Between the commit of a user turn and the reply's first audio (at most `REPLY_WINDOW`
+seconds) no new engine call starts: the CPU goes to the LLM and TTS when latency matters
+most. The look for that turn was taken when the user stopped speaking, before the commit.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +38,7 @@ from openreplica.plugins.perception import Image, Observation, PerceptionEngine,
 from openreplica.plugins.perception.frames import jpeg_frames
 from openreplica.protocol import (
     Event,
+    ReplicaStartedSpeaking,
     StoppedSpeaking,
     UserStoppedSpeaking,
     Utterance,
@@ -44,6 +51,11 @@ __all__ = ["PERCEPTION_UNAVAILABLE", "PerceptionLayer", "PerceptionTarget"]
 log = logging.getLogger(__name__)
 
 PERCEPTION_UNAVAILABLE = "perception_unavailable"
+#: how much nicer (lower priority) than the event loop the worker thread runs (Linux)
+WORKER_NICE = 10
+#: seconds after a user turn is committed during which no new engine call starts, unless
+#: the reply's first audio comes sooner
+REPLY_WINDOW = 2.0
 #: bytes of a perception tool call event besides its frames and arguments (envelope,
 #: property names, base64 quoting), with a generous margin
 _EVENT_OVERHEAD = 1024
@@ -72,10 +84,13 @@ class PerceptionLayer:
         self.camera = camera
         self._target = target
         self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perception")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="perception", initializer=_lower_priority
+        )
         #: frames this layer looked at, newest last
         self.ring: deque[Image] = deque(maxlen=self.config.ring_size)
         self._last_frame_at: float | None = None
+        self._frames_seen = 0  # `camera.total` when the layer last took a frame
         self._look_wanted = False
         self._audio_jobs: deque[tuple[str, SpeechFeatures]] = deque(maxlen=8)
         self._speech = (0.0, 0)  # seconds of user speech, segments, since the last turn
@@ -88,6 +103,7 @@ class PerceptionLayer:
         self._tasks: list[asyncio.Task[None]] = []
         self._stuck: asyncio.Future[Any] | None = None
         self._finishing: asyncio.Future[None] | None = None
+        self._hold_until: float | None = None
         #: how many looks and audio decisions the engine completed (for tests and logs)
         self.looks = 0
         self.audio_decisions = 0
@@ -133,8 +149,9 @@ class PerceptionLayer:
         self._executor.shutdown(wait=False)
 
     async def idle(self) -> None:
-        """Wait until every look and decision asked for so far has been fed to the engine
-        (for tests: the worker thread runs in real time even on a virtual clock)."""
+        """Wait until the worker has nothing it can run now: every look and decision asked
+        for has been fed to the engine, or waits for a reply window to pass (for tests: the
+        worker thread runs in real time even on a virtual clock)."""
         while not self._idle.is_set() or self._wake.is_set():
             await self._idle.wait()
             await asyncio.sleep(0)
@@ -158,10 +175,14 @@ class PerceptionLayer:
         elif isinstance(event, Utterance) and event.properties.role == "user":
             seconds, segments = self._speech
             self._speech = (0.0, 0)
+            self._hold_until = self._clock.now() + REPLY_WINDOW
             if self.config.audio_tools:
                 features = SpeechFeatures(seconds, segments, typed=segments == 0)
                 self._audio_jobs.append((event.properties.speech, features))
                 self._wake_worker()
+        elif isinstance(event, ReplicaStartedSpeaking) and self._hold_until is not None:
+            self._hold_until = None  # the reply is playing: perception may work again
+            self._wake_worker()
 
     def look_now(self) -> None:
         """Look at the newest camera frame as soon as the worker is free."""
@@ -171,8 +192,9 @@ class PerceptionLayer:
 
     def _take_latest(self) -> bool:
         latest = self.camera.latest()
-        if latest is None or latest.timestamp == self._last_frame_at:
+        if latest is None or self.camera.total == self._frames_seen:
             return False
+        self._frames_seen = self.camera.total
         self._last_frame_at = latest.timestamp
         self.ring.append(latest.image)
         return True
@@ -190,14 +212,16 @@ class PerceptionLayer:
             await self._clock.sleep_until(next_at)
             next_at = max(next_at + interval, self._clock.now())
             self.look_now()
+            if self._audio_jobs:  # held back by a reply window that has now passed
+                self._wake_worker()
 
     async def _work(self) -> None:
         while True:
             if not self._wake.is_set():
-                self._idle.set()
+                self._idle.set()  # nothing runs (work may wait for a reply window)
             await self._wake.wait()
             self._wake.clear()
-            while not self._closing:
+            while not self._closing and not self._held():
                 if self._audio_jobs:
                     await self._decide_audio(*self._audio_jobs.popleft())
                 elif self._look_wanted:
@@ -205,6 +229,12 @@ class PerceptionLayer:
                     await self._look()
                 else:
                     break
+
+    def _held(self) -> bool:
+        """A reply is about to start: leave the CPU to it (the sampler wakes us later)."""
+        if self._hold_until is not None and self._clock.now() >= self._hold_until:
+            self._hold_until = None
+        return self._hold_until is not None
 
     async def _look(self) -> None:
         images = list(self.ring)[-self.config.frames_per_look :]
@@ -291,6 +321,14 @@ class PerceptionLayer:
 
     def _recovered(self) -> None:
         self._failing = False
+
+
+def _lower_priority() -> None:
+    """In the worker thread: a higher nice value (Linux: per thread), so under CPU
+    contention the event loop and the speech plugins win. Threads the engine's libraries
+    start from here (OpenCV's pool, on first use) inherit it."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

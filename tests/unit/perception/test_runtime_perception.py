@@ -154,6 +154,37 @@ async def test_a_vision_tool_call_arrives_with_decodable_frames() -> None:
     await h.runtime.shutdown("end_conversation_endpoint_hit")
 
 
+async def test_no_look_starts_between_the_commit_and_the_first_audio() -> None:
+    clock = VirtualClock()
+    slow_llm = ScriptedLLM.replies(
+        "Yes.", delay=0.6, sleep=lambda s: clock.sleep_until(clock.now() + s)
+    )
+    runtime = ConversationRuntime(
+        "c1",
+        EngineSettings(output_sample_rate=RATE),
+        RuntimePlugins(
+            tts=ScriptedTTS(sample_rate=RATE),
+            llm=slow_llm,
+            perception=BasicPerception(PerceptionConfig(sample_interval=0.25)),
+        ),
+        clock,
+    )
+    h = Harness(runtime, clock, slow_llm)
+    runtime.subscribe(lambda event, _: h.events.append(event))
+    h.show(data.astronaut())
+    await runtime.start()
+    await h.look(0.0)
+    h.respond("Can you see me?")
+    h.show(data.coffee())
+    await h.look(0.5)  # two sampler ticks while the LLM thinks: no look
+    assert h.layer.looks == 1 and not h.of(p.ReplicaStartedSpeaking)
+    await h.clock.advance(0.2)  # the first token, then the first audio
+    assert h.of(p.ReplicaStartedSpeaking)
+    await h.layer.idle()
+    assert h.layer.looks == 2 and h.layer.visual_context == EMPTY
+    await runtime.shutdown("end_conversation_endpoint_hit")
+
+
 class FakeEngine:
     """A scripted engine: `observe` and `audio_tools` run the given functions."""
 
