@@ -61,6 +61,7 @@ def serve(settings: ServerSettings) -> int:
     )
     if settings.testing_scripted_plugins:
         print("TESTING ONLY: scripted plugins (tone TTS, echoing LLM), no models", flush=True)
+    _share_cores_fairly()
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -74,3 +75,13 @@ def serve(settings: ServerSettings) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _share_cores_fairly() -> None:
+    """One OpenCV thread per call. The avatar renderer and perception call OpenCV from
+    many conversations at once; its own thread pool would compete with the event loop
+    for the cores and delay audio (measured by bench/perception.py). Process-wide, so it
+    is set here, at the edge."""
+    import cv2
+
+    cv2.setNumThreads(1)
