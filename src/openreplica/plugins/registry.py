@@ -10,7 +10,8 @@ How a persona picks its engines (the server maps persona layers onto these calls
   `faster-whisper`;
 - `layers.tts.tts_engine` -> `build_tts`: `piper` (default), `espeak`, `openai`;
 - the server's VAD setting -> `build_vad`: `silero` (default), `webrtc`;
-- `layers.llm` -> `build_conversation_llm`: a local GGUF or an OpenAI-compatible server.
+- `layers.llm` -> `build_llm`: `openai` (any OpenAI-compatible server) or `llama` (a local
+  GGUF); the server decides which from the persona and its own settings.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ __all__ = [
     "VAD_ENGINES",
     "ModelCache",
     "build_asr",
-    "build_conversation_llm",
     "build_llm",
     "build_tts",
     "build_vad",
@@ -200,29 +200,3 @@ def build_llm(engine: str | None, options: LLMOptions, cache: ModelCache) -> tup
     from openreplica.plugins.llm_openai import OpenAICompatibleLLM
 
     return OpenAICompatibleLLM(options), warning
-
-
-def build_conversation_llm(
-    options: LLMOptions, cache: ModelCache, *, local_model_path: str | None = None
-) -> tuple[LLM, str | None]:
-    """The LLM a conversation talks to, from the persona's `layers.llm` (merged by the
-    caller with the server-wide LLM settings) and the server's local model.
-
-    - `options.base_url` set: that OpenAI-compatible server (hosted or local).
-    - else `options.model` naming a `.gguf` file: that local model, in-process.
-    - else `local_model_path` (the server's `OPENREPLICA_LLM_MODEL_PATH`): that local
-      GGUF, in-process with llama-cpp-python (the `llama` extra).
-    - else the OpenAI-compatible default.
-
-    `options.extra_body` becomes the local model's generation settings (temperature,
-    max_tokens…). Library code never reads the environment: the server passes
-    `local_model_path` in from its settings.
-    """
-    if options.base_url:
-        return build_llm("openai", options, cache)
-    if options.model and options.model.lower().endswith(".gguf"):
-        return build_llm("llama", options, cache)
-    if local_model_path:
-        local = LLMOptions(model=local_model_path, extra_body=options.extra_body)
-        return build_llm("llama", local, cache)
-    return build_llm("openai", options, cache)

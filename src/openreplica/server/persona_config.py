@@ -124,6 +124,8 @@ def _llm(llm: Mapping[str, Any], settings: ServerSettings) -> tuple[str | None, 
             extra_body=dict(extra),
         )
         return "openai", options
+    if settings.llm_model_path is not None:  # the server's local model
+        return "llama", LLMOptions(model=settings.llm_model_path, extra_body=dict(extra))
     if settings.llm_base_url is None:
         return None, LLMOptions(model=model)
     options = LLMOptions(

@@ -46,6 +46,8 @@ class ServerSettings:
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str | None = None
+    #: a local GGUF run in-process with llama-cpp-python (the `llama` extra)
+    llm_model_path: str | None = None
     tts_engine: str | None = None
     stt_engine: str | None = None
     webhook_secret: str | None = None
@@ -189,6 +191,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("llm_api_key", "API key of the default LLM", metavar="KEY"),
     Option("llm_model", "model name of the default LLM", metavar="NAME"),
+    Option(
+        "llm_model_path",
+        "a local GGUF chat model run in-process (pip install 'openreplica[llama]'; "
+        "`openreplica models pull` fetches one); used by personas with no LLM of their own",
+        metavar="FILE",
+    ),
     Option(
         "tts_engine",
         "default TTS engine for personas that name none: piper (default), espeak, openai",

@@ -14,7 +14,7 @@ import pytest
 
 from openreplica.plugins.base import ChatMessage, LLMOptions, TextDelta
 from openreplica.plugins.llm_llama import LlamaCppLLM
-from openreplica.plugins.registry import ModelCache, build_conversation_llm
+from openreplica.plugins.registry import ModelCache, build_llm
 
 pytest.importorskip(
     "llama_cpp", reason="the llama extra is not installed: pip install 'openreplica[llama]'"
@@ -51,21 +51,15 @@ async def test_tiny_gguf_streams_its_sentence(tiny_model: Path) -> None:
     assert "".join(d.text for d in again if isinstance(d, TextDelta)).strip() == SENTENCE
 
 
-async def test_the_server_local_model_path_selects_the_gguf(tiny_model: Path) -> None:
-    """`OPENREPLICA_LLM_MODEL_PATH` (passed in by the server's settings) runs the local
-    model, with the persona's `extra_body` as generation settings; a persona naming its
-    own `base_url` still goes to that server."""
+async def test_one_loaded_model_serves_every_conversation(tiny_model: Path) -> None:
+    """`build_llm("llama")` loads a GGUF once per process; each persona's `extra_body`
+    becomes its own generation settings on the shared model."""
     cache = ModelCache()
-    persona = LLMOptions(extra_body={"temperature": 0.0, "max_tokens": 20})
-    llm, warning = build_conversation_llm(persona, cache, local_model_path=str(tiny_model))
+    options = LLMOptions(model=str(tiny_model), extra_body={"temperature": 0.0, "max_tokens": 20})
+    llm, warning = build_llm("llama", options, cache)
     assert isinstance(llm, LlamaCppLLM) and warning is None
     assert llm.model_path == tiny_model and llm.generation["max_tokens"] == 20
     deltas = [d async for d in llm.stream([ChatMessage("user", "Hi there.")])]
     assert "".join(d.text for d in deltas if isinstance(d, TextDelta)).strip() == SENTENCE
-    # a second conversation shares the loaded model
-    again, _ = build_conversation_llm(persona, cache, local_model_path=str(tiny_model))
+    again, _ = build_llm("llama", options, cache)
     assert isinstance(again, LlamaCppLLM) and again._model is llm._model
-    hosted, _ = build_conversation_llm(
-        LLMOptions(base_url="http://127.0.0.1:9/v1"), cache, local_model_path=str(tiny_model)
-    )
-    assert not isinstance(hosted, LlamaCppLLM)

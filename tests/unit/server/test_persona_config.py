@@ -91,6 +91,21 @@ def test_a_gguf_model_runs_locally() -> None:
     assert config.llm_engine == "llama" and config.llm.model == "/models/x.gguf"
 
 
+def test_the_server_local_model_answers_personas_with_no_llm_of_their_own() -> None:
+    local = _config(
+        {"layers": {"llm": {"extra_body": {"max_tokens": 64}}}},
+        llm_model_path="/models/qwen.gguf",
+        llm_base_url="http://127.0.0.1:8/v1",
+    )
+    assert local.llm_engine == "llama" and local.llm.model == "/models/qwen.gguf"
+    assert dict(local.llm.extra_body) == {"max_tokens": 64}
+    own = _config(
+        {"layers": {"llm": {"base_url": "http://127.0.0.1:9/v1"}}},
+        llm_model_path="/models/qwen.gguf",
+    )
+    assert own.llm_engine == "openai" and own.llm.base_url == "http://127.0.0.1:9/v1"
+
+
 def test_engines_known_unknown_and_server_defaults() -> None:
     config = _config(
         {"layers": {"tts": {"tts_engine": "espeak-ng"}, "stt": {"stt_engine": "openai"}}}
