@@ -9,6 +9,7 @@ or call `app.include_router(...)` on the result.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -79,9 +80,16 @@ def create_app(
         app.state.avatars = catalog
         app.state.webhooks = webhooks
         app.state.services = Services(settings, store, hub, clock, catalog)
+        warming = (
+            asyncio.create_task(factory.warm(settings.tts_engine, settings.stt_engine))
+            if isinstance(factory, ModelFactory)
+            else None
+        )
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             await hub.aclose()
             await webhooks.aclose(timeout=settings.webhook_timeout)
             await client.aclose()

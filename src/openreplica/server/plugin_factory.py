@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any
 
 from openreplica.plugins.base import LLM, ChatMessage, LLMDelta, TextDelta
-from openreplica.plugins.options import VADOptions
+from openreplica.plugins.options import ASROptions, TTSOptions, VADOptions
 from openreplica.plugins.perception import build_perception
 from openreplica.plugins.registry import ModelCache, build_asr, build_llm, build_tts, build_vad
 from openreplica.plugins.scripted import ScriptedTTS
@@ -58,6 +58,24 @@ class ModelFactory:
             log.warning("voice input unavailable (%s): the replica will not listen", exc)
             plugins.vad = plugins.asr = None
         return plugins
+
+    async def warm(self, tts_engine: str | None, stt_engine: str | None) -> None:
+        """Load the default models before the first conversation needs them: a first
+        Piper or pocketsphinx load takes about a second and would otherwise fall on the
+        first caller (pocketsphinx holds the GIL while it builds a decoder)."""
+        try:
+            async with self._lock:
+                await asyncio.to_thread(self._warm, tts_engine, stt_engine)
+        except Exception as exc:
+            log.warning("could not preload the default models (%s); they load on first use", exc)
+
+    def _warm(self, tts_engine: str | None, stt_engine: str | None) -> None:
+        build_tts(tts_engine, TTSOptions(), self._cache)
+        build_vad(None, VADOptions(), self._cache)
+        asr, _ = build_asr(stt_engine, ASROptions(), self._cache)
+        warm = getattr(asr, "warm", None)
+        if callable(warm):
+            warm(1)
 
 
 def _warn(warning: str | None) -> None:
