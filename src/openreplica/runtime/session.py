@@ -47,6 +47,8 @@ Reply = Callable[[ErrorEvent, bytes], None]
 class VoiceInputLike(Protocol):
     def push(self, pcm: bytes, sample_rate: int, channels: int) -> None: ...
 
+    def end_of_stream(self) -> None: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -170,6 +172,12 @@ class ConversationRuntime:
         them (`RuntimePlugins.vad` and `.asr`); otherwise it is not listened to."""
         if self._voice is not None and not self._closed:
             self._voice.push(pcm, sample_rate, channels)
+
+    def end_user_audio(self) -> None:
+        """The user's microphone stopped (muted, track ended, connection gone): speech in
+        progress ends here, so the turn can still be committed."""
+        if self._voice is not None and not self._closed:
+            self._voice.end_of_stream()
 
     # ------------------------------------------------------------------ inputs
 

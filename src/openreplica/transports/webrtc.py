@@ -333,7 +333,9 @@ class WebRTCPeer:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
-            task = consume_user_audio(track, self.runtime.push_user_audio)
+            task = consume_user_audio(
+                track, self.runtime.push_user_audio, self.runtime.end_user_audio
+            )
         elif track.kind == "video":
             ring = camera_frames(self.runtime)
             task = consume_user_video(track, ring.push, self.clock, self.settings.camera_fps)

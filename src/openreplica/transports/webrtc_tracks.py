@@ -219,14 +219,17 @@ class ReplicaVideoTrack(MediaStreamTrack):
 
 
 async def consume_user_audio(
-    track: MediaStreamTrack, push: Callable[[bytes, int, int], None]
+    track: MediaStreamTrack,
+    push: Callable[[bytes, int, int], None],
+    ended: Callable[[], None] = lambda: None,
 ) -> None:
     """The user's microphone: every decoded frame (16-bit, usually 48 kHz stereo) to
-    `push(pcm, sample_rate, channels)` until the track ends."""
+    `push(pcm, sample_rate, channels)` until the track ends, then `ended()`."""
     while True:
         try:
             frame = await track.recv()
         except MediaStreamError:
+            ended()
             return
         if not isinstance(frame, av.AudioFrame):
             continue

@@ -231,3 +231,16 @@ async def test_no_voice_path_without_vad_and_asr() -> None:
     )
     assert h.runtime.voice is None
     h.runtime.push_user_audio(speech(0.5), RATE, 1)
+
+
+async def test_a_microphone_that_stops_mid_speech_still_ends_the_turn() -> None:
+    """The transport calls `end_user_audio` when the mic track ends (muted, hung up)."""
+    h = await harness(ScriptedASR(["cut off"]))
+    await h.push(quiet(0.3) + speech(0.8))
+    assert "conversation.user.started_speaking" in h.names()
+    assert "conversation.user.stopped_speaking" not in h.names()
+    h.runtime.end_user_audio()
+    await h.runtime.voice.drain()  # type: ignore[union-attr]
+    await h.clock.advance(PAUSE_SILENCE["medium"] + 0.1)
+    assert "conversation.user.stopped_speaking" in h.names()
+    assert [text for _, text in h.user_utterances()] == ["cut off"]
