@@ -247,6 +247,7 @@ async def test_verbose_has_the_events_and_the_transcript(api: Api) -> None:
         channel, _ = await connect_memory_peer(participant.runtime, participant.clock)
         await api.clock.advance(2.0)
         await channel.close()
+    await api.clock.advance(0.01)  # the zero-second left timer fires
     await settle()
     await api.app.state.hub.settled()
     verbose = (await api.client.get(f"/v2/conversations/{cid}?verbose=true")).json()
