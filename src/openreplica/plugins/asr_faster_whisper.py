@@ -11,37 +11,17 @@ import asyncio
 import threading
 from typing import Protocol
 
+from openreplica.plugins.asr_buffered import BufferedASRStream
 from openreplica.plugins.audio import pcm16_to_float
-from openreplica.plugins.base import ASRUnavailable, Transcript
+from openreplica.plugins.base import ASRUnavailable
 
-__all__ = ["FasterWhisperASR", "FasterWhisperStream"]
+__all__ = ["FasterWhisperASR"]
 
 SAMPLE_RATE = 16000
 
 
 class _Segment(Protocol):
     text: str
-
-
-class FasterWhisperStream:
-    def __init__(self, model: FasterWhisperASR) -> None:
-        self._model = model
-        self._buf = bytearray()
-
-    async def push(self, pcm16k: bytes) -> Transcript | None:
-        self._buf += pcm16k
-        return None
-
-    async def finish(self) -> Transcript:
-        pcm = bytes(self._buf)
-        self._buf.clear()
-        if not pcm:
-            return Transcript("", final=True)
-        text = await asyncio.to_thread(self._model.transcribe, pcm)
-        return Transcript(text, final=True)
-
-    async def aclose(self) -> None:
-        self._buf.clear()
 
 
 class FasterWhisperASR:
@@ -75,8 +55,8 @@ class FasterWhisperASR:
         self._whisper: object | None = None
         self._lock = threading.Lock()
 
-    def create_stream(self) -> FasterWhisperStream:
-        return FasterWhisperStream(self)
+    def create_stream(self) -> BufferedASRStream:
+        return BufferedASRStream(lambda pcm: asyncio.to_thread(self.transcribe, pcm))
 
     def load(self) -> object:
         """Load the model now (blocking)."""

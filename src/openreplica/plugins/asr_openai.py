@@ -10,36 +10,13 @@ from collections.abc import Mapping
 
 import httpx
 
+from openreplica.plugins.asr_buffered import BufferedASRStream
 from openreplica.plugins.audio import to_wav
-from openreplica.plugins.base import ASRUnavailable, Transcript
+from openreplica.plugins.base import ASRUnavailable
 
-__all__ = ["OpenAICompatibleASR", "OpenAICompatibleASRStream"]
+__all__ = ["OpenAICompatibleASR"]
 
 SAMPLE_RATE = 16000
-
-
-class OpenAICompatibleASRStream:
-    def __init__(self, model: OpenAICompatibleASR) -> None:
-        self._model = model
-        self._buf = bytearray()
-
-    async def push(self, pcm16k: bytes) -> Transcript | None:
-        self._buf += pcm16k
-        # Drop the oldest audio rather than grow without bound on a stuck VAD.
-        excess = len(self._buf) - self._model.max_bytes
-        if excess > 0:
-            del self._buf[: excess + excess % 2]
-        return None
-
-    async def finish(self) -> Transcript:
-        pcm = bytes(self._buf)
-        self._buf.clear()
-        if not pcm:
-            return Transcript("", final=True)
-        return Transcript(await self._model.transcribe(pcm), final=True)
-
-    async def aclose(self) -> None:
-        self._buf.clear()
 
 
 class OpenAICompatibleASR:
@@ -69,8 +46,8 @@ class OpenAICompatibleASR:
             all_headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.AsyncClient(headers=all_headers, timeout=timeout, trust_env=trust_env)
 
-    def create_stream(self) -> OpenAICompatibleASRStream:
-        return OpenAICompatibleASRStream(self)
+    def create_stream(self) -> BufferedASRStream:
+        return BufferedASRStream(self.transcribe, self.max_bytes)
 
     async def aclose(self) -> None:
         await self._client.aclose()

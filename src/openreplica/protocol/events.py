@@ -9,7 +9,7 @@ Events with no properties have no `properties` field (SPEC: "may be absent when 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import msgspec
 
@@ -207,23 +207,7 @@ AnyEvent = (
     | ErrorEvent
 )
 
-EVENT_TYPES: tuple[type[Event], ...] = (
-    ReplicaJoined,
-    UserStartedSpeaking,
-    UserStoppedSpeaking,
-    ReplicaStartedSpeaking,
-    ReplicaStoppedSpeaking,
-    StartedSpeaking,
-    StoppedSpeaking,
-    Utterance,
-    UtteranceStreaming,
-    ToolCall,
-    PerceptionToolCall,
-    PerceptionAnalysis,
-    ReplicaInterrupted,
-    Shutdown,
-    ErrorEvent,
-)
+EVENT_TYPES: tuple[type[Event], ...] = get_args(AnyEvent)
 
 
 def event_type_of(cls: type[msgspec.Struct]) -> str:

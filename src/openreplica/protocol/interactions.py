@@ -9,7 +9,7 @@ field: it follows from the class (`MESSAGE_TYPE`) and the codec writes it.
 from __future__ import annotations
 
 import binascii
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import msgspec
 
@@ -190,15 +190,4 @@ AnyInteraction = (
     | Resume
 )
 
-INTERACTION_TYPES: tuple[type[Interaction], ...] = (
-    Echo,
-    Respond,
-    Interrupt,
-    OverwriteContext,
-    OverwriteContextAlias,
-    AppendContext,
-    AppendContextAlias,
-    Sensitivity,
-    ToolResult,
-    Resume,
-)
+INTERACTION_TYPES: tuple[type[Interaction], ...] = get_args(AnyInteraction)

@@ -9,7 +9,6 @@ one input at a time, so its effects apply in the order they were decided.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import uuid
 from collections.abc import Callable
@@ -324,7 +323,7 @@ class ConversationRuntime:
 
     async def _run_timers(self) -> None:
         """Sleep until the engine's next deadline (re-planned whenever it may change)."""
-        for _ in itertools.count():
+        while True:
             self._timer_changed.clear()
             deadline = self.engine.next_deadline()
             if deadline is None:
