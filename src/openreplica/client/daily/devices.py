@@ -59,6 +59,12 @@ class _Device:
         return self._channels
 
     @property
+    def buffered_frames(self) -> int:
+        """Frames waiting in the device (ours: not in daily-python)."""
+        with self._cond:
+            return len(self._buffer) // self.bytes_per_frame
+
+    @property
     def bytes_per_frame(self) -> int:
         return 2 * self._channels
 
