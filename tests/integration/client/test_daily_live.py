@@ -5,9 +5,13 @@ written to a virtual microphone heard as the user's turn."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
+import wave
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +22,9 @@ from openreplica.client import ReplicaClient
 from openreplica.client.daily import CallClient, Daily, EventHandler
 from openreplica.transports.webrtc import enable_loopback_candidates
 
-from .conftest import LiveServer, ScriptedLLM, llm_conversation
+from .conftest import ROOT, LiveServer, ScriptedLLM, llm_conversation, server_env
+
+EXAMPLES = ROOT / "examples"
 
 RATE = 16000
 CALLBACK_THREAD = "openreplica-daily-callbacks"
@@ -281,3 +287,44 @@ async def test_the_virtual_microphone_is_heard_as_a_user_turn(
     said, handler = await asyncio.to_thread(talk)
     assert {"weather", "london"} & set(said.lower().split()), said
     handler.wait("app_message", handler.event("conversation.user.started_speaking"), 1)
+
+
+def test_the_daily_bot_example_runs_as_ported(live_server: LiveServer, tmp_path: Path) -> None:
+    recording = tmp_path / "replica.wav"
+    # the example as a user runs it, plus the loopback ICE candidates the test namespace
+    # needs (aioice leaves 127.0.0.1 out)
+    launcher = (
+        "import runpy, sys; "
+        "from openreplica.transports.webrtc import enable_loopback_candidates; "
+        "enable_loopback_candidates(); sys.argv = sys.argv[1:]; "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    env = server_env(tmp_path) | {
+        "OPENREPLICA_API_KEY": live_server.api_key,
+        "OPENREPLICA_URL": live_server.base_url,
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            launcher,
+            str(EXAMPLES / "daily_bot.py"),
+            "--echo",
+            "--say",
+            "Ported in two lines.",
+            "--record",
+            str(recording),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "replica: Ported in two lines." in done.stdout
+    with wave.open(str(recording), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels()) == (RATE, 1)
+        pcm = wav.readframes(wav.getnframes())
+    assert voiced_span(pcm)[1] > 0.5
