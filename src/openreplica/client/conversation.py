@@ -253,7 +253,11 @@ class Conversation:
 
     async def send(self, interaction: Interaction) -> None:
         """Send any interaction; waits out a reconnect in progress."""
-        data = encode(interaction)
+        await self.send_encoded(encode(interaction))
+
+    async def send_encoded(self, data: bytes) -> None:
+        """Send one message as given (JSON); the server answers one it cannot accept with
+        `system.error`. For passing on messages an application built itself."""
         stale: Connection | None = None
         for _ in range(self.policy.attempts + 1):
             conn = await self._connection(stale)

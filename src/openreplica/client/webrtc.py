@@ -77,6 +77,9 @@ class WebRTCTransport:
         self.timeout = timeout
         #: every remote track received, in order (audio, video)
         self.tracks: list[Any] = []
+        #: what the server said about the replica with its last answer (`replica_id`,
+        #: `replica_name` …): every key but the SDP's
+        self.answer_info: dict[str, Any] = {}
 
     async def connect(self, last_seq: int | None) -> WebRTCConnection:
         try:
@@ -144,4 +147,5 @@ class WebRTCTransport:
         answer = json.loads(response.content)
         if not isinstance(answer, dict) or "sdp" not in answer:
             raise ConnectionLost(None, f"the server's answer is not an SDP answer: {answer!r}")
+        self.answer_info = {k: v for k, v in answer.items() if k not in ("sdp", "type")}
         return answer

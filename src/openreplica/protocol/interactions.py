@@ -28,7 +28,8 @@ class NoProps(Props):
 
 
 class EchoProps(Props):
-    modality: Literal["text", "audio"] = "text"
+    # A public playground sends "speech" for text; it is read as "text" (SPEC §1.1).
+    modality: Literal["text", "audio", "speech"] = "text"
     text: str | None = None
     audio: str | None = None
     sample_rate: Annotated[int, msgspec.Meta(gt=0, le=192_000)] = DEFAULT_ECHO_SAMPLE_RATE
@@ -37,6 +38,8 @@ class EchoProps(Props):
     done: bool | Literal["true", "false"] | None = None
 
     def __post_init__(self) -> None:
+        if self.modality == "speech":
+            self.modality = "text"
         if self.modality == "text":
             if self.text is None:
                 raise ValueError("`properties.text` is required (string) when modality is text")

@@ -73,6 +73,9 @@ def create_app(
         if recovered:
             log.warning("marked %d conversations of a previous run as ended", len(recovered))
         catalog = AvatarCatalog(settings.data_dir / "replicas")
+        for replica_id, (name, _) in (await store.replica_names()).items():
+            if replica_id in catalog:  # a portrait file removed since keeps no name
+                catalog.rename(replica_id, name)
         hub = ConversationHub(
             store, settings, clock, factory, finisher, catalog.list()[0].replica_id
         )

@@ -17,7 +17,11 @@ from openreplica.server.hub import ConversationHub
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 
-__all__ = ["Services", "iso", "require_api_key", "services"]
+__all__ = ["MAX_PAGE_SIZE", "Services", "iso", "page_limit", "require_api_key", "services"]
+
+#: lists return at most this many objects a page; a larger `limit` is clamped to it, as
+#: the hosted API does (SPEC §5), so a wrapper asking for `limit=1000` still works
+MAX_PAGE_SIZE = 100
 
 #: documents the header in OpenAPI; the check itself is `require_api_key`
 API_KEY_HEADER = APIKeyHeader(name="x-api-key", auto_error=False)
@@ -52,3 +56,8 @@ def iso(epoch: float) -> str:
     """ISO-8601 UTC, e.g. 2025-11-24T16:00:00.000Z."""
     text = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
+
+
+def page_limit(limit: int) -> int:
+    """`limit` clamped to `MAX_PAGE_SIZE`."""
+    return min(limit, MAX_PAGE_SIZE)

@@ -1,4 +1,5 @@
-"""Database tables (SQLAlchemy 2): personas, conversations and their events.
+"""Database tables (SQLAlchemy 2): personas, conversations and their events, and what
+the server keeps about replicas (names given through the API).
 
 Times are Unix epoch seconds (float) from the server's clock. Documents a client sent
 (a persona, a conversation's request) are kept whole as JSON so fields this version does
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ConversationRow", "EventRow", "PersonaRow"]
+__all__ = ["Base", "ConversationRow", "EventRow", "PersonaRow", "ReplicaRow"]
 
 
 class Base(DeclarativeBase):
@@ -63,3 +64,14 @@ class EventRow(Base):
     timestamp: Mapped[float] = mapped_column(Float)
     #: the event exactly as broadcast (encoded JSON)
     data: Mapped[str] = mapped_column(Text)
+
+
+class ReplicaRow(Base):
+    """A replica's name as set with `PATCH /v2/replicas/{id}/name`; the replicas
+    themselves are the avatar catalog's (built-ins and portrait files)."""
+
+    __tablename__ = "replicas"
+
+    replica_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    replica_name: Mapped[str] = mapped_column(String(512))
+    updated_at: Mapped[float] = mapped_column(Float)

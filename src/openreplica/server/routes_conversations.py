@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from openreplica.server.conversation_end import EndReasons, transcript_of
-from openreplica.server.deps import Services, iso, require_api_key, services
+from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
 from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found
 from openreplica.server.schemas import ConversationCreate, ConversationList, ConversationOut
 from openreplica.server.store import ConversationRecord
@@ -26,6 +26,9 @@ router = APIRouter(
 
 
 def conversation_out(record: ConversationRecord, base_url: str) -> dict[str, Any]:
+    """The conversation object. Keys without a value are left out, except `callback_url`,
+    which the contract lists on every conversation (null when unset); the routes
+    serialise with `response_model_exclude_unset` so that null survives."""
     url = f"{base_url}/c/{record.conversation_id}"
     out: dict[str, Any] = {
         "conversation_id": record.conversation_id,
@@ -45,7 +48,7 @@ def conversation_out(record: ConversationRecord, base_url: str) -> dict[str, Any
     for key in ("conversational_context", "custom_greeting", "audio_only", "properties"):
         if key in record.request:
             out[key] = record.request[key]
-    return out
+    return {k: v for k, v in out.items() if v is not None or k == "callback_url"}
 
 
 async def _get(s: Services, conversation_id: str) -> ConversationRecord:
@@ -58,7 +61,7 @@ async def _get(s: Services, conversation_id: str) -> ConversationRecord:
 @router.post(
     "",
     response_model=ConversationOut,
-    response_model_exclude_none=True,
+    response_model_exclude_unset=True,
     summary="Create a conversation",
 )
 async def create_conversation(
@@ -100,15 +103,16 @@ async def create_conversation(
 @router.get(
     "",
     response_model=ConversationList,
-    response_model_exclude_none=True,
+    response_model_exclude_unset=True,
     summary="List conversations",
 )
 async def list_conversations(
     s: Annotated[Services, Depends(services)],
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: Annotated[int, Query(ge=1, description="clamped to 100")] = 10,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     status: Annotated[Literal["active", "ended"] | None, Query()] = None,
 ) -> dict[str, Any]:
+    limit = page_limit(limit)
     records, total = await s.store.list_conversations(limit, (page - 1) * limit, status)
     return {
         "data": [conversation_out(r, s.settings.base_url) for r in records],
@@ -119,7 +123,7 @@ async def list_conversations(
 @router.get(
     "/{conversation_id}",
     response_model=ConversationOut,
-    response_model_exclude_none=True,
+    response_model_exclude_unset=True,
     summary="Get a conversation",
 )
 async def get_conversation(
@@ -140,7 +144,7 @@ async def get_conversation(
 @router.post(
     "/{conversation_id}/end",
     response_model=ConversationOut,
-    response_model_exclude_none=True,
+    response_model_exclude_unset=True,
     summary="End it",
 )
 async def end_conversation(

@@ -11,7 +11,7 @@ import jsonpointer
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from openreplica.server.deps import Services, iso, require_api_key, services
+from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
 from openreplica.server.errors import (
     ERROR_RESPONSES,
     bad_request,
@@ -56,6 +56,8 @@ def _redacted(document: dict[str, Any]) -> dict[str, Any]:
 def persona_out(record: PersonaRecord) -> dict[str, Any]:
     return {
         "persona_id": record.persona_id,
+        # personas made through this API are the caller's own, as on the hosted API
+        "persona_type": "user",
         **_redacted(record.document),
         "persona_name": record.persona_name,
         "created_at": iso(record.created_at),
@@ -65,6 +67,14 @@ def persona_out(record: PersonaRecord) -> dict[str, Any]:
 
 def _document(persona: PersonaCreate) -> dict[str, Any]:
     return persona.model_dump(mode="json", exclude_none=True)
+
+
+def _check_replica(s: Services, persona: PersonaCreate) -> None:
+    """A default replica must exist now, so the mistake surfaces here rather than when a
+    conversation is created (SPEC §5)."""
+    replica_id = persona.default_replica_id
+    if replica_id is not None and replica_id not in s.catalog:
+        raise bad_request(f"`default_replica_id`: no replica {replica_id!r}; see GET /v2/replicas")
 
 
 async def _get(s: Services, persona_id: str) -> PersonaRecord:
@@ -80,6 +90,7 @@ async def _get(s: Services, persona_id: str) -> PersonaRecord:
 async def create_persona(
     body: Annotated[PersonaCreate, Body()], s: Annotated[Services, Depends(services)]
 ) -> dict[str, Any]:
+    _check_replica(s, body)
     now = s.clock.now()
     record = PersonaRecord(
         persona_id="p" + uuid.uuid4().hex[:12],
@@ -97,9 +108,10 @@ async def create_persona(
 )
 async def list_personas(
     s: Annotated[Services, Depends(services)],
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: Annotated[int, Query(ge=1, description="clamped to 100")] = 10,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> dict[str, Any]:
+    limit = page_limit(limit)
     records, total = await s.store.list_personas(limit, (page - 1) * limit)
     return {"data": [persona_out(r) for r in records], "total_count": total}
 
@@ -145,6 +157,7 @@ async def patch_persona(
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         raise bad_request(describe_validation_error(errors)) from None
+    _check_replica(s, persona)
     document = _document(persona)
     await s.store.update_persona(persona_id, persona.persona_name, document, s.clock.now())
     return persona_out(await _get(s, persona_id))

@@ -24,6 +24,7 @@ __all__ = [
     "PersonaOut",
     "ReplicaList",
     "ReplicaOut",
+    "ReplicaRename",
 ]
 
 Level3 = Literal["low", "medium", "high"]
@@ -74,6 +75,8 @@ class Layers(_Open):
 
 class PersonaCreate(_Open):
     persona_name: str | None = None
+    #: `user` (made through this API, the default) or `system` (a stock persona)
+    persona_type: Literal["user", "system"] | None = None
     system_prompt: str | None = None
     pipeline_mode: Literal["full", "echo"] = "full"
     context: str | None = None
@@ -143,8 +146,19 @@ class ConversationList(BaseModel):
 class ReplicaOut(BaseModel):
     replica_id: str
     replica_name: str
+    #: `system` for the built-in characters, `user` for portraits added to this server
+    replica_type: Literal["system", "user"]
+    status: Literal["started", "completed", "error"]
+    training_progress: str
+    created_at: str | None = None
+    updated_at: str | None = None
+    thumbnail_video_url: str | None = None
+    #: ours: how it is drawn, `character` or `portrait`
     kind: str
-    status: str = "ready"
+
+
+class ReplicaRename(BaseModel):
+    replica_name: str = Field(min_length=1, max_length=512)
 
 
 class ReplicaList(BaseModel):

@@ -16,7 +16,7 @@ from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from openreplica.server.models import Base, ConversationRow, EventRow, PersonaRow
+from openreplica.server.models import Base, ConversationRow, EventRow, PersonaRow, ReplicaRow
 
 __all__ = ["ConversationRecord", "EventRecord", "PersonaRecord", "Store"]
 
@@ -209,6 +209,22 @@ class Store:
                 delete(ConversationRow).where(ConversationRow.conversation_id == conversation_id)
             )
             return bool(getattr(result, "rowcount", 0))
+
+    # ------------------------------------------------------------------ replicas
+
+    async def replica_names(self) -> dict[str, tuple[str, float]]:
+        """replica_id -> (name given through the API, when it was given)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(ReplicaRow))
+            return {r.replica_id: (r.replica_name, r.updated_at) for r in rows}
+
+    async def set_replica_name(self, replica_id: str, name: str, now: float) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(ReplicaRow, replica_id)
+            if row is None:
+                session.add(ReplicaRow(replica_id=replica_id, replica_name=name, updated_at=now))
+            else:
+                row.replica_name, row.updated_at = name, now
 
     # ------------------------------------------------------------------ events
 

@@ -228,9 +228,7 @@ async def test_a_bad_conversation_is_a_400_naming_the_field(
     assert response.status_code == 400 and response.json()["error"].startswith(error)
 
 
-@pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 101}, {"page": 0}, {"status": "x"}, {"limit": "a"}]
-)
+@pytest.mark.parametrize("params", [{"limit": 0}, {"page": 0}, {"status": "x"}, {"limit": "a"}])
 async def test_bad_list_parameters_are_400s(api: Api, params: dict[str, object]) -> None:
     response = await api.client.get("/v2/conversations", params=params)
     assert response.status_code == 400
@@ -273,7 +271,8 @@ async def test_verbose_has_the_events_and_the_transcript(api: Api) -> None:
 async def test_replicas_lists_the_built_in_avatars(api: Api) -> None:
     body = (await api.client.get("/v2/replicas")).json()
     assert body["total_count"] == len(body["data"]) >= 1
-    assert {"replica_id", "replica_name", "kind", "status"} <= set(body["data"][0])
+    assert {"replica_id", "replica_name", "replica_type", "kind", "status"} <= set(body["data"][0])
+    assert body["data"][0]["status"] == "completed"
 
 
 async def test_unknown_paths_and_methods_use_the_error_body(api: Api) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from . import style as _style_module
 from .character import CharacterAvatar
 from .portrait import PortraitAvatar
 from .style import BUILTIN_STYLES, CharacterStyle
@@ -38,6 +39,9 @@ class AvatarInfo:
     replica_id: str
     name: str
     kind: AvatarKind
+    #: epoch seconds: a portrait file's mtime, the built-ins' install time; None for
+    #: portraits registered from memory
+    created_at: float | None = field(default=None, compare=False)
 
 
 def name_from_id(replica_id: str) -> str:
@@ -46,6 +50,13 @@ def name_from_id(replica_id: str) -> str:
         " ".join(part.capitalize() for part in stem.replace("_", "-").split("-") if part)
         or replica_id
     )
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed since the directory was scanned
+        return None
 
 
 class AvatarCatalog:
@@ -60,6 +71,8 @@ class AvatarCatalog:
         self._portrait_dir = Path(portrait_dir) if portrait_dir is not None else None
         self._registered: dict[str, PortraitAvatar] = {}
         self._loaded: dict[Path, PortraitAvatar] = {}
+        #: display names given with `rename`, over the ones taken from ids
+        self._names: dict[str, str] = {}
 
     def _portrait_files(self) -> dict[str, Path]:
         d = self._portrait_dir
@@ -75,11 +88,34 @@ class AvatarCatalog:
         return found
 
     def list(self) -> builtins.list[AvatarInfo]:
-        out = [AvatarInfo(a.replica_id, a.name, "character") for a in self._builtins.values()]
-        portraits: dict[str, str] = {rid: name_from_id(rid) for rid in self._portrait_files()}
-        portraits.update({rid: a.name for rid, a in self._registered.items()})
-        out.extend(AvatarInfo(rid, portraits[rid], "portrait") for rid in sorted(portraits))
+        installed = Path(_style_module.__file__).stat().st_mtime
+        out = [
+            AvatarInfo(a.replica_id, a.name, "character", installed)
+            for a in self._builtins.values()
+        ]
+        files = self._portrait_files()
+        portraits: dict[str, AvatarInfo] = {
+            rid: AvatarInfo(rid, self._names.get(rid, name_from_id(rid)), "portrait", _mtime(p))
+            for rid, p in files.items()
+        }
+        portraits.update(
+            {rid: AvatarInfo(rid, a.name, "portrait") for rid, a in self._registered.items()}
+        )
+        out.extend(portraits[rid] for rid in sorted(portraits))
         return out
+
+    def rename(self, replica_id: str, name: str) -> None:
+        """Give a portrait replica a display name (built-ins keep theirs)."""
+        if replica_id in self._builtins:
+            raise ValueError(f"{replica_id} is a built-in replica")
+        if replica_id not in self:
+            raise UnknownReplica(replica_id)
+        self._names[replica_id] = name
+        if replica_id in self._registered:
+            self._registered[replica_id].name = name
+        path = self._portrait_files().get(replica_id)
+        if path is not None and path in self._loaded:
+            self._loaded[path].name = name
 
     def get(self, replica_id: str) -> CharacterAvatar | PortraitAvatar:
         if replica_id in self._builtins:
@@ -91,7 +127,7 @@ class AvatarCatalog:
             raise UnknownReplica(replica_id)
         if path not in self._loaded:
             self._loaded[path] = PortraitAvatar.from_image(
-                path, replica_id, name_from_id(replica_id)
+                path, replica_id, self._names.get(replica_id, name_from_id(replica_id))
             )
         return self._loaded[path]
 
