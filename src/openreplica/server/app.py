@@ -81,7 +81,9 @@ def create_app(
         app.state.webhooks = webhooks
         app.state.services = Services(settings, store, hub, clock, catalog)
         warming = (
-            asyncio.create_task(factory.warm(settings.tts_engine, settings.stt_engine))
+            asyncio.create_task(
+                factory.warm(settings.tts_engine, settings.stt_engine, settings.vad_engine)
+            )
             if isinstance(factory, ModelFactory)
             else None
         )

@@ -50,6 +50,8 @@ class ServerSettings:
     llm_model_path: str | None = None
     tts_engine: str | None = None
     stt_engine: str | None = None
+    #: auto (Silero when installed, else webrtcvad), silero or webrtc
+    vad_engine: str = "auto"
     webhook_secret: str | None = None
     webhook_max_attempts: int = 5
     webhook_retry_delay: float = 1.0
@@ -125,7 +127,26 @@ class ServerSettings:
         if "data_dir" not in values:
             values["data_dir"] = default_data_dir(env)
         settings = cls(**values)
-        return replace(settings, data_dir=Path(settings.data_dir).expanduser())
+        settings = replace(settings, data_dir=Path(settings.data_dir).expanduser())
+        return settings.with_pulled_model()
+
+    def with_pulled_model(self) -> ServerSettings:
+        """With no LLM configured, the model `openreplica models pull` saved in
+        DATA_DIR/models answers (no variable needed)."""
+        if self.llm_model_path is not None or self.llm_base_url is not None:
+            return self
+        from openreplica.models import pulled_model
+
+        found = pulled_model(self.data_dir / "models")
+        return self if found is None else replace(self, llm_model_path=str(found))
+
+
+def _vad_engine(raw: object) -> str:
+    name = str(raw).strip().lower()
+    name = "webrtc" if name == "webrtcvad" else name
+    if name not in ("auto", "silero", "webrtc"):
+        raise ValueError(f"expected auto, silero or webrtc, got {raw!r}")
+    return name
 
 
 def _bool(raw: object) -> bool:
@@ -206,6 +227,13 @@ OPTIONS: tuple[Option, ...] = (
         "stt_engine",
         "default speech recognition engine: pocketsphinx (default), openai, faster-whisper",
         metavar="NAME",
+    ),
+    Option(
+        "vad_engine",
+        "voice activity detection for personas that name none: auto (default: silero "
+        "when the silero-vad package is installed, else webrtcvad), silero, webrtc",
+        _vad_engine,
+        "NAME",
     ),
     Option(
         "webhook_secret",
