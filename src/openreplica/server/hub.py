@@ -33,6 +33,7 @@ from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.event_writer import EventWriter
 from openreplica.server.persona_config import conversation_config
 from openreplica.server.plugin_factory import PluginFactory
+from openreplica.server.readiness import llm_problem
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, Store
 from openreplica.transports import ChannelLimits, History
@@ -234,6 +235,10 @@ class ConversationHub:
         )
         for warning in config.warnings:
             log.warning("%s: %s", record.conversation_id, warning)
+        if config.llm_engine != "openai":  # no network probe on the join path
+            problem = await llm_problem(config)
+            if problem is not None:
+                log.warning("%s: %s", record.conversation_id, problem)
         plugins = await self._plugins(config)
         runtime = _HubRuntime(record.conversation_id, config.engine, plugins, self._clock)
         writer = EventWriter(self._store, record.conversation_id)
