@@ -131,6 +131,16 @@ class ConversationHub:
     def is_live(self, conversation_id: str) -> bool:
         return conversation_id in self._live
 
+    def capabilities(self, conversation_id: str) -> tuple[bool, bool] | None:
+        """(can listen, can answer) of a live conversation; None when it is not live."""
+        live = self._live.get(conversation_id)
+        if live is None:
+            return None
+        plugins = live.runtime.plugins
+        listening = plugins.vad is not None and plugins.asr is not None
+        answering = live.runtime.settings.pipeline_mode != "full" or plugins.llm is not None
+        return listening, answering
+
     async def flush(self, conversation_id: str) -> None:
         """Store every event a live conversation has broadcast so far."""
         live = self._live.get(conversation_id)
