@@ -282,6 +282,11 @@ def add_models_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--output", type=Path, help="where to save it (default: <data dir>/models/<file name>)"
     )
     pull.add_argument("--force", action="store_true", help="download again even if present")
+    pull.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when the data directory already holds a model (scripts/serve)",
+    )
     pull.add_argument("--sha256", help="the file's expected sha256 (default: as the hub says)")
     pull.add_argument(
         "--connect-timeout",
@@ -300,7 +305,11 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _run_pull(args: argparse.Namespace) -> int:
     url: str = args.url
-    dest: Path = args.output or data_dir(os.environ) / "models" / url.rsplit("/", 1)[-1]
+    models = data_dir(os.environ) / "models"
+    if args.if_missing and (found := pulled_model(models)) is not None:
+        print(f"a model is already there: {found}")
+        return 0
+    dest: Path = args.output or models / url.rsplit("/", 1)[-1]
     if dest.exists() and not args.force:
         print(f"already downloaded: {dest}")
         _print_hint(dest)

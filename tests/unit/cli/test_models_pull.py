@@ -206,3 +206,17 @@ def test_the_cli_takes_a_sha256(
     assert "sha256" in capsys.readouterr().err and not out.exists()
     assert main(["models", "pull", "--url", server.url, "--output", str(out), "--sha256", SHA]) == 0
     assert f"OPENREPLICA_LLM_MODEL_PATH={out}" in capsys.readouterr().err
+
+
+def test_if_missing_downloads_nothing_when_a_model_is_there(
+    server: Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENREPLICA_DATA_DIR", str(tmp_path))
+    assert main(["models", "pull", "--if-missing", "--url", server.url]) == 0
+    assert len(server.ranges) == 1  # none there yet: downloaded
+    (tmp_path / "models" / "model.gguf").rename(tmp_path / "models" / "mine.gguf")
+    assert main(["models", "pull", "--if-missing", "--url", server.url]) == 0
+    assert "already there" in capsys.readouterr().out and len(server.ranges) == 1
