@@ -63,6 +63,8 @@ class ServerSettings:
     participant_absent_timeout: float = 300.0
     max_call_duration: float = 3600.0
     log_level: str = "info"
+    #: text, or json (one object per line, for log collectors)
+    log_format: str = "text"
     #: WebRTC (None = the transport's default; loopback candidates default to on when
     #: bound to a loopback address)
     webrtc_loopback: bool | None = None
@@ -139,6 +141,13 @@ class ServerSettings:
 
         found = pulled_model(self.data_dir / "models")
         return self if found is None else replace(self, llm_model_path=str(found))
+
+
+def _choice(raw: object, choices: tuple[str, ...]) -> str:
+    name = str(raw).strip().lower()
+    if name not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+    return name
 
 
 def _vad_engine(raw: object) -> str:
@@ -275,6 +284,12 @@ OPTIONS: tuple[Option, ...] = (
         "S",
     ),
     Option("log_level", "debug, info, warning or error (default info)", metavar="LEVEL"),
+    Option(
+        "log_format",
+        "text (default) or json: one JSON object per line",
+        lambda raw: _choice(raw, ("text", "json")),
+        "FORMAT",
+    ),
     Option(
         "webrtc_loopback",
         "offer 127.0.0.1 as a WebRTC host candidate (default: on when bound to loopback)",
