@@ -298,8 +298,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "webrtc_ice_servers",
-        "comma-separated STUN/TURN URLs for WebRTC (default none)",
-        metavar="URLS",
+        "STUN/TURN servers for WebRTC, also given to the call page: comma-separated URLs, or "
+        'JSON [{"urls": ..., "username": ..., "credential": ...}] (default none)',
+        metavar="SERVERS",
     ),
     Option("webrtc_video_size", "replica video size WxH (default 384x384)", metavar="WxH"),
     Option("webrtc_video_fps", "replica video frame rate (default 25)", int, "FPS"),
