@@ -55,8 +55,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_server_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from openreplica.server.cli import add_serve_command
+    from openreplica.server.doctor import add_doctor_command
 
     add_serve_command(commands)
+    add_doctor_command(commands)
 
 
 def _add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

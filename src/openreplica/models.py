@@ -4,12 +4,16 @@ The file goes to `<data dir>/models/` (`OPENREPLICA_DATA_DIR`, else
 `$XDG_DATA_HOME/openreplica`, else `~/.local/share/openreplica`). Downloads resume: the
 bytes so far live in `<file>.part` and a second run asks the server for the rest (HTTP
 Range). Offline, it fails within seconds with an error that says what to do instead.
-Point the server at the file with `OPENREPLICA_LLM_MODEL_PATH` (needs the `llama` extra).
+Every download is checked against a sha256: the one given (`--sha256`), else the one
+the model hub announces (Hugging Face's `X-Linked-Etag` for large files); a file that
+does not match is deleted. The server uses the default model in `<data dir>/models/` with
+no variable (needs the `llama` extra); `OPENREPLICA_LLM_MODEL_PATH` picks another file.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import sys
@@ -29,6 +33,7 @@ __all__ = [
     "add_models_command",
     "data_dir",
     "download",
+    "pulled_model",
 ]
 
 
@@ -64,6 +69,16 @@ def data_dir(env: Mapping[str, str]) -> Path:
         return Path(env["OPENREPLICA_DATA_DIR"]).expanduser()
     base = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
     return Path(base) / "openreplica"
+
+
+def pulled_model(models_dir: Path) -> Path | None:
+    """The model `openreplica models pull` saved in `models_dir`: the default model if it
+    is there, else the first other `.gguf` by name; None when there is none."""
+    default = models_dir / DEFAULT_MODEL.filename
+    if default.is_file():
+        return default
+    others = sorted(models_dir.glob("*.gguf")) if models_dir.is_dir() else []
+    return others[0] if others else None
 
 
 # ------------------------------------------------------------------------ progress
@@ -144,8 +159,10 @@ def download(
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
     trust_env: bool = True,
+    sha256: str | None = None,
 ) -> Path:
-    """Download `url` to `dest`, resuming a previous partial download."""
+    """Download `url` to `dest`, resuming a previous partial download, and check the
+    result against `sha256` (else the hub's announced digest, when it sends one)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
@@ -158,8 +175,10 @@ def download(
             client.stream("GET", url, headers=headers) as resp,
         ):
             total, append = _plan(resp, offset, part, url)
+            sha256 = sha256 or _announced_sha256(resp)
             if total is not None and append and offset == total:
-                part.replace(dest)  # the previous run got every byte
+                _verify(part, sha256, url)  # the previous run got every byte
+                part.replace(dest)
                 return dest
             with open(part, "ab" if append else "wb") as f:
                 if progress is not None:
@@ -191,8 +210,36 @@ def download(
             f"the download from {host} stopped at {got} of {total} bytes; "
             "run the same command again to resume"
         )
+    _verify(part, sha256, url)
     part.replace(dest)
     return dest
+
+
+_SHA256 = re.compile(r'(?:W/)?"?([0-9a-f]{64})"?')
+
+
+def _announced_sha256(resp: httpx.Response) -> str | None:
+    """The digest Hugging Face sends for large (LFS) files, on the redirect or the file."""
+    for r in (*resp.history, resp):
+        match = _SHA256.fullmatch(r.headers.get("x-linked-etag", "").strip().lower())
+        if match:
+            return match.group(1)
+    return None
+
+
+def _verify(part: Path, sha256: str | None, url: str) -> None:
+    if sha256 is None:
+        return
+    digest = hashlib.sha256()
+    with open(part, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256.lower():
+        part.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{url}: the file's sha256 is {digest.hexdigest()}, expected {sha256}; the "
+            "download was deleted, run the same command again"
+        )
 
 
 def _plan(resp: httpx.Response, offset: int, part: Path, url: str) -> tuple[int | None, bool]:
@@ -226,8 +273,8 @@ def add_models_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "pull",
         help=f"download the default chat model ({DEFAULT_MODEL.name}, {DEFAULT_MODEL.approx_size})",
         description="Download a small chat model (GGUF) into the data directory, with a "
-        "progress bar; an interrupted download resumes. Then run the server with "
-        "OPENREPLICA_LLM_MODEL_PATH set to the printed path (needs the llama extra: "
+        "progress bar; an interrupted download resumes; the file is checked by sha256. "
+        "The server then uses it when no other LLM is configured (needs the llama extra: "
         "pip install 'openreplica[llama]').",
     )
     pull.add_argument("--url", default=DEFAULT_MODEL.url, help="download another GGUF file")
@@ -235,6 +282,18 @@ def add_models_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--output", type=Path, help="where to save it (default: <data dir>/models/<file name>)"
     )
     pull.add_argument("--force", action="store_true", help="download again even if present")
+    pull.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when the data directory already holds a model (scripts/serve)",
+    )
+    pull.add_argument("--sha256", help="the file's expected sha256 (default: as the hub says)")
+    pull.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the model hub before giving up (default 10)",
+    )
     pull.set_defaults(run=_run_pull)
     models.set_defaults(run=lambda _args: _usage(models))
 
@@ -246,7 +305,11 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _run_pull(args: argparse.Namespace) -> int:
     url: str = args.url
-    dest: Path = args.output or data_dir(os.environ) / "models" / url.rsplit("/", 1)[-1]
+    models = data_dir(os.environ) / "models"
+    if args.if_missing and (found := pulled_model(models)) is not None:
+        print(f"a model is already there: {found}")
+        return 0
+    dest: Path = args.output or models / url.rsplit("/", 1)[-1]
     if dest.exists() and not args.force:
         print(f"already downloaded: {dest}")
         _print_hint(dest)
@@ -255,7 +318,14 @@ def _run_pull(args: argparse.Namespace) -> int:
         dest.unlink(missing_ok=True)
     print(f"downloading {url}\n         to {dest}", file=sys.stderr)
     try:
-        download(url, dest, progress=ProgressBar(sys.stderr))
+        download(
+            url,
+            dest,
+            progress=ProgressBar(sys.stderr),
+            connect_timeout=args.connect_timeout,
+            read_timeout=max(args.connect_timeout, 30.0),
+            sha256=args.sha256,
+        )
     except DownloadError as exc:
         print(f"openreplica models pull: {exc}", file=sys.stderr)
         return 1
@@ -268,8 +338,8 @@ def _run_pull(args: argparse.Namespace) -> int:
 
 
 def _print_hint(dest: Path) -> None:
-    print(
-        f"use it with: OPENREPLICA_LLM_MODEL_PATH={dest} openreplica serve "
-        "(needs: pip install 'openreplica[llama]')",
-        file=sys.stderr,
-    )
+    if dest.parent == data_dir(os.environ) / "models":
+        how = "`openreplica serve` uses it when no other LLM is configured"
+    else:
+        how = f"use it with: OPENREPLICA_LLM_MODEL_PATH={dest} openreplica serve"
+    print(f"{how} (needs: pip install 'openreplica[llama]')", file=sys.stderr)

@@ -49,3 +49,5 @@ class VADOptions:
     aggressiveness: int = 2
     #: silero: onnxruntime intra-op threads
     threads: int = 1
+    #: silero: the ONNX model file (None = the one in the `silero-vad` package)
+    silero_model: str | None = None

@@ -9,7 +9,8 @@ How a persona picks its engines (the server maps persona layers onto these calls
 - `layers.stt.stt_engine` -> `build_asr`: `pocketsphinx` (default), `openai`,
   `faster-whisper`;
 - `layers.tts.tts_engine` -> `build_tts`: `piper` (default), `espeak`, `openai`;
-- the server's VAD setting -> `build_vad`: `silero` (default), `webrtc`;
+- the server's `vad_engine` setting or `layers.stt.vad_engine` -> `build_vad`: `auto`
+  (default: Silero when its model is installed, else webrtcvad), `silero`, `webrtc`;
 - `layers.llm` -> `build_llm`: `openai` (any OpenAI-compatible server) or `llama` (a local
   GGUF); the server decides which from the persona and its own settings.
 """
@@ -33,13 +34,14 @@ __all__ = [
     "build_llm",
     "build_tts",
     "build_vad",
+    "resolve_vad",
 ]
 
 T = TypeVar("T")
 
 TTS_ENGINES = ("piper", "espeak", "openai")
 ASR_ENGINES = ("pocketsphinx", "openai", "faster-whisper")
-VAD_ENGINES = ("silero", "webrtc")
+VAD_ENGINES = ("auto", "silero", "webrtc")
 LLM_ENGINES = ("openai", "llama")
 
 _ALIASES = {
@@ -169,18 +171,43 @@ def build_asr(
     return sphinx, warning
 
 
+def resolve_vad(engine: str | None, options: VADOptions) -> tuple[str, str]:
+    """(`silero` or `webrtc`, why): `auto` (the default) takes Silero when its model can
+    be found (`options.silero_model`, else the `silero-vad` package), else webrtcvad,
+    which is a hard dependency, so every install can listen."""
+    name, warning = _resolve("VAD", engine, VAD_ENGINES)
+    if name == "webrtc":
+        return "webrtc", "chosen by the vad_engine setting"
+    from openreplica.plugins.vad_silero import find_silero_model
+
+    try:
+        path = Path(options.silero_model) if options.silero_model else find_silero_model()
+        if not path.is_file():
+            raise FileNotFoundError(f"no Silero model at {path}")
+    except FileNotFoundError as exc:
+        # An explicit `silero` that cannot load still listens: webrtcvad is always there.
+        return "webrtc", f"Silero is unavailable ({exc}); using webrtcvad"
+    return "silero", warning or f"model {path}"
+
+
 def build_vad(
     engine: str | None, options: VADOptions, cache: ModelCache
 ) -> tuple[VADModel, str | None]:
-    name, warning = _resolve("VAD", engine, VAD_ENGINES)
+    """The VAD `resolve_vad` picks; the warning is set when a named engine was not used."""
+    requested, warning = _resolve("VAD", engine, VAD_ENGINES)
+    name, why = resolve_vad(engine, options)
+    if requested == "silero" and name != "silero":
+        warning = why
     if name == "webrtc":
         from openreplica.plugins.vad_webrtc import WebRtcVAD
 
         return WebRtcVAD(options.aggressiveness), warning
     from openreplica.plugins.vad_silero import SileroVAD
 
+    model = Path(options.silero_model) if options.silero_model else None
     silero = cache.get(
-        ("vad", "silero", options.threads), lambda: SileroVAD(threads=options.threads)
+        ("vad", "silero", options.silero_model, options.threads),
+        lambda: SileroVAD(model, threads=options.threads),
     )
     return silero, warning
 

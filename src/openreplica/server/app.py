@@ -21,7 +21,13 @@ from openreplica import __version__
 from openreplica.plugins.avatar.catalog import AvatarCatalog
 from openreplica.plugins.registry import ModelCache
 from openreplica.runtime import Clock, SystemClock
-from openreplica.server import routes_conversations, routes_personas, routes_replicas, ws
+from openreplica.server import (
+    call_config,
+    routes_conversations,
+    routes_personas,
+    routes_replicas,
+    ws,
+)
 from openreplica.server.conversation_end import Finisher
 from openreplica.server.deps import Services
 from openreplica.server.errors import install_error_handlers
@@ -84,7 +90,9 @@ def create_app(
         app.state.webhooks = webhooks
         app.state.services = Services(settings, store, hub, clock, catalog)
         warming = (
-            asyncio.create_task(factory.warm(settings.tts_engine, settings.stt_engine))
+            asyncio.create_task(
+                factory.warm(settings.tts_engine, settings.stt_engine, settings.vad_engine)
+            )
             if isinstance(factory, ModelFactory)
             else None
         )
@@ -113,6 +121,7 @@ def create_app(
     app.include_router(routes_replicas.router)
     app.include_router(ws.router)
     add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
+    app.include_router(call_config.router)  # /c/{id}/config: ICE servers, can it listen
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from openreplica.server.settings import OPTIONS, ServerSettings, SettingsError
@@ -47,11 +46,9 @@ def serve(settings: ServerSettings) -> int:
 
     from openreplica import __version__
     from openreplica.server.app import create_app
+    from openreplica.server.logs import configure_logging
 
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     auth = "REST auth on (x-api-key)" if settings.rest_auth else "REST auth off: loopback only"
     print(

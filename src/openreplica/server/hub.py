@@ -33,6 +33,7 @@ from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.event_writer import EventWriter
 from openreplica.server.persona_config import conversation_config
 from openreplica.server.plugin_factory import PluginFactory
+from openreplica.server.readiness import llm_problem
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, Store
 from openreplica.transports import ChannelLimits, History
@@ -129,6 +130,16 @@ class ConversationHub:
 
     def is_live(self, conversation_id: str) -> bool:
         return conversation_id in self._live
+
+    def capabilities(self, conversation_id: str) -> tuple[bool, bool] | None:
+        """(can listen, can answer) of a live conversation; None when it is not live."""
+        live = self._live.get(conversation_id)
+        if live is None:
+            return None
+        plugins = live.runtime.plugins
+        listening = plugins.vad is not None and plugins.asr is not None
+        answering = live.runtime.settings.pipeline_mode != "full" or plugins.llm is not None
+        return listening, answering
 
     async def flush(self, conversation_id: str) -> None:
         """Store every event a live conversation has broadcast so far."""
@@ -234,6 +245,10 @@ class ConversationHub:
         )
         for warning in config.warnings:
             log.warning("%s: %s", record.conversation_id, warning)
+        if config.llm_engine != "openai":  # no network probe on the join path
+            problem = await llm_problem(config)
+            if problem is not None:
+                log.warning("%s: %s", record.conversation_id, problem)
         plugins = await self._plugins(config)
         runtime = _HubRuntime(record.conversation_id, config.engine, plugins, self._clock)
         writer = EventWriter(self._store, record.conversation_id)

@@ -11,6 +11,7 @@ Mapping (SPEC §4.2, §5):
 - `layers.llm` with a `base_url` is used as given; without one, the server's default LLM
   (`OPENREPLICA_LLM_*`) answers. A `model` ending in `.gguf` runs locally (llama.cpp).
   No endpoint at all = no LLM (the conversation reports `llm_unavailable` on respond).
+- `layers.stt.vad_engine` (`auto`, `silero`, `webrtc`), else the server's `vad_engine`.
 - `layers.tts.tts_engine` / `layers.stt.stt_engine`: an engine this server does not have
   (e.g. a hosted service's name) falls back to the default with a warning.
 - `context` = persona `context` + conversation `conversational_context`.
@@ -31,7 +32,7 @@ from openreplica.engine import EngineSettings, PipelineMode, TurnTaking
 from openreplica.plugins.base import LLMOptions
 from openreplica.plugins.options import ASROptions, TTSOptions
 from openreplica.plugins.perception import PerceptionConfig, perception_config
-from openreplica.plugins.registry import ASR_ENGINES, TTS_ENGINES
+from openreplica.plugins.registry import ASR_ENGINES, TTS_ENGINES, VAD_ENGINES
 from openreplica.protocol import SENSITIVITY_LEVELS, SensitivityLevel
 from openreplica.server.settings import ServerSettings
 
@@ -53,6 +54,7 @@ _ALIASES = {
     "openai-compatible": "openai",
     "faster_whisper": "faster-whisper",
     "whisper": "faster-whisper",
+    "webrtcvad": "webrtc",
 }
 
 
@@ -67,6 +69,8 @@ class ConversationConfig:
     stt_engine: str | None
     stt: ASROptions
     warnings: tuple[str, ...] = field(default=())
+    #: "auto", "silero" or "webrtc" (plugins.registry.resolve_vad decides what auto means)
+    vad_engine: str = "auto"
     perception: PerceptionConfig = field(default_factory=lambda: PerceptionConfig(engine=None))
 
 
@@ -189,6 +193,10 @@ def conversation_config(
         "STT", stt.get("stt_engine"), ASR_ENGINES, settings.stt_engine
     )
     warnings += [warning] if warning else []
+    vad_engine, warning = resolve_engine(
+        "VAD", stt.get("vad_engine"), VAD_ENGINES, settings.vad_engine
+    )
+    warnings += [warning] if warning else []
     llm_engine, llm_options = _llm(llm, settings)
     perception, perception_warnings = _perception(_section(layers, "perception"))
     warnings += perception_warnings
@@ -216,6 +224,7 @@ def conversation_config(
         stt_engine=stt_engine,
         stt=_stt(stt, _str(language)),
         warnings=tuple(warnings),
+        vad_engine=vad_engine or "auto",
         perception=perception,
     )
 

@@ -18,7 +18,14 @@ from typing import Any
 from openreplica.plugins.base import LLM, ChatMessage, LLMDelta, TextDelta
 from openreplica.plugins.options import ASROptions, TTSOptions, VADOptions
 from openreplica.plugins.perception import build_perception
-from openreplica.plugins.registry import ModelCache, build_asr, build_llm, build_tts, build_vad
+from openreplica.plugins.registry import (
+    ModelCache,
+    build_asr,
+    build_llm,
+    build_tts,
+    build_vad,
+    resolve_vad,
+)
 from openreplica.plugins.scripted import ScriptedTTS
 from openreplica.runtime import RuntimePlugins
 from openreplica.server.persona_config import ConversationConfig
@@ -50,7 +57,7 @@ class ModelFactory:
             _warn(warning)
         plugins = RuntimePlugins(tts=tts, llm=llm, perception=build_perception(config.perception))
         try:  # voice input is optional: a text-only conversation works without it
-            plugins.vad, warning = build_vad(None, VADOptions(), self._cache)
+            plugins.vad, warning = build_vad(config.vad_engine, VADOptions(), self._cache)
             _warn(warning)
             plugins.asr, warning = build_asr(config.stt_engine, config.stt, self._cache)
             _warn(warning)
@@ -59,19 +66,29 @@ class ModelFactory:
             plugins.vad = plugins.asr = None
         return plugins
 
-    async def warm(self, tts_engine: str | None, stt_engine: str | None) -> None:
+    async def warm(
+        self, tts_engine: str | None, stt_engine: str | None, vad_engine: str | None = None
+    ) -> None:
         """Load the default models before the first conversation needs them: a first
         Piper or pocketsphinx load takes about a second and would otherwise fall on the
-        first caller (pocketsphinx holds the GIL while it builds a decoder)."""
+        first caller (pocketsphinx holds the GIL while it builds a decoder). Logs which
+        VAD the server listens with, once."""
+        name, why = resolve_vad(vad_engine, VADOptions())
+        if name == "silero":
+            log.info("voice activity detection: silero (%s)", why)
+        else:
+            log.info("voice activity detection: webrtcvad (%s)", why)
         try:
             async with self._lock:
-                await asyncio.to_thread(self._warm, tts_engine, stt_engine)
+                await asyncio.to_thread(self._warm, tts_engine, stt_engine, vad_engine)
         except Exception as exc:
             log.warning("could not preload the default models (%s); they load on first use", exc)
 
-    def _warm(self, tts_engine: str | None, stt_engine: str | None) -> None:
+    def _warm(
+        self, tts_engine: str | None, stt_engine: str | None, vad_engine: str | None = None
+    ) -> None:
         build_tts(tts_engine, TTSOptions(), self._cache)
-        build_vad(None, VADOptions(), self._cache)
+        build_vad(vad_engine, VADOptions(), self._cache)
         asr, _ = build_asr(stt_engine, ASROptions(), self._cache)
         warm = getattr(asr, "warm", None)
         if callable(warm):

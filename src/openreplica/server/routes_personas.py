@@ -18,6 +18,7 @@ from openreplica.server.errors import (
     describe_validation_error,
     not_found,
 )
+from openreplica.server.readiness import persona_warnings
 from openreplica.server.schemas import PersonaCreate, PersonaList, PersonaOut
 from openreplica.server.store import PersonaRecord
 
@@ -65,8 +66,19 @@ def persona_out(record: PersonaRecord) -> dict[str, Any]:
     }
 
 
+async def _checked(s: Services, record: PersonaRecord) -> dict[str, Any]:
+    """`persona_out` plus the operator's `warnings` when the persona cannot work."""
+    out = persona_out(record)
+    warnings = await persona_warnings(record.document, s.settings)
+    if warnings:
+        out["warnings"] = warnings
+    return out
+
+
 def _document(persona: PersonaCreate) -> dict[str, Any]:
-    return persona.model_dump(mode="json", exclude_none=True)
+    document = persona.model_dump(mode="json", exclude_none=True)
+    document.pop("warnings", None)  # computed on every read, never stored
+    return document
 
 
 def _check_replica(s: Services, persona: PersonaCreate) -> None:
@@ -100,7 +112,7 @@ async def create_persona(
         document=_document(body),
     )
     await s.store.add_persona(record)
-    return persona_out(record)
+    return await _checked(s, record)
 
 
 @router.get(
@@ -123,7 +135,7 @@ async def list_personas(
     summary="Get a persona",
 )
 async def get_persona(persona_id: str, s: Annotated[Services, Depends(services)]) -> dict[str, Any]:
-    return persona_out(await _get(s, persona_id))
+    return await _checked(s, await _get(s, persona_id))
 
 
 @router.patch(
@@ -160,7 +172,7 @@ async def patch_persona(
     _check_replica(s, persona)
     document = _document(persona)
     await s.store.update_persona(persona_id, persona.persona_name, document, s.clock.now())
-    return persona_out(await _get(s, persona_id))
+    return await _checked(s, await _get(s, persona_id))
 
 
 @router.delete(

@@ -88,6 +88,9 @@ class PersonaOut(PersonaCreate):
     persona_id: str
     created_at: str
     updated_at: str
+    #: for the operator: why conversations with this persona cannot work as asked (no
+    #: LLM, an unreachable endpoint, an unknown engine); only on create, get and patch
+    warnings: list[str] | None = None
 
 
 class PersonaList(BaseModel):

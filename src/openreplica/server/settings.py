@@ -50,6 +50,8 @@ class ServerSettings:
     llm_model_path: str | None = None
     tts_engine: str | None = None
     stt_engine: str | None = None
+    #: auto (Silero when installed, else webrtcvad), silero or webrtc
+    vad_engine: str = "auto"
     webhook_secret: str | None = None
     webhook_max_attempts: int = 5
     webhook_retry_delay: float = 1.0
@@ -61,6 +63,8 @@ class ServerSettings:
     participant_absent_timeout: float = 300.0
     max_call_duration: float = 3600.0
     log_level: str = "info"
+    #: text, or json (one object per line, for log collectors)
+    log_format: str = "text"
     #: WebRTC (None = the transport's default; loopback candidates default to on when
     #: bound to a loopback address)
     webrtc_loopback: bool | None = None
@@ -125,7 +129,33 @@ class ServerSettings:
         if "data_dir" not in values:
             values["data_dir"] = default_data_dir(env)
         settings = cls(**values)
-        return replace(settings, data_dir=Path(settings.data_dir).expanduser())
+        settings = replace(settings, data_dir=Path(settings.data_dir).expanduser())
+        return settings.with_pulled_model()
+
+    def with_pulled_model(self) -> ServerSettings:
+        """With no LLM configured, the model `openreplica models pull` saved in
+        DATA_DIR/models answers (no variable needed)."""
+        if self.llm_model_path is not None or self.llm_base_url is not None:
+            return self
+        from openreplica.models import pulled_model
+
+        found = pulled_model(self.data_dir / "models")
+        return self if found is None else replace(self, llm_model_path=str(found))
+
+
+def _choice(raw: object, choices: tuple[str, ...]) -> str:
+    name = str(raw).strip().lower()
+    if name not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+    return name
+
+
+def _vad_engine(raw: object) -> str:
+    name = str(raw).strip().lower()
+    name = "webrtc" if name == "webrtcvad" else name
+    if name not in ("auto", "silero", "webrtc"):
+        raise ValueError(f"expected auto, silero or webrtc, got {raw!r}")
+    return name
 
 
 def _bool(raw: object) -> bool:
@@ -208,6 +238,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="NAME",
     ),
     Option(
+        "vad_engine",
+        "voice activity detection for personas that name none: auto (default: silero "
+        "when the silero-vad package is installed, else webrtcvad), silero, webrtc",
+        _vad_engine,
+        "NAME",
+    ),
+    Option(
         "webhook_secret",
         "sign webhook bodies with HMAC-SHA256 (header X-OpenReplica-Signature: sha256=<hex>)",
         metavar="SECRET",
@@ -248,6 +285,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("log_level", "debug, info, warning or error (default info)", metavar="LEVEL"),
     Option(
+        "log_format",
+        "text (default) or json: one JSON object per line",
+        lambda raw: _choice(raw, ("text", "json")),
+        "FORMAT",
+    ),
+    Option(
         "webrtc_loopback",
         "offer 127.0.0.1 as a WebRTC host candidate (default: on when bound to loopback)",
         _bool,
@@ -255,8 +298,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "webrtc_ice_servers",
-        "comma-separated STUN/TURN URLs for WebRTC (default none)",
-        metavar="URLS",
+        "STUN/TURN servers for WebRTC, also given to the call page: comma-separated URLs, or "
+        'JSON [{"urls": ..., "username": ..., "credential": ...}] (default none)',
+        metavar="SERVERS",
     ),
     Option("webrtc_video_size", "replica video size WxH (default 384x384)", metavar="WxH"),
     Option("webrtc_video_fps", "replica video frame rate (default 25)", int, "FPS"),

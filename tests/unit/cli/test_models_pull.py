@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import socket
 import threading
@@ -27,6 +28,8 @@ class Server:
     honour_range: bool = True
     #: close the connection after this many bytes of the body
     cut_after: int | None = None
+    #: the digest announced in `X-Linked-Etag` (as Hugging Face does for large files)
+    etag: str | None = None
 
 
 @pytest.fixture
@@ -57,6 +60,8 @@ def server() -> Iterator[Server]:
             else:
                 self.send_response(200)
             body = BLOB[start:]
+            if state.etag is not None:
+                self.send_header("X-Linked-Etag", f'"{state.etag}"')
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if state.cut_after is not None:
@@ -153,7 +158,7 @@ def test_the_cli_saves_into_the_data_dir_and_says_how_to_use_it(
     assert dest.read_bytes() == BLOB
     out = capsys.readouterr()
     assert out.out.strip() == str(dest)
-    assert f"OPENREPLICA_LLM_MODEL_PATH={dest}" in out.err and "100%" in out.err
+    assert "`openreplica serve` uses it" in out.err and "100%" in out.err
     # a second pull finds it and downloads nothing
     assert main(["models", "pull", "--url", server.url]) == 0
     assert "already downloaded" in capsys.readouterr().out and len(server.ranges) == 1
@@ -163,3 +168,55 @@ def test_data_dir_and_default_model() -> None:
     assert data_dir({"OPENREPLICA_DATA_DIR": "/srv/or"}) == Path("/srv/or")
     assert data_dir({"XDG_DATA_HOME": "/x"}) == Path("/x/openreplica")
     assert DEFAULT_MODEL.filename.endswith(".gguf") and DEFAULT_MODEL.url.startswith("https://")
+
+
+SHA = hashlib.sha256(BLOB).hexdigest()
+
+
+def test_the_announced_sha256_is_checked(server: Server, tmp_path: Path) -> None:
+    server.etag = SHA
+    assert download(server.url, tmp_path / "ok.gguf").read_bytes() == BLOB
+    server.etag = "0" * 64
+    with pytest.raises(DownloadError, match=f"sha256 is {SHA}, expected 0000"):
+        download(server.url, tmp_path / "bad.gguf")
+    assert not (tmp_path / "bad.gguf").exists()
+    assert not (tmp_path / "bad.gguf.part").exists()  # the next run starts over
+
+
+def test_a_given_sha256_wins_and_a_resumed_file_is_checked_whole(
+    server: Server, tmp_path: Path
+) -> None:
+    server.cut_after = 300_000
+    with pytest.raises(DownloadError):
+        download(server.url, tmp_path / "m.gguf", sha256=SHA)
+    server.cut_after = None
+    assert download(server.url, tmp_path / "m.gguf", sha256=SHA).read_bytes() == BLOB
+    with pytest.raises(DownloadError, match="expected " + "1" * 64):
+        download(server.url, tmp_path / "n.gguf", sha256="1" * 64)
+
+
+def test_the_cli_takes_a_sha256(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.gguf"
+    assert (
+        main(["models", "pull", "--url", server.url, "--output", str(out), "--sha256", "2" * 64])
+        == 1
+    )
+    assert "sha256" in capsys.readouterr().err and not out.exists()
+    assert main(["models", "pull", "--url", server.url, "--output", str(out), "--sha256", SHA]) == 0
+    assert f"OPENREPLICA_LLM_MODEL_PATH={out}" in capsys.readouterr().err
+
+
+def test_if_missing_downloads_nothing_when_a_model_is_there(
+    server: Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENREPLICA_DATA_DIR", str(tmp_path))
+    assert main(["models", "pull", "--if-missing", "--url", server.url]) == 0
+    assert len(server.ranges) == 1  # none there yet: downloaded
+    (tmp_path / "models" / "model.gguf").rename(tmp_path / "models" / "mine.gguf")
+    assert main(["models", "pull", "--if-missing", "--url", server.url]) == 0
+    assert "already there" in capsys.readouterr().out and len(server.ranges) == 1

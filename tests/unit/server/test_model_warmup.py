@@ -17,7 +17,7 @@ async def test_warm_leaves_a_ready_pocketsphinx_decoder_in_the_shared_cache() ->
 
 
 class _NoVoice(ModelFactory):
-    def _warm(self, tts_engine: str | None, stt_engine: str | None) -> None:
+    def _warm(self, *engines: str | None) -> None:
         raise RuntimeError("no voice")
 
 

@@ -8,7 +8,24 @@ const params = new URLSearchParams(location.search);
 const embedded = params.get("embed") === "1" && window.parent !== window;
 const wantCamera = params.get("camera") !== "0";
 
-const call = OpenReplica.createCallObject({ audioSource: true, videoSource: wantCamera });
+// The server's STUN/TURN servers, and whether the replica can hear and answer
+// (GET /c/{id}/config). A page that cannot fetch it still joins, with host candidates.
+async function fetchConfig() {
+  const url = `${location.pathname.replace(/\/$/, "")}/config${location.search}`;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    return response.ok ? await response.json() : {};
+  } catch {
+    return {};
+  }
+}
+const config = await fetchConfig();
+
+const call = OpenReplica.createCallObject({
+  audioSource: true,
+  videoSource: wantCamera,
+  iceServers: config.ice_servers || [],
+});
 window.openreplicaCall = call; // for debugging from the console (and the browser test)
 
 // ------------------------------------------------------------------ view state
@@ -54,6 +71,25 @@ function toast(message) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => (el.hidden = true), 4500);
 }
+
+// What the user is told when the replica cannot do its job. The operator's reasons (which
+// variable to set…) are in the server log and the persona's REST `warnings`, not here.
+const NOTICES = {
+  answer: "This replica can't answer yet. Please try again later.",
+  listen: "This replica can't hear you in this call. Type your message below instead.",
+  voice: "This replica has lost its voice for now: its answers appear here as text.",
+};
+const shownNotices = new Set();
+function notice(kind) {
+  if (shownNotices.has(kind)) return;
+  shownNotices.add(kind);
+  const el = $("notice");
+  el.hidden = false;
+  el.textContent = [...shownNotices].map((k) => NOTICES[k]).join(" ");
+  app.dataset[`cannot${kind[0].toUpperCase()}${kind.slice(1)}`] = "true";
+  if (kind === "listen") $("transcript-empty")?.replaceChildren("Type a message below.");
+}
+const ERROR_NOTICES = { llm_unavailable: "answer", asr_unavailable: "listen", tts_unavailable: "voice" };
 
 function setSpeaking(on) {
   app.classList.toggle("speaking", on);
@@ -233,7 +269,8 @@ call.on("app-message", ({ data }) => {
       addMessage("notice", `Tool call: ${p.name}`);
       break;
     case "system.error":
-      toast(p.message || p.code || "error");
+      if (ERROR_NOTICES[p.code]) notice(ERROR_NOTICES[p.code]);
+      else toast(p.message || p.code || "error");
       break;
   }
   if (embedded) window.parent.postMessage({ openreplica: "event", type: "app-message", detail: { data, fromId: "replica" } }, "*");
@@ -296,6 +333,10 @@ try {
     setView("live");
     hideOverlay();
     $("message").focus();
+    // The replica has joined: the server now knows whether it can hear and answer.
+    const live = await fetchConfig();
+    if (live.listening === false) notice("listen");
+    if (live.answering === false) notice("answer");
   }
 } catch (err) {
   // "error" / "conversation-ended" handlers have shown why.

