@@ -67,7 +67,8 @@ JOIN_JS = """async (url) => {
       video.requestVideoFrameCallback(() => resolve(performance.now()));
     });
   });
-  const firstMessage = new Promise((resolve) => call.once("app-message", () => resolve(performance.now())));
+  const firstMessage = new Promise((resolve) =>
+    call.once("app-message", () => resolve(performance.now())));
   call.on("joined-meeting", () => (t.joined = performance.now() - t0));
   t0 = performance.now();
   await call.join({ url });
