@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from test_call_page import CHROMIUM, FLAGS, _free_port
+from tests.e2e.test_call_page import CHROMIUM, FLAGS, _free_port
 
 from openreplica.plugins.scripted import ScriptedTTS
 from openreplica.runtime import RuntimePlugins
