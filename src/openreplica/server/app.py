@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from openreplica import __version__
 from openreplica.plugins.avatar.catalog import AvatarCatalog
@@ -104,6 +105,17 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # SPEC §2.5: apps call the API, the offer endpoint and /static from their own origin.
+    # Credentials are the x-api-key header and meeting tokens, never cookies, so
+    # credentialed CORS stays off and `*` exposes nothing a cross-site page could abuse.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["content-type", "x-api-key", "authorization"],
+        max_age=600,
+    )
     install_error_handlers(app)
     app.include_router(routes_personas.router)
     app.include_router(routes_conversations.router)

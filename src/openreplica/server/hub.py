@@ -61,6 +61,13 @@ class Participant:
     clock: Clock
     #: the conversation was created with `audio_only` (no video track needed)
     audio_only: bool = False
+    #: the persona's name (the replica's display name in clients), when it has one
+    persona_name: str | None = None
+
+
+def _persona_name(record: ConversationRecord) -> str | None:
+    name = record.persona.get("persona_name")
+    return name if isinstance(name, str) and name else None
 
 
 class _HubRuntime(ConversationRuntime):
@@ -188,6 +195,7 @@ class ConversationHub:
                 history,
                 self._clock,
                 audio_only=bool(live.record.request.get("audio_only")),
+                persona_name=_persona_name(live.record),
             )
         finally:
             live.participants -= 1

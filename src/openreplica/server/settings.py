@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -68,6 +69,9 @@ class ServerSettings:
     webrtc_video_size: str | None = None
     webrtc_video_fps: int | None = None
     webrtc_camera_fps: float | None = None
+    #: origins allowed to call the API, the offer endpoint and /static from a browser
+    #: (CORS, SPEC §2.5); ("*",) = any origin
+    cors_origins: tuple[str, ...] = ("*",)
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
 
@@ -137,6 +141,23 @@ def _bool(raw: object) -> bool:
     if text in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"expected true or false, got {raw!r}")
+
+
+_ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
+
+
+def _origins(raw: object) -> tuple[str, ...]:
+    """`*`, or a comma-separated list of origins (`scheme://host[:port]`, no path)."""
+    items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+    origins = tuple(str(item).strip().rstrip("/") for item in items if str(item).strip())
+    if not origins:
+        raise ValueError("expected * or a comma-separated list of origins")
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+    if "*" in origins and len(origins) > 1:
+        raise ValueError("* already allows every origin: give it alone")
+    return origins
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +286,14 @@ OPTIONS: tuple[Option, ...] = (
         "user camera frames kept per second for perception (default 2)",
         float,
         "FPS",
+    ),
+    Option(
+        "cors_origins",
+        "origins allowed to use the API, the offer endpoint and /static from a browser: * "
+        "(default: any; credentials are headers and tokens, never cookies) or a "
+        "comma-separated list like https://app.example.com,http://localhost:5173",
+        _origins,
+        "ORIGINS",
     ),
     Option(
         "testing_scripted_plugins",

@@ -1,7 +1,8 @@
 """WebRTC signalling, the browser call page and its static files.
 
 - `POST /v2/conversations/{id}/webrtc/offer` (SPEC §2.2): `{"sdp", "type": "offer"}` ->
-  `{"sdp", "type": "answer"}` (plus `replica_id` / `replica_name` for the page). Auth as
+  `{"sdp", "type": "answer"}` (plus `replica_id`, `replica_name` and `persona_name` for
+  the page and the JS client). Auth as
   the WebSocket: `?t=` or `x-api-key`; optional `?last_seq=` (or `"last_seq"` in the
   body) replays what a reconnecting client missed. The participant joins the
   conversation when the offer is accepted and leaves when the peer connection is lost
@@ -165,6 +166,7 @@ async def _serve_participant(
                             "type": "answer",
                             "replica_id": participant.runtime.settings.replica_id,
                             "replica_name": avatar.name if avatar is not None else None,
+                            "persona_name": getattr(participant, "persona_name", None),
                         }
                     )
                 reason = await peer.wait_closed()

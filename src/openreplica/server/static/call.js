@@ -8,7 +8,11 @@ const params = new URLSearchParams(location.search);
 const embedded = params.get("embed") === "1" && window.parent !== window;
 const wantCamera = params.get("camera") !== "0";
 
-const call = OpenReplica.createCallObject({ audioSource: true, videoSource: wantCamera });
+const call = OpenReplica.createCallObject({
+  audioSource: true,
+  videoSource: wantCamera,
+  userName: params.get("name") || "",
+});
 window.openreplicaCall = call; // for debugging from the console (and the browser test)
 
 // ------------------------------------------------------------------ view state
@@ -163,7 +167,7 @@ function addMessage(role, text, key) {
   if (role !== "notice") {
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = role === "user" ? "You" : call.replica.name || "Replica";
+    who.textContent = role === "user" ? "You" : call.replica.persona_name || call.replica.name || "Replica";
     li.append(who);
   }
   const bubble = document.createElement("div");
@@ -258,7 +262,7 @@ call.on("conversation-ended", () => {
   for (const t of call.participants().local.tracks.audio.persistentTrack ? [call.participants().local.tracks.audio.persistentTrack] : []) t.enabled = false;
 });
 call.on("left-meeting", ({ ended }) => {
-  if (ended) return;
+  if (ended || call.meetingState() === "error") return; // the ended / error view stays
   setView("left");
   showOverlay({ title: "You left the call", text: "The replica is still here for a while.", action: { label: "Rejoin", run: () => location.reload() } });
 });
@@ -271,12 +275,27 @@ call.on("error", ({ errorMsg, status }) => {
 
 // ------------------------------------------------------------------ embedding (createFrame)
 
+// Participant objects without their MediaStreamTracks (which cannot cross postMessage).
+function portable(detail) {
+  return JSON.parse(JSON.stringify(detail || {}, (key, value) =>
+    ["track", "persistentTrack", "audioTrack", "videoTrack"].includes(key) ? undefined : value));
+}
+
 if (embedded) {
-  for (const type of ["joined-meeting", "left-meeting", "conversation-ended", "error"]) {
-    call.on(type, (detail) => window.parent.postMessage({ openreplica: "event", type, detail: JSON.parse(JSON.stringify(detail || {})) }, "*"));
+  const forwarded = ["joined-meeting", "left-meeting", "conversation-ended", "error", "camera-error",
+    "nonfatal-error", "participant-joined", "participant-updated", "participant-left"];
+  for (const type of forwarded) {
+    call.on(type, (detail) => window.parent.postMessage({ openreplica: "event", type, detail: portable(detail) }, "*"));
   }
   window.addEventListener("message", (ev) => {
-    if (ev.source === window.parent && ev.data && ev.data.openreplica === "send") call.sendAppMessage(ev.data.message, "*");
+    const m = ev.data;
+    if (ev.source !== window.parent || !m) return;
+    if (m.openreplica === "send") call.sendAppMessage(m.message, "*"); // openreplica.js 0.1
+    if (m.openreplica !== "command") return;
+    if (m.command === "send") call.sendAppMessage(m.message, m.to || "*");
+    else if (m.command === "set-local-audio") call.setLocalAudio(m.enabled);
+    else if (m.command === "set-local-video") call.setLocalVideo(m.enabled);
+    else if (m.command === "leave") call.leave();
   });
 }
 
@@ -287,7 +306,7 @@ showOverlay({ title: "Joining the conversation…", spinner: true });
 try {
   // lastSeq 0: the server replays the conversation so far, so the transcript is whole.
   await call.join({ url: location.href, lastSeq: 0 });
-  const name = call.replica.name || "Replica";
+  const name = call.replica.persona_name || call.replica.name || "Replica";
   $("replica-name").textContent = name;
   $("placeholder-initial").textContent = name.slice(0, 1).toUpperCase();
   document.title = `${name} · openreplica`;
