@@ -17,14 +17,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chromium import FLAGS, require_chromium
 from node_tools import npm_ci, require_node, run_node_tool
-from server_process import ServerProcess
+from server_process import ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +36,6 @@ PACKAGE = ROOT / "clients" / "react"
 SAMPLE = ROOT / "examples" / "react-app"
 # The Daily-compatible call object the server serves (built from clients/js).
 CALL_OBJECT = ROOT / "src" / "openreplica" / "server" / "static" / "openreplica.js"
-APP_PATH = "/react-sample/"
 
 # Peak level over `ms` of the audio element DailyAudio plays the replica on, measured with
 # a WebAudio AnalyserNode (headless Chromium reports inbound audio levels as 0).
@@ -125,12 +127,12 @@ def test_sample_app_type_checks_against_the_declarations(
 
 def _bundle_sample(out_dir: Path) -> Path:
     """examples/react-app bundled by esbuild, against the built package."""
-    node, _ = require_node()
-    esbuild = PACKAGE / "node_modules" / "esbuild" / "bin" / "esbuild"
+    require_node()
+    esbuild = PACKAGE / "node_modules" / ".bin" / "esbuild"
     out_dir.mkdir(parents=True, exist_ok=True)
     run_node_tool(
         [
-            node, str(esbuild), str(SAMPLE / "src" / "main.tsx"),
+            str(esbuild), str(SAMPLE / "src" / "main.tsx"),
             "--bundle", "--format=esm", "--jsx=automatic", "--target=es2020",
             '--define:process.env.NODE_ENV="production"',
             f"--alias:@openreplica/daily-react={PACKAGE / 'dist' / 'index.mjs'}",
@@ -144,6 +146,19 @@ def _bundle_sample(out_dir: Path) -> Path:
     return out_dir
 
 
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _static_server(directory: Path) -> ThreadingHTTPServer:
+    """The bundled app on its own loopback port, served from a thread."""
+    handler = partial(_QuietHandler, directory=str(directory))
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 def _text(page: Any, selector: str) -> str:
     return str(page.inner_text(selector))
 
@@ -152,17 +167,12 @@ def test_sample_app_runs_against_a_real_server(
     react_package: Path, server: ServerProcess, tmp_path: Path
 ) -> None:
     chromium = require_chromium()
-    from playwright.sync_api import Route, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     app_dir = _bundle_sample(tmp_path / "app")
-    # Served from the server's origin under /react-sample/ (Playwright answers those
-    # requests from the bundle), so REST and the offer need no CORS.
-    app_url = f"{server.url}{APP_PATH}index.html?server={server.url}"
-
-    def serve_app(route: Route) -> None:
-        name = route.request.url.split(APP_PATH, 1)[1].split("?", 1)[0] or "index.html"
-        kind = "text/html" if name.endswith(".html") else "text/javascript"
-        route.fulfill(status=200, content_type=kind, body=(app_dir / name).read_bytes())
+    # The app has its own origin (another port): REST and the offer go cross-origin (CORS).
+    app_server = _static_server(app_dir)
+    app_url = f"http://127.0.0.1:{app_server.server_port}/index.html?server={server.url}"
 
     env = {
         **os.environ,
@@ -182,7 +192,6 @@ def test_sample_app_runs_against_a_real_server(
             console: list[str] = []
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-            page.route(f"**{APP_PATH}**", serve_app)
             page.goto(app_url)
             try:
                 page.wait_for_function(
@@ -202,6 +211,8 @@ def test_sample_app_runs_against_a_real_server(
             _check_leave(page)
         finally:
             browser.close()
+            app_server.shutdown()
+            app_server.server_close()
 
 
 def _check_joined(page: Any) -> None:

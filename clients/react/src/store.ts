@@ -178,7 +178,7 @@ export class CallStore {
       }
       case "started-camera":
         this.set({ camState: "granted", micState: "granted" });
-        this.syncParticipants();
+        this.syncParticipants(undefined, true);
         this.updateDeviceStates();
         return;
       case "camera-error":
@@ -194,10 +194,13 @@ export class CallStore {
     }
   }
 
-  /** Take participants from `participants()` (plus fresher copies from an event). */
-  private syncParticipants(fresher?: DailyParticipant[]): void {
+  /** Take participants from `participants()` (plus fresher copies from an event). After
+   * leaving, only a new join or a started camera brings them back: daily-js still lists
+   * the local participant then, and daily-react keeps the ids empty until the next join. */
+  private syncParticipants(fresher?: DailyParticipant[], force = false): void {
     const call = this.call;
     if (!call) return;
+    if (!force && (this.state.meetingState === "left-meeting" || this.state.meetingState === "error")) return;
     let listed: DailyParticipant[];
     try {
       listed = Object.values(call.participants() ?? {});

@@ -26,6 +26,7 @@ import {
   useScreenVideoTrack,
   useVideoTrack,
 } from "@openreplica/daily-react";
+import Daily from "@openreplica/daily-js";
 import { useCallback, useEffect, useRef, useState } from "react";
 
 interface AppMessage {
@@ -70,7 +71,7 @@ function ReplicaTile({ sessionId }: { sessionId: string }) {
   );
 }
 
-function Call({ onLeft }: { onLeft(): void }) {
+function Call({ joinUrl, onLeft }: { joinUrl?: string; onLeft(): void }) {
   const daily = useDaily();
   const meetingState = useMeetingState();
   const localId = useLocalSessionId();
@@ -103,9 +104,10 @@ function Call({ onLeft }: { onLeft(): void }) {
     if (meetingState) setHistory((h) => (h[h.length - 1] === meetingState ? h : [...h, meetingState]));
   }, [meetingState]);
   useEffect(() => {
-    // The URL was given to <DailyProvider>, so join() needs no arguments (as with Daily).
-    if (daily && daily.meetingState() === "new") void daily.join();
-  }, [daily]);
+    // Given to <DailyProvider> as a prop, the URL is the call object's already, and join()
+    // needs no arguments (as with Daily); an app-made call object joins with {url}.
+    if (daily && daily.meetingState() === "new") void daily.join(joinUrl ? { url: joinUrl } : undefined);
+  }, [daily, joinUrl]);
   useEffect(() => {
     window.dailyAudio = audioRef.current;
   });
@@ -161,10 +163,13 @@ function Call({ onLeft }: { onLeft(): void }) {
   );
 }
 
-/** Creates a conversation on the server, then renders the call for it. */
-export function App({ server }: { server: string }) {
+/** Creates a conversation on the server, then renders the call for it: the provider makes
+ * the call object from props (`url`), or, with `callObject`, the app makes it itself and
+ * hands it over, the two ways daily-react apps are written. */
+export function App({ server, ownCallObject }: { server: string; ownCallObject: boolean }) {
   const [url, setUrl] = useState<string | null>(null);
   const [left, setLeft] = useState(false);
+  const [callObject] = useState(() => (ownCallObject ? Daily.createCallObject() : null));
   useEffect(() => {
     fetch(`${server}/v2/conversations`, {
       method: "POST",
@@ -175,6 +180,13 @@ export function App({ server }: { server: string }) {
       .then((c: { conversation_url: string }) => setUrl(c.conversation_url));
   }, [server]);
   if (!url) return <p id="status">creating a conversation…</p>;
+  if (callObject) {
+    return (
+      <DailyProvider callObject={callObject}>
+        <Call joinUrl={url} onLeft={() => setLeft(true)} />
+      </DailyProvider>
+    );
+  }
   return (
     <DailyProvider url={url} userName="React sample">
       {left ? <p id="status">left</p> : null}
