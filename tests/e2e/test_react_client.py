@@ -34,8 +34,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clients" / "react"
 SAMPLE = ROOT / "examples" / "react-app"
-# The Daily-compatible call object the server serves (built from clients/js).
-CALL_OBJECT = ROOT / "src" / "openreplica" / "server" / "static" / "openreplica.js"
+# The Daily-compatible call object (clients/js), as the app imports it.
+CALL_OBJECT = ROOT / "clients" / "js" / "src" / "index.js"
 
 # Peak level over `ms` of the audio element DailyAudio plays the replica on, measured with
 # a WebAudio AnalyserNode (headless Chromium reports inbound audio levels as 0).
@@ -163,9 +163,12 @@ def _text(page: Any, selector: str) -> str:
     return str(page.inner_text(selector))
 
 
+@pytest.mark.parametrize("own_call_object", [False, True], ids=["provider-props", "call-object"])
 def test_sample_app_runs_against_a_real_server(
-    react_package: Path, server: ServerProcess, tmp_path: Path
+    react_package: Path, server: ServerProcess, tmp_path: Path, own_call_object: bool
 ) -> None:
+    """<DailyProvider url=…> making the call object, or the app making it and handing it
+    over (`callObject`), the two ways daily-react apps are written."""
     chromium = require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -173,6 +176,8 @@ def test_sample_app_runs_against_a_real_server(
     # The app has its own origin (another port): REST and the offer go cross-origin (CORS).
     app_server = _static_server(app_dir)
     app_url = f"http://127.0.0.1:{app_server.server_port}/index.html?server={server.url}"
+    if own_call_object:
+        app_url += "&callObject=1"
 
     env = {
         **os.environ,

@@ -46,7 +46,6 @@ export interface DailyParticipant {
   tracks: DailyParticipantTracks;
   /** Set by these hooks when the participant was last the active speaker. */
   last_active?: Date;
-  [key: string]: unknown;
 }
 
 /** `participants()`: `local` plus one entry per remote `session_id`. */
