@@ -1,11 +1,12 @@
 """The React package (clients/react) in a real Chromium against a real server process.
 
 The sample app in examples/react-app is written against daily-react's API and uses every
-hook and component the package has. The test installs the package's locked dependencies
-(`npm ci`), builds it (esbuild + tsc), type-checks the sample app against its declarations,
-bundles the app with esbuild, and runs it against `openreplica serve`: it joins, the
-replica's video renders and its audio plays, app messages go both ways, meeting state and
-participant ids follow the call, and leaving clears them.
+hook and component the package has. The tests install the package's locked dependencies
+(`npm ci`), build it (esbuild + tsc), run its `node --test` unit tests, type-check the
+sample app against its declarations, bundle the app with esbuild, serve it from its own
+loopback origin and run it against `openreplica serve` (cross-origin, so through CORS):
+it joins, the replica's video renders and its audio plays, app messages go both ways,
+meeting state and participant ids follow the call, and leaving clears them.
 
 Needs node/npm (`apt-get install -y nodejs npm`), Debian's Chromium and playwright; run it
 in a loopback-only namespace (`unshare -n`), after `npm ci --prefix clients/react` outside
@@ -104,6 +105,13 @@ def test_package_builds_with_types(react_package: Path) -> None:
     bundle = (react_package / "dist" / "index.mjs").read_text()
     assert 'from "react"' in bundle
     assert "react.production" not in bundle and "react.development" not in bundle
+
+
+def test_node_unit_tests(react_package: Path) -> None:
+    """The store and the turn grouping, under `node --test` (clients/react/test)."""
+    node, _ = require_node()
+    output = run_node_tool([node, "--test", "test/"], cwd=react_package)
+    assert "# fail 0" in output and "# pass 0" not in output, output
 
 
 def test_sample_app_type_checks_against_the_declarations(
