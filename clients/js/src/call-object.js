@@ -174,6 +174,7 @@ export class CallObject extends Emitter {
 
   /** {local, [session_id]: participant} — the replica while it is in the call. */
   participants() {
+    this._alive("participants");
     const result = { local: this._localParticipant() };
     if (this._remote.present) result[REPLICA_SESSION_ID] = this._replicaParticipant();
     return result;
@@ -553,8 +554,9 @@ export class CallObject extends Emitter {
       this._replicaUpdated();
     });
     track.addEventListener("ended", () => {
-      if (!remote.announced.has(track)) return;
-      remote.announced.delete(track);
+      // this._remote, not `remote`: after leave() the old record is gone (and announced).
+      if (!this._remote.announced.has(track)) return;
+      this._remote.announced.delete(track);
       this._emitEvent("track-stopped", { participant: this._remote.present ? this._replicaParticipant() : null, track, type: track.kind });
     });
     if (this._state === "joined" || this._state === "reconnecting") this._maybeTrackStarted(track.kind);
