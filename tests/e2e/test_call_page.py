@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from chromium import CHROMIUM, FLAGS
 
 from openreplica.runtime import ConversationRuntime
 from openreplica.server.app import create_app
@@ -28,22 +29,7 @@ from openreplica.server.settings import ServerSettings
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-]
 # 24 words: the echoing LLM answers "You said: …", 26 words of tone at 200 ms each.
 MESSAGE = (
     "please tell me a long story about the sea the wind the stars the moon the ships "

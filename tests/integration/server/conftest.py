@@ -1,113 +1,15 @@
-"""A real server process (`python -m openreplica.cli serve`) on a free loopback port.
-
-It runs with `OPENREPLICA_TESTING_SCRIPTED_PLUGINS=1` (an instant tone TTS and an echoing
-LLM: no models) and its own data directory, and is stopped by its pid.
-"""
+"""A real server process per test module (`tests/support/server_process.py`)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from server_process import ServerProcess, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class ServerProcess:
-    data_dir: Path
-    env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    log: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def ws_url(self, conversation_id: str, **query: object) -> str:
-        q = "&".join(f"{k}={v}" for k, v in query.items())
-        return f"ws://127.0.0.1:{self.port}/v2/conversations/{conversation_id}/ws" + (
-            f"?{q}" if q else ""
-        )
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "OPENREPLICA_DATA_DIR": str(self.data_dir),
-            "OPENREPLICA_TESTING_SCRIPTED_PLUGINS": "1",
-            "OPENREPLICA_LOG_LEVEL": "warning",
-            **self.env,
-        }
-        for name in ("OPENREPLICA_API_KEY", "OPENREPLICA_LLM_BASE_URL"):
-            if name not in self.env:
-                env.pop(name, None)
-        self.log = self.data_dir.parent / f"server-{self.port}.log"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "openreplica.cli", "serve", "--port", str(self.port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not become ready")
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def output(self) -> str:
-        return self.log.read_text() if self.log else ""
-
-    # ---------------------------------------------------------------- REST helpers
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> dict[str, Any]:
-        response = httpx.post(self.url + path, json=body if body is not None else {}, **kw)
-        assert response.status_code == 200, response.text
-        data: dict[str, Any] = response.json()
-        return data
-
-    def get(self, path: str, **kw: Any) -> dict[str, Any]:
-        response = httpx.get(self.url + path, **kw)
-        assert response.status_code == 200, response.text
-        data: dict[str, Any] = response.json()
-        return data
-
-    def conversation(self, **body: Any) -> str:
-        cid: str = self.post("/v2/conversations", body)["conversation_id"]
-        return cid
+__all__ = ["ServerProcess", "events", "free_port"]
 
 
 @pytest.fixture(scope="module")
