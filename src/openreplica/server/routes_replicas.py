@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from openreplica.server.deps import Services, require_api_key, services
 from openreplica.server.errors import ERROR_RESPONSES
+from openreplica.server.request_body import GuardedRoute
 from openreplica.server.schemas import ReplicaList
 
 __all__ = ["router"]
@@ -17,6 +18,7 @@ router = APIRouter(
     tags=["replicas"],
     dependencies=[Depends(require_api_key)],
     responses=ERROR_RESPONSES,
+    route_class=GuardedRoute,
 )
 
 

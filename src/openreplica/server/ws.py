@@ -58,6 +58,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                 participant.clock,
                 participant.limits,
                 participant.history,
+                participant.conversation_bucket,
             )
             await channel.open(_last_seq(query.get("last_seq")))
             try:
