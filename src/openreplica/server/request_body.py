@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -40,8 +39,9 @@ __all__ = [
 #: deepest JSON nesting any REST body may have; no document this API takes comes close
 MAX_JSON_DEPTH = 64
 
-# A JSON string (skipped whole, so brackets inside strings do not count) or a bracket.
-_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+# Keeps only brackets, with `{}` read as `[]`: only the depth matters.
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}")
 
 
 def body_too_large(limit: int) -> ApiError:
@@ -72,20 +72,28 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def nesting_exceeds(data: bytes, limit: int) -> bool:
-    """True when brackets outside strings nest deeper than `limit` (cheap: bodies with
-    few brackets are answered by counting, others by one scan that stops early)."""
+    """True when brackets outside strings nest deeper than `limit`.
+
+    All in C-speed byte operations (a scan in Python took 100 ms on 256 KiB of `[]`):
+    each pass deletes every innermost `[]` pair, which lowers the deepest nesting by
+    exactly one, so a document at most `limit` deep is gone after `limit` passes.
+    Openers left unclosed count as nesting too (parsers recurse into them)."""
     if data.count(b"[") + data.count(b"{") <= limit:
         return False
-    depth = 0
-    for match in _TOKEN.finditer(data):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return False
+    brackets = _outside_strings(data).translate(_SQUARE, _NOT_BRACKET)
+    for _ in range(limit):
+        shorter = brackets.replace(b"[]", b"")
+        if len(shorter) == len(brackets):
+            break
+        brackets = shorter
+    return b"[]" in brackets or brackets.count(b"[") > limit
+
+
+def _outside_strings(data: bytes) -> bytes:
+    """`data` without its JSON strings: with escaped backslashes and quotes gone, the
+    quotes left alternate opening and closing a string."""
+    unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return b"".join(unescaped.split(b'"')[::2])
 
 
 def check_nesting(body: bytes) -> None:

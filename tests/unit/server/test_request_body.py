@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import Request
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.types import Message
 
 from openreplica.server.errors import ApiError
@@ -69,3 +72,30 @@ async def test_the_route_guard_answers_401_then_413_then_400(make_api: MakeApi) 
     )
     assert response.status_code == 400
     assert f"{MAX_JSON_DEPTH} levels" in response.json()["error"]
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+tricky_text = st.text(alphabet='[]{}"\\ax', max_size=8)
+json_values = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(tricky_text, children, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_the_scan_agrees_with_the_parsed_depth(value: object) -> None:
+    data = json.dumps(value).encode()
+    real = _depth(value)
+    assert not nesting_exceeds(data, max(real, 1))
+    if real > 1:
+        assert nesting_exceeds(data, real - 1)
