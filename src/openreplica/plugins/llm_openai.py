@@ -2,7 +2,8 @@
 
 Streams `TextDelta`s as content arrives and assembles streamed tool-call fragments into
 whole `ToolCallRequest`s. Every failure, including a server that accepts the request
-and then goes quiet, surfaces as `LLMUnavailable` with a message saying what happened:
+and then goes quiet, answers with no text and no tool call, or answers plain JSON to a
+streaming request, surfaces as `LLMUnavailable` with a message saying what happened:
 a stalled turn is worse than an error the conversation can report.
 """
 
@@ -80,6 +81,7 @@ class OpenAICompatibleLLM:
         timeout = self.options.timeout
         calls = ToolCallAssembler()
         stream: openai.AsyncStream[ChatCompletionChunk] | None = None
+        spoke = False
         try:
             async with asyncio.timeout(timeout):
                 stream = await self._client.chat.completions.create(
@@ -90,6 +92,13 @@ class OpenAICompatibleLLM:
                     if tools
                     else openai.omit,
                     extra_body=dict(self.options.extra_body) or None,
+                )
+            content_type = stream.response.headers.get("content-type", "")
+            if content_type.split(";")[0].strip().endswith("json"):
+                # The server ignored `stream: true`: the SSE reader would find nothing.
+                raise self._error(
+                    f"answered a streaming request with plain JSON ({content_type}); "
+                    "it must support `stream: true` (server-sent events)"
                 )
             chunks = aiter(stream)
             while True:
@@ -102,6 +111,7 @@ class OpenAICompatibleLLM:
                 for choice in chunk.choices:
                     delta = choice.delta
                     if delta.content:
+                        spoke = spoke or not delta.content.isspace()
                         yield TextDelta(delta.content)
                     for frag in delta.tool_calls or ():
                         fn = frag.function
@@ -120,6 +130,8 @@ class OpenAICompatibleLLM:
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             raise self._error(f"cannot connect: {cause}") from exc
+        except LLMUnavailable:
+            raise
         except Exception as exc:  # malformed JSON, bad SSE, unexpected shapes
             raise self._error(f"malformed response: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -130,6 +142,9 @@ class OpenAICompatibleLLM:
             requests = calls.finish()
         except ValueError as exc:
             raise self._error(f"malformed {exc}") from exc
+        if not spoke and not requests:
+            # Silence would leave the user waiting for a reply that never comes.
+            raise self._error("returned an empty reply (no text and no tool call)")
         for request in requests:
             yield request
 

@@ -56,12 +56,17 @@ def decode_interaction(
             ErrorCode.MESSAGE_TOO_LARGE,
             f"message is {len(data)} bytes; the limit is {max_bytes} bytes",
         )
+    if isinstance(data, bytes) and not _is_utf8(data):
+        # JSON is UTF-8; the typed decoder would skip bad bytes in unknown keys.
+        raise ProtocolError(ErrorCode.INVALID_JSON, "message is not valid JSON (not UTF-8)")
     try:
         message = _interaction_decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise _classify_validation_error(data, str(exc)) from None
     except msgspec.DecodeError as exc:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"message is not valid JSON ({exc})") from None
+    except RecursionError:  # the decoder recurses per level: a few KiB of brackets
+        raise ProtocolError(ErrorCode.INVALID_JSON, "message is nested too deeply") from None
     if (
         conversation_id is not None
         and message.conversation_id is not None
@@ -74,6 +79,14 @@ def decode_interaction(
             event_type_of(type(message)),
         )
     return message
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -123,7 +136,7 @@ def _peek_event_type(data: bytes | str) -> str | None:
     """Best-effort read of `event_type` for error replies (slow path only)."""
     try:
         raw = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     value = raw.get("event_type") if isinstance(raw, dict) else None
     return value if isinstance(value, str) else None

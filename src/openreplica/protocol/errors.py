@@ -25,6 +25,9 @@ class ErrorCode(StrEnum):
     ASR_UNAVAILABLE = "asr_unavailable"
     PERCEPTION_UNAVAILABLE = "perception_unavailable"
     REPLAY_UNAVAILABLE = "replay_unavailable"
+    #: a server bug met while handling one message; the message is dropped, the
+    #: connection and the conversation go on
+    INTERNAL_ERROR = "internal_error"
 
 
 class ProtocolError(Exception):

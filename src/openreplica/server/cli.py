@@ -47,6 +47,7 @@ def serve(settings: ServerSettings) -> int:
     from openreplica import __version__
     from openreplica.server.app import create_app
     from openreplica.server.logs import configure_logging
+    from openreplica.server.ws_protocol import LenientTextWebSocketProtocol
 
     configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +70,7 @@ def serve(settings: ServerSettings) -> int:
         # `message_too_large` reply instead of a dropped connection (SPEC §2.1).
         ws_max_size=settings.max_message_bytes * 2 + 65536,
         ws_per_message_deflate=False,
+        ws=LenientTextWebSocketProtocol,  # invalid UTF-8 text gets `invalid_json`
         lifespan="on",
     )
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -12,8 +11,8 @@ from fastapi.security import APIKeyHeader
 
 from openreplica.plugins.avatar.catalog import AvatarCatalog
 from openreplica.runtime import Clock
-from openreplica.server.errors import unauthorised
 from openreplica.server.hub import ConversationHub
+from openreplica.server.request_body import check_api_key
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 
@@ -45,11 +44,7 @@ def require_api_key(
     request: Request, key: Annotated[str | None, Security(API_KEY_HEADER)] = None
 ) -> None:
     """401 unless `x-api-key` matches the server's key (no key configured = REST auth off)."""
-    settings: ServerSettings = request.app.state.settings
-    if settings.api_key is None:
-        return
-    if not hmac.compare_digest((key or "").encode(), settings.api_key.encode()):
-        raise unauthorised()
+    check_api_key(request.app.state.settings, key)
 
 
 def iso(epoch: float) -> str:

@@ -1,5 +1,5 @@
 """Error bodies exactly as SPEC §5: 400 `{"error": …}` naming the field, 401
-`{"message": "Invalid access token"}`, 404 `{"error": …}`.
+`{"message": "Invalid access token"}`, 404 and 413 `{"error": …}`.
 
 FastAPI answers a bad body with 422 and its own shape; here every validation failure
 becomes a 400 whose message names the first offending field.
@@ -42,6 +42,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Bad request: the message names the field"},
     401: {"model": MessageBody, "description": "Missing or wrong `x-api-key`"},
     404: {"model": ErrorBody, "description": "No such object"},
+    413: {"model": ErrorBody, "description": "Request body over the route's limit"},
 }
 
 

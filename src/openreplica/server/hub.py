@@ -36,7 +36,7 @@ from openreplica.server.plugin_factory import PluginFactory
 from openreplica.server.readiness import llm_problem
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, Store
-from openreplica.transports import ChannelLimits, History
+from openreplica.transports import ChannelLimits, History, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class Participant:
     limits: ChannelLimits
     history: History
     clock: Clock
+    #: the rate limit shared by all of the conversation's connections
+    conversation_bucket: TokenBucket | None = None
     #: the conversation was created with `audio_only` (no video track needed)
     audio_only: bool = False
     #: the persona's name (the replica's display name in clients), when it has one
@@ -96,6 +98,7 @@ class _Live:
     record: ConversationRecord
     runtime: _HubRuntime
     writer: EventWriter
+    bucket: TokenBucket
     participants: int = 0
     ending: bool = False
     timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -205,6 +208,7 @@ class ConversationHub:
                 self.limits,
                 history,
                 self._clock,
+                conversation_bucket=live.bucket,
                 audio_only=bool(live.record.request.get("audio_only")),
                 persona_name=_persona_name(live.record),
             )
@@ -220,13 +224,26 @@ class ConversationHub:
 
     # ------------------------------------------------------------------ joining
 
-    async def _admit(self, conversation_id: str, credential: str | None) -> _Live:
+    async def authorise(self, conversation_id: str, credential: str | None) -> None:
+        """Raise `JoinRefused` unless `credential` may join `conversation_id`: 4401 for a
+        missing or wrong credential, checked before existence unless the credential is
+        the server's API key, so that a guess never learns which conversations exist;
+        then 4404 when there is no such conversation. (Without a server API key the REST
+        API is open and lists them anyway.)"""
         live = self._live.get(conversation_id)
         record = live.record if live else await self._store.get_conversation(conversation_id)
         if record is None:
+            key = self._settings.api_key
+            if key is not None and not (
+                credential is not None and hmac.compare_digest(credential.encode(), key.encode())
+            ):
+                raise JoinRefused(4401, 401, "Invalid access token")
             raise JoinRefused(4404, 404, f"no conversation {conversation_id!r}")
         if not self._authorised(record, credential):
             raise JoinRefused(4401, 401, "Invalid access token")
+
+    async def _admit(self, conversation_id: str, credential: str | None) -> _Live:
+        await self.authorise(conversation_id, credential)
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             live = self._live.get(conversation_id)
@@ -263,7 +280,12 @@ class ConversationHub:
         runtime.subscribe(writer.on_event)
         if record.callback_url:
             runtime.subscribe(self._finisher.webhook_listener(record))
-        live = _Live(record, runtime, writer)
+        bucket = TokenBucket(
+            self._settings.conversation_rate_limit,
+            self._settings.conversation_rate_burst,
+            self._clock.now(),
+        )
+        live = _Live(record, runtime, writer, bucket)
         runtime.arm()
         self._live[record.conversation_id] = live
         seconds = _property(record, "max_call_duration", self._settings.max_call_duration)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from openreplica.server.conversation_end import EndReasons, transcript_of
 from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
 from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found
+from openreplica.server.request_body import GuardedRoute
 from openreplica.server.schemas import ConversationCreate, ConversationList, ConversationOut
 from openreplica.server.store import ConversationRecord
 
@@ -22,6 +23,7 @@ router = APIRouter(
     tags=["conversations"],
     dependencies=[Depends(require_api_key)],
     responses=ERROR_RESPONSES,
+    route_class=GuardedRoute,
 )
 
 

@@ -1,4 +1,7 @@
-"""`/v2/personas`: create, list, get, JSON Patch (RFC 6902), delete (SPEC §5)."""
+"""`/v2/personas`: create, list, get, JSON Patch (RFC 6902), delete (SPEC §5).
+
+A persona is at most `max_persona_bytes` JSON-encoded, at create and after a PATCH
+(checked after each `copy`, the operation that can double a document)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import jsonpatch
 import jsonpointer
+import msgspec
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,6 +23,7 @@ from openreplica.server.errors import (
     not_found,
 )
 from openreplica.server.readiness import persona_warnings
+from openreplica.server.request_body import GuardedRoute
 from openreplica.server.schemas import PersonaCreate, PersonaList, PersonaOut
 from openreplica.server.store import PersonaRecord
 
@@ -29,6 +34,7 @@ router = APIRouter(
     tags=["personas"],
     dependencies=[Depends(require_api_key)],
     responses=ERROR_RESPONSES,
+    route_class=GuardedRoute,
 )
 
 SECRET_KEYS = ("api_key",)
@@ -89,6 +95,30 @@ def _check_replica(s: Services, persona: PersonaCreate) -> None:
         raise bad_request(f"`default_replica_id`: no replica {replica_id!r}; see GET /v2/replicas")
 
 
+def _check_size(document: object, limit: int) -> None:
+    """400 when the persona, JSON-encoded, is over `max_persona_bytes`."""
+    size = len(msgspec.json.encode(document))
+    if size > limit:
+        raise bad_request(
+            f"the persona would be {size} bytes; the limit is {limit} bytes (max_persona_bytes)"
+        )
+
+
+def _apply_patch(document: dict[str, Any], ops: list[dict[str, Any]], limit: int) -> object:
+    """Apply a JSON Patch to a copy of `document`, one operation at a time, so that
+    `copy` operations (each may double the document) are refused once it is too big,
+    long before it could fill memory."""
+    patched: object = copy.deepcopy(document)
+    try:
+        for op in ops:
+            patched = jsonpatch.JsonPatch([op]).apply(patched, in_place=True)
+            if op["op"] == "copy":
+                _check_size(patched, limit)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+        raise bad_request(f"JSON Patch failed: {exc}") from None
+    return patched
+
+
 async def _get(s: Services, persona_id: str) -> PersonaRecord:
     record = await s.store.get_persona(persona_id)
     if record is None:
@@ -103,13 +133,15 @@ async def create_persona(
     body: Annotated[PersonaCreate, Body()], s: Annotated[Services, Depends(services)]
 ) -> dict[str, Any]:
     _check_replica(s, body)
+    document = _document(body)
+    _check_size(document, s.settings.max_persona_bytes)
     now = s.clock.now()
     record = PersonaRecord(
         persona_id="p" + uuid.uuid4().hex[:12],
         persona_name=body.persona_name,
         created_at=now,
         updated_at=now,
-        document=_document(body),
+        document=document,
     )
     await s.store.add_persona(record)
     return await _checked(s, record)
@@ -158,10 +190,7 @@ async def patch_persona(
             op.pop("value")
         if op["path"].split("/")[1:2] and op["path"].split("/")[1] in READ_ONLY:
             raise bad_request(f"`{op['path'].lstrip('/')}` cannot be changed")
-    try:
-        patched = jsonpatch.apply_patch(record.document, ops)
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-        raise bad_request(f"JSON Patch failed: {exc}") from None
+    patched = _apply_patch(record.document, ops, s.settings.max_persona_bytes)
     if not isinstance(patched, dict):
         raise bad_request("JSON Patch failed: the persona must stay a JSON object")
     try:
@@ -171,6 +200,7 @@ async def patch_persona(
         raise bad_request(describe_validation_error(errors)) from None
     _check_replica(s, persona)
     document = _document(persona)
+    _check_size(document, s.settings.max_persona_bytes)
     await s.store.update_persona(persona_id, persona.persona_name, document, s.clock.now())
     return await _checked(s, await _get(s, persona_id))
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from openreplica.plugins.avatar.catalog import AvatarInfo
 from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
 from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found
+from openreplica.server.request_body import GuardedRoute
 from openreplica.server.schemas import ReplicaList, ReplicaOut, ReplicaRename
 
 __all__ = ["router"]
@@ -26,6 +27,7 @@ router = APIRouter(
     tags=["replicas"],
     dependencies=[Depends(require_api_key)],
     responses=ERROR_RESPONSES,
+    route_class=GuardedRoute,
 )
 
 ReplicaType = Literal["system", "user"]

@@ -60,6 +60,15 @@ class ServerSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     rate_limit: float = 20.0
     rate_burst: int = 40
+    #: interactions per second per conversation, shared by all its connections
+    conversation_rate_limit: float = 40.0
+    conversation_rate_burst: int = 80
+    #: largest JSON body of a REST route (personas, conversations, app messages)
+    max_body_bytes: int = 64 * 1024
+    #: largest body of the WebRTC offer route (an SDP offer is a few KiB)
+    max_offer_bytes: int = 256 * 1024
+    #: largest persona document (JSON-encoded), at create and after every PATCH
+    max_persona_bytes: int = 64 * 1024
     participant_left_timeout: float = 60.0
     participant_absent_timeout: float = 300.0
     max_call_duration: float = 3600.0
@@ -114,6 +123,13 @@ class ServerSettings:
             raise SettingsError("--max-message-bytes must be at least 1024")
         if self.rate_limit <= 0 or self.rate_burst < 1:
             raise SettingsError("--rate-limit must be > 0 and --rate-burst >= 1")
+        if self.conversation_rate_limit <= 0 or self.conversation_rate_burst < 1:
+            raise SettingsError(
+                "--conversation-rate-limit must be > 0 and --conversation-rate-burst >= 1"
+            )
+        for name in ("max_body_bytes", "max_offer_bytes", "max_persona_bytes"):
+            if getattr(self, name) < 1024:
+                raise SettingsError(f"--{name.replace('_', '-')} must be at least 1024")
 
     @classmethod
     def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -286,6 +302,37 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("rate_limit", "interactions per second per connection (default 20)", float, "N"),
     Option("rate_burst", "burst of interactions allowed per connection (default 40)", int, "N"),
+    Option(
+        "conversation_rate_limit",
+        "interactions per second per conversation, all its connections together (default 40)",
+        float,
+        "N",
+    ),
+    Option(
+        "conversation_rate_burst",
+        "burst of interactions allowed per conversation (default 80)",
+        int,
+        "N",
+    ),
+    Option(
+        "max_body_bytes",
+        "largest JSON request body of a REST route; larger ones get 413 (default 65536)",
+        int,
+        "BYTES",
+    ),
+    Option(
+        "max_offer_bytes",
+        "largest WebRTC offer request body; larger ones get 413 (default 262144)",
+        int,
+        "BYTES",
+    ),
+    Option(
+        "max_persona_bytes",
+        "largest persona (JSON-encoded) at create and after a PATCH; larger get 400 "
+        "(default 65536)",
+        int,
+        "BYTES",
+    ),
     Option(
         "participant_left_timeout",
         "default seconds before a conversation ends after its last participant left (60)",

@@ -2,9 +2,9 @@
 
 - `POST /v2/conversations/{id}/webrtc/offer` (SPEC §2.2): `{"sdp", "type": "offer"}` ->
   `{"sdp", "type": "answer"}` (plus `replica_id`, `replica_name` and `persona_name` for
-  the page and the JS client). Auth as
-  the WebSocket: `?t=` or `x-api-key`; optional `?last_seq=` (or `"last_seq"` in the
-  body) replays what a reconnecting client missed. The participant joins the
+  the page and the JS client). Auth as the WebSocket: `?t=` or `x-api-key`, checked
+  before the body (at most `max_offer_bytes`, else 413) is read; optional `?last_seq=`
+  (or `"last_seq"` in the body) replays what a reconnecting client missed. The participant joins the
   conversation when the offer is accepted and leaves when the peer connection is lost
   or closed.
 - `GET /c/{id}` (SPEC §2.4): the call page; `/static/*`: its files and the JS client.
@@ -30,7 +30,9 @@ from fastapi.staticfiles import StaticFiles
 from openreplica.plugins.avatar import AvatarCatalog, UnknownReplica
 from openreplica.plugins.base import Avatar
 from openreplica.runtime import ConversationRuntime
+from openreplica.server.request_body import parse_json, read_body
 from openreplica.transports.channel import ChannelLimits, History
+from openreplica.transports.rate_limit import TokenBucket
 from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings, enable_loopback_candidates
 
 __all__ = ["STATIC_DIR", "PeerRegistry", "add_webrtc_routes", "webrtc_settings_for"]
@@ -46,9 +48,12 @@ class ParticipantLike(Protocol):
     runtime: ConversationRuntime
     limits: ChannelLimits
     history: History | None
+    conversation_bucket: TokenBucket | None
 
 
 class HubLike(Protocol):
+    async def authorise(self, conversation_id: str, credential: str | None) -> None: ...
+
     def participant(
         self, conversation_id: str, credential: str | None
     ) -> AbstractAsyncContextManager[ParticipantLike]: ...
@@ -155,6 +160,7 @@ async def _serve_participant(
                 limits=participant.limits,
                 history=participant.history,
                 last_seq=last_seq,
+                conversation_bucket=participant.conversation_bucket,
             )
             registry.peers.add(peer)
             try:
@@ -201,10 +207,19 @@ def _parse_last_seq(value: object) -> int | None:
 
 
 async def _offer(conversation_id: str, request: Request) -> Response:
+    # Credentials first, then a bounded read: nobody can make the server hold a body
+    # for a conversation they may not join (SPEC §2.6).
+    credential = request.query_params.get("t") or request.headers.get("x-api-key")
+    hub: HubLike = request.app.state.hub
     try:
-        body = await request.json()
-    except ValueError:
-        return _bad_request('the body must be JSON: {"sdp": "...", "type": "offer"}')
+        await hub.authorise(conversation_id, credential)
+    except Exception as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        return refusal
+    limit = request.app.state.settings.max_offer_bytes
+    body = parse_json(await read_body(request, limit), '{"sdp": "...", "type": "offer"}')
     if not isinstance(body, dict) or not isinstance(body.get("sdp"), str):
         return _bad_request("`sdp` (string) is required")
     if body.get("type", "offer") != "offer":
@@ -213,7 +228,6 @@ async def _offer(conversation_id: str, request: Request) -> Response:
         last_seq = _parse_last_seq(request.query_params.get("last_seq", body.get("last_seq")))
     except (TypeError, ValueError):
         return _bad_request("`last_seq` must be a non-negative integer")
-    credential = request.query_params.get("t") or request.headers.get("x-api-key")
     app: FastAPI = request.app
     ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
     app.state.webrtc_peers.spawn(

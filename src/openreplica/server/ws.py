@@ -3,7 +3,9 @@
 A thin wrapper around `ConversationChannel`: one text frame = one message. Credentials
 come from `?t=<meeting_token>` or the `x-api-key` header. A refused join is accepted and
 then closed with its code so every client library sees it: 4401 not authorised, 4404 no
-such conversation, 4410 ended. When the conversation shuts down, `system.shutdown` is
+such conversation (only to a holder of the server's API key: see `hub.authorise`), 4410
+ended. Text frames that are not UTF-8 arrive as bytes (`ws_protocol`) and get
+`invalid_json` like any other bad message. When the conversation shuts down, `system.shutdown` is
 sent and the socket is closed with 4410. A peer too slow to keep up is closed with 1013
 and may reconnect with `?last_seq=`.
 """
@@ -58,6 +60,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                 participant.clock,
                 participant.limits,
                 participant.history,
+                participant.conversation_bucket,
             )
             await channel.open(_last_seq(query.get("last_seq")))
             try:

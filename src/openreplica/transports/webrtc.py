@@ -41,6 +41,7 @@ from openreplica.plugins.base import Avatar
 from openreplica.runtime import ConversationRuntime
 from openreplica.runtime.camera import camera_frames
 from openreplica.transports.channel import ChannelLimits, ConversationChannel, History
+from openreplica.transports.rate_limit import TokenBucket
 from openreplica.transports.webrtc_tracks import (
     ReplicaAudioTrack,
     ReplicaVideoTrack,
@@ -224,8 +225,10 @@ class WebRTCPeer:
         limits: ChannelLimits | None = None,
         history: History | None = None,
         last_seq: int | None = None,
+        conversation_bucket: TokenBucket | None = None,
     ) -> None:
         self.runtime = runtime
+        self._conversation_bucket = conversation_bucket
         self.settings = settings = settings or WebRTCSettings()
         self.clock = runtime.clock
         limits = limits or ChannelLimits()
@@ -299,7 +302,12 @@ class WebRTCPeer:
         self.data_channel = dc
         dc.bufferedAmountLowThreshold = _SEND_LOW_WATER
         channel = ConversationChannel(
-            self.runtime, self._send, self.clock, self.limits, self._history
+            self.runtime,
+            self._send,
+            self.clock,
+            self.limits,
+            self._history,
+            self._conversation_bucket,
         )
         self.channel = channel
 

@@ -167,6 +167,53 @@ async def test_malformed_stream_raises_llm_unavailable(stub_server: StartServer)
         await collect(llm_for(server.url))
 
 
+@pytest.mark.parametrize(
+    "events",
+    [
+        [],  # a stream with nothing in it
+        [chunk({"role": "assistant", "content": ""}), chunk({}, finish="stop")],
+        [chunk({"role": "assistant", "content": None}), chunk({"content": "  "})],
+    ],
+    ids=["no-events", "empty-content", "whitespace"],
+)
+async def test_an_empty_reply_raises_llm_unavailable(
+    stub_server: StartServer, events: list[dict[str, object]]
+) -> None:
+    async def handler(req: Request) -> Reply:
+        return Reply(headers=SSE_HEADERS, body=sse(events))
+
+    server = await stub_server(handler)
+    with pytest.raises(LLMUnavailable, match="empty reply"):
+        await collect(llm_for(server.url))
+
+
+async def test_plain_json_to_a_streaming_request_raises_llm_unavailable(
+    stub_server: StartServer,
+) -> None:
+    completion = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "I ignore stream."},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+
+    async def handler(req: Request) -> Reply:
+        body = json.dumps(completion).encode()
+        return Reply(headers={"content-type": "application/json"}, body=body)
+
+    server = await stub_server(handler)
+    with pytest.raises(LLMUnavailable, match="plain JSON") as info:
+        await collect(llm_for(server.url))
+    assert info.value.code == "llm_unavailable"
+
+
 def test_messages_convert_to_openai_shape() -> None:
     call = ToolCallRequest("call_1", "lookup", '{"q": "x"}')
     msgs = [

@@ -21,6 +21,31 @@ def test_invalid_json(data: bytes) -> None:
     assert "not valid JSON" in error.message
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"event_type": "conversation.echo", "properties": {"text": "x", "k": '
+        + b"[" * 1000
+        + b"]" * 1000
+        + b"}}",
+        b'{"event_type": "conversation.echo", "x": ' + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"}",
+    ],
+)
+def test_deep_nesting_is_invalid_json(data: bytes) -> None:
+    with pytest.raises(p.ProtocolError) as info:
+        p.decode_interaction(data)
+    assert info.value.code is p.ErrorCode.INVALID_JSON
+    assert "nested too deeply" in info.value.message
+
+
+def test_invalid_utf8_anywhere_is_invalid_json() -> None:
+    data = b'{"event_type": "conversation.interrupt", "unknown": "\xff\xfe"}'
+    with pytest.raises(p.ProtocolError) as info:
+        p.decode_interaction(data)
+    assert info.value.code is p.ErrorCode.INVALID_JSON
+    assert "UTF-8" in info.value.message
+
+
 @pytest.mark.parametrize("data", [b"[1, 2]", b'"text"', b"42", b"null"])
 def test_not_an_object_is_invalid_json(data: bytes) -> None:
     error = _error(data)

@@ -115,3 +115,27 @@ def test_replay_returns_exactly_the_events_after(
     assert replayed == [e for e in retained if (e.seq or 0) > after]
     if sequencer.log.covers(after):
         assert replayed == [e for e in stamped if (e.seq or 0) > after]
+
+
+nesting = st.tuples(
+    # deep enough to exhaust the stack even with the headroom hypothesis adds to it
+    st.integers(1, 64) | st.integers(3000, 12_000),
+    st.sampled_from(["[", '{"k":']),
+    st.sampled_from(["properties", "extra", "top"]),
+)
+
+
+@settings(max_examples=40)
+@given(nesting)
+def test_any_nesting_depth_raises_only_the_typed_error(shape: tuple[int, str, str]) -> None:
+    depth, opener, where = shape
+    closer = "]" if opener == "[" else "}"
+    value = opener * depth + "1" + closer * depth
+    if where == "extra":
+        value = '{"event_type": "conversation.echo", "extra": ' + value + "}"
+    elif where == "properties":
+        value = '{"event_type": "conversation.echo", "properties": {"k": ' + value + "}}"
+    try:
+        p.decode_interaction(value, conversation_id="c", max_bytes=1 << 20)
+    except p.ProtocolError as error:
+        assert error.message

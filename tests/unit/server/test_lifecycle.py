@@ -155,7 +155,10 @@ async def test_join_refusals(make_api: MakeApi) -> None:
                 pass
         return info.value.close_code, info.value.http_status
 
-    assert await refused("nope", None) == (4404, 404)
+    # Without the server key, a missing conversation looks like a locked one: 4401.
+    assert await refused("nope", None) == (4401, 401)
+    assert await refused("nope", locked["meeting_token"]) == (4401, 401)
+    assert await refused("nope", "server-key") == (4404, 404)
     assert await refused(locked["conversation_id"], None) == (4401, 401)
     assert await refused(locked["conversation_id"], "wrong") == (4401, 401)
     assert await refused(open_conv["conversation_id"], "wrong") == (4401, 401)

@@ -70,3 +70,19 @@ def test_serve_refuses_a_public_address_without_a_key(
     monkeypatch.delenv("OPENREPLICA_API_KEY", raising=False)
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "without an API key" in capsys.readouterr().err
+
+
+def test_the_edge_limits_load_and_are_checked() -> None:
+    settings = ServerSettings.load(
+        {},
+        {
+            "OPENREPLICA_MAX_BODY_BYTES": "2048",
+            "OPENREPLICA_CONVERSATION_RATE_LIMIT": "7.5",
+        },
+    )
+    assert settings.max_body_bytes == 2048 and settings.conversation_rate_limit == 7.5
+    assert (settings.max_offer_bytes, settings.max_persona_bytes) == (256 * 1024, 64 * 1024)
+    with pytest.raises(SettingsError, match="--max-offer-bytes"):
+        ServerSettings(max_offer_bytes=10).check()
+    with pytest.raises(SettingsError, match="--conversation-rate-limit"):
+        ServerSettings(conversation_rate_burst=0).check()

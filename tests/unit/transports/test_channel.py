@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
+
 import pytest
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock, settle
-from openreplica.transports import ChannelLimits, TokenBucket, connect_memory_peer
+from openreplica.transports import (
+    ChannelLimits,
+    ConversationChannel,
+    MemoryPeer,
+    TokenBucket,
+    connect_memory_peer,
+)
 
 ECHO = '{"event_type": "conversation.echo", "properties": {"text": "%s"}}'
 
@@ -148,3 +158,106 @@ async def test_shutdown_is_delivered_last_and_finishes_the_channel() -> None:
     await settle()
     assert isinstance(peer.events()[-1], p.Shutdown)
     assert channel.finished.is_set()
+
+
+async def test_concurrent_resumes_older_than_the_log_each_replay_in_full() -> None:
+    """Two `system.resume` whose replays both wait on storage (the log no longer covers
+    them) used to share one buffer: the second failed with a TypeError."""
+    runtime, clock = await _runtime(capacity=3)
+    stored: dict[int, bytes] = {}
+    runtime.subscribe(lambda event, data: stored.__setitem__(event.seq or 0, data))
+    for i in range(3):
+        runtime.submit(p.decode_interaction(ECHO % f"Hello number {i}."))
+        await clock.advance(1.0)
+    gate = asyncio.Event()
+
+    async def slow_history(after: int) -> list[tuple[int, bytes]]:
+        await gate.wait()
+        return [(s, d) for s, d in sorted(stored.items()) if s > after]
+
+    failures: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: failures.append(context))
+    channel, peer = await connect_memory_peer(runtime, clock, history=slow_history)
+    first, second = 1, 2  # both older than the log
+    for last_seq in (first, second):
+        channel.receive(
+            b'{"message_type": "system", "event_type": "system.resume", '
+            b'"properties": {"last_seq": %d}}' % last_seq
+        )
+    channel.receive(ECHO % "Live while replaying.")
+    await clock.advance(2.0)  # live events arrive while both replays wait
+    gate.set()
+    await settle()
+    gc.collect()  # an exception nobody retrieved is reported here
+    assert failures == []
+    assert not [e for e in peer.events() if isinstance(e, p.ErrorEvent)]
+    newest = runtime.sequencer.last_seq
+    assert _seqs(peer.events()) == [
+        *range(first + 1, newest + 1),
+        *range(second + 1, newest + 1),
+    ]
+
+
+async def test_a_failure_handling_one_message_is_answered_logged_once_and_survived(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, clock = await _runtime()
+    channel, peer = await connect_memory_peer(runtime, clock)
+    channel.receive(b"{nope")  # a reply already queued must not be lost
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runtime, "submit", broken)
+        with caplog.at_level(logging.DEBUG, logger="openreplica.transports.channel"):
+            channel.receive(ECHO % "one")
+            channel.receive(ECHO % "two")
+    await settle()
+    codes = [e.properties.code for e in peer.events() if isinstance(e, p.ErrorEvent)]
+    assert codes == ["invalid_json", "internal_error", "internal_error"]
+    levels = [r.levelno for r in caplog.records if "failed handling" in r.getMessage()]
+    assert levels == [logging.ERROR, logging.DEBUG]
+    channel.receive(ECHO % "Still here.")
+    await clock.advance(2.0)
+    assert any(isinstance(e, p.ReplicaStoppedSpeaking) for e in peer.events())
+
+
+async def test_the_conversation_bucket_is_shared_by_its_connections() -> None:
+    runtime, clock = await _runtime()
+    shared = TokenBucket(rate=2.0, burst=3, now=clock.now())
+    limits = ChannelLimits(rate=100.0, burst=100)
+    peers = []
+    for _ in range(2):
+        peer = MemoryPeer()
+        channel = ConversationChannel(runtime, peer.send, clock, limits, None, shared)
+        await channel.open()
+        peers.append((channel, peer))
+    for i in range(6):
+        channel, _ = peers[i % 2]
+        channel.receive(
+            '{"event_type": "conversation.append_context", "properties": {"context": "x"}}'
+        )
+    await settle()
+    errors = [e for _, peer in peers for e in peer.events() if isinstance(e, p.ErrorEvent)]
+    assert [e.properties.code for e in errors] == ["rate_limited"] * 3
+    assert all("conversation" in e.properties.message for e in errors)
+    await clock.advance(1.0)  # two tokens back
+    peers[0][0].receive(ECHO % "ok")
+    await settle()
+    assert len([e for _, p_ in peers for e in p_.events() if isinstance(e, p.ErrorEvent)]) == 3
+
+
+async def test_a_last_seq_beyond_the_newest_event_is_refused_and_live_goes_on() -> None:
+    runtime, clock = await _runtime()
+    for ahead in (2**63, 2**64 + 5, 3):
+        last_seq = runtime.sequencer.last_seq + ahead
+        channel, peer = await connect_memory_peer(runtime, clock, last_seq=last_seq)
+        await settle()
+        (error,) = peer.events()
+        assert isinstance(error, p.ErrorEvent)
+        assert error.properties.code == "invalid_properties"
+        channel.receive(ECHO % "Live.")
+        await clock.advance(2.0)
+        assert any(isinstance(e, p.ReplicaStoppedSpeaking) for e in peer.events())
+        await channel.close()
