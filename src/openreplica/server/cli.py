@@ -47,6 +47,7 @@ def serve(settings: ServerSettings) -> int:
 
     from openreplica import __version__
     from openreplica.server.app import create_app
+    from openreplica.server.graceful import EndConversationsFirst
 
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -63,7 +64,7 @@ def serve(settings: ServerSettings) -> int:
         print("TESTING ONLY: scripted plugins (tone TTS, echoing LLM), no models", flush=True)
     _share_cores_fairly()
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -74,7 +75,9 @@ def serve(settings: ServerSettings) -> int:
         ws_per_message_deflate=False,
         lifespan="on",
     )
-    return 0
+    server = EndConversationsFirst(config, app.state)
+    server.run()
+    return 0 if server.started else 3
 
 
 def _share_cores_fairly() -> None:
