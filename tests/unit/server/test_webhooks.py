@@ -20,7 +20,7 @@ from polling import eventually
 
 from openreplica.runtime import VirtualClock
 from openreplica.server.store import DeliveryStatus, Store
-from openreplica.server.webhooks import SIGNATURE_HEADER, WebhookSender
+from openreplica.server.webhooks import SIGNATURE_HEADER, WebhookSender, standard_signature
 
 URL = "http://127.0.0.1:1/hook"
 Handle = Callable[[httpx.Request], Any]
@@ -99,6 +99,17 @@ async def test_deliveries_are_in_order_signed_and_shaped_as_the_spec(store: Stor
     assert [d.status for d in stored] == [DeliveryStatus.DELIVERED] * 3
     assert [d.webhook_id for d in stored] == [r.headers["webhook-id"] for r in received]
     await sender.aclose()
+
+
+def test_the_signature_reproduces_the_published_standard_webhooks_vector() -> None:
+    # the test vector the Standard Webhooks reference libraries are checked against
+    signature = standard_signature(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1614265330,
+        b'{"test": 2432232314}',
+    )
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
 async def test_a_whsec_secret_signs_with_its_decoded_key(store: Store) -> None:
