@@ -211,7 +211,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "webhook_secret",
-        "sign webhook bodies with HMAC-SHA256 (header X-OpenReplica-Signature: sha256=<hex>)",
+        "sign webhooks with HMAC-SHA256: Standard Webhooks `webhook-signature` (a "
+        "`whsec_<base64>` secret is decoded) and X-OpenReplica-Signature: sha256=<hex>",
         metavar="SECRET",
     ),
     Option("webhook_max_attempts", "attempts per webhook delivery (default 5)", int, "N"),
