@@ -36,6 +36,9 @@ FAST_RETRIES = {
     "OPENREPLICA_WEBHOOK_TIMEOUT": "1",
     "OPENREPLICA_WEBHOOK_MAX_ATTEMPTS": "1000",
 }
+#: A delivery failing since time T is next tried about T later (doubling delays), so after
+#: a restart the first retry can be as far off as everything before the stop took.
+AFTER_RESTART = 60.0
 EVENTS = ["system.replica_joined", "system.shutdown", "application.transcription_ready"]
 
 
@@ -109,7 +112,7 @@ async def test_a_receiver_that_resets_fails_and_hangs_gets_each_webhook_with_a_s
     try:
         cid = await create(server, callback_url=receiver.url + "/hook")
         await talk_and_end(server, cid, "hello receiver")
-        await eventually(lambda: len(receiver.delivered) == 3, what="three deliveries")
+        await eventually(lambda: len(receiver.delivered) == 3, 30, "three deliveries")
     finally:
         await stop(server, signal.SIGTERM)
     assert receiver.resets == 1
@@ -141,7 +144,7 @@ async def test_a_delivery_retried_when_the_server_is_killed_is_made_after_the_re
     try:
         cid = await create(server, callback_url=receiver.url + "/hook")
         await talk_and_end(server, cid, "remember me")
-        await eventually(lambda: len(receiver.requests) >= 3, what="retries under way")
+        await eventually(lambda: len(receiver.requests) >= 3, 30, "retries under way")
     finally:
         await stop(server, signal.SIGKILL)
     before = by_delivery(receiver.requests)
@@ -152,7 +155,9 @@ async def test_a_delivery_retried_when_the_server_is_killed_is_made_after_the_re
     receiver.default = "ok"
     await start(server)
     try:
-        await eventually(lambda: len(receiver.delivered) == 3, what="delivery after restart")
+        await eventually(
+            lambda: len(receiver.delivered) == 3, AFTER_RESTART, "delivery after restart"
+        )
     finally:
         await stop(server, signal.SIGTERM)
     assert [event_type(r) for r in receiver.delivered] == EVENTS
@@ -177,7 +182,7 @@ async def test_sigterm_with_a_failing_receiver_keeps_shutdown_and_transcript_for
         async with websockets.connect(server.ws_url(cid)) as ws:
             await ws.send(echo("still live"))
             await recv_until(ws, is_type("conversation.stopped_speaking"))
-        await eventually(lambda: len(receiver.requests) >= 2, what="failing attempts")
+        await eventually(lambda: len(receiver.requests) >= 2, 30, "failing attempts")
         await stop(server, signal.SIGTERM)  # the conversation is live: the stop ends it
         # it stopped by itself (uvicorn re-raises the signal), not killed after a timeout
         assert server.process is not None and server.process.returncode == -signal.SIGTERM
@@ -189,7 +194,9 @@ async def test_sigterm_with_a_failing_receiver_keeps_shutdown_and_transcript_for
     receiver.default = "ok"
     await start(server)
     try:
-        await eventually(lambda: len(receiver.delivered) == 3, what="delivery after restart")
+        await eventually(
+            lambda: len(receiver.delivered) == 3, AFTER_RESTART, "delivery after restart"
+        )
     finally:
         await stop(server, signal.SIGTERM)
     assert [event_type(r) for r in receiver.delivered] == EVENTS
@@ -221,7 +228,7 @@ async def test_an_exception_outside_httpx_errors_costs_attempts_not_the_worker(
     try:
         cid = await create(server, callback_url="http://127.0.0.1:99999/hook")
         await talk_and_end(server, cid, "nobody hears this")
-        await eventually(lambda: rows() == [("failed", 3)] * 3, what="every delivery tried")
+        await eventually(lambda: rows() == [("failed", 3)] * 3, 30, "every delivery tried")
     finally:
         await stop(server, signal.SIGTERM)
     assert "Task exception was never retrieved" not in server.output()
