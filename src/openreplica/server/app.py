@@ -69,12 +69,16 @@ def create_app(
         store = await Store.open(settings.sqlalchemy_url)
         client = httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
         webhooks = WebhookSender(
+            store,
             client,
             clock,
             secret=settings.webhook_secret,
             max_attempts=settings.webhook_max_attempts,
             retry_delay=settings.webhook_retry_delay,
         )
+        resumed = await webhooks.resume()  # deliveries a previous run left pending
+        if resumed:
+            log.warning("resuming pending webhooks of %d conversations", resumed)
         finisher = Finisher(store, webhooks, clock)
         recovered = await finisher.recover()
         if recovered:
@@ -103,7 +107,7 @@ def create_app(
             if warming is not None:
                 warming.cancel()
             await hub.aclose()
-            await webhooks.aclose(timeout=settings.webhook_timeout)
+            await webhooks.aclose(grace=settings.webhook_shutdown_grace)
             await client.aclose()
             if owns_cache:
                 await cache.aclose()

@@ -46,6 +46,7 @@ def serve(settings: ServerSettings) -> int:
 
     from openreplica import __version__
     from openreplica.server.app import create_app
+    from openreplica.server.graceful import EndConversationsFirst
     from openreplica.server.logs import configure_logging
     from openreplica.server.ws_protocol import LenientTextWebSocketProtocol
 
@@ -61,7 +62,7 @@ def serve(settings: ServerSettings) -> int:
         print("TESTING ONLY: scripted plugins (tone TTS, echoing LLM), no models", flush=True)
     _share_cores_fairly()
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -73,7 +74,9 @@ def serve(settings: ServerSettings) -> int:
         ws=LenientTextWebSocketProtocol,  # invalid UTF-8 text gets `invalid_json`
         lifespan="on",
     )
-    return 0
+    server = EndConversationsFirst(config, app.state)
+    server.run()
+    return 0 if server.started else 3
 
 
 def _share_cores_fairly() -> None:

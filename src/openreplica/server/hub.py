@@ -16,7 +16,9 @@ A conversation ends, always with `system.shutdown` as its last event, on:
 replica joining (`max_call_duration reached`), `participant_left_timeout` after the last
 participant left (`participant_left_timeout reached`; 0 = at once), no participant
 within `participant_absent_timeout` of creation (`participant_absent_timeout reached`),
-and the server stopping (`server_shutdown`). Timers sleep on the injected clock.
+and the server stopping (`server_shutdown`: `stop()` runs before the server cuts its
+connections, so participants see `system.shutdown` and the close). Timers sleep on the
+injected clock.
 """
 
 from __future__ import annotations
@@ -135,6 +137,9 @@ class ConversationHub:
         self._locks: dict[str, asyncio.Lock] = {}
         self._absent: dict[str, asyncio.Task[None]] = {}
         self._ending: dict[str, asyncio.Task[None]] = {}
+        self._participants = 0
+        self._nobody = asyncio.Event()
+        self._nobody.set()
 
     # ------------------------------------------------------------------ queries
 
@@ -186,12 +191,27 @@ class ConversationHub:
             self._begin_end(conversation_id, reason)
         await asyncio.gather(*self._ending.values(), return_exceptions=True)
 
+    async def stop(self, grace: float) -> None:
+        """The server is stopping, before its connections are cut: end every live
+        conversation, then give participants up to `grace` seconds to receive
+        `system.shutdown` and be closed by their transport (4410)."""
+        await self.aclose()
+        nobody = asyncio.ensure_future(self._nobody.wait())
+        timer = asyncio.ensure_future(self._clock.sleep_until(self._clock.now() + grace))
+        try:
+            await asyncio.wait({nobody, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nobody.cancel()
+            timer.cancel()
+
     @asynccontextmanager
     async def participant(
         self, conversation_id: str, credential: str | None
     ) -> AsyncIterator[Participant]:
         live = await self._admit(conversation_id, credential)
         live.participants += 1
+        self._participants += 1
+        self._nobody.clear()
         left = live.timers.pop("left", None)
         if left is not None:
             left.cancel()
@@ -213,6 +233,9 @@ class ConversationHub:
                 persona_name=_persona_name(live.record),
             )
         finally:
+            self._participants -= 1
+            if self._participants == 0:
+                self._nobody.set()
             live.participants -= 1
             if live.participants == 0 and not live.ending:
                 seconds = _property(

@@ -1,5 +1,5 @@
-"""Database tables (SQLAlchemy 2): personas, conversations and their events, and what
-the server keeps about replicas (names given through the API).
+"""Database tables (SQLAlchemy 2): personas, conversations and their events, webhook
+deliveries, and what the server keeps about replicas (names given through the API).
 
 Times are Unix epoch seconds (float) from the server's clock. Documents a client sent
 (a persona, a conversation's request) are kept whole as JSON so fields this version does
@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ConversationRow", "EventRow", "PersonaRow", "ReplicaRow"]
+__all__ = [
+    "Base",
+    "ConversationRow",
+    "EventRow",
+    "PersonaRow",
+    "ReplicaRow",
+    "WebhookDeliveryRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -75,3 +82,24 @@ class ReplicaRow(Base):
     replica_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     replica_name: Mapped[str] = mapped_column(String(512))
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class WebhookDeliveryRow(Base):
+    """One webhook POST to make (SPEC §6), kept until it is made or given up, so a
+    restart resumes it. Plain columns only, so any SQL database holds it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_pending", "status", "conversation_id"),)
+
+    #: insertion order: the order of a conversation's deliveries
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: the `webhook-id` header, the same on every attempt
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    #: the request body exactly as signed and sent (JSON)
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    #: `pending`, `delivered` or `failed` (given up)
+    status: Mapped[str] = mapped_column(String(16))

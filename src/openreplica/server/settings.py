@@ -57,6 +57,8 @@ class ServerSettings:
     webhook_max_attempts: int = 5
     webhook_retry_delay: float = 1.0
     webhook_timeout: float = 10.0
+    #: seconds pending webhooks may still be tried when the server stops
+    webhook_shutdown_grace: float = 5.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     rate_limit: float = 20.0
     rate_burst: int = 40
@@ -283,7 +285,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "webhook_secret",
-        "sign webhook bodies with HMAC-SHA256 (header X-OpenReplica-Signature: sha256=<hex>)",
+        "sign webhooks with HMAC-SHA256: Standard Webhooks `webhook-signature` (a "
+        "`whsec_<base64>` secret is decoded) and X-OpenReplica-Signature: sha256=<hex>",
         metavar="SECRET",
     ),
     Option("webhook_max_attempts", "attempts per webhook delivery (default 5)", int, "N"),
@@ -294,6 +297,13 @@ OPTIONS: tuple[Option, ...] = (
         "SECONDS",
     ),
     Option("webhook_timeout", "seconds to wait for a webhook receiver (default 10)", float, "S"),
+    Option(
+        "webhook_shutdown_grace",
+        "seconds pending webhooks are still tried when the server stops; the rest are "
+        "made at the next start (default 5)",
+        float,
+        "S",
+    ),
     Option(
         "max_message_bytes",
         "largest data-channel message accepted (default 1048576)",

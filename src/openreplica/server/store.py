@@ -1,4 +1,5 @@
-"""Persistence: personas, conversations and every broadcast event (SQLAlchemy 2 async).
+"""Persistence: personas, conversations, every broadcast event and the webhook deliveries
+still to make (SQLAlchemy 2 async).
 
 SQLite (aiosqlite) by default; any SQLAlchemy async URL works (PostgreSQL with asyncpg)
 with the same code. Rows come back as plain frozen records, never ORM objects, so
@@ -16,9 +17,23 @@ from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from openreplica.server.models import Base, ConversationRow, EventRow, PersonaRow, ReplicaRow
+from openreplica.server.models import (
+    Base,
+    ConversationRow,
+    EventRow,
+    PersonaRow,
+    ReplicaRow,
+    WebhookDeliveryRow,
+)
 
-__all__ = ["ConversationRecord", "EventRecord", "PersonaRecord", "Store"]
+__all__ = [
+    "ConversationRecord",
+    "DeliveryStatus",
+    "EventRecord",
+    "PersonaRecord",
+    "Store",
+    "WebhookDeliveryRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +72,23 @@ class EventRecord:
     data: bytes
 
 
+class DeliveryStatus:
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # given up after the last attempt
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRecord:
+    webhook_id: str
+    conversation_id: str
+    url: str
+    body: bytes
+    attempts: int
+    next_attempt_at: float
+    status: str = DeliveryStatus.PENDING
+
+
 def _persona(row: PersonaRow) -> PersonaRecord:
     return PersonaRecord(
         row.persona_id, row.persona_name, row.created_at, row.updated_at, dict(row.document)
@@ -79,6 +111,18 @@ def _conversation(row: ConversationRow) -> ConversationRecord:
         shutdown_reason=row.shutdown_reason,
         request=dict(row.request),
         persona=dict(row.persona),
+    )
+
+
+def _delivery(row: WebhookDeliveryRow) -> WebhookDeliveryRecord:
+    return WebhookDeliveryRecord(
+        webhook_id=row.webhook_id,
+        conversation_id=row.conversation_id,
+        url=row.url,
+        body=row.body.encode(),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        status=row.status,
     )
 
 
@@ -205,6 +249,13 @@ class Store:
             await session.execute(
                 delete(EventRow).where(EventRow.conversation_id == conversation_id)
             )
+            # pending deliveries stay: the conversation's last webhooks are still owed
+            await session.execute(
+                delete(WebhookDeliveryRow).where(
+                    WebhookDeliveryRow.conversation_id == conversation_id,
+                    WebhookDeliveryRow.status != DeliveryStatus.PENDING,
+                )
+            )
             result = await session.execute(
                 delete(ConversationRow).where(ConversationRow.conversation_id == conversation_id)
             )
@@ -268,3 +319,67 @@ class Store:
                 )
             ).first()
             return (int(row[0]), float(row[1])) if row is not None else (0, 0.0)
+
+    # ------------------------------------------------------------------ webhook deliveries
+
+    async def add_webhook_deliveries(self, deliveries: Sequence[WebhookDeliveryRecord]) -> None:
+        """Store new deliveries; each conversation's are made in the order stored."""
+        if not deliveries:
+            return
+        rows = [
+            {
+                "webhook_id": d.webhook_id,
+                "conversation_id": d.conversation_id,
+                "url": d.url,
+                "body": d.body.decode(),
+                "attempts": d.attempts,
+                "next_attempt_at": d.next_attempt_at,
+                "status": d.status,
+            }
+            for d in deliveries
+        ]
+        async with self._sessions.begin() as session:
+            await session.execute(insert(WebhookDeliveryRow), rows)
+
+    async def next_webhook_delivery(self, conversation_id: str) -> WebhookDeliveryRecord | None:
+        """The oldest pending delivery of a conversation."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(WebhookDeliveryRow)
+                .where(
+                    WebhookDeliveryRow.conversation_id == conversation_id,
+                    WebhookDeliveryRow.status == DeliveryStatus.PENDING,
+                )
+                .order_by(WebhookDeliveryRow.id)
+                .limit(1)
+            )
+            return _delivery(row) if row is not None else None
+
+    async def conversations_with_pending_webhooks(self) -> list[str]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(WebhookDeliveryRow.conversation_id)
+                .where(WebhookDeliveryRow.status == DeliveryStatus.PENDING)
+                .distinct()
+            )
+            return list(rows)
+
+    async def record_webhook_attempt(
+        self, webhook_id: str, attempts: int, status: str, next_attempt_at: float
+    ) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.webhook_id == webhook_id)
+                .values(attempts=attempts, status=status, next_attempt_at=next_attempt_at)
+            )
+
+    async def webhook_deliveries(self, conversation_id: str) -> list[WebhookDeliveryRecord]:
+        """Every stored delivery of a conversation, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.conversation_id == conversation_id)
+                .order_by(WebhookDeliveryRow.id)
+            )
+            return [_delivery(r) for r in rows]

@@ -1,42 +1,82 @@
-"""Webhook deliveries (SPEC §6): in order per conversation, retried with backoff, signed.
+"""Webhook deliveries (SPEC §6): durable, at least once, in order per conversation, signed.
 
-Each conversation with a `callback_url` gets its own queue and one worker task, so its
-deliveries arrive in the order they were made while a slow receiver of one conversation
-never delays another's. A failed POST (connection error, timeout, non-2xx) is retried
-after `retry_delay`, doubling each time, up to `max_attempts`; the wait is on the
-injected clock. Then the delivery is given up (and logged) and the next one goes.
+`send()` turns an event into a delivery and stores it (table `webhook_deliveries`) before
+any attempt, so a delivery survives a crash or a stop: the next start `resume()`s every
+pending one. Each conversation has at most one worker task, which makes its pending
+deliveries one at a time, oldest first, so they arrive in the order they were made while a
+slow receiver of one conversation never delays another's.
 
-With a secret, each POST carries `X-OpenReplica-Signature: sha256=<hex>` where hex is
-HMAC-SHA256(secret, raw request body). A receiver verifies it with:
+An attempt fails on a connection error, a timeout, a non-2xx answer or any unexpected
+exception from the HTTP stack (logged; the worker carries on). A failed attempt is stored
+(`attempts`, `next_attempt_at`) and retried after `retry_delay`, doubling each time, up to
+`max_attempts`; then the delivery is marked `failed` (and logged) and the next one goes.
+Waits are on the injected clock. A receiver may get a delivery more than once (it timed
+out, or the server stopped between the POST and storing its result): every attempt of one
+delivery carries the same `webhook-id`, so the receiver can drop duplicates.
 
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    hmac.compare_digest(expected, request.headers["X-OpenReplica-Signature"])
+Headers (Standard Webhooks, https://www.standardwebhooks.com): `webhook-id`,
+`webhook-timestamp` (Unix seconds of this attempt) and, with a secret, `webhook-signature:
+v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`. The key is the secret's bytes, or,
+for a secret in the spec's `whsec_<base64>` form, the decoded bytes. Beside them, with a
+secret, `X-OpenReplica-Signature: sha256=<hex HMAC-SHA256 of the body>` as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import logging
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from openreplica.runtime import Clock
+from openreplica.server.store import DeliveryStatus, Store, WebhookDeliveryRecord
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SIGNATURE_HEADER", "WebhookSender", "sign", "webhook_body"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "WebhookSender",
+    "new_webhook_id",
+    "sign",
+    "standard_signature",
+    "webhook_body",
+]
 
 SIGNATURE_HEADER = "X-OpenReplica-Signature"
 
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _standard_key(secret: str) -> bytes:
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except binascii.Error:
+            pass  # not base64 after all: use it as it is
+    return secret.encode()
+
+
+def standard_signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value of the Standard Webhooks specification."""
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_standard_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def new_webhook_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
 
 
 def iso_utc(epoch: float) -> str:
@@ -63,88 +103,210 @@ def webhook_body(
 
 
 @dataclass
-class _Queue:
-    items: asyncio.Queue[tuple[str, bytes]] = field(default_factory=asyncio.Queue)
+class _Worker:
     task: asyncio.Task[None] | None = None
+    #: bumped when a new delivery of the conversation is stored while the worker runs
+    wakes: int = 0
 
 
 class WebhookSender:
     def __init__(
         self,
+        store: Store,
         client: httpx.AsyncClient,
         clock: Clock,
         *,
         secret: str | None = None,
         max_attempts: int = 5,
         retry_delay: float = 1.0,
+        new_id: Callable[[], str] = new_webhook_id,
     ) -> None:
+        self._store = store
         self._client = client
         self._clock = clock
         self._secret = secret
         self._max_attempts = max(1, max_attempts)
         self._retry_delay = retry_delay
-        self._queues: dict[str, _Queue] = {}
+        self._new_id = new_id
+        self._unsaved: list[WebhookDeliveryRecord] = []
+        self._saver: asyncio.Task[None] | None = None
+        self._workers: dict[str, _Worker] = {}
+        self._closing = False
+
+    # ------------------------------------------------------------------ API
 
     def send(
         self, conversation_id: str, url: str, event_type: str, properties: dict[str, Any]
     ) -> None:
-        """Queue one delivery; it is made after every earlier one of this conversation."""
-        body = webhook_body(event_type, conversation_id, url, self._clock.now(), properties)
-        queue = self._queues.get(conversation_id)
-        if queue is None:
-            queue = self._queues[conversation_id] = _Queue()
-        queue.items.put_nowait((url, body))
-        if queue.task is None or queue.task.done():
-            queue.task = asyncio.create_task(
-                self._work(conversation_id, queue), name=f"webhooks-{conversation_id}"
-            )
-
-    async def drain(self, timeout: float | None = None) -> None:
-        """Wait for every queued delivery (retries included), at most `timeout` seconds."""
-        tasks = [q.task for q in self._queues.values() if q.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
-
-    async def aclose(self, timeout: float = 5.0) -> None:
-        await self.drain(timeout)
-        for queue in self._queues.values():
-            if queue.task is not None:
-                queue.task.cancel()
-        await asyncio.gather(
-            *(q.task for q in self._queues.values() if q.task is not None),
-            return_exceptions=True,
+        """Make one delivery, after every earlier one of this conversation. It is stored
+        at once (in the order of the calls), then attempted."""
+        now = self._clock.now()
+        body = webhook_body(event_type, conversation_id, url, now, properties)
+        self._unsaved.append(
+            WebhookDeliveryRecord(self._new_id(), conversation_id, url, body, 0, now)
         )
-        self._queues.clear()
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save(), name="webhooks-save")
 
-    async def _work(self, conversation_id: str, queue: _Queue) -> None:
-        while not queue.items.empty():
-            url, body = queue.items.get_nowait()
-            await self._deliver(conversation_id, url, body)
-        if self._queues.get(conversation_id) is queue:
-            del self._queues[conversation_id]
+    async def resume(self) -> int:
+        """Start the workers of every conversation with stored pending deliveries (the
+        ones a previous process left); returns how many conversations."""
+        ids = await self._store.conversations_with_pending_webhooks()
+        for conversation_id in ids:
+            self._wake(conversation_id)
+        return len(ids)
 
-    async def _deliver(self, conversation_id: str, url: str, body: bytes) -> None:
-        headers = {"content-type": "application/json", "user-agent": "openreplica-webhooks"}
-        if self._secret:
-            headers[SIGNATURE_HEADER] = sign(self._secret, body)
-        delay = self._retry_delay
-        for attempt in range(1, self._max_attempts + 1):
+    async def flush(self) -> None:
+        """Wait until every delivery sent so far is stored."""
+        while self._saver is not None and not self._saver.done():
+            await asyncio.shield(self._saver)
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every delivery is made or given up, at most `timeout` seconds on
+        the clock; True when none is left."""
+        deadline = None if timeout is None else self._clock.now() + timeout
+        while self._saver is not None or self._workers:
+            if self._saver is not None and self._saver.done():
+                self._saver = None
+                continue
+            if deadline is not None and self._clock.now() >= deadline:
+                return False
+            tasks = [w.task for w in self._workers.values() if w.task is not None]
+            if self._saver is not None:
+                tasks.append(self._saver)
+            await self._first_of(tasks, deadline)
+        return True
+
+    async def aclose(self, grace: float = 5.0) -> None:
+        """Store every delivery sent so far (one last try if the store fails), give
+        pending deliveries `grace` seconds, then stop: what is still pending stays stored
+        for the next start."""
+        self._closing = True
+        await self.flush()
+        if not await self.drain(grace):
+            log.warning(
+                "webhooks of %d conversations still pending; they are made at the next start",
+                len(self._workers),
+            )
+        tasks = [w.task for w in self._workers.values() if w.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+
+    # ------------------------------------------------------------------ storing
+
+    async def _save(self) -> None:
+        while self._unsaved:
+            batch, self._unsaved = self._unsaved, []
             try:
-                response = await self._client.post(url, content=body, headers=headers)
-                if response.is_success:
+                await self._store.add_webhook_deliveries(batch)
+            except Exception:
+                if self._closing:
+                    log.exception("storing %d webhook deliveries failed: lost", len(batch))
                     return
-                problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            if attempt == self._max_attempts:
-                log.warning(
-                    "%s: webhook to %s failed %d times (%s); giving up",
-                    conversation_id,
-                    url,
-                    attempt,
-                    problem,
-                )
-                return
-            log.info("%s: webhook to %s failed (%s); retrying", conversation_id, url, problem)
-            await self._clock.sleep_until(self._clock.now() + delay)
-            delay *= 2
+                log.exception("storing %d webhook deliveries failed; retrying", len(batch))
+                self._unsaved = batch + self._unsaved
+                await self._clock.sleep_until(self._clock.now() + self._retry_delay)
+                continue
+            for conversation_id in dict.fromkeys(d.conversation_id for d in batch):
+                self._wake(conversation_id)
+
+    # ------------------------------------------------------------------ delivering
+
+    def _wake(self, conversation_id: str) -> None:
+        worker = self._workers.get(conversation_id)
+        if worker is not None:
+            worker.wakes += 1
+            return
+        worker = self._workers[conversation_id] = _Worker()
+        worker.task = asyncio.create_task(
+            self._work(conversation_id, worker), name=f"webhooks-{conversation_id}"
+        )
+
+    async def _work(self, conversation_id: str, worker: _Worker) -> None:
+        try:
+            while True:
+                wakes = worker.wakes
+                try:
+                    delivery = await self._store.next_webhook_delivery(conversation_id)
+                    if delivery is None:
+                        if worker.wakes == wakes:
+                            return  # nothing stored since the query: done
+                        continue
+                    await self._clock.sleep_until(delivery.next_attempt_at)
+                    await self._attempt(delivery)
+                except Exception:  # the store failed: never lose the worker
+                    log.exception("%s: webhook worker error; retrying", conversation_id)
+                    await self._clock.sleep_until(self._clock.now() + self._retry_delay)
+        finally:
+            if self._workers.get(conversation_id) is worker:
+                del self._workers[conversation_id]
+
+    async def _attempt(self, delivery: WebhookDeliveryRecord) -> None:
+        problem = await self._post(delivery)
+        attempts = delivery.attempts + 1
+        now = self._clock.now()
+        if problem is None:
+            status, next_at = DeliveryStatus.DELIVERED, now
+        elif attempts >= self._max_attempts:
+            status, next_at = DeliveryStatus.FAILED, now
+            log.warning(
+                "%s: webhook %s to %s failed %d times (%s); giving up",
+                delivery.conversation_id,
+                delivery.webhook_id,
+                delivery.url,
+                attempts,
+                problem,
+            )
+        else:
+            status = DeliveryStatus.PENDING
+            next_at = now + self._retry_delay * 2 ** (attempts - 1)
+            log.info(
+                "%s: webhook %s to %s failed (%s); retrying",
+                delivery.conversation_id,
+                delivery.webhook_id,
+                delivery.url,
+                problem,
+            )
+        await self._store.record_webhook_attempt(delivery.webhook_id, attempts, status, next_at)
+
+    async def _post(self, delivery: WebhookDeliveryRecord) -> str | None:
+        """One POST; None on success, else what went wrong."""
+        headers = self._headers(delivery, int(self._clock.now()))
+        try:
+            # streamed and never read: only the status matters, whatever the body's size
+            async with self._client.stream(
+                "POST", delivery.url, content=delivery.body, headers=headers
+            ) as response:
+                status = response.status_code
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a bug in the HTTP stack costs one attempt, no more
+            log.exception("%s: webhook POST raised", delivery.conversation_id)
+            return f"unexpected {type(exc).__name__}: {exc}"
+        return None if 200 <= status < 300 else f"HTTP {status}"
+
+    def _headers(self, delivery: WebhookDeliveryRecord, timestamp: int) -> dict[str, str]:
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "openreplica-webhooks",
+            "webhook-id": delivery.webhook_id,
+            "webhook-timestamp": str(timestamp),
+        }
+        if self._secret:
+            headers[SIGNATURE_HEADER] = sign(self._secret, delivery.body)
+            headers["webhook-signature"] = standard_signature(
+                self._secret, delivery.webhook_id, timestamp, delivery.body
+            )
+        return headers
+
+    async def _first_of(self, tasks: list[asyncio.Task[None]], deadline: float | None) -> None:
+        """Return when one of `tasks` is done or the clock reaches `deadline`."""
+        timer = asyncio.ensure_future(
+            self._clock.sleep_until(deadline) if deadline is not None else asyncio.Event().wait()
+        )
+        try:
+            await asyncio.wait({*tasks, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from polling import eventually
 
 from openreplica import protocol as p
 from openreplica.runtime import settle
@@ -179,3 +181,30 @@ async def test_history_reads_the_stored_events(api: Api) -> None:
         stored = await participant.history(2)
         assert [seq for seq, _ in stored] == [e.seq for e in peer.events()][2:]
         assert [data for _, data in stored] == peer.received[2:]
+
+
+async def test_stop_ends_conversations_then_waits_for_participants_within_its_grace(
+    api: Api,
+) -> None:
+    cid = await _conversation(api)
+    hub = _hub(api)
+    async with hub.participant(cid, None) as participant:
+        channel, peer = await connect_memory_peer(participant.runtime, participant.clock)
+        await settle()
+        stopping = asyncio.create_task(hub.stop(grace=5.0))
+        await channel.finished.wait()  # the shutdown reached this participant
+        await hub.settled()
+        await api.clock.advance(1.0)
+        assert not stopping.done()  # a participant is still connected
+    await eventually(stopping.done, 5, "stop() returning once nobody is connected")
+    last = peer.events()[-1]
+    assert isinstance(last, p.Shutdown) and last.properties.shutdown_reason == "server_shutdown"
+
+    async with hub.participant(await _conversation(api), None):
+        stopping = asyncio.create_task(hub.stop(grace=5.0))
+        grace_ends = api.clock.now() + 5.0
+        await eventually(lambda: api.clock.next_deadline == grace_ends, 5, "the grace timer")
+        await api.clock.advance(4.9)
+        assert not stopping.done()
+        await api.clock.advance(0.2)  # the grace is over although someone stayed
+        await eventually(stopping.done, 5, "stop() returning after its grace")

@@ -1,0 +1,44 @@
+"""A uvicorn server that ends the conversations before it cuts their connections.
+
+On a stop (SIGTERM, Ctrl-C) uvicorn closes every WebSocket with 1012 and only then runs
+the app's lifespan shutdown, so conversations ended there would reach no client. This
+server first stops accepting connections, then ends every conversation through the hub
+(clients get `system.shutdown`, then the transport closes them with 4410; SPEC §2.1),
+waits a bounded time for them to go, and then lets uvicorn shut down as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+import uvicorn
+
+from openreplica.server.hub import ConversationHub
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SHUTDOWN_CLOSE_GRACE", "EndConversationsFirst"]
+
+#: seconds participants get to receive `system.shutdown` and their close before uvicorn
+#: cuts what is left
+SHUTDOWN_CLOSE_GRACE = 5.0
+
+
+class EndConversationsFirst(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app_state: Any) -> None:
+        super().__init__(config)
+        #: the app's `state`; its `hub` exists once the lifespan has started
+        self._app_state = app_state
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for listener in self.servers:
+            listener.close()  # no new connections while the conversations end
+        hub: ConversationHub | None = getattr(self._app_state, "hub", None)
+        if hub is not None and not self.force_exit:
+            try:
+                await hub.stop(SHUTDOWN_CLOSE_GRACE)
+            except Exception:
+                log.exception("ending the conversations before the stop failed")
+        await super().shutdown(sockets)
