@@ -609,6 +609,9 @@ async def attack_echo_text_1mb(t: Target) -> Verdict:
     reply = peer.expect(is_error)
     await peer.send(message)
     error = await within(reply, 2)
+    # synthesis runs for seconds after the message: watch it before the liveness echo
+    # (which interrupts the utterance and so would end the growth early)
+    await asyncio.sleep(2 * t.args.observe)
     alive = await peer.alive("c", timeout=10)
     await peer.close()
     code = (error or {}).get("properties", {}).get("code")
@@ -899,7 +902,6 @@ class Outcome:
     verdict: Verdict | None = None
     failure: str | None = None
     memory_limit: float = MEMORY_TARGET_MB
-    judge_latency: bool = True
 
     def worst_ms(self) -> float:
         values = [v for v in self.rest + self.ws if v is not None]
@@ -913,7 +915,7 @@ class Outcome:
             return False
         if self.grew_mb is None or self.grew_mb > self.memory_limit:
             return False
-        return not self.judge_latency or (self.lost() == 0 and self.worst_ms() <= LATENCY_TARGET_MS)
+        return self.lost() == 0 and self.worst_ms() <= LATENCY_TARGET_MS
 
 
 def _ms(values: list[float | None]) -> str:
@@ -950,9 +952,8 @@ async def run_one(
     sustained: bool = False,
 ) -> Outcome:
     outcome = Outcome(key, name)
-    if sustained:
+    if sustained:  # every message is still a single message: the latency target holds
         outcome.memory_limit = SUSTAIN_TARGET_MB
-        outcome.judge_latency = False
     with tempfile.TemporaryDirectory(prefix="openreplica-abuse-") as tmp:
         server = Server(
             Path(tmp) / "data", scripted=args.plugins == "scripted", rate_limit=args.rate_limit
@@ -1002,6 +1003,7 @@ async def run_one(
 def _budget(key: str, args: argparse.Namespace) -> float:
     expected: float = {
         "b": 2 * args.pairs / args.rate_limit,
+        "c": 2 * args.observe,
         "d": args.audio_seconds,
         "h": args.utf8_frames * 0.05,
         "j": args.ten_seconds,
@@ -1012,7 +1014,7 @@ def _budget(key: str, args: argparse.Namespace) -> float:
 
 def _print_row(o: Outcome) -> None:
     grew = "-" if o.grew_mb is None else f"{o.grew_mb:+7.0f}"
-    verdict = "PASS" if o.passed() else "FAIL"
+    verdict = "info" if o.key == "0" else "PASS" if o.passed() else "FAIL"
     note = o.failure or (o.verdict.note if o.verdict else "")
     print(f"{o.key:2s} {o.name:26s} {grew:>8s}  {_ms(o.rest):>24s}  {_ms(o.ws):>24s}  {verdict}")
     print(f"{'':29s}{note}", flush=True)
@@ -1024,7 +1026,8 @@ async def main_async(args: argparse.Namespace) -> int:
         f"openreplica abuse benchmark: {args.plugins} plugins, rate limit {args.rate_limit:g}/s"
         f" per connection, {os.cpu_count()} cores; a fresh server per attack\n"
         f"targets: memory <= {MEMORY_TARGET_MB:g} MB, other conversation <= "
-        f"{LATENCY_TARGET_MS:g} ms (worst); sustained: memory within +-{SUSTAIN_TARGET_MB:g} MB\n"
+        f"{LATENCY_TARGET_MS:g} ms (worst, no probe lost); sustained: memory within "
+        f"+-{SUSTAIN_TARGET_MB:g} MB\n"
     )
     print(
         f"{'':2s} {'input':26s} {'mem MB':>8s}  {'REST ms p50/p99/max':>24s}  "
@@ -1049,6 +1052,13 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         _print_row(outcome)
         outcomes.append(outcome)
+    control = next((o for o in outcomes if o.key == "0"), None)
+    if control is not None and not control.passed():
+        print(
+            f"\nnote: with no attack the worst latency was already {control.worst_ms():.0f} ms: "
+            "this machine is too busy for the latency verdicts to mean much; run it again"
+        )
+    outcomes = [o for o in outcomes if o.key != "0"]
     failed = [o.key for o in outcomes if not o.passed()]
     print(
         f"\n{len(outcomes) - len(failed)}/{len(outcomes)} PASS"
