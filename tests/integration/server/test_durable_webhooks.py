@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from polling import eventually
+from eventually import eventually
 from webhook_receiver import Received, WebhookReceiver
 
 from .conftest import ServerProcess
@@ -112,7 +112,9 @@ async def test_a_receiver_that_resets_fails_and_hangs_gets_each_webhook_with_a_s
     try:
         cid = await create(server, callback_url=receiver.url + "/hook")
         await talk_and_end(server, cid, "hello receiver")
-        await eventually(lambda: len(receiver.delivered) == 3, 30, "three deliveries")
+        await eventually(
+            lambda: len(receiver.delivered) == 3, timeout=30, message="three deliveries"
+        )
     finally:
         await stop(server, signal.SIGTERM)
     assert receiver.resets == 1
@@ -144,7 +146,9 @@ async def test_a_delivery_retried_when_the_server_is_killed_is_made_after_the_re
     try:
         cid = await create(server, callback_url=receiver.url + "/hook")
         await talk_and_end(server, cid, "remember me")
-        await eventually(lambda: len(receiver.requests) >= 3, 30, "retries under way")
+        await eventually(
+            lambda: len(receiver.requests) >= 3, timeout=30, message="retries under way"
+        )
     finally:
         await stop(server, signal.SIGKILL)
     before = by_delivery(receiver.requests)
@@ -156,7 +160,9 @@ async def test_a_delivery_retried_when_the_server_is_killed_is_made_after_the_re
     await start(server)
     try:
         await eventually(
-            lambda: len(receiver.delivered) == 3, AFTER_RESTART, "delivery after restart"
+            lambda: len(receiver.delivered) == 3,
+            timeout=AFTER_RESTART,
+            message="delivery after restart",
         )
     finally:
         await stop(server, signal.SIGTERM)
@@ -182,7 +188,9 @@ async def test_sigterm_with_a_failing_receiver_keeps_shutdown_and_transcript_for
         async with websockets.connect(server.ws_url(cid)) as ws:
             await ws.send(echo("still live"))
             await recv_until(ws, is_type("conversation.stopped_speaking"))
-        await eventually(lambda: len(receiver.requests) >= 2, 30, "failing attempts")
+        await eventually(
+            lambda: len(receiver.requests) >= 2, timeout=30, message="failing attempts"
+        )
         await stop(server, signal.SIGTERM)  # the conversation is live: the stop ends it
         # it stopped by itself (uvicorn re-raises the signal), not killed after a timeout
         assert server.process is not None and server.process.returncode == -signal.SIGTERM
@@ -195,7 +203,9 @@ async def test_sigterm_with_a_failing_receiver_keeps_shutdown_and_transcript_for
     await start(server)
     try:
         await eventually(
-            lambda: len(receiver.delivered) == 3, AFTER_RESTART, "delivery after restart"
+            lambda: len(receiver.delivered) == 3,
+            timeout=AFTER_RESTART,
+            message="delivery after restart",
         )
     finally:
         await stop(server, signal.SIGTERM)
@@ -228,7 +238,9 @@ async def test_an_exception_outside_httpx_errors_costs_attempts_not_the_worker(
     try:
         cid = await create(server, callback_url="http://127.0.0.1:99999/hook")
         await talk_and_end(server, cid, "nobody hears this")
-        await eventually(lambda: rows() == [("failed", 3)] * 3, 30, "every delivery tried")
+        await eventually(
+            lambda: rows() == [("failed", 3)] * 3, timeout=30, message="every delivery tried"
+        )
     finally:
         await stop(server, signal.SIGTERM)
     assert "Task exception was never retrieved" not in server.output()

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from polling import eventually
+from eventually import eventually
 
 from openreplica import protocol as p
 from openreplica.runtime import settle
@@ -196,15 +196,17 @@ async def test_stop_ends_conversations_then_waits_for_participants_within_its_gr
         await hub.settled()
         await api.clock.advance(1.0)
         assert not stopping.done()  # a participant is still connected
-    await eventually(stopping.done, 5, "stop() returning once nobody is connected")
+    await eventually(stopping.done, timeout=5, message="stop() returning once nobody is connected")
     last = peer.events()[-1]
     assert isinstance(last, p.Shutdown) and last.properties.shutdown_reason == "server_shutdown"
 
     async with hub.participant(await _conversation(api), None):
         stopping = asyncio.create_task(hub.stop(grace=5.0))
         grace_ends = api.clock.now() + 5.0
-        await eventually(lambda: api.clock.next_deadline == grace_ends, 5, "the grace timer")
+        await eventually(
+            lambda: api.clock.next_deadline == grace_ends, timeout=5, message="the grace timer"
+        )
         await api.clock.advance(4.9)
         assert not stopping.done()
         await api.clock.advance(0.2)  # the grace is over although someone stayed
-        await eventually(stopping.done, 5, "stop() returning after its grace")
+        await eventually(stopping.done, timeout=5, message="stop() returning after its grace")

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from polling import eventually
+from eventually import eventually
 
 from openreplica.runtime import VirtualClock
 from openreplica.server.store import DeliveryStatus, Store
