@@ -8,11 +8,18 @@ once the *next* character is known to be whitespace: "3.5" and "e.g.x" never spl
 we never cut before seeing what follows. Common abbreviations ("Mr.", "e.g.") and single
 initials do not end a sentence. To cut the latency to the first audio, the first clause
 of a reply is emitted at a comma/semicolon/colon once it is already long.
+
+No segment is longer than `max_chars`: a longer run without a sentence end is cut at
+its last word boundary within the cap (inside a word only when one word is longer than
+the cap), so one message can never hand the TTS an unbounded piece of text.
 """
 
 from __future__ import annotations
 
-__all__ = ["ABBREVIATIONS", "SentenceSplitter"]
+__all__ = ["ABBREVIATIONS", "DEFAULT_MAX_SEGMENT_CHARS", "SentenceSplitter"]
+
+#: the longest segment handed to the TTS at once (about 20 s of speech)
+DEFAULT_MAX_SEGMENT_CHARS = 300
 
 ABBREVIATIONS: frozenset[str] = frozenset(
     {
@@ -33,10 +40,16 @@ class SentenceSplitter:
 
     `first_clause_chars`: when nothing has been emitted yet, a clause of at least this
     many characters ending in `,` `;` or `:` is emitted on its own (0 disables this).
+    `max_chars`: the hard cap on one segment's length (see the module docstring).
     """
 
-    def __init__(self, first_clause_chars: int = 60) -> None:
+    def __init__(
+        self, first_clause_chars: int = 60, max_chars: int = DEFAULT_MAX_SEGMENT_CHARS
+    ) -> None:
+        if max_chars < 1:
+            raise ValueError("max_chars must be at least 1")
         self.first_clause_chars = first_clause_chars
+        self.max_chars = max_chars
         self._buf = ""
         self._emitted_any = False
 
@@ -68,9 +81,26 @@ class SentenceSplitter:
     # ------------------------------------------------------------------ internals
 
     def _find_cut(self) -> int | None:
-        """Index just past the first complete sentence in the buffer, if any."""
+        """Index just past the first complete segment in the buffer, if any."""
+        cut = self._sentence_cut()
+        if cut is not None and cut <= self.max_chars:
+            return cut
+        if len(self._buf) > self.max_chars:
+            return self._word_cut()
+        return None
+
+    def _word_cut(self) -> int:
+        """A cut that keeps the segment within `max_chars`: at the last whitespace that
+        closes a word inside the cap, or hard at the cap when there is none."""
+        space = max(self._buf.rfind(ws, 0, self.max_chars + 1) for ws in " \n\t\r")
+        return space if space > 0 else self.max_chars
+
+    def _sentence_cut(self) -> int | None:
+        """Index just past the first complete sentence within the cap, if any."""
         buf = self._buf
         for i, ch in enumerate(buf):
+            if i >= self.max_chars:
+                return None  # a sentence ending past the cap is cut by `_word_cut`
             if ch == "\n":
                 if buf[:i].strip():
                     return i + 1
