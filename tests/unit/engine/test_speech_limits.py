@@ -91,7 +91,7 @@ def test_llm_text_past_the_cap_is_not_spoken() -> None:
 
 def test_echoed_audio_may_run_only_so_far_ahead_of_playout() -> None:
     t = _timeline()
-    for i in range(3):
+    for _i in range(3):
         t.feed(interaction(audio_chunk(1.0)), 0.0)
     assert len(t.of(e.Play)) == 3 and not t.of(e.SendError)
     fx = t.feed(interaction(audio_chunk(0.5)), 0.0)  # 3 s already wait: 3.5 > 3

@@ -21,9 +21,7 @@ INTERRUPT = '{"event_type": "conversation.interrupt"}'
 
 
 def echo(text: str, **props: object) -> str:
-    return json.dumps(
-        {"event_type": "conversation.echo", "properties": {"text": text, **props}}
-    )
+    return json.dumps({"event_type": "conversation.echo", "properties": {"text": text, **props}})
 
 
 async def _runtime(
@@ -59,7 +57,7 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> Non
 
 
 async def test_many_echo_and_interrupt_pairs_leave_no_tts_workers_or_tasks_behind() -> None:
-    runtime, clock, tts, events = await _runtime()
+    runtime, clock, _tts, events = await _runtime()
     errors: list[p.ErrorEvent] = []
     baseline = len(asyncio.all_tasks())
     for i in range(300):
@@ -80,7 +78,7 @@ async def test_many_echo_and_interrupt_pairs_leave_no_tts_workers_or_tasks_behin
 
 
 async def test_workers_are_released_after_normal_speech_and_on_shutdown() -> None:
-    runtime, clock, tts, events = await _runtime()
+    runtime, clock, _tts, _events = await _runtime()
     _send(runtime, echo("One. Two. Three."), [])
     await clock.advance(0.01)
     assert runtime.speech.workers == 1
@@ -97,7 +95,7 @@ async def test_workers_are_released_after_normal_speech_and_on_shutdown() -> Non
 
 async def test_synthesis_runs_only_a_bounded_distance_ahead_of_playout() -> None:
     limits = SpeechLimits(tts_ahead=2.0, max_segment_chars=60)
-    runtime, clock, tts, events = await _runtime(limits)
+    runtime, clock, tts, _events = await _runtime(limits)
     text = " ".join(["word"] * 1500)  # 7,499 characters: 300 s of speech in one message
     _send(runtime, echo(text), [])
     for _ in range(20):
