@@ -52,6 +52,7 @@ from openreplica.engine.io import (
     UserSpeechStarted,
     UserTranscript,
     VisualContextUpdated,
+    resampled_length,
 )
 from openreplica.engine.perception import PerceptionState, with_visual_context
 from openreplica.engine.sentences import SentenceSplitter
@@ -580,7 +581,7 @@ class ConversationEngine:
         if samples == 0:
             return
         out_rate = self.settings.output_sample_rate
-        gen.spoken.add_audio(segment, round(samples * out_rate / sample_rate))
+        gen.spoken.add_audio(segment, resampled_length(samples, sample_rate, out_rate))
         gen.drained = False
         gen.drained_at = None
         self._out.append(Play(gen.gen, segment, pcm, sample_rate))

@@ -4,11 +4,13 @@ Speaking takes real time even when no media consumer is attached (no sink), so e
 and captions follow the same timeline a listener would hear. A stop drops everything
 queued for a generation at once: the audio ends within the frame being played.
 
-Audio of any rate is resampled to the output rate on the way in. A small chunk (a word
-or a sentence of TTS) is resampled at once; a large one (an echoed message can hold
-tens of seconds) in a worker thread, so no conversation's audio can stall the event
-loop. Chunks keep their order either way. Every per-frame operation is O(1) in the
-amount queued: totals are kept as running counts.
+Audio of any rate is resampled to the output rate on the way in. A small chunk is
+resampled at once; a large one (an echoed message can hold tens of seconds, a TTS
+sentence several) a bounded slice per event-loop step, so no conversation's audio can
+stall the others. (Slices rather than a worker thread: soxr holds the GIL while it
+works, so a thread would stall the loop just the same.) Chunks keep their order either
+way, and each delivers exactly `resampled_length` samples, the count the engine expects.
+Every per-frame operation is O(1) in the amount queued: totals are kept as running counts.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from openreplica.plugins.audio import resample
+from openreplica.engine.io import resampled_length
+from openreplica.plugins.audio import Resampler, resample
 from openreplica.runtime.clock import Clock
 
 FRAME_SECONDS = 0.02
-#: chunks up to this many bytes are resampled on the event loop (~0.2 ms of work);
-#: larger ones in a worker thread
-INLINE_RESAMPLE_BYTES = 64 * 1024
+#: audio resampled in one event-loop step (1 s at 16 kHz: well under a millisecond)
+RESAMPLE_SLICE_BYTES = 32 * 1024
 
 
 class AudioSink(Protocol):
@@ -69,13 +71,13 @@ class Playout:
         on_played: PlayedCallback,
         on_drained: DrainedCallback,
         *,
-        inline_resample_bytes: int = INLINE_RESAMPLE_BYTES,
+        resample_slice_bytes: int = RESAMPLE_SLICE_BYTES,
     ) -> None:
         self.sample_rate = sample_rate
         self.sink: AudioSink | None = None
         self._clock = clock
         self._frame_bytes = round(sample_rate * FRAME_SECONDS) * 2
-        self._inline_bytes = inline_resample_bytes
+        self._slice_bytes = resample_slice_bytes - resample_slice_bytes % 2
         self._queue: deque[_Chunk] = deque()
         self._queued_bytes = 0  # unplayed bytes in `_queue`
         self._incoming: deque[_Incoming] = deque()
@@ -101,13 +103,14 @@ class Playout:
         if not pcm:
             return
         self._count(gen, +1)
-        small = sample_rate == self.sample_rate or len(pcm) <= self._inline_bytes
+        small = sample_rate == self.sample_rate or len(pcm) <= self._slice_bytes
         if small and not self._incoming:
-            self._append(gen, segment, resample(pcm, sample_rate, self.sample_rate))
+            audio = resample(pcm, sample_rate, self.sample_rate)
+            self._append(gen, segment, self._exact(audio, pcm, sample_rate))
             return
         self._incoming.append(_Incoming(gen, segment, pcm, sample_rate))
         if self._converter is None:
-            self._converter = asyncio.create_task(self._convert(), name="playout-resample")
+            self._converter = asyncio.create_task(self._convert(), name="playout-resampler")
 
     def stop(self, gen: int) -> None:
         self._queue = deque(c for c in self._queue if c.gen != gen)
@@ -150,14 +153,30 @@ class Playout:
         try:
             while self._incoming:
                 item = self._incoming[0]
-                pcm = await asyncio.to_thread(
-                    resample, item.pcm, item.sample_rate, self.sample_rate
-                )
-                if self._incoming and self._incoming[0] is item:  # not stopped meanwhile
+                pcm = await self._resample_in_slices(item)
+                if pcm is not None:
                     self._incoming.popleft()
                     self._append(item.gen, item.segment, pcm)
         finally:
             self._converter = None
+
+    async def _resample_in_slices(self, item: _Incoming) -> bytes | None:
+        """The chunk at the output rate, or None when it was stopped meanwhile."""
+        stream = Resampler(item.sample_rate, self.sample_rate)
+        parts: list[bytes] = []
+        for start in range(0, len(item.pcm), self._slice_bytes):
+            parts.append(stream.process(item.pcm[start : start + self._slice_bytes]))
+            await asyncio.sleep(0)  # let every other task run between slices
+            if not self._incoming or self._incoming[0] is not item:
+                return None
+        parts.append(stream.flush())
+        return self._exact(b"".join(parts), item.pcm, item.sample_rate)
+
+    def _exact(self, audio: bytes, source: bytes, source_rate: int) -> bytes:
+        """Exactly the samples the engine counted for `source` (a resampler's filter may
+        give one more or one less)."""
+        size = 2 * resampled_length(len(source) // 2, source_rate, self.sample_rate)
+        return audio[:size] + bytes(max(0, size - len(audio)))
 
     async def _run(self) -> None:
         next_frame = self._clock.now()

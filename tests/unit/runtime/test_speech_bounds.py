@@ -1,13 +1,11 @@
 """Bounded speech in the runtime, on a virtual clock: TTS workers are released on every
-path, synthesis runs only a bounded distance ahead of playout, and large resampling
-happens off the event loop without reordering audio."""
+path, synthesis runs only a bounded distance ahead of playout, and large chunks are
+resampled in bounded slices without reordering audio."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings, SpeechLimits
@@ -43,14 +41,6 @@ async def _runtime(
 
 def _send(runtime: ConversationRuntime, data: str, errors: list[p.ErrorEvent]) -> None:
     runtime.submit(p.decode_interaction(data), lambda error, _: errors.append(error))
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait (real time: worker threads are involved) until `condition` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
 
 
 # ----------------------------------------------------------------------- worker release
@@ -111,27 +101,48 @@ async def test_synthesis_runs_only_a_bounded_distance_ahead_of_playout() -> None
     await runtime.shutdown("test")
 
 
-# ------------------------------------------------------------------ resampling off-loop
+# ------------------------------------------------------------------ resampling in slices
 
 
-async def test_large_chunks_are_resampled_in_a_thread_and_keep_their_order() -> None:
+async def resampled(playout: Playout) -> None:
+    """Let the event loop run until nothing waits to be resampled (a bounded wait)."""
+    for _ in range(10_000):
+        if playout._converter is None:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("resampling did not finish")
+
+
+async def test_large_chunks_are_resampled_in_slices_between_other_work_and_keep_order() -> None:
     clock = VirtualClock()
     played: list[tuple[int, int]] = []
     playout = Playout(
         clock, 24000, lambda g, s, n: played.append((s, n)), lambda g: None,
-        inline_resample_bytes=1000,
+        resample_slice_bytes=1000,
     )  # fmt: skip
     playout.start()
-    big = tone(440, 1.0, 16000)  # 32,000 bytes: over the inline size
+    steps = 0
+
+    async def other_work() -> None:  # counts event-loop steps while resampling goes on
+        nonlocal steps
+        while True:
+            steps += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_work())
+    big = tone(440, 1.0, 16000)  # 32,000 bytes: 32 slices
     playout.enqueue(1, 0, big, 16000)
     playout.enqueue(1, 1, tone(440, 0.02, 24000), 24000)  # small, but must wait its turn
-    playout.enqueue(1, 2, tone(440, 0.02, 16000), 16000)
-    await eventually(lambda: playout._converter is None)
+    playout.enqueue(1, 2, tone(440, 0.02, 16000) + b"\x00\x00", 16000)
+    await resampled(playout)
     await clock.advance(1.2)
+    other.cancel()
+    assert steps >= 32  # the loop ran other work between slices
     assert playout.queued_seconds == 0
     segments = [s for s, _ in played]
     assert segments == sorted(segments) and set(segments) == {0, 1, 2}
-    assert sum(n for s, n in played if s == 0) == 24000
+    # exactly the samples the engine counts (resampled_length), for every chunk
+    assert [sum(n for s, n in played if s == k) for k in (0, 1, 2)] == [24000, 480, 482]
     await playout.aclose()
 
 
@@ -141,13 +152,14 @@ async def test_stop_drops_audio_still_being_resampled() -> None:
     played: list[int] = []
     playout = Playout(
         clock, 24000, lambda g, s, n: played.append(g), drained.append,
-        inline_resample_bytes=1000,
+        resample_slice_bytes=1000,
     )  # fmt: skip
     playout.start()
     playout.enqueue(1, 0, tone(440, 2.0, 44100), 44100)
+    await asyncio.sleep(0)  # its resampling has begun
     playout.stop(1)
     playout.enqueue(2, 0, tone(440, 0.1, 24000), 24000)
-    await eventually(lambda: playout._converter is None)
+    await resampled(playout)
     await clock.advance(0.5)
     assert played and set(played) == {2}
     assert drained == [2]
