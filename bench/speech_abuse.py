@@ -1,9 +1,10 @@
 """Hostile speech requests (issue #11 items 1-4) against a real `openreplica serve`.
 
-For each attack, on a fresh conversation, while a second conversation's REST resource is
-polled every 10 ms: the server's peak RSS growth (from /proc/<pid>/status, sampled every
-20 ms) and the REST latency of that unrelated conversation (median, p99, worst), and
-what the attacker was answered.
+For each attack, on a fresh server process and conversation, while a second
+conversation's REST resource is polled every 10 ms: the server's peak RSS growth (from
+/proc/<pid>/status, sampled every 20 ms), the REST latency of that unrelated conversation
+(median, p99, worst), what the attacker was answered, and whether the conversation still
+speaks afterwards.
 
 Attacks:
 - `odd_rate`: an audio echo with `sample_rate: 1` (20,000 samples, 53 KB)
@@ -255,6 +256,7 @@ async def run_attack(server: Server, name: str, hold: float) -> dict[str, Any]:
     return {
         "attack": name,
         "handled_s": round(elapsed, 2) if handled else None,
+        "rss_before_mb": round(before / MB),
         "rss_peak_growth_mb": round((peak[0] - before) / MB, 1),
         "rest_median_ms": round(statistics.median(ordered) * 1000, 1),
         "rest_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
@@ -271,18 +273,16 @@ def main() -> None:
     parser.add_argument("--piper", action="store_true", help="real Piper TTS, not the tone")
     parser.add_argument("--hold", type=float, default=3.0, help="seconds watched after each")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp) / "data", args.piper)
-        try:
-            print(f"server RSS at start: {server.rss() / MB:.0f} MB")
-            for name in args.attacks.split(","):
-                if not server.alive:
-                    print(json.dumps({"attack": name, "skipped": "the server died"}))
-                    continue
+    for name in args.attacks.split(","):
+        # a fresh server each time: RSS never shrinks, so a previous attack's freed
+        # memory would hide the next one's growth
+        with tempfile.TemporaryDirectory() as tmp:
+            server = Server(Path(tmp) / "data", args.piper)
+            try:
                 result = asyncio.run(run_attack(server, name, args.hold))
                 print(json.dumps(result))
-        finally:
-            server.stop()
+            finally:
+                server.stop()
 
 
 if __name__ == "__main__":
