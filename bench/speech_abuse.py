@@ -159,7 +159,8 @@ MARKER: Msg = {"event_type": "bench.marker"}  # its error reply means all before
 
 
 def _marker_back(m: Msg) -> bool:
-    return m.get("properties", {}).get("code") == "unknown_event_type"
+    code = m.get("properties", {}).get("code")
+    return isinstance(code, str) and code == "unknown_event_type"
 
 
 async def odd_rate(peer: Peer) -> None:
@@ -235,22 +236,28 @@ async def run_attack(server: Server, name: str, hold: float) -> dict[str, Any]:
         ]
         await asyncio.sleep(0.3)
         started = time.perf_counter()
-        await ATTACKS[name](peer)
-        await peer.send(MARKER)
-        handled = await peer.until(_marker_back, 120)
-        elapsed = time.perf_counter() - started
-        await asyncio.sleep(hold)  # let queued speech run a while: memory may grow later
+        handled = works = False
+        elapsed = 0.0
+        try:
+            await ATTACKS[name](peer)
+            await peer.send(MARKER)
+            handled = await peer.until(_marker_back, 120)
+            elapsed = time.perf_counter() - started
+            await asyncio.sleep(hold)  # let queued speech run a while: memory may grow later
+        except websockets.ConnectionClosed:
+            pass  # the server dropped the connection (or died): reported below
         stop.set()
         await asyncio.gather(*watchers)
-        await peer.send(INTERRUPT)
-        await peer.send(_echo_text("Still here.", inference_id="after"))
-        works = await peer.until(
-            lambda m: (
-                m["event_type"] == "conversation.replica.started_speaking"
-                and m.get("inference_id") == "after"
-            ),
-            30,
-        )
+        with suppress(websockets.ConnectionClosed):
+            await peer.send(INTERRUPT)
+            await peer.send(_echo_text("Still here.", inference_id="after"))
+            works = await peer.until(
+                lambda m: (
+                    m["event_type"] == "conversation.replica.started_speaking"
+                    and m.get("inference_id") == "after"
+                ),
+                30,
+            )
         reader.cancel()
     ordered = sorted(latencies)
     return {
