@@ -137,3 +137,12 @@ def test_sentences_within_the_cap_still_end_at_their_punctuation() -> None:
         ("x " * 20).strip(),
         ("x " * 10 + "end.").strip(),
     ]
+
+
+def test_a_long_sentence_is_cut_after_a_clause_mark_when_one_is_in_reach() -> None:
+    s = SentenceSplitter(max_chars=60)
+    sentence = "We walked along the river for hours, talking about everything under the sun."
+    assert s.push(sentence + " Then") == [
+        "We walked along the river for hours,",
+        "talking about everything under the sun.",
+    ]
