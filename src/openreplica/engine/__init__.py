@@ -9,6 +9,7 @@ from openreplica.engine.settings import (
     PAUSE_SILENCE,
     EngineSettings,
     PipelineMode,
+    SpeechLimits,
     TurnTaking,
 )
 
@@ -18,5 +19,6 @@ __all__ = [
     "ConversationEngine",
     "EngineSettings",
     "PipelineMode",
+    "SpeechLimits",
     "TurnTaking",
 ]

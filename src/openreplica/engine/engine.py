@@ -11,6 +11,10 @@ Rules this module keeps (SPEC §1.1, §3):
 - For an utterance: started_speaking, then streaming (`content_index` 0, 1, 2 …), then
   exactly one `final` streaming event, then stopped_speaking. Streaming follows the
   audio actually played; the LLM context keeps only what was heard.
+- What one utterance may be asked to speak is bounded (`settings.limits`): echo text
+  past `max_utterance_chars` is refused (`invalid_properties`), echoed audio may wait at
+  most `max_echo_audio_ahead` seconds ahead of playout (`audio_buffer_full`), LLM text
+  past the cap is not spoken. A refused echo changes nothing.
 - Nothing here reads a clock: `now` comes with every call and the runtime asks
   `next_deadline()` when to call `fire_timers`.
 """
@@ -48,8 +52,10 @@ from openreplica.engine.io import (
     UserSpeechStarted,
     UserTranscript,
     VisualContextUpdated,
+    resampled_length,
 )
 from openreplica.engine.perception import PerceptionState, with_visual_context
+from openreplica.engine.sentences import SentenceSplitter
 from openreplica.engine.settings import EngineSettings, TurnTaking
 from openreplica.engine.tools import ToolCalls
 from openreplica.engine.user_turn import UserTurn
@@ -111,6 +117,9 @@ class ConversationEngine:
         self._next_gen = 1
         self._current: Generation | None = None
         self._deferred: list[Deferred] = []
+        # Echoes waiting for the greeting count against the limits too.
+        self._waiting_echo_chars = 0
+        self._waiting_echo_seconds = 0.0
         self._user = UserTurn()
         self._tools = ToolCalls()
         self._barge_in_at: float | None = None
@@ -212,7 +221,7 @@ class ConversationEngine:
     def _on_interaction(self, interaction: AnyInteraction, now: float) -> None:
         match interaction:
             case Echo(properties=echo):
-                self._defer_or_run(lambda t: self._echo(echo, t), now)
+                self._accept_echo(echo, now)
             case Respond(properties=respond):
                 if self._refused_in_echo_mode(interaction):
                     return
@@ -256,16 +265,75 @@ class ConversationEngine:
         else:
             action(now)
 
-    def _echo(self, props: EchoProps, now: float) -> None:
+    def _accept_echo(self, props: EchoProps, now: float) -> None:
+        """Speak an echo now (or after the greeting) unless it would cross a limit."""
+        pcm = props.pcm() if props.modality == "audio" else b""
+        refusal = self._echo_refusal(props, pcm)
+        if refusal is not None:
+            code, message = refusal
+            self._out.append(SendError(code.value, message, "conversation.echo"))
+            return
         current = self._current
-        same = (
+        if current is None or current.interruptible:
+            self._echo(props, pcm, now)
+            return
+        chars, seconds = len(props.text or ""), self._seconds(pcm, props.sample_rate)
+        self._waiting_echo_chars += chars
+        self._waiting_echo_seconds += seconds
+
+        def run(t: float) -> None:
+            self._waiting_echo_chars -= chars
+            self._waiting_echo_seconds -= seconds
+            self._echo(props, pcm, t)
+
+        self._deferred.append(run)
+
+    def _echo_refusal(self, props: EchoProps, pcm: bytes) -> tuple[ErrorCode, str] | None:
+        limits = self.settings.limits
+        continued = self._continued_echo(props)
+        if props.modality == "text":
+            chars = len(props.text or "")
+            before = self._waiting_echo_chars + (len(continued.text) if continued else 0)
+            if before + chars <= limits.max_utterance_chars:
+                return None
+            already = f" and this utterance already has {before}" if before else ""
+            return (
+                ErrorCode.INVALID_PROPERTIES,
+                f"`properties.text` is {chars} characters{already}; one replica utterance "
+                f"may speak at most {limits.max_utterance_chars} characters",
+            )
+        seconds = self._seconds(pcm, props.sample_rate)
+        queued = continued.spoken.queued_samples if continued else 0
+        ahead = self._waiting_echo_seconds + queued / self.settings.output_sample_rate
+        if ahead + seconds <= limits.max_echo_audio_ahead:
+            return None
+        return (
+            ErrorCode.AUDIO_BUFFER_FULL,
+            f"this chunk holds {seconds:.2f} s of audio and {ahead:.2f} s already wait to "
+            f"be played; at most {limits.max_echo_audio_ahead:g} s of echoed audio may wait "
+            "ahead of playout: send audio no faster than real time",
+        )
+
+    def _continued_echo(self, props: EchoProps) -> Generation | None:
+        """The generation this echo adds to (same `inference_id`, not done), if any."""
+        current = self._current
+        if (
             current is not None
             and props.inference_id is not None
             and current.inference_id == props.inference_id
             and not current.complete
-        )
-        if current is not None and same:
-            gen = current
+        ):
+            return current
+        return None
+
+    @staticmethod
+    def _seconds(pcm: bytes, sample_rate: int) -> float:
+        return len(pcm) / 2 / sample_rate
+
+    def _echo(self, props: EchoProps, pcm: bytes, now: float) -> None:
+        continued = self._continued_echo(props)
+        if continued is not None:
+            gen = continued
         else:
             self._interrupt(now)
             kind: GenerationKind = "echo_text" if props.modality == "text" else "echo_audio"
@@ -275,8 +343,10 @@ class ConversationEngine:
             if props.is_done is not False:
                 self._complete_text(gen)
         else:
-            segment = gen.new_segment("")
-            self._play(gen, segment, props.pcm(), props.sample_rate)
+            # All the audio of one echo is one segment: it has no words to follow, and
+            # per-frame bookkeeping must not grow with the number of chunks.
+            segment = 0 if gen.next_segment else gen.new_segment("")
+            self._play(gen, segment, pcm, props.sample_rate)
             gen.spoken.audio_done(segment)
             if props.is_done:
                 gen.complete = True
@@ -408,7 +478,9 @@ class ConversationEngine:
             return  # a cancelled or finished generation: drop its late output by id
         match item:
             case LLMToken(text=text):
-                self._add_text(gen, text)
+                room = self.settings.limits.max_utterance_chars - len(gen.text)
+                if room > 0:  # past the cap a runaway model is not spoken
+                    self._add_text(gen, text[:room])
             case LLMToolCall(tool_call_id=call_id, name=name, arguments=arguments):
                 gen.tool_calls.append(call_id)
                 self._tools.called(call_id, name, arguments, gen.turn_idx)
@@ -458,10 +530,10 @@ class ConversationEngine:
             self._send_utterance_if_known(gen)
         if not gen.has_text:
             return
-        heard = gen.spoken.heard_words()
-        if len(heard) > gen.heard_sent:
-            gen.heard_sent = len(heard)
-            self._emit_streaming(gen, " ".join(heard), final=False)
+        heard = gen.spoken.heard_count()
+        if heard > gen.heard_sent:
+            gen.heard_sent = heard
+            self._emit_streaming(gen, " ".join(gen.spoken.heard_words()), final=False)
 
     # ------------------------------------------------------------------ generations
 
@@ -479,6 +551,7 @@ class ConversationEngine:
             turn_idx=self._turn_idx if turn_idx is None else turn_idx,
             kind=kind,
             interruptible=interruptible,
+            splitter=SentenceSplitter(max_chars=self.settings.limits.max_segment_chars),
         )
         self._next_gen += 1
         self._current = gen
@@ -508,7 +581,7 @@ class ConversationEngine:
         if samples == 0:
             return
         out_rate = self.settings.output_sample_rate
-        gen.spoken.add_audio(segment, round(samples * out_rate / sample_rate))
+        gen.spoken.add_audio(segment, resampled_length(samples, sample_rate, out_rate))
         gen.drained = False
         gen.drained_at = None
         self._out.append(Play(gen.gen, segment, pcm, sample_rate))

@@ -13,6 +13,14 @@ from typing import Any, Literal
 
 from openreplica.protocol import AnyInteraction, Event
 
+
+def resampled_length(samples: int, from_rate: int, to_rate: int) -> int:
+    """How many samples `samples` at `from_rate` make at `to_rate`. The engine counts
+    speech by this and the runtime's playout delivers exactly this many, so that an
+    utterance ends when its last sample has been played."""
+    return samples if from_rate == to_rate else round(samples * to_rate / from_rate)
+
+
 # ------------------------------------------------------------------------------ inputs
 
 

@@ -8,11 +8,21 @@ once the *next* character is known to be whitespace: "3.5" and "e.g.x" never spl
 we never cut before seeing what follows. Common abbreviations ("Mr.", "e.g.") and single
 initials do not end a sentence. To cut the latency to the first audio, the first clause
 of a reply is emitted at a comma/semicolon/colon once it is already long.
+
+No segment is longer than `max_chars`: a longer run without a sentence end is cut after
+its last clause mark within the cap when there is one in the second half, else at its
+last word boundary (inside a word only when one word is longer than the cap), so no
+message can hand the TTS an unbounded piece of text. The cap matters for memory as well
+as latency: Piper's memory peaks at about 1 MB per character of the segment it speaks.
 """
 
 from __future__ import annotations
 
-__all__ = ["ABBREVIATIONS", "SentenceSplitter"]
+__all__ = ["ABBREVIATIONS", "DEFAULT_MAX_SEGMENT_CHARS", "SentenceSplitter"]
+
+#: the longest segment handed to the TTS at once (about 10 s of speech); most spoken
+#: sentences are shorter
+DEFAULT_MAX_SEGMENT_CHARS = 150
 
 ABBREVIATIONS: frozenset[str] = frozenset(
     {
@@ -33,10 +43,16 @@ class SentenceSplitter:
 
     `first_clause_chars`: when nothing has been emitted yet, a clause of at least this
     many characters ending in `,` `;` or `:` is emitted on its own (0 disables this).
+    `max_chars`: the hard cap on one segment's length (see the module docstring).
     """
 
-    def __init__(self, first_clause_chars: int = 60) -> None:
+    def __init__(
+        self, first_clause_chars: int = 60, max_chars: int = DEFAULT_MAX_SEGMENT_CHARS
+    ) -> None:
+        if max_chars < 1:
+            raise ValueError("max_chars must be at least 1")
         self.first_clause_chars = first_clause_chars
+        self.max_chars = max_chars
         self._buf = ""
         self._emitted_any = False
 
@@ -68,9 +84,31 @@ class SentenceSplitter:
     # ------------------------------------------------------------------ internals
 
     def _find_cut(self) -> int | None:
-        """Index just past the first complete sentence in the buffer, if any."""
+        """Index just past the first complete segment in the buffer, if any."""
+        cut = self._sentence_cut()
+        if cut is not None and cut <= self.max_chars:
+            return cut
+        if len(self._buf) > self.max_chars:
+            return self._word_cut()
+        return None
+
+    def _word_cut(self) -> int:
+        """A cut that keeps the segment within `max_chars`: after the last clause mark
+        (in the second half), else at the last whitespace that closes a word inside the
+        cap, else hard at the cap."""
+        buf, cap = self._buf, self.max_chars
+        clause = max(buf.rfind(mark + " ", 0, cap) for mark in _CLAUSE_MARKS)
+        if clause >= cap // 2:
+            return clause + 1
+        space = max(buf.rfind(ws, 0, cap + 1) for ws in " \n\t\r")
+        return space if space > 0 else cap
+
+    def _sentence_cut(self) -> int | None:
+        """Index just past the first complete sentence within the cap, if any."""
         buf = self._buf
         for i, ch in enumerate(buf):
+            if i >= self.max_chars:
+                return None  # a sentence ending past the cap is cut by `_word_cut`
             if ch == "\n":
                 if buf[:i].strip():
                     return i + 1

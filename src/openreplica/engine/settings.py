@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from openreplica.engine.sentences import DEFAULT_MAX_SEGMENT_CHARS
 from openreplica.protocol import SensitivityLevel
 
 #: silence after the user's last speech sample that ends their turn (seconds);
@@ -61,6 +62,24 @@ class TurnTaking:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechLimits:
+    """What one conversation may be asked to speak, and how far speech may run ahead of
+    playout (SPEC §2.6). The server fills these from its settings."""
+
+    #: characters one replica utterance may speak: echo text that would take an utterance
+    #: past it is refused with `invalid_properties` (streaming captions repeat the text
+    #: heard so far, so their cost grows with the square of an utterance's length)
+    max_utterance_chars: int = 10_000
+    #: seconds of echoed audio that may wait ahead of playout; a chunk past it is refused
+    #: with `audio_buffer_full`
+    max_echo_audio_ahead: float = 30.0
+    #: seconds of synthesised speech the TTS may run ahead of playout (backpressure)
+    tts_ahead: float = 10.0
+    #: the longest text handed to the TTS at once (cut at a word boundary)
+    max_segment_chars: int = DEFAULT_MAX_SEGMENT_CHARS
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSettings:
     replica_id: str = "r-aria"
     pipeline_mode: PipelineMode = "full"
@@ -78,3 +97,4 @@ class EngineSettings:
     echo_audio_grace: float = 1.0
     #: messages of conversation history kept for the LLM (oldest turns dropped first)
     max_llm_history: int = 200
+    limits: SpeechLimits = field(default_factory=SpeechLimits)

@@ -44,39 +44,78 @@ class Segment:
 
 @dataclass(slots=True)
 class SpokenText:
+    """Every per-frame query is O(1) in the length of the utterance (a long echo or a
+    streamed audio echo must not make each played frame cost more): totals are kept as
+    running counts, and the words of segments heard in full are kept aside."""
+
     segments: dict[int, Segment] = field(default_factory=dict)
+    _samples: int = 0
+    _played: int = 0
+    #: words of the leading segments that are heard in full and can no longer change
+    _settled_words: list[str] = field(default_factory=list)
+    #: the first segment not settled yet
+    _open: int = 0
 
     def add_segment(self, segment: int, text: str) -> None:
         self.segments[segment] = Segment.of(text)
 
     def add_audio(self, segment: int, samples: int) -> None:
         self.segments[segment].samples += samples
+        self._samples += samples
 
     def audio_done(self, segment: int) -> None:
         self.segments[segment].audio_done = True
 
     def played(self, segment: int, samples: int) -> None:
         seg = self.segments[segment]
+        before = seg.played
         seg.played = min(seg.samples, seg.played + samples)
+        self._played += seg.played - before
 
     @property
     def played_samples(self) -> int:
-        return sum(s.played for s in self.segments.values())
+        return self._played
 
     @property
     def queued_samples(self) -> int:
-        return sum(s.samples - s.played for s in self.segments.values())
+        return self._samples - self._played
 
     @property
     def all_audio_done(self) -> bool:
         return all(s.audio_done for s in self.segments.values())
 
+    def heard_count(self) -> int:
+        """How many words have been heard (cheap: no list is built)."""
+        count = len(self._settled_words)
+        for seg in self._unsettled():
+            heard = seg.heard_words()
+            count += heard
+            if heard < len(seg.words):
+                break
+        return count
+
     def heard_words(self) -> list[str]:
-        words: list[str] = []
-        for index in sorted(self.segments):
-            seg = self.segments[index]
-            count = seg.heard_words()
-            words.extend(seg.words[:count])
-            if count < len(seg.words):
+        words = list(self._settled_words)
+        for seg in self._unsettled():
+            heard = seg.heard_words()
+            words.extend(seg.words[:heard])
+            if heard < len(seg.words):
                 break  # later segments cannot have been heard before this one finished
         return words
+
+    def _unsettled(self) -> list[Segment]:
+        """Settle the segments that are complete and played, then return the rest that
+        may have been heard, in order (a short list: the segments being played)."""
+        while (seg := self.segments.get(self._open)) is not None and (
+            seg.audio_done and seg.played >= seg.samples
+        ):
+            self._settled_words.extend(seg.words)
+            self._open += 1
+        rest: list[Segment] = []
+        index = self._open
+        while (seg := self.segments.get(index)) is not None:
+            rest.append(seg)
+            if seg.heard_words() < len(seg.words):
+                break
+            index += 1
+        return rest

@@ -48,6 +48,8 @@ from openreplica.protocol.events import (
     event_type_of,
 )
 from openreplica.protocol.interactions import (
+    DEFAULT_ECHO_SAMPLE_RATE,
+    ECHO_SAMPLE_RATES,
     INTERACTION_TYPES,
     SENSITIVITY_LEVELS,
     AnyInteraction,
@@ -76,8 +78,10 @@ from openreplica.protocol.schema import message_schema
 from openreplica.protocol.sequencer import DEFAULT_RETAINED_EVENTS, EventLog, Sequencer
 
 __all__ = [
+    "DEFAULT_ECHO_SAMPLE_RATE",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_RETAINED_EVENTS",
+    "ECHO_SAMPLE_RATES",
     "EVENT_TYPES",
     "INTERACTION_NAMES",
     "INTERACTION_TYPES",

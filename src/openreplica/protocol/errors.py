@@ -19,6 +19,9 @@ class ErrorCode(StrEnum):
     MESSAGE_TOO_LARGE = "message_too_large"
     RATE_LIMITED = "rate_limited"
     NOT_ALLOWED_IN_MODE = "not_allowed_in_mode"
+    # Echoed audio arriving faster than it can be played: more than the server's bound
+    # (`--max-echo-audio-ahead`) would wait ahead of playout. The chunk is dropped.
+    AUDIO_BUFFER_FULL = "audio_buffer_full"
     # Plugin failures (DESIGN "Errors"): the conversation keeps listening.
     LLM_UNAVAILABLE = "llm_unavailable"
     TTS_UNAVAILABLE = "tts_unavailable"

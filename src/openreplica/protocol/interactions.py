@@ -17,6 +17,9 @@ SensitivityLevel = Literal["superlow", "verylow", "low", "medium", "high"]
 SENSITIVITY_LEVELS: tuple[SensitivityLevel, ...] = ("superlow", "verylow", "low", "medium", "high")
 
 DEFAULT_ECHO_SAMPLE_RATE = 16000
+#: the only sample rates echoed audio may have (SPEC §2.6): a fixed set keeps the cost of
+#: resampling one message bounded (a rate of 1 Hz once turned 40 KB into 2 GB of audio)
+ECHO_SAMPLE_RATES: tuple[int, ...] = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
 class Props(msgspec.Struct, omit_defaults=True):
@@ -32,7 +35,7 @@ class EchoProps(Props):
     modality: Literal["text", "audio", "speech"] = "text"
     text: str | None = None
     audio: str | None = None
-    sample_rate: Annotated[int, msgspec.Meta(gt=0, le=192_000)] = DEFAULT_ECHO_SAMPLE_RATE
+    sample_rate: int = DEFAULT_ECHO_SAMPLE_RATE
     inference_id: str | None = None
     # The public protocol sends `done` as a bool or as the strings "true"/"false".
     done: bool | Literal["true", "false"] | None = None
@@ -40,6 +43,11 @@ class EchoProps(Props):
     def __post_init__(self) -> None:
         if self.modality == "speech":
             self.modality = "text"
+        if self.sample_rate not in ECHO_SAMPLE_RATES:
+            raise ValueError(
+                f"`properties.sample_rate` {self.sample_rate} is not allowed; use one of "
+                + ", ".join(map(str, ECHO_SAMPLE_RATES))
+            )
         if self.modality == "text":
             if self.text is None:
                 raise ValueError("`properties.text` is required (string) when modality is text")

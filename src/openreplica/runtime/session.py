@@ -17,8 +17,7 @@ from typing import Protocol
 
 from openreplica.engine import ConversationEngine, EngineSettings
 from openreplica.engine import io as e
-from openreplica.plugins.audio import resample
-from openreplica.plugins.base import LLM, TTS, ASRModel, PluginError, VADModel
+from openreplica.plugins.base import LLM, TTS, ASRModel, VADModel
 from openreplica.plugins.perception import PerceptionEngine
 from openreplica.protocol import (
     AnyInteraction,
@@ -33,6 +32,7 @@ from openreplica.runtime.clock import Clock
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
 from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
+from openreplica.runtime.synthesis import SpeechWorkers
 from openreplica.runtime.voice import VoiceInput, VoiceSettings
 
 log = logging.getLogger(__name__)
@@ -87,10 +87,14 @@ class ConversationRuntime:
             on_played=lambda gen, seg, n: self.feed(e.AudioPlayed(gen, seg, n)),
             on_drained=lambda gen: self.feed(e.PlayoutDrained(gen)),
         )
+        self.speech = SpeechWorkers(
+            plugins.tts,
+            self.feed,
+            self.playout.wait_until_queued_at_most,
+            settings.limits.tts_ahead,
+        )
         self._listeners: list[Listener] = []
         self._llm_tasks: dict[int, asyncio.Task[None]] = {}
-        self._tts_queues: dict[int, asyncio.Queue[tuple[int, str] | None]] = {}
-        self._tts_tasks: dict[int, asyncio.Task[None]] = {}
         self._timer_task: asyncio.Task[None] | None = None
         self._timer_changed = asyncio.Event()
         self._pending: list[e.EngineInput] = []
@@ -127,12 +131,13 @@ class ConversationRuntime:
                 return
         self._apply(self.engine.shutdown(reason, self.clock.now()))
         self._closed = True
-        tasks = [*self._llm_tasks.values(), *self._tts_tasks.values()]
+        tasks = list(self._llm_tasks.values())
         if self._timer_task is not None:
             tasks.append(self._timer_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.speech.aclose()
         await self.playout.aclose()
         if self._voice is not None:
             await self._voice.aclose()
@@ -222,22 +227,14 @@ class ConversationRuntime:
                 case e.CancelGeneration(gen):
                     self._cancel(gen)
                 case e.Synthesize(gen, segment, text):
-                    self._tts_queue(gen).put_nowait((segment, text))
+                    self.speech.synthesize(gen, segment, text)
                 case e.Play(gen, segment, pcm, rate):
-                    out_rate = self.settings.output_sample_rate
-                    audio = pcm if rate == out_rate else resample(pcm, rate, out_rate)
-                    self.playout.enqueue(gen, segment, audio)
+                    self.playout.enqueue(gen, segment, pcm, rate)
                 case e.StopPlayout(gen):
                     self.playout.stop(gen)
-        self._close_idle_tts_workers()
+        # A generation that is no longer speaking needs no more synthesis.
+        self.speech.retire_except(self.engine.speaking_generation)
         self._timer_changed.set()
-
-    def _close_idle_tts_workers(self) -> None:
-        """A generation that is no longer speaking needs no more synthesis."""
-        speaking = self.engine.speaking_generation
-        for gen, queue in list(self._tts_queues.items()):
-            if gen != speaking:
-                queue.put_nowait(None)
 
     def _publish(self, event: Event) -> None:
         data = encode(event)
@@ -262,7 +259,7 @@ class ConversationRuntime:
         log.warning("%s: %s: %s", self.conversation_id, effect.code, effect.message)
         self._publish(error)
 
-    # ------------------------------------------------------------------ LLM and TTS
+    # ------------------------------------------------------------------ LLM
 
     def _start_llm(self, effect: e.StartGeneration) -> None:
         llm = self.plugins.llm
@@ -284,40 +281,11 @@ class ConversationRuntime:
         self._llm_tasks[effect.gen] = task
         task.add_done_callback(lambda _: self._llm_tasks.pop(effect.gen, None))
 
-    def _tts_queue(self, gen: int) -> asyncio.Queue[tuple[int, str] | None]:
-        queue = self._tts_queues.get(gen)
-        if queue is None:
-            queue = self._tts_queues[gen] = asyncio.Queue()
-            task = asyncio.create_task(self._synthesize(gen, queue), name=f"tts-{gen}")
-            self._tts_tasks[gen] = task
-        return queue
-
-    async def _synthesize(self, gen: int, queue: asyncio.Queue[tuple[int, str] | None]) -> None:
-        """Segments of one generation are synthesised in order, one at a time."""
-        try:
-            while True:
-                item = await queue.get()
-                if item is None:
-                    return
-                segment, text = item
-                try:
-                    async for chunk in self.plugins.tts.synthesize(text):
-                        self.feed(e.SpeechAudio(gen, segment, chunk.pcm, chunk.sample_rate))
-                    self.feed(e.SpeechSegmentDone(gen, segment))
-                except PluginError as exc:
-                    self.feed(e.SpeechFailed(gen, segment, str(exc)))
-                except Exception as exc:
-                    log.exception("TTS failed")
-                    self.feed(e.SpeechFailed(gen, segment, f"TTS failed: {exc!r}"))
-        finally:
-            self._tts_queues.pop(gen, None)
-            self._tts_tasks.pop(gen, None)
-
     def _cancel(self, gen: int) -> None:
-        for tasks in (self._llm_tasks, self._tts_tasks):
-            task = tasks.get(gen)
-            if task is not None:
-                task.cancel()
+        task = self._llm_tasks.get(gen)
+        if task is not None:
+            task.cancel()
+        self.speech.cancel(gen)
 
     # ------------------------------------------------------------------ timers
 

@@ -214,6 +214,7 @@ def conversation_config(
         custom_greeting=_str(request.get("custom_greeting")),
         tools=_tools(llm),
         turn_taking=_turn_taking(stt, flow),
+        limits=settings.speech_limits,
     )
     return ConversationConfig(
         engine=engine,

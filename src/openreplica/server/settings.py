@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from openreplica.engine import SpeechLimits
 from openreplica.protocol import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["OPTIONS", "Option", "ServerSettings", "SettingsError", "default_data_dir"]
@@ -31,6 +32,9 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
         Path(env.get("HOME") or "~").expanduser() / ".local/share"
     )
     return Path(base) / "openreplica"
+
+
+_SPEECH_DEFAULTS = SpeechLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,9 @@ class ServerSettings:
     max_offer_bytes: int = 256 * 1024
     #: largest persona document (JSON-encoded), at create and after every PATCH
     max_persona_bytes: int = 64 * 1024
+    max_utterance_chars: int = _SPEECH_DEFAULTS.max_utterance_chars
+    max_echo_audio_ahead: float = _SPEECH_DEFAULTS.max_echo_audio_ahead
+    tts_ahead: float = _SPEECH_DEFAULTS.tts_ahead
     participant_left_timeout: float = 60.0
     participant_absent_timeout: float = 300.0
     max_call_duration: float = 3600.0
@@ -111,6 +118,15 @@ class ServerSettings:
             return False
 
     @property
+    def speech_limits(self) -> SpeechLimits:
+        """The limits every conversation's engine and runtime work within."""
+        return SpeechLimits(
+            max_utterance_chars=self.max_utterance_chars,
+            max_echo_audio_ahead=self.max_echo_audio_ahead,
+            tts_ahead=self.tts_ahead,
+        )
+
+    @property
     def rest_auth(self) -> bool:
         return self.api_key is not None
 
@@ -132,6 +148,10 @@ class ServerSettings:
         for name in ("max_body_bytes", "max_offer_bytes", "max_persona_bytes"):
             if getattr(self, name) < 1024:
                 raise SettingsError(f"--{name.replace('_', '-')} must be at least 1024")
+        if self.max_utterance_chars < 1:
+            raise SettingsError("--max-utterance-chars must be at least 1")
+        if self.max_echo_audio_ahead <= 0 or self.tts_ahead <= 0:
+            raise SettingsError("--max-echo-audio-ahead and --tts-ahead must be > 0 seconds")
 
     @classmethod
     def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -342,6 +362,26 @@ OPTIONS: tuple[Option, ...] = (
         "(default 65536)",
         int,
         "BYTES",
+    ),
+    Option(
+        "max_utterance_chars",
+        "characters one replica utterance may speak; longer echo text is refused with "
+        "invalid_properties, longer LLM replies are cut (default 10000)",
+        int,
+        "N",
+    ),
+    Option(
+        "max_echo_audio_ahead",
+        "seconds of echoed audio that may wait ahead of playout; a chunk past it is refused "
+        "with audio_buffer_full (default 30)",
+        float,
+        "S",
+    ),
+    Option(
+        "tts_ahead",
+        "seconds of synthesised speech the TTS may run ahead of playout (default 10)",
+        float,
+        "S",
     ),
     Option(
         "participant_left_timeout",

@@ -104,5 +104,9 @@ async def _read(websocket: WebSocket, channel: ConversationChannel) -> None:
             data = text.encode() if text is not None else message.get("bytes")
             if data is not None:
                 channel.receive(data)
+            # A receive from an already-filled buffer never suspends, so a client sending
+            # back to back would otherwise keep the event loop from every other
+            # conversation until its buffer drains (#11): give way after each message.
+            await asyncio.sleep(0)
     except WebSocketDisconnect:
         return

@@ -99,3 +99,50 @@ def test_token_boundaries_do_not_change_the_result(text: str, step: int) -> None
     by_char = split(list(text))
     by_chunk = split([text[i : i + step] for i in range(0, len(text), step)])
     assert by_char == by_chunk
+
+
+def test_a_long_run_without_sentence_ends_is_cut_at_word_boundaries_within_the_cap() -> None:
+    words = [f"word{i}" for i in range(5000)]
+    text = " ".join(words)  # ~44,000 characters and no punctuation at all
+    s = SentenceSplitter(max_chars=100)
+    segments = s.push(text)
+    rest = s.flush()
+    assert rest is not None
+    segments.append(rest)
+    assert all(0 < len(seg) <= 100 for seg in segments)
+    assert " ".join(segments).split() == words  # no word cut, lost or duplicated
+    assert len(segments) < len(text) // 80  # and the segments are not needlessly short
+
+
+def test_the_cap_holds_for_streamed_tokens_too() -> None:
+    s = SentenceSplitter(max_chars=50)
+    out: list[str] = []
+    for i in range(400):
+        out += s.push(f" token{i}")
+    out.append(s.flush() or "")
+    assert all(len(seg) <= 50 for seg in out)
+    assert " ".join(out).split() == [f"token{i}" for i in range(400)]
+
+
+def test_a_word_longer_than_the_cap_is_cut_inside_it() -> None:
+    s = SentenceSplitter(max_chars=10)
+    assert s.push("a" * 25 + " b") == ["a" * 10, "a" * 10]
+    assert s.flush() == "aaaaa b"
+
+
+def test_sentences_within_the_cap_still_end_at_their_punctuation() -> None:
+    s = SentenceSplitter(max_chars=40)
+    assert s.push("Short one. " + "x " * 30 + "end. Next") == [
+        "Short one.",
+        ("x " * 20).strip(),
+        ("x " * 10 + "end.").strip(),
+    ]
+
+
+def test_a_long_sentence_is_cut_after_a_clause_mark_when_one_is_in_reach() -> None:
+    s = SentenceSplitter(max_chars=60)
+    sentence = "We walked along the river for hours, talking about everything under the sun."
+    assert s.push(sentence + " Then") == [
+        "We walked along the river for hours,",
+        "talking about everything under the sun.",
+    ]

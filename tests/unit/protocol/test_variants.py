@@ -89,3 +89,30 @@ def test_client_tolerates_unknown_events_and_keys() -> None:
     )
     assert isinstance(known, p.ReplicaStartedSpeaking)
     assert known.seq == 3
+
+
+@pytest.mark.parametrize("rate", p.ECHO_SAMPLE_RATES)
+def test_every_allowed_echo_sample_rate_is_accepted(rate: int) -> None:
+    data = (
+        '{"event_type": "conversation.echo", "properties": {"modality": "audio", '
+        f'"audio": "AAA=", "sample_rate": {rate}}}}}'
+    )
+    message = p.decode_interaction(data)
+    assert isinstance(message, p.Echo)
+    assert message.properties.sample_rate == rate
+
+
+@pytest.mark.parametrize("rate", [1, 7999, 16001, 96000, 192000, 0, -16000, 10**30])
+def test_other_echo_sample_rates_are_invalid_properties_naming_the_allowed_set(rate: int) -> None:
+    data = (
+        '{"event_type": "conversation.echo", "properties": {"modality": "audio", '
+        f'"audio": "AAA=", "sample_rate": {rate}}}}}'
+    )
+    with pytest.raises(p.ProtocolError) as caught:
+        p.decode_interaction(data)
+    error = caught.value
+    assert error.code is p.ErrorCode.INVALID_PROPERTIES
+    assert error.event_type == "conversation.echo"
+    assert "sample_rate" in error.message
+    if abs(rate) < 2**63:  # msgspec refuses a number that large before our check
+        assert "8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000" in error.message

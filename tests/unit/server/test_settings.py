@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from openreplica.cli import main
+from openreplica.engine import SpeechLimits
+from openreplica.server.persona_config import conversation_config
 from openreplica.server.settings import OPTIONS, ServerSettings, SettingsError
 
 
@@ -86,3 +88,19 @@ def test_the_edge_limits_load_and_are_checked() -> None:
         ServerSettings(max_offer_bytes=10).check()
     with pytest.raises(SettingsError, match="--conversation-rate-limit"):
         ServerSettings(conversation_rate_burst=0).check()
+
+
+def test_speech_limits_are_read_at_the_edge_and_reach_every_conversation() -> None:
+    env = {
+        "OPENREPLICA_MAX_UTTERANCE_CHARS": "500",
+        "OPENREPLICA_MAX_ECHO_AUDIO_AHEAD": "4.5",
+        "OPENREPLICA_TTS_AHEAD": "2",
+    }
+    settings = ServerSettings.load({"tts_ahead": "3"}, env)
+    limits = SpeechLimits(max_utterance_chars=500, max_echo_audio_ahead=4.5, tts_ahead=3.0)
+    assert settings.speech_limits == limits
+    assert conversation_config({}, {}, settings, "r-aria").engine.limits == limits
+    assert ServerSettings().speech_limits == SpeechLimits()  # one set of defaults
+    for bad in ({"max_utterance_chars": 0}, {"max_echo_audio_ahead": 0.0}, {"tts_ahead": -1.0}):
+        with pytest.raises(SettingsError):
+            ServerSettings(**bad).check()  # type: ignore[arg-type]
