@@ -24,7 +24,6 @@ Settings and ICE-server parsing live in `webrtc_settings`, the aioice loopback p
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import weakref
 import zlib
@@ -34,6 +33,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from openreplica.plugins.base import Avatar
+from openreplica.protocol import ErrorCode, encode, error_event
 from openreplica.runtime import ConversationRuntime
 from openreplica.runtime.camera import camera_frames
 from openreplica.transports.channel import ChannelLimits, ConversationChannel, History
@@ -262,18 +262,15 @@ class WebRTCPeer:
         except ValueError as exc:  # larger than the peer accepts
             self.stats.send_failures += 1
             log.warning("%s: event not sent over WebRTC: %s", self.runtime.conversation_id, exc)
-            error = {
-                "message_type": "system",
-                "event_type": "system.error",
-                "conversation_id": self.runtime.conversation_id,
-                "timestamp": self.clock.now(),
-                "properties": {
-                    "code": "message_too_large",
-                    "message": f"an event was too large for the data channel ({exc}); "
-                    "read it from GET /v2/conversations/{id}?verbose=true",
-                },
-            }
-            dc.send(json.dumps(error))
+            cid = self.runtime.conversation_id
+            error = error_event(
+                cid,
+                ErrorCode.MESSAGE_TOO_LARGE,
+                f"an event was too large for the data channel ({exc}); "
+                f"read it from GET /v2/conversations/{cid}?verbose=true",
+                timestamp=self.clock.now(),
+            )
+            dc.send(encode(error).decode())
             return
         self.stats.messages_out += 1
 
