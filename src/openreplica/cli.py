@@ -62,7 +62,7 @@ def _add_server_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def _add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from openreplica.models import add_models_command
+    from openreplica.model_downloads import add_models_command
 
     add_models_command(commands)
 

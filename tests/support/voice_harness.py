@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
@@ -14,6 +15,8 @@ from openreplica.runtime.voice import VoiceSettings
 
 RATE = 16000
 CHUNK = 0.02
+
+E = TypeVar("E", bound=p.Event)
 
 
 @dataclass
@@ -25,7 +28,7 @@ class Listening:
     #: seconds of user audio pushed so far
     pushed: float = 0.0
 
-    def of(self, kind: type) -> list[tuple[float, p.Event]]:
+    def of(self, kind: type[E]) -> list[tuple[float, E]]:
         return [(t, x) for t, x in self.events if isinstance(x, kind)]
 
     def names(self) -> list[str]:
@@ -35,11 +38,11 @@ class Listening:
         return [
             (t, x.properties.speech)
             for t, x in self.of(p.Utterance)
-            if x.properties.role == "user"  # type: ignore[attr-defined]
+            if x.properties.role == "user"
         ]
 
     def errors(self) -> list[p.ErrorEvent]:
-        return [x for _, x in self.of(p.ErrorEvent)]  # type: ignore[misc]
+        return [x for _, x in self.of(p.ErrorEvent)]
 
     async def push(
         self, pcm: bytes, rate: int = RATE, channels: int = 1, chunk: float = CHUNK

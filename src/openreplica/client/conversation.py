@@ -1,11 +1,10 @@
 """`Conversation`: one joined conversation, with ordering done for the application.
 
-Received events go through a `ReorderBuffer`: they are delivered in `seq` order, exactly
-once. A hole that outlasts the bounded wait, or a dropped connection, is filled by
-reconnecting with `last_seq` (the server replays what was missed, SPEC §3 rule 7);
-duplicates of the replay are dropped. `system.error` replies (no `seq`) are delivered at
-once. Delivered events update the views (`turns`, `utterances`, `transcript()`), answer
-registered tools, wake `wait_for` callers, and are queued for `async for event in conv`.
+Received events are delivered in `seq` order, exactly once, by a `ResumingLink`
+(`client/link.py`: reordering, reconnecting after drops and to fill gaps, the REST
+fallback). `system.error` replies (no `seq`) are delivered at once. Delivered events
+update the views (`turns`, `utterances`, `transcript()`), answer registered tools, wake
+`wait_for` callers, and are queued for `async for event in conv`.
 """
 
 from __future__ import annotations
@@ -13,34 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
 
 from openreplica.client import messages
 from openreplica.client.clock import Clock, MonotonicClock
-from openreplica.client.errors import (
-    ClientError,
-    ConnectionLost,
-    ConversationClosed,
-    ConversationEnded,
-    ReconnectFailed,
-    closed_error,
-)
-from openreplica.client.ordering import ReorderBuffer
+from openreplica.client.errors import ClientError, ConversationClosed
+from openreplica.client.link import History, ReceivedEvent, ReconnectPolicy, ResumingLink
+from openreplica.client.ordering import Gap
 from openreplica.client.tools import ToolFunction, ToolOutcome, ToolRegistry
-from openreplica.client.transport import Connection, Transport
+from openreplica.client.transport import Transport
 from openreplica.client.views import ConversationView, Turn, Utterance
 from openreplica.protocol import (
-    AnyEvent,
     Interaction,
-    ProtocolError,
     ReplicaStoppedSpeaking,
     SensitivityLevel,
-    Shutdown,
     ToolCall,
-    UnknownEvent,
-    decode_event,
     encode,
 )
 from openreplica.protocol import (
@@ -52,29 +39,11 @@ __all__ = ["Conversation", "EventMatch", "History", "ReceivedEvent", "ReconnectP
 
 log = logging.getLogger(__name__)
 
-ReceivedEvent = AnyEvent | UnknownEvent
 #: an `event_type`, or a predicate over events
 EventMatch = str | Callable[[ReceivedEvent], bool]
-#: fetches the encoded events after a `seq` from elsewhere (REST), for a conversation that
-#: ended while the client was disconnected
-History = Callable[[int], Awaitable[list[bytes]]]
 F = TypeVar("F", bound=ToolFunction)
 
 _END = object()
-_TIMEOUT = object()
-
-
-@dataclass(frozen=True, slots=True)
-class ReconnectPolicy:
-    """How hard the client tries to get back events it missed."""
-
-    #: connection attempts after a drop before giving up (`ReconnectFailed`)
-    attempts: int = 6
-    #: delay before the second attempt, doubled after each failure up to `max_delay`
-    first_delay: float = 0.1
-    max_delay: float = 2.0
-    #: reconnects asked for one gap before it is skipped (recorded in `skipped_gaps`)
-    gap_retries: int = 2
 
 
 class Conversation:
@@ -104,25 +73,21 @@ class Conversation:
         self.view = ConversationView()
         #: every tool call answered, in order
         self.tool_outcomes: list[ToolOutcome] = []
-        #: how many times the client reconnected (after a drop or to fill a gap)
-        self.reconnects = 0
-        self._clock: Clock = clock or MonotonicClock()
-        self._reorder_wait = reorder_wait
-        self._history = history
-        self._buffer: ReorderBuffer[ReceivedEvent] = ReorderBuffer(reorder_wait)
-        self._inbox: asyncio.Queue[tuple[int, bytes | str | ConnectionLost]] = asyncio.Queue()
+        self._link = ResumingLink(
+            conversation_id,
+            transport,
+            deliver=self._deliver,
+            ended=lambda: self.view.ended,
+            clock=clock or MonotonicClock(),
+            reorder_wait=reorder_wait,
+            policy=self.policy,
+            history=history,
+        )
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._waiters: list[tuple[Callable[[ReceivedEvent], bool], asyncio.Future[Any]]] = []
-        self._conn: Connection | None = None
-        self._generation = 0
-        self._reader: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._answered: set[str] = set()
-        self._gap_attempts: dict[int, int] = {}
-        self._changed = asyncio.Event()
-        self._failure: ConversationClosed | None = None
-        self._closed = False
         self._done = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -136,12 +101,7 @@ class Conversation:
         """
         if self._pump is not None:
             raise RuntimeError("the conversation is already started")
-        self._buffer = ReorderBuffer(self._reorder_wait, last_seq)
-        try:
-            conn = await self.transport.connect(last_seq)
-        except ConnectionLost as lost:
-            raise closed_error(lost) or lost from None
-        self._attach(conn)
+        await self._link.connect(last_seq)
         self._pump = asyncio.create_task(self._run(), name=f"conversation-{self.conversation_id}")
         return self
 
@@ -164,15 +124,15 @@ class Conversation:
         """Return once the conversation is over for this client (shutdown or close);
         raises the error that ended it, if one did."""
         await self._done.wait()
-        if self._failure is not None:
-            raise self._failure
+        if self._link.failure is not None:
+            raise self._link.failure
 
     # ------------------------------------------------------------------ state
 
     @property
     def last_seq(self) -> int | None:
         """The last `seq` delivered."""
-        return self._buffer.last_seq
+        return self._link.last_seq
 
     @property
     def ended(self) -> bool:
@@ -181,16 +141,21 @@ class Conversation:
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._link.closed
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the client reconnected (after a drop or to fill a gap)."""
+        return self._link.reconnects
 
     @property
     def duplicates_dropped(self) -> int:
-        return self._buffer.duplicates
+        return self._link.duplicates_dropped
 
     @property
-    def skipped_gaps(self) -> list[Any]:
+    def skipped_gaps(self) -> list[Gap]:
         """Gaps given up on after `policy.gap_retries` reconnects (normally empty)."""
-        return list(self._buffer.skipped)
+        return self._link.skipped_gaps
 
     @property
     def turns(self) -> dict[int, Turn]:
@@ -219,8 +184,8 @@ class Conversation:
             item = await self._queue.get()
             if item is _END:
                 self._queue.put_nowait(_END)  # a second loop ends too
-                if self._failure is not None:
-                    raise self._failure
+                if self._link.failure is not None:
+                    raise self._link.failure
                 return
             yield item
 
@@ -232,7 +197,9 @@ class Conversation:
         predicate = _predicate(match)
         future: asyncio.Future[ReceivedEvent] = asyncio.get_running_loop().create_future()
         if self._done.is_set():
-            future.set_exception(self._failure or ConversationClosed("the conversation is over"))
+            future.set_exception(
+                self._link.failure or ConversationClosed("the conversation is over")
+            )
         else:
             self._waiters.append((predicate, future))
         return future
@@ -258,15 +225,7 @@ class Conversation:
     async def send_encoded(self, data: bytes) -> None:
         """Send one message as given (JSON); the server answers one it cannot accept with
         `system.error`. For passing on messages an application built itself."""
-        stale: Connection | None = None
-        for _ in range(self.policy.attempts + 1):
-            conn = await self._connection(stale)
-            try:
-                await conn.send(data)
-                return
-            except ConnectionLost:
-                stale = conn  # the reader sees it too and the pump reconnects
-        raise ReconnectFailed("could not send: the connection keeps dropping")
+        await self._link.send(data)
 
     async def echo(self, text: str, *, inference_id: str | None = None) -> str:
         """Make the replica say exactly `text`; returns the utterance's `inference_id`."""
@@ -383,100 +342,20 @@ class Conversation:
         """Register `fn` (sync or async) as the tool `name` (default: its name)."""
         return self.tools.register(fn, name=name)
 
-    # ------------------------------------------------------------------ internals
-
-    async def _connection(self, stale: Connection | None) -> Connection:
-        while True:
-            if self._failure is not None:
-                raise self._failure
-            if self._closed or self.ended:
-                raise ConversationEnded("the conversation is over")
-            if self._conn is not None and self._conn is not stale:
-                return self._conn
-            await self._changed.wait()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    def _attach(self, conn: Connection) -> None:
-        self._generation += 1
-        self._conn = conn
-        self._reader = asyncio.create_task(self._read(conn, self._generation), name="reader")
-        self._notify()
-
-    async def _detach(self) -> None:
-        conn, reader = self._conn, self._reader
-        self._conn, self._reader = None, None
-        self._generation += 1  # anything still queued from the old connection is stale
-        if reader is not None:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-        if conn is not None:
-            await conn.close()
-
-    async def _read(self, conn: Connection, generation: int) -> None:
-        try:
-            while True:
-                self._inbox.put_nowait((generation, await conn.recv()))
-        except ConnectionLost as lost:
-            self._inbox.put_nowait((generation, lost))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a transport bug: treat as a drop, reconnect
-            self._inbox.put_nowait((generation, ConnectionLost(None, repr(exc))))
+    # ------------------------------------------------------------------ delivery
 
     async def _run(self) -> None:
         try:
-            while not self.ended:
-                item = await self._next(self._buffer.deadline())
-                if item is _TIMEOUT:
-                    await self._on_gap()
-                    continue
-                generation, payload = item
-                if generation != self._generation:
-                    continue
-                if isinstance(payload, ConnectionLost):
-                    await self._recover(payload)
-                    continue
-                self._on_frame(payload)
-                if self._buffer.gap(self._clock.now()) is not None:
-                    await self._on_gap()
+            await self._link.run()
         except ConversationClosed as error:
-            self._failure = error
+            self._link.failure = error
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # pragma: no cover - a bug in the client
             log.exception("conversation %s: client failure", self.conversation_id)
-            self._failure = ConversationClosed(f"client failure: {exc!r}")
+            self._link.failure = ConversationClosed(f"client failure: {exc!r}")
         finally:
             await self._finish()
-
-    async def _next(self, deadline: float | None) -> Any:
-        if not self._inbox.empty() or deadline is None:
-            return await self._inbox.get()
-        get = asyncio.ensure_future(self._inbox.get())
-        timer = asyncio.ensure_future(self._clock.sleep_until(deadline))
-        try:
-            await asyncio.wait({get, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-            if not get.done():
-                get.cancel()
-        if get.done() and not get.cancelled():
-            return get.result()
-        return _TIMEOUT
-
-    def _on_frame(self, data: bytes | str) -> None:
-        try:
-            event = decode_event(data)
-        except ProtocolError as error:
-            log.warning(
-                "conversation %s: dropped an invalid event: %s", self.conversation_id, error
-            )
-            return
-        for ready in self._buffer.push(event, self._clock.now()):
-            self._deliver(ready)
 
     def _deliver(self, event: ReceivedEvent) -> None:
         self.view.apply(event)
@@ -492,8 +371,6 @@ class Conversation:
                 still.append((predicate, future))
         self._waiters = still
         self._queue.put_nowait(event)
-        if isinstance(event, Shutdown):
-            self._notify()
 
     def _maybe_answer(self, call: ToolCall) -> None:
         props = call.properties
@@ -515,87 +392,22 @@ class Conversation:
         except ClientError as error:
             log.warning("could not send the result of tool %r: %s", outcome.name, error)
 
-    async def _on_gap(self) -> None:
-        gap = self._buffer.gap(self._clock.now())
-        if gap is None:
-            return
-        tries = self._gap_attempts[gap.first] = self._gap_attempts.get(gap.first, 0) + 1
-        if tries > self.policy.gap_retries:
-            log.warning("conversation %s: giving up on %s", self.conversation_id, gap)
-            for event in self._buffer.skip(self._clock.now()):
-                self._deliver(event)
-            return
-        log.info("conversation %s: %s missing; reconnecting", self.conversation_id, gap)
-        await self._reconnect()
-        self._buffer.restart_wait(self._clock.now())
-
-    async def _recover(self, lost: ConnectionLost) -> None:
-        terminal = closed_error(lost)
-        if terminal is not None:
-            await self._detach()
-            await self._fill_from_history(terminal)
-            return
-        log.info("conversation %s: %s; reconnecting", self.conversation_id, lost)
-        await self._reconnect()
-
-    async def _reconnect(self) -> None:
-        await self._detach()
-        delay = self.policy.first_delay
-        last: ConnectionLost | None = None
-        for attempt in range(self.policy.attempts):
-            if attempt:
-                await self._clock.sleep_until(self._clock.now() + delay)
-                delay = min(delay * 2, self.policy.max_delay)
-            try:
-                conn = await self.transport.connect(self._buffer.last_seq)
-            except ConnectionLost as lost:
-                terminal = closed_error(lost)
-                if terminal is not None:
-                    await self._fill_from_history(terminal)
-                    return
-                last = lost
-                continue
-            self.reconnects += 1
-            self._attach(conn)
-            return
-        raise ReconnectFailed(
-            f"lost the connection and {self.policy.attempts} reconnects failed ({last})"
-        )
-
-    async def _fill_from_history(self, terminal: ConversationClosed) -> None:
-        """The server refused us for good: if the conversation ended while we were away,
-        fetch what we missed over REST; end with `terminal` unless the shutdown arrived."""
-        replaying = self._buffer.last_seq is not None  # we have a position to resume from
-        if isinstance(terminal, ConversationEnded) and self._history is not None and replaying:
-            try:
-                frames = await self._history(self._buffer.last_seq or 0)
-            except ClientError as error:
-                log.warning("could not fetch the missed events: %s", error)
-                frames = []
-            for frame in frames:
-                self._on_frame(frame)
-            while not self.ended and self._buffer.held:
-                for event in self._buffer.skip(self._clock.now()):
-                    self._deliver(event)
-        if not self.ended:
-            raise terminal
-
     async def _finish(self) -> None:
-        if self._closed:
+        if self._link.closed:
             return
-        self._closed = True
+        self._link.closed = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._detach()
-        error = self._failure or ConversationClosed("the conversation is over")
+        await self._link.detach()
+        error = self._link.failure or ConversationClosed("the conversation is over")
         for _, future in self._waiters:
             if not future.done():
                 future.set_exception(error)
         self._waiters = []
         self._queue.put_nowait(_END)
         self._done.set()
-        self._notify()
+        self._link.notify()
 
 
 def _predicate(match: EventMatch) -> Callable[[ReceivedEvent], bool]:

@@ -249,7 +249,7 @@ class ConversationEngine:
         name = event_type_of(type(interaction))
         self._out.append(
             SendError(
-                ErrorCode.NOT_ALLOWED_IN_MODE.value,
+                ErrorCode.NOT_ALLOWED_IN_MODE,
                 f"{name} is not allowed in echo mode: this persona's replica only speaks "
                 "what conversation.echo supplies",
                 name,
@@ -271,7 +271,7 @@ class ConversationEngine:
         refusal = self._echo_refusal(props, pcm)
         if refusal is not None:
             code, message = refusal
-            self._out.append(SendError(code.value, message, "conversation.echo"))
+            self._out.append(SendError(code, message, "conversation.echo"))
             return
         current = self._current
         if current is None or current.interruptible:
@@ -379,7 +379,7 @@ class ConversationEngine:
         problem = self._tools.result(props.tool_call_id, props.name, props.output_text)
         if problem is not None:
             self._out.append(
-                SendError(ErrorCode.INVALID_PROPERTIES.value, problem, "conversation.tool_result")
+                SendError(ErrorCode.INVALID_PROPERTIES, problem, "conversation.tool_result")
             )
             return
         self._continue_after_tools(now)
@@ -500,9 +500,7 @@ class ConversationEngine:
             case LLMFailed(message=message):
                 gen.llm_active = False
                 self._complete_text(gen)
-                self._out.append(
-                    SendError(ErrorCode.LLM_UNAVAILABLE.value, message, to_sender=False)
-                )
+                self._out.append(SendError(ErrorCode.LLM_UNAVAILABLE, message, to_sender=False))
             case SpeechAudio(segment=segment, pcm=pcm, sample_rate=rate):
                 self._play(gen, segment, pcm, rate)
             case SpeechSegmentDone(segment=segment):
@@ -511,9 +509,7 @@ class ConversationEngine:
             case SpeechFailed(segment=segment, message=message):
                 gen.synthesizing.discard(segment)
                 gen.spoken.audio_done(segment)
-                self._out.append(
-                    SendError(ErrorCode.TTS_UNAVAILABLE.value, message, to_sender=False)
-                )
+                self._out.append(SendError(ErrorCode.TTS_UNAVAILABLE, message, to_sender=False))
             case AudioPlayed(segment=segment, samples=samples):
                 self._on_played(gen, segment, samples)
             case PlayoutDrained():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from openreplica.protocol import AnyInteraction, Event
+from openreplica.protocol import AnyInteraction, ErrorCode, Event
 
 
 def resampled_length(samples: int, from_rate: int, to_rate: int) -> int:
@@ -185,7 +185,7 @@ class SendError:
     """A `system.error`. `to_sender` answers the interaction just handled; otherwise it
     goes to every connection (plugin failures have no sender)."""
 
-    code: str
+    code: ErrorCode
     message: str
     event_type: str | None = None
     to_sender: bool = True

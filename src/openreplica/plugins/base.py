@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from openreplica.protocol import ErrorCode
+
 # --------------------------------------------------------------------------- audio
 
 
@@ -49,19 +51,19 @@ class PluginError(Exception):
 
 
 class LLMUnavailable(PluginError):
-    code = "llm_unavailable"
+    code = ErrorCode.LLM_UNAVAILABLE
 
 
 class TTSUnavailable(PluginError):
-    code = "tts_unavailable"
+    code = ErrorCode.TTS_UNAVAILABLE
 
 
 class ASRUnavailable(PluginError):
-    code = "asr_unavailable"
+    code = ErrorCode.ASR_UNAVAILABLE
 
 
 class PerceptionUnavailable(PluginError):
-    code = "perception_unavailable"
+    code = ErrorCode.PERCEPTION_UNAVAILABLE
 
 
 # --------------------------------------------------------------------------- VAD

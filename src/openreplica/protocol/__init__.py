@@ -10,7 +10,7 @@ from openreplica.protocol.codec import (
     decode_interaction,
     encode,
 )
-from openreplica.protocol.errors import ErrorCode, ProtocolError
+from openreplica.protocol.errors import ErrorCode, ProtocolError, error_event
 from openreplica.protocol.events import (
     EVENT_TYPES,
     AnalysisProps,
@@ -146,6 +146,7 @@ __all__ = [
     "decode_event",
     "decode_interaction",
     "encode",
+    "error_event",
     "event_type_of",
     "message_schema",
 ]

@@ -1,4 +1,5 @@
-"""Protocol error codes (SPEC §1.2 `system.error`, §2.3) and the typed error.
+"""Protocol error codes (SPEC §1.2 `system.error`, §2.3), the typed error, and the one
+builder of `system.error` events.
 
 A protocol error is *remote*: the peer sent something we cannot accept. It is answered
 with one `system.error` to the sender and changes nothing else.
@@ -7,6 +8,8 @@ with one `system.error` to the sender and changes nothing else.
 from __future__ import annotations
 
 from enum import StrEnum
+
+from openreplica.protocol.events import ErrorEvent, ErrorProps
 
 
 class ErrorCode(StrEnum):
@@ -47,3 +50,19 @@ class ProtocolError(Exception):
 
     def __repr__(self) -> str:
         return f"ProtocolError({self.code.value!r}, {self.message!r}, {self.event_type!r})"
+
+
+def error_event(
+    conversation_id: str,
+    code: ErrorCode,
+    message: str,
+    *,
+    timestamp: float,
+    event_type: str | None = None,
+) -> ErrorEvent:
+    """A `system.error` (never sequenced): `event_type` names the interaction refused."""
+    return ErrorEvent(
+        conversation_id=conversation_id,
+        timestamp=timestamp,
+        properties=ErrorProps(code=code.value, message=message, event_type=event_type),
+    )

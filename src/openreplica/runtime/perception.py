@@ -37,6 +37,7 @@ from openreplica.plugins.base import PluginError
 from openreplica.plugins.perception import Image, Observation, PerceptionEngine, SpeechFeatures
 from openreplica.plugins.perception.frames import jpeg_frames
 from openreplica.protocol import (
+    ErrorCode,
     Event,
     ReplicaStartedSpeaking,
     StoppedSpeaking,
@@ -46,11 +47,10 @@ from openreplica.protocol import (
 from openreplica.runtime.camera import CameraFrames
 from openreplica.runtime.clock import Clock
 
-__all__ = ["PERCEPTION_UNAVAILABLE", "PerceptionLayer", "PerceptionTarget"]
+__all__ = ["PerceptionLayer", "PerceptionTarget"]
 
 log = logging.getLogger(__name__)
 
-PERCEPTION_UNAVAILABLE = "perception_unavailable"
 #: how much nicer (lower priority) than the event loop the worker thread runs (Linux)
 WORKER_NICE = 10
 #: seconds after a user turn is committed during which no new engine call starts, unless
@@ -68,7 +68,7 @@ class PerceptionTarget(Protocol):
 
     def feed(self, item: e.EngineInput) -> None: ...
 
-    def report_error(self, code: str, message: str) -> None: ...
+    def report_error(self, code: ErrorCode, message: str) -> None: ...
 
 
 class PerceptionLayer:
@@ -315,7 +315,7 @@ class PerceptionLayer:
     def _fail(self, message: str) -> None:
         if not self._failing:
             self._failing = True
-            self._target.report_error(PERCEPTION_UNAVAILABLE, message)
+            self._target.report_error(ErrorCode.PERCEPTION_UNAVAILABLE, message)
         else:
             log.info("perception still unavailable: %s", message)
 

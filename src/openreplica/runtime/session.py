@@ -21,11 +21,12 @@ from openreplica.plugins.base import LLM, TTS, ASRModel, VADModel
 from openreplica.plugins.perception import PerceptionEngine
 from openreplica.protocol import (
     AnyInteraction,
+    ErrorCode,
     ErrorEvent,
-    ErrorProps,
     Event,
     Sequencer,
     encode,
+    error_event,
 )
 from openreplica.runtime.camera import camera_frames
 from openreplica.runtime.clock import Clock
@@ -207,7 +208,7 @@ class ConversationRuntime:
         finally:
             self._feeding = False
 
-    def report_error(self, code: str, message: str) -> None:
+    def report_error(self, code: ErrorCode, message: str) -> None:
         """A plugin failure outside the engine's generations (e.g. `asr_unavailable`):
         a `system.error` to every connection; the conversation goes on."""
         if not self._closed:
@@ -245,12 +246,12 @@ class ConversationRuntime:
                 log.exception("event listener failed for %s", self.conversation_id)
 
     def _send_error(self, effect: e.SendError) -> None:
-        error = ErrorEvent(
-            conversation_id=self.conversation_id,
+        error = error_event(
+            self.conversation_id,
+            effect.code,
+            effect.message,
             timestamp=self.clock.now(),
-            properties=ErrorProps(
-                code=effect.code, message=effect.message, event_type=effect.event_type
-            ),
+            event_type=effect.event_type,
         )
         if effect.to_sender:
             if self._reply is not None:

@@ -29,6 +29,7 @@ from openreplica.engine import io as e
 from openreplica.engine.speech_detector import DetectorSettings, SpeechDetector
 from openreplica.plugins.audio import Resampler, stereo_to_mono
 from openreplica.plugins.base import ASRModel, ASRStream, PluginError, VADModel, VADStream
+from openreplica.protocol import ErrorCode
 
 __all__ = ["SAMPLE_RATE", "VoiceInput", "VoiceSettings", "VoiceTarget", "sensitivity_table"]
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 #: the rate VAD and ASR work at
 SAMPLE_RATE = 16000
-ASR_UNAVAILABLE = "asr_unavailable"
 
 
 class VoiceTarget(Protocol):
@@ -44,7 +44,7 @@ class VoiceTarget(Protocol):
 
     def feed(self, item: e.EngineInput) -> None: ...
 
-    def report_error(self, code: str, message: str) -> None: ...
+    def report_error(self, code: ErrorCode, message: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +247,7 @@ class VoiceInput:
         if not isinstance(exc, PluginError):
             log.error("ASR %s failed", self._asr_model.name, exc_info=exc)
         message = f"speech recognition ({self._asr_model.name}) failed: {exc}"
-        self._target.report_error(ASR_UNAVAILABLE, message)
+        self._target.report_error(ErrorCode.ASR_UNAVAILABLE, message)
 
     async def _prepare(self) -> None:
         """Streams that load something (a decoder) may do it now, not mid-speech."""

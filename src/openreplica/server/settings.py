@@ -179,7 +179,7 @@ class ServerSettings:
         DATA_DIR/models answers (no variable needed)."""
         if self.llm_model_path is not None or self.llm_base_url is not None:
             return self
-        from openreplica.models import pulled_model
+        from openreplica.model_downloads import pulled_model
 
         found = pulled_model(self.data_dir / "models")
         return self if found is None else replace(self, llm_model_path=str(found))

@@ -17,7 +17,7 @@ from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from openreplica.server.models import (
+from openreplica.server.tables import (
     Base,
     ConversationRow,
     EventRow,

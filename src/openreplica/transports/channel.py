@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from openreplica.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     ErrorCode,
-    ErrorEvent,
-    ErrorProps,
     Event,
     ProtocolError,
     Resume,
     decode_interaction,
     encode,
+    error_event,
 )
 from openreplica.runtime import Clock, ConversationRuntime
 from openreplica.transports.rate_limit import TokenBucket
@@ -172,10 +171,12 @@ class ConversationChannel:
         )
 
     def _reply_error(self, code: ErrorCode, message: str, event_type: str | None) -> None:
-        error = ErrorEvent(
-            conversation_id=self.runtime.conversation_id,
+        error = error_event(
+            self.runtime.conversation_id,
+            code,
+            message,
             timestamp=self._clock.now(),
-            properties=ErrorProps(code=code.value, message=message, event_type=event_type),
+            event_type=event_type,
         )
         self._enqueue(encode(error))
 

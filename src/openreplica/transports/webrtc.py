@@ -16,32 +16,30 @@
 - The peer is closed when ICE/DTLS fails or closes, the data channel closes, the
   connection never comes up within `connect_timeout`, or the conversation has shut down
   and its last event was sent. The caller then leaves the conversation.
+
+Settings and ICE-server parsing live in `webrtc_settings`, the aioice loopback patch in
+`webrtc_loopback`, the media tracks in `webrtc_tracks`; they are re-exported here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import weakref
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from aiortc import (
-    RTCConfiguration,
-    RTCDataChannel,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from openreplica.plugins.base import Avatar
+from openreplica.protocol import ErrorCode, encode, error_event
 from openreplica.runtime import ConversationRuntime
 from openreplica.runtime.camera import camera_frames
 from openreplica.transports.channel import ChannelLimits, ConversationChannel, History
 from openreplica.transports.rate_limit import TokenBucket
+from openreplica.transports.webrtc_loopback import enable_loopback_candidates
+from openreplica.transports.webrtc_settings import IceServer, WebRTCSettings, parse_ice_servers
 from openreplica.transports.webrtc_tracks import (
     ReplicaAudioTrack,
     ReplicaVideoTrack,
@@ -58,6 +56,7 @@ __all__ = [
     "WebRTCPeer",
     "WebRTCSettings",
     "enable_loopback_candidates",
+    "parse_ice_servers",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,110 +67,6 @@ MAX_DATA_CHANNEL_MESSAGE = 256 * 1024
 #: pause sending events while this much is queued on the data channel
 _SEND_HIGH_WATER = 1024 * 1024
 _SEND_LOW_WATER = 256 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class IceServer:
-    """A STUN or TURN server handed to aiortc (and, by the page, to the browser)."""
-
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"urls": list(self.urls)}
-        if self.username is not None:
-            out["username"] = self.username
-        if self.credential is not None:
-            out["credential"] = self.credential
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class WebRTCSettings:
-    #: none by default: host candidates only (a LAN, loopback, or a public address)
-    ice_servers: tuple[IceServer, ...] = ()
-    #: offer 127.0.0.1 as a host candidate (aioice leaves it out): local use and tests
-    loopback: bool = False
-    #: avatar video size; 384x384 keeps render + VP8 encode of 5 conversations within
-    #: the 2 cores measured by bench/webrtc.py
-    video_width: int = 384
-    video_height: int = 384
-    video_fps: float = 25.0
-    #: user camera frames kept for perception, per second
-    camera_fps: float = 2.0
-    #: a connection that is not up this long after the answer is dropped (seconds)
-    connect_timeout: float = 30.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WebRTCSettings:
-        """From `OPENREPLICA_WEBRTC_*` variables (read at the edge, passed in here):
-        `_LOOPBACK` (1/true), `_ICE_SERVERS` (a JSON list of `{urls, username,
-        credential}`, or comma-separated URLs), `_VIDEO_SIZE` (`WxH`), `_VIDEO_FPS`,
-        `_CAMERA_FPS`."""
-        s = cls()
-        loopback = env.get("OPENREPLICA_WEBRTC_LOOPBACK", "").strip().lower()
-        if loopback:
-            s = replace(s, loopback=loopback in ("1", "true", "yes", "on"))
-        servers = env.get("OPENREPLICA_WEBRTC_ICE_SERVERS", "").strip()
-        if servers:
-            s = replace(s, ice_servers=parse_ice_servers(servers))
-        size = env.get("OPENREPLICA_WEBRTC_VIDEO_SIZE", "").strip().lower()
-        if size:
-            w, _, h = size.partition("x")
-            s = replace(s, video_width=int(w), video_height=int(h or w))
-        if fps := env.get("OPENREPLICA_WEBRTC_VIDEO_FPS", "").strip():
-            s = replace(s, video_fps=float(fps))
-        if camera := env.get("OPENREPLICA_WEBRTC_CAMERA_FPS", "").strip():
-            s = replace(s, camera_fps=float(camera))
-        return s
-
-    def rtc_configuration(self) -> RTCConfiguration:
-        # An explicit empty list: aiortc would otherwise contact a public STUN server.
-        return RTCConfiguration(
-            iceServers=[
-                RTCIceServer(list(s.urls), s.username, s.credential) for s in self.ice_servers
-            ]
-        )
-
-
-def parse_ice_servers(text: str) -> tuple[IceServer, ...]:
-    """`[{"urls": "stun:host:3478"}, {"urls": [...], "username": ..., "credential": ...}]`
-    or `stun:a:3478,turn:b:3478`."""
-    if text.startswith("["):
-        items = json.loads(text)
-        out = []
-        for item in items:
-            urls = item["urls"]
-            out.append(
-                IceServer(
-                    tuple([urls] if isinstance(urls, str) else urls),
-                    item.get("username"),
-                    item.get("credential"),
-                )
-            )
-        return tuple(out)
-    return tuple(IceServer((u.strip(),)) for u in text.split(",") if u.strip())
-
-
-def enable_loopback_candidates() -> None:
-    """Make aioice offer 127.0.0.1 as a host candidate (it leaves loopback out), so a
-    browser or client on the same machine, or in a loopback-only network namespace, can
-    connect. Idempotent; applied at server start when `WebRTCSettings.loopback` is set."""
-    import aioice.ice
-
-    original = aioice.ice.get_host_addresses
-    if getattr(original, "openreplica_loopback", False):
-        return
-
-    def with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        addresses: list[str] = original(use_ipv4, use_ipv6)
-        if use_ipv4 and "127.0.0.1" not in addresses:
-            addresses = ["127.0.0.1", *addresses]
-        return addresses
-
-    with_loopback.openreplica_loopback = True  # type: ignore[attr-defined]
-    aioice.ice.get_host_addresses = with_loopback
 
 
 class _AudioFanout:
@@ -367,18 +262,15 @@ class WebRTCPeer:
         except ValueError as exc:  # larger than the peer accepts
             self.stats.send_failures += 1
             log.warning("%s: event not sent over WebRTC: %s", self.runtime.conversation_id, exc)
-            error = {
-                "message_type": "system",
-                "event_type": "system.error",
-                "conversation_id": self.runtime.conversation_id,
-                "timestamp": self.clock.now(),
-                "properties": {
-                    "code": "message_too_large",
-                    "message": f"an event was too large for the data channel ({exc}); "
-                    "read it from GET /v2/conversations/{id}?verbose=true",
-                },
-            }
-            dc.send(json.dumps(error))
+            cid = self.runtime.conversation_id
+            error = error_event(
+                cid,
+                ErrorCode.MESSAGE_TOO_LARGE,
+                f"an event was too large for the data channel ({exc}); "
+                f"read it from GET /v2/conversations/{cid}?verbose=true",
+                timestamp=self.clock.now(),
+            )
+            dc.send(encode(error).decode())
             return
         self.stats.messages_out += 1
 

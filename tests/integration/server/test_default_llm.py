@@ -21,7 +21,7 @@ import pytest
 from tiny_gguf import SENTENCE, build_tiny_gguf
 
 from openreplica.client import ReplicaClient
-from openreplica.models import DEFAULT_MODEL
+from openreplica.model_downloads import DEFAULT_MODEL
 
 from .conftest import ServerProcess, free_port
 

@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from openreplica.cli import main
-from openreplica.models import DEFAULT_MODEL, DownloadError, ProgressBar, data_dir, download
+from openreplica.model_downloads import (
+    DEFAULT_MODEL,
+    DownloadError,
+    ProgressBar,
+    data_dir,
+    download,
+)
 
 BLOB = bytes(range(256)) * 4096  # 1 MiB
 
