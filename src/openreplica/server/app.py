@@ -21,7 +21,13 @@ from openreplica import __version__
 from openreplica.plugins.avatar.catalog import AvatarCatalog
 from openreplica.plugins.registry import ModelCache
 from openreplica.runtime import Clock, SystemClock
-from openreplica.server import routes_conversations, routes_personas, routes_replicas, ws
+from openreplica.server import (
+    routes_conversations,
+    routes_interactions,
+    routes_personas,
+    routes_replicas,
+    ws,
+)
 from openreplica.server.conversation_end import Finisher
 from openreplica.server.deps import Services
 from openreplica.server.errors import install_error_handlers
@@ -111,6 +117,7 @@ def create_app(
     app.include_router(routes_personas.router)
     app.include_router(routes_conversations.router)
     app.include_router(routes_replicas.router)
+    app.include_router(routes_interactions.router)  # send-app-message, /v2/interactions
     app.include_router(ws.router)
     add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
 

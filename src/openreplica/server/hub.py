@@ -75,6 +75,15 @@ class _HubRuntime(ConversationRuntime):
     def disarm(self) -> None:
         self._armed = False
 
+    async def join(self) -> None:
+        """The replica joins now if it has not (a server-side interaction before any
+        participant), and this returns once it has."""
+        if self._armed:
+            self._armed = False
+            self.start_task = asyncio.get_running_loop().create_task(self.start())
+        if self.start_task is not None:
+            await self.start_task
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         unsubscribe = super().subscribe(listener)
         if self._armed:
@@ -170,6 +179,9 @@ class ConversationHub:
         self, conversation_id: str, credential: str | None
     ) -> AsyncIterator[Participant]:
         live = await self._admit(conversation_id, credential)
+        absent = self._absent.pop(conversation_id, None)
+        if absent is not None:
+            absent.cancel()
         live.participants += 1
         left = live.timers.pop("left", None)
         if left is not None:
@@ -201,6 +213,21 @@ class ConversationHub:
 
     # ------------------------------------------------------------------ joining
 
+    async def app_message_runtime(self, conversation_id: str) -> ConversationRuntime:
+        """The runtime a server-side interaction (`send-app-message`) goes to. The
+        caller holds the API key. An active conversation nobody has joined yet starts
+        now: the replica joins the call (as in the hosted API, where it is in the call
+        from creation) and the participant-absent timer keeps running."""
+        live = self._live.get(conversation_id)
+        if live is None and await self._store.get_conversation(conversation_id) is None:
+            raise JoinRefused(4404, 404, f"no conversation {conversation_id!r}")
+        live = await self._open(conversation_id)
+        with suppress(Exception):  # a failed join is reported by the runtime itself
+            await live.runtime.join()
+        if live.ending or live.runtime.ended:
+            raise JoinRefused(4410, 410, f"conversation {conversation_id!r} has ended")
+        return live.runtime
+
     async def _admit(self, conversation_id: str, credential: str | None) -> _Live:
         live = self._live.get(conversation_id)
         record = live.record if live else await self._store.get_conversation(conversation_id)
@@ -208,6 +235,10 @@ class ConversationHub:
             raise JoinRefused(4404, 404, f"no conversation {conversation_id!r}")
         if not self._authorised(record, credential):
             raise JoinRefused(4401, 401, "Invalid access token")
+        return await self._open(conversation_id)
+
+    async def _open(self, conversation_id: str) -> _Live:
+        """The live state of an active conversation, made (not yet joined) if needed."""
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             live = self._live.get(conversation_id)
@@ -226,9 +257,6 @@ class ConversationHub:
         return any(hmac.compare_digest(credential.encode(), v.encode()) for v in valid)
 
     async def _start(self, record: ConversationRecord) -> _Live:
-        absent = self._absent.pop(record.conversation_id, None)
-        if absent is not None:
-            absent.cancel()
         config = conversation_config(
             record.persona, record.request, self._settings, self._default_replica_id
         )
