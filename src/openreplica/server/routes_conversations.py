@@ -48,6 +48,8 @@ def conversation_out(record: ConversationRecord, base_url: str) -> dict[str, Any
     for key in ("conversational_context", "custom_greeting", "audio_only", "properties"):
         if key in record.request:
             out[key] = record.request[key]
+    if record.request.get("test_mode"):
+        out["test_mode"] = True
     return {k: v for k, v in out.items() if v is not None or k == "callback_url"}
 
 
@@ -84,19 +86,20 @@ async def create_conversation(
         conversation_name=body.conversation_name,
         persona_id=body.persona_id,
         replica_id=replica_id,
-        status="active",
+        status="ended" if body.test_mode else "active",
         callback_url=body.callback_url,
         require_auth=body.require_auth,
         meeting_token=secrets.token_urlsafe(24) if body.require_auth else None,
         created_at=now,
         updated_at=now,
-        ended_at=None,
+        ended_at=now if body.test_mode else None,
         shutdown_reason=None,
         request={**body.model_dump(mode="json", exclude_none=True), "replica_id": replica_id},
         persona=persona,
     )
     await s.store.add_conversation(record)
-    s.hub.conversation_created(record)
+    if not body.test_mode:  # a test-mode conversation never goes live
+        s.hub.conversation_created(record)
     return conversation_out(record, s.settings.base_url)
 
 

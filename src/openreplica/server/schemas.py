@@ -112,6 +112,8 @@ class ConversationCreate(_Open):
     callback_url: str | None = None
     require_auth: bool = False
     audio_only: bool = False
+    #: the replica never joins: created `ended`, no webhooks, no cost (SPEC §5 [added])
+    test_mode: bool = False
     properties: ConversationProperties | None = None
 
     @field_validator("callback_url")
@@ -134,6 +136,7 @@ class ConversationOut(_Open):
     replica_id: str
     meeting_token: str | None = None
     shutdown_reason: str | None = None
+    test_mode: bool | None = None
     events: list[dict[str, Any]] | None = None
     transcript: list[dict[str, Any]] | None = None
 
