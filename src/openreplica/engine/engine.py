@@ -50,6 +50,7 @@ from openreplica.engine.io import (
     VisualContextUpdated,
 )
 from openreplica.engine.perception import PerceptionState, with_visual_context
+from openreplica.engine.presence import Heartbeat
 from openreplica.engine.settings import EngineSettings, TurnTaking
 from openreplica.engine.tools import ToolCalls
 from openreplica.engine.user_turn import UserTurn
@@ -65,6 +66,7 @@ from openreplica.protocol import (
     ReplicaInterrupted,
     ReplicaJoined,
     ReplicaJoinedProps,
+    ReplicaPresent,
     ReplicaStartedSpeaking,
     ReplicaStoppedProps,
     ReplicaStoppedSpeaking,
@@ -117,6 +119,7 @@ class ConversationEngine:
         self._out: list[Effect] = []
         self._ended = False
         self._perception = PerceptionState(conversation_id, new_inference_id)
+        self._heartbeat = Heartbeat(settings.presence_interval)
 
     # ------------------------------------------------------------------ public API
 
@@ -141,6 +144,7 @@ class ConversationEngine:
                 properties=ReplicaJoinedProps(replica_id=self.settings.replica_id),
             )
         )
+        self._heartbeat.start(now)
         greeting = (self.settings.custom_greeting or "").strip()
         if greeting:
             gen = self._new_generation("greeting", interruptible=False)
@@ -172,13 +176,25 @@ class ConversationEngine:
         return self._flush()
 
     def next_deadline(self) -> float | None:
-        deadlines = [self._barge_in_at, self._user.silence_deadline, self._echo_grace_deadline()]
+        deadlines = [
+            self._barge_in_at,
+            self._user.silence_deadline,
+            self._echo_grace_deadline(),
+            self._heartbeat.deadline,
+        ]
         pending = [d for d in deadlines if d is not None]
         return min(pending) if pending else None
 
     def fire_timers(self, now: float) -> list[Effect]:
         if self._ended:
             return []
+        if self._heartbeat.due(now):
+            self._emit(
+                ReplicaPresent(
+                    conversation_id=self.conversation_id,
+                    properties=ReplicaJoinedProps(replica_id=self.settings.replica_id),
+                )
+            )
         if self._barge_in_at is not None and now >= self._barge_in_at:
             self._barge_in_at = None
             if self._user.speaking:
@@ -205,6 +221,7 @@ class ConversationEngine:
             )
         )
         self._ended = True
+        self._heartbeat.stop()
         return self._flush()
 
     # ------------------------------------------------------------------ interactions

@@ -117,6 +117,12 @@ class ReplicaJoined(SystemEvent, tag="system.replica_joined"):
     properties: ReplicaJoinedProps
 
 
+class ReplicaPresent(SystemEvent, tag="system.replica_present"):
+    """[added] A heartbeat while the replica is in the call; never part of a transcript."""
+
+    properties: ReplicaJoinedProps
+
+
 class UserStartedSpeaking(Event, tag="conversation.user.started_speaking"):
     pass
 
@@ -191,6 +197,7 @@ class UnknownEvent(msgspec.Struct, omit_defaults=True, kw_only=True):
 
 AnyEvent = (
     ReplicaJoined
+    | ReplicaPresent
     | UserStartedSpeaking
     | UserStoppedSpeaking
     | ReplicaStartedSpeaking

@@ -206,6 +206,8 @@ def conversation_config(
         custom_greeting=_str(request.get("custom_greeting")),
         tools=_tools(llm),
         turn_taking=_turn_taking(stt, flow),
+        emit_replica_interrupted=settings.replica_interrupted,
+        presence_interval=settings.presence_interval,
     )
     return ConversationConfig(
         engine=engine,

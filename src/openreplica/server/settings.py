@@ -70,6 +70,11 @@ class ServerSettings:
     webrtc_camera_fps: float | None = None
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
+    # --- the hosted surface (issue 18): presence, interruptions
+    #: seconds between `system.replica_present` heartbeats; 0 = none
+    presence_interval: float = 5.0
+    #: send `conversation.replica_interrupted` beside an interrupted utterance
+    replica_interrupted: bool = True
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -106,6 +111,8 @@ class ServerSettings:
             raise SettingsError("--max-message-bytes must be at least 1024")
         if self.rate_limit <= 0 or self.rate_burst < 1:
             raise SettingsError("--rate-limit must be > 0 and --rate-burst >= 1")
+        if self.presence_interval < 0:
+            raise SettingsError("--presence-interval must be >= 0 (0 turns it off)")
 
     @classmethod
     def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -269,6 +276,19 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "testing_scripted_plugins",
         "TESTING ONLY: replace every model with an instant tone TTS and an echoing LLM",
+        _bool,
+        "BOOL",
+    ),
+    # --- the hosted surface (issue 18)
+    Option(
+        "presence_interval",
+        "seconds between system.replica_present heartbeats in a call (default 5; 0 = off)",
+        float,
+        "S",
+    ),
+    Option(
+        "replica_interrupted",
+        "send conversation.replica_interrupted beside an interrupted utterance (default true)",
         _bool,
         "BOOL",
     ),
