@@ -118,6 +118,7 @@ def create_app(
     app.include_router(routes_conversations.router)
     app.include_router(routes_replicas.router)
     app.include_router(routes_interactions.router)  # send-app-message, /v2/interactions
+    app.include_router(routes_personas.pals_router)  # /v2/pals = /v2/personas
     app.include_router(ws.router)
     add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
 

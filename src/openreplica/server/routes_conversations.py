@@ -12,7 +12,12 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from openreplica.server.conversation_end import EndReasons, transcript_of
 from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
 from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found
-from openreplica.server.schemas import ConversationCreate, ConversationList, ConversationOut
+from openreplica.server.schemas import (
+    ConversationCreate,
+    ConversationList,
+    ConversationOut,
+    with_new_names,
+)
 from openreplica.server.store import ConversationRecord
 
 __all__ = ["conversation_out", "router"]
@@ -50,7 +55,7 @@ def conversation_out(record: ConversationRecord, base_url: str) -> dict[str, Any
             out[key] = record.request[key]
     if record.request.get("test_mode"):
         out["test_mode"] = True
-    return {k: v for k, v in out.items() if v is not None or k == "callback_url"}
+    return {k: v for k, v in with_new_names(out).items() if v is not None or k == "callback_url"}
 
 
 async def _get(s: Services, conversation_id: str) -> ConversationRecord:
