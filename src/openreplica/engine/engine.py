@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from openreplica.engine.audio_analysis import TurnAudio
 from openreplica.engine.context import LLMContext
 from openreplica.engine.generation import Generation, GenerationKind
 from openreplica.engine.io import (
@@ -45,6 +46,7 @@ from openreplica.engine.io import (
     StopPlayout,
     Synthesize,
     UserSpeechEnded,
+    UserSpeechMeasured,
     UserSpeechStarted,
     UserTranscript,
     VisualContextUpdated,
@@ -120,6 +122,7 @@ class ConversationEngine:
         self._ended = False
         self._perception = PerceptionState(conversation_id, new_inference_id)
         self._heartbeat = Heartbeat(settings.presence_interval)
+        self._turn_audio = TurnAudio()
 
     # ------------------------------------------------------------------ public API
 
@@ -162,6 +165,8 @@ class ConversationEngine:
                 self._on_user_started(item, now)
             case UserSpeechEnded():
                 self._on_user_ended(item, now)
+            case UserSpeechMeasured(measurement):
+                self._turn_audio.add(measurement)
             case UserTranscript(text, final):
                 self._on_transcript(text, final, now)
             case VisualContextUpdated(text):
@@ -299,8 +304,9 @@ class ConversationEngine:
                 gen.complete = True
         self._check_finished(gen, now)
 
-    def _begin_turn(self, text: str, now: float) -> None:
-        """A new user turn with this text: respond, or a committed spoken turn."""
+    def _begin_turn(self, text: str, now: float, heard: str | None = None) -> None:
+        """A new user turn with this text: respond, or a committed spoken turn (`heard`:
+        its `user_audio_analysis`)."""
         self._interrupt(now)
         self._cancel_waiting_tools()
         self._turn_idx += 1
@@ -309,7 +315,13 @@ class ConversationEngine:
             Utterance(
                 conversation_id=self.conversation_id,
                 turn_idx=self._turn_idx,
-                properties=UtteranceProps(role="user", speech=text, visual_context=seen or None),
+                properties=UtteranceProps(
+                    role="user",
+                    speech=text,
+                    visual_context=seen or None,
+                    user_visual_analysis=seen or None,
+                    user_audio_analysis=heard,
+                ),
             )
         )
         self.context.add_user(with_visual_context(text, seen))
@@ -412,9 +424,10 @@ class ConversationEngine:
         if text and self._user.streamed:
             self._emit_user_streaming(text, final=True)
         self._user.reset()
+        heard = self._turn_audio.take(text)
         if not text:
             return  # noise or an empty transcript: no turn
-        self._defer_or_run(lambda t: self._begin_turn(text, t), now)
+        self._defer_or_run(lambda t: self._begin_turn(text, t, heard), now)
 
     # ------------------------------------------------------------------ model output
 

@@ -68,6 +68,9 @@ class UtteranceProps(Props):
     speech: str
     # [ours, issue 8] what perception saw when the user's turn was committed
     visual_context: str | None = None
+    # [added] what perception saw (one or two sentences), and how the turn sounded
+    user_visual_analysis: str | None = None
+    user_audio_analysis: str | None = None
 
 
 class StreamingProps(Props):

@@ -144,6 +144,8 @@ class ConversationProperties(_Open):
     participant_left_timeout: float | None = Field(default=None, ge=0)
     participant_absent_timeout: float | None = Field(default=None, ge=0)
     enable_recording: bool | None = None
+    #: the call page (`conversation_url`) starts with live captions on
+    enable_closed_captions: bool | None = None
     language: str | None = None
 
 
