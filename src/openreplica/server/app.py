@@ -33,6 +33,7 @@ from openreplica.server.deps import Services
 from openreplica.server.errors import install_error_handlers
 from openreplica.server.hub import ConversationHub
 from openreplica.server.plugin_factory import ModelFactory, PluginFactory, ScriptedFactory
+from openreplica.server.recordings import Recordings, RecordingSettings
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 from openreplica.server.webhooks import WebhookSender
@@ -74,7 +75,7 @@ def create_app(
             max_attempts=settings.webhook_max_attempts,
             retry_delay=settings.webhook_retry_delay,
         )
-        finisher = Finisher(store, webhooks, clock)
+        finisher = Finisher(store, webhooks, clock, settings.base_url)
         recovered = await finisher.recover()
         if recovered:
             log.warning("marked %d conversations of a previous run as ended", len(recovered))
@@ -82,8 +83,17 @@ def create_app(
         for replica_id, (name, _) in (await store.replica_names()).items():
             if replica_id in catalog:  # a portrait file removed since keeps no name
                 catalog.rename(replica_id, name)
+        recordings = Recordings(  # call recordings (enable_recording)
+            RecordingSettings(
+                settings.data_dir / "recordings",
+                settings.recording_max_bytes,
+                settings.recording_fps,
+            ),
+            clock,
+            catalog,
+        )
         hub = ConversationHub(
-            store, settings, clock, factory, finisher, catalog.list()[0].replica_id
+            store, settings, clock, factory, finisher, catalog.list()[0].replica_id, recordings
         )
         app.state.hub = hub
         app.state.avatars = catalog

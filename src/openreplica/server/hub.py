@@ -33,6 +33,7 @@ from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.event_writer import EventWriter
 from openreplica.server.persona_config import conversation_config
 from openreplica.server.plugin_factory import PluginFactory
+from openreplica.server.recordings import CallRecorder, Recordings
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, Store
 from openreplica.transports import ChannelLimits, History
@@ -100,6 +101,12 @@ class _Live:
     participants: int = 0
     ending: bool = False
     timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    recorder: CallRecorder | None = None
+
+
+def _recorded(record: ConversationRecord) -> bool:
+    properties = record.request.get("properties") or {}
+    return properties.get("enable_recording") is True
 
 
 def _property(record: ConversationRecord, name: str, default: float) -> float:
@@ -117,6 +124,7 @@ class ConversationHub:
         plugin_factory: PluginFactory,
         finisher: Finisher,
         default_replica_id: str,
+        recordings: Recordings | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -124,6 +132,8 @@ class ConversationHub:
         self._plugins = plugin_factory
         self._finisher = finisher
         self._default_replica_id = default_replica_id
+        #: call recordings (`properties.enable_recording`); None = recording is off
+        self.recordings = recordings
         self.limits = ChannelLimits(
             max_message_bytes=settings.max_message_bytes,
             rate=settings.rate_limit,
@@ -269,6 +279,10 @@ class ConversationHub:
         if record.callback_url:
             runtime.subscribe(self._finisher.webhook_listener(record))
         live = _Live(record, runtime, writer)
+        if self.recordings is not None and _recorded(record):
+            live.recorder = self.recordings.start(
+                runtime, config.engine.replica_id, bool(record.request.get("audio_only"))
+            )
         runtime.arm()
         self._live[record.conversation_id] = live
         seconds = _property(record, "max_call_duration", self._settings.max_call_duration)
@@ -314,6 +328,10 @@ class ConversationHub:
             await live.runtime.shutdown(reason)
             await live.writer.aclose()
             await self._finisher.ended(live.record, reason)
+            if live.recorder is not None and self.recordings is not None:
+                duration = await self.recordings.finish(live.runtime, live.recorder)
+                if duration is not None:
+                    self._finisher.recording_ready(live.record, duration)
             del self._live[conversation_id]
         except Exception:
             log.exception("%s: ending the conversation failed", conversation_id)

@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi.responses import FileResponse
 
 from openreplica.server.conversation_end import EndReasons, transcript_of
 from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
@@ -163,6 +164,31 @@ async def end_conversation(
     return conversation_out(await _get(s, conversation_id), s.settings.base_url)
 
 
+@router.get(
+    "/{conversation_id}/recording",
+    response_class=FileResponse,
+    summary="Download its recording (WebM)",
+    responses={200: {"content": {"video/webm": {}}}},
+)
+async def get_recording(
+    conversation_id: str, s: Annotated[Services, Depends(services)]
+) -> FileResponse:
+    record = await _get(s, conversation_id)
+    recordings = s.hub.recordings
+    path = recordings.ready(conversation_id) if recordings is not None else None
+    if path is None:
+        failure = recordings.failure(conversation_id) if recordings is not None else None
+        properties = record.request.get("properties") or {}
+        if failure is not None:
+            message = failure
+        elif properties.get("enable_recording") is not True:
+            message = f"conversation {conversation_id!r} was not recorded (enable_recording)"
+        else:
+            message = f"the recording of {conversation_id!r} is not ready yet"
+        raise not_found(message)
+    return FileResponse(path, media_type="video/webm", filename=f"{conversation_id}.webm")
+
+
 @router.delete("/{conversation_id}", status_code=204, response_class=Response, summary="Delete it")
 async def delete_conversation(
     conversation_id: str, s: Annotated[Services, Depends(services)]
@@ -171,4 +197,6 @@ async def delete_conversation(
     if record.status == "active":
         await s.hub.end(conversation_id, EndReasons.DELETED)
     await s.store.delete_conversation(conversation_id)
+    if s.hub.recordings is not None:
+        s.hub.recordings.delete(conversation_id)
     return Response(status_code=204)

@@ -75,6 +75,10 @@ class ServerSettings:
     presence_interval: float = 5.0
     #: send `conversation.replica_interrupted` beside an interrupted utterance
     replica_interrupted: bool = True
+    #: all call recordings together (DATA_DIR/recordings) may use this many bytes
+    recording_max_bytes: int = 5 * 1024**3
+    #: frames per second of a recording's video
+    recording_fps: float = 10.0
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -113,6 +117,8 @@ class ServerSettings:
             raise SettingsError("--rate-limit must be > 0 and --rate-burst >= 1")
         if self.presence_interval < 0:
             raise SettingsError("--presence-interval must be >= 0 (0 turns it off)")
+        if not 1 <= self.recording_fps <= 30:
+            raise SettingsError("--recording-fps must be between 1 and 30")
 
     @classmethod
     def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -291,6 +297,15 @@ OPTIONS: tuple[Option, ...] = (
         "send conversation.replica_interrupted beside an interrupted utterance (default true)",
         _bool,
         "BOOL",
+    ),
+    Option(
+        "recording_max_bytes",
+        "disk budget of all call recordings in DATA_DIR/recordings (default 5 GiB)",
+        int,
+        "BYTES",
+    ),
+    Option(
+        "recording_fps", "video frames per second of call recordings (default 10)", float, "FPS"
     ),
 )
 
