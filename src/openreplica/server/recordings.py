@@ -142,6 +142,12 @@ class Recordings:
         self._clock = clock
         self._faces = faces
         settings.directory.mkdir(parents=True, exist_ok=True)
+        for stale in settings.directory.glob("*.webm.part"):  # a process that died recording
+            cid = stale.name.removesuffix(".webm.part")
+            self._path(cid, ".error").write_text(
+                "the server stopped while this call was being recorded", encoding="utf-8"
+            )
+            stale.unlink()
 
     def _path(self, conversation_id: str, suffix: str) -> Path:
         if "/" in conversation_id or conversation_id.startswith("."):

@@ -139,3 +139,21 @@ async def test_a_spent_disk_budget_is_a_clear_error_and_the_call_goes_on(
     response = await server.http.get(f"/v2/conversations/{cid}/recording")
     assert response.status_code == 404
     assert "disk budget" in json.loads(response.content)["error"]
+
+
+async def test_a_recording_left_by_a_dead_process_is_cleared_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    from openreplica.plugins.avatar.catalog import AvatarCatalog
+    from openreplica.runtime import SystemClock
+    from openreplica.server.recordings import Recordings, RecordingSettings
+
+    directory = tmp_path / "recordings"
+    directory.mkdir()
+    (directory / "c1.webm.part").write_bytes(b"half a file")
+    recordings = Recordings(
+        RecordingSettings(directory), SystemClock(), AvatarCatalog(tmp_path / "replicas")
+    )
+    assert not (directory / "c1.webm.part").exists() and recordings.ready("c1") is None
+    assert recordings.failure("c1") == "the server stopped while this call was being recorded"
+    assert recordings.used_bytes() < 100
