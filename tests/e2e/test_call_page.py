@@ -130,7 +130,11 @@ async def test_call_page_end_to_end(
     from playwright.async_api import async_playwright
 
     async with httpx.AsyncClient(base_url=base, trust_env=False) as http:
-        created = (await http.post("/v2/conversations", json={})).json()
+        created = (
+            await http.post(
+                "/v2/conversations", json={"properties": {"enable_closed_captions": True}}
+            )
+        ).json()
     url = created["conversation_url"]
     assert url.startswith(f"{base}/c/")
 
@@ -188,6 +192,7 @@ async def test_call_page_end_to_end(
                 timeout=10_000,
             )
             assert await page.locator("#app.speaking").count() == 1
+            assert await page.locator("#app.no-captions").count() == 0  # enable_closed_captions
             peak = await page.evaluate(AUDIO_PEAK_JS, 1200)
             assert peak > 0.05, f"no replica audio in the browser (peak {peak})"
             await asyncio.sleep(0.6)

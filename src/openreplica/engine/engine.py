@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from openreplica.engine.audio_analysis import TurnAudio
 from openreplica.engine.context import LLMContext
 from openreplica.engine.generation import Generation, GenerationKind
 from openreplica.engine.io import (
@@ -49,12 +50,14 @@ from openreplica.engine.io import (
     StopPlayout,
     Synthesize,
     UserSpeechEnded,
+    UserSpeechMeasured,
     UserSpeechStarted,
     UserTranscript,
     VisualContextUpdated,
     resampled_length,
 )
 from openreplica.engine.perception import PerceptionState, with_visual_context
+from openreplica.engine.presence import Heartbeat
 from openreplica.engine.sentences import SentenceSplitter
 from openreplica.engine.settings import EngineSettings, TurnTaking
 from openreplica.engine.tools import ToolCalls
@@ -71,6 +74,7 @@ from openreplica.protocol import (
     ReplicaInterrupted,
     ReplicaJoined,
     ReplicaJoinedProps,
+    ReplicaPresent,
     ReplicaStartedSpeaking,
     ReplicaStoppedProps,
     ReplicaStoppedSpeaking,
@@ -126,6 +130,8 @@ class ConversationEngine:
         self._out: list[Effect] = []
         self._ended = False
         self._perception = PerceptionState(conversation_id, new_inference_id)
+        self._heartbeat = Heartbeat(settings.presence_interval)
+        self._turn_audio = TurnAudio()
 
     # ------------------------------------------------------------------ public API
 
@@ -150,6 +156,7 @@ class ConversationEngine:
                 properties=ReplicaJoinedProps(replica_id=self.settings.replica_id),
             )
         )
+        self._heartbeat.start(now)
         greeting = (self.settings.custom_greeting or "").strip()
         if greeting:
             gen = self._new_generation("greeting", interruptible=False)
@@ -167,6 +174,8 @@ class ConversationEngine:
                 self._on_user_started(item, now)
             case UserSpeechEnded():
                 self._on_user_ended(item, now)
+            case UserSpeechMeasured(measurement):
+                self._turn_audio.add(measurement)
             case UserTranscript(text, final):
                 self._on_transcript(text, final, now)
             case VisualContextUpdated(text):
@@ -181,13 +190,25 @@ class ConversationEngine:
         return self._flush()
 
     def next_deadline(self) -> float | None:
-        deadlines = [self._barge_in_at, self._user.silence_deadline, self._echo_grace_deadline()]
+        deadlines = [
+            self._barge_in_at,
+            self._user.silence_deadline,
+            self._echo_grace_deadline(),
+            self._heartbeat.deadline,
+        ]
         pending = [d for d in deadlines if d is not None]
         return min(pending) if pending else None
 
     def fire_timers(self, now: float) -> list[Effect]:
         if self._ended:
             return []
+        if self._heartbeat.due(now):
+            self._emit(
+                ReplicaPresent(
+                    conversation_id=self.conversation_id,
+                    properties=ReplicaJoinedProps(replica_id=self.settings.replica_id),
+                )
+            )
         if self._barge_in_at is not None and now >= self._barge_in_at:
             self._barge_in_at = None
             if self._user.speaking:
@@ -214,6 +235,7 @@ class ConversationEngine:
             )
         )
         self._ended = True
+        self._heartbeat.stop()
         return self._flush()
 
     # ------------------------------------------------------------------ interactions
@@ -352,8 +374,9 @@ class ConversationEngine:
                 gen.complete = True
         self._check_finished(gen, now)
 
-    def _begin_turn(self, text: str, now: float) -> None:
-        """A new user turn with this text: respond, or a committed spoken turn."""
+    def _begin_turn(self, text: str, now: float, heard: str | None = None) -> None:
+        """A new user turn with this text: respond, or a committed spoken turn (`heard`:
+        its `user_audio_analysis`)."""
         self._interrupt(now)
         self._cancel_waiting_tools()
         self._turn_idx += 1
@@ -362,7 +385,13 @@ class ConversationEngine:
             Utterance(
                 conversation_id=self.conversation_id,
                 turn_idx=self._turn_idx,
-                properties=UtteranceProps(role="user", speech=text, visual_context=seen or None),
+                properties=UtteranceProps(
+                    role="user",
+                    speech=text,
+                    visual_context=seen or None,
+                    user_visual_analysis=seen or None,
+                    user_audio_analysis=heard,
+                ),
             )
         )
         self.context.add_user(with_visual_context(text, seen))
@@ -465,9 +494,10 @@ class ConversationEngine:
         if text and self._user.streamed:
             self._emit_user_streaming(text, final=True)
         self._user.reset()
+        heard = self._turn_audio.take(text)
         if not text:
             return  # noise or an empty transcript: no turn
-        self._defer_or_run(lambda t: self._begin_turn(text, t), now)
+        self._defer_or_run(lambda t: self._begin_turn(text, t, heard), now)
 
     # ------------------------------------------------------------------ model output
 

@@ -50,6 +50,24 @@ class UserSpeechEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechMeasurement:
+    """How one segment of the user's speech sounded (runtime/speech_measure.py)."""
+
+    seconds: float
+    loudness_dbfs: float
+    #: median fundamental frequency of the voiced frames; None when nothing was voiced
+    pitch_hz: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpeechMeasured:
+    """The voice path measured a speech segment; it comes before that segment's final
+    transcript and goes, summed over the turn, into `user_audio_analysis`."""
+
+    measurement: SpeechMeasurement
+
+
+@dataclass(frozen=True, slots=True)
 class UserTranscript:
     """ASR output for the user's current speech. A final one closes one VAD segment."""
 
@@ -155,6 +173,7 @@ EngineInput = (
     InteractionReceived
     | UserSpeechStarted
     | UserSpeechEnded
+    | UserSpeechMeasured
     | UserTranscript
     | LLMToken
     | LLMToolCall

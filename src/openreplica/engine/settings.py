@@ -91,8 +91,10 @@ class EngineSettings:
     turn_taking: TurnTaking = field(default_factory=TurnTaking)
     #: playout sample rate; audio of any rate is resampled to it by the runtime
     output_sample_rate: int = 24000
-    #: emit the legacy `conversation.replica_interrupted` on every interruption
-    emit_replica_interrupted: bool = False
+    #: emit `conversation.replica_interrupted` beside every interrupted utterance
+    emit_replica_interrupted: bool = True
+    #: seconds between `system.replica_present` heartbeats while in the call; 0 = none
+    presence_interval: float = 5.0
     #: an audio echo without `done: true` ends when playout drained this long ago
     echo_audio_grace: float = 1.0
     #: messages of conversation history kept for the LLM (oldest turns dropped first)

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     TTS_UNAVAILABLE = "tts_unavailable"
     ASR_UNAVAILABLE = "asr_unavailable"
     PERCEPTION_UNAVAILABLE = "perception_unavailable"
+    #: a call asked to be recorded cannot be (disk budget or free space); the call goes on
+    RECORDING_UNAVAILABLE = "recording_unavailable"
     REPLAY_UNAVAILABLE = "replay_unavailable"
     #: a server bug met while handling one message; the message is dropped, the
     #: connection and the conversation go on

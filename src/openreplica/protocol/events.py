@@ -68,6 +68,9 @@ class UtteranceProps(Props):
     speech: str
     # [ours, issue 8] what perception saw when the user's turn was committed
     visual_context: str | None = None
+    # [added] what perception saw (one or two sentences), and how the turn sounded
+    user_visual_analysis: str | None = None
+    user_audio_analysis: str | None = None
 
 
 class StreamingProps(Props):
@@ -114,6 +117,12 @@ class ErrorProps(Props):
 
 
 class ReplicaJoined(SystemEvent, tag="system.replica_joined"):
+    properties: ReplicaJoinedProps
+
+
+class ReplicaPresent(SystemEvent, tag="system.replica_present"):
+    """[added] A heartbeat while the replica is in the call; never part of a transcript."""
+
     properties: ReplicaJoinedProps
 
 
@@ -191,6 +200,7 @@ class UnknownEvent(msgspec.Struct, omit_defaults=True, kw_only=True):
 
 AnyEvent = (
     ReplicaJoined
+    | ReplicaPresent
     | UserStartedSpeaking
     | UserStoppedSpeaking
     | ReplicaStartedSpeaking

@@ -75,6 +75,8 @@ class Playout:
     ) -> None:
         self.sample_rate = sample_rate
         self.sink: AudioSink | None = None
+        #: also get every played frame (a call recording), whatever the sink
+        self.taps: list[AudioSink] = []
         self._clock = clock
         self._frame_bytes = round(sample_rate * FRAME_SECONDS) * 2
         self._slice_bytes = resample_slice_bytes - resample_slice_bytes % 2
@@ -188,6 +190,8 @@ class Playout:
             frame, pieces = self._take_frame()
             if self.sink is not None:
                 self.sink.write(frame, self.sample_rate)
+            for tap in self.taps:
+                tap.write(frame, self.sample_rate)
             for gen, segment, samples in pieces:
                 self._on_played(gen, segment, samples)
             next_frame += FRAME_SECONDS

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 Listener = Callable[[Event, bytes], None]
 #: called with a `system.error` meant for one sender only
 Reply = Callable[[ErrorEvent, bytes], None]
+#: gets the user's audio as pushed (pcm, sample_rate, channels), e.g. a call recording
+UserAudioTap = Callable[[bytes, int, int], None]
 
 
 class VoiceInputLike(Protocol):
@@ -95,6 +97,7 @@ class ConversationRuntime:
             settings.limits.tts_ahead,
         )
         self._listeners: list[Listener] = []
+        self.user_audio_taps: list[UserAudioTap] = []
         self._llm_tasks: dict[int, asyncio.Task[None]] = {}
         self._timer_task: asyncio.Task[None] | None = None
         self._timer_changed = asyncio.Event()
@@ -175,7 +178,11 @@ class ConversationRuntime:
         """The user's microphone (16-bit PCM, any rate, mono or interleaved stereo) from
         any transport. Goes through VAD, turn-taking and ASR when the conversation has
         them (`RuntimePlugins.vad` and `.asr`); otherwise it is not listened to."""
-        if self._voice is not None and not self._closed:
+        if self._closed:
+            return
+        for tap in self.user_audio_taps:
+            tap(pcm, sample_rate, channels)
+        if self._voice is not None:
             self._voice.push(pcm, sample_rate, channels)
 
     def end_user_audio(self) -> None:

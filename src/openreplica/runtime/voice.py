@@ -6,7 +6,9 @@
       -> while speech is going (plus a pre-roll ring buffer, so the first syllable
          is not lost): audio to the ASR stream -> UserTranscript(partial)
       -> at each speech end: finish() -> UserTranscript(final), exactly once, even
-         when the recogniser fails (then with "" and a broadcast `asr_unavailable`)
+         when the recogniser fails (then with "" and a broadcast `asr_unavailable`),
+         just after UserSpeechMeasured (pace, loudness, pitch: `user_audio_analysis`),
+         measured in a worker thread while the recogniser finishes
 
 Recognition runs while the user talks, so little is left to do when the turn ends.
 Media time is the count of 16 kHz samples received, never wall time. `push` is cheap
@@ -30,6 +32,7 @@ from openreplica.engine.speech_detector import DetectorSettings, SpeechDetector
 from openreplica.plugins.audio import Resampler, stereo_to_mono
 from openreplica.plugins.base import ASRModel, ASRStream, PluginError, VADModel, VADStream
 from openreplica.protocol import ErrorCode
+from openreplica.runtime.speech_measure import measure_speech
 
 __all__ = ["SAMPLE_RATE", "VoiceInput", "VoiceSettings", "VoiceTarget", "sensitivity_table"]
 
@@ -37,6 +40,11 @@ log = logging.getLogger(__name__)
 
 #: the rate VAD and ASR work at
 SAMPLE_RATE = 16000
+#: the first this-many bytes of a speech segment are measured (60 s), so memory is bounded
+MAX_MEASURED_BYTES = 2 * SAMPLE_RATE * 60
+#: segments up to this many bytes (2 s, well under a millisecond of numpy) are measured
+#: inline; longer ones in a worker thread, never on the event loop
+INLINE_MEASURE_BYTES = 2 * SAMPLE_RATE * 2
 
 
 class VoiceTarget(Protocol):
@@ -99,6 +107,7 @@ class VoiceInput:
         self._partial_due = 0.0  # media time of the next partial caption
         self._partial = ""  # the recogniser's latest guess…
         self._partial_sent = ""  # …and the last one captioned
+        self._segment_audio = bytearray()  # the current segment, for its measurement
 
     # ------------------------------------------------------------------ input
 
@@ -205,6 +214,9 @@ class VoiceInput:
             await self._push(b"".join(parts))
 
     async def _push(self, pcm: bytes) -> None:
+        room = MAX_MEASURED_BYTES - len(self._segment_audio)
+        if room > 0:
+            self._segment_audio += pcm[:room]
         if self._segment_failed:
             return
         try:
@@ -222,6 +234,8 @@ class VoiceInput:
     async def _finish(self) -> None:
         """One final per speech segment, whatever happens."""
         text = ""
+        audio, self._segment_audio = bytes(self._segment_audio), bytearray()
+        measuring = asyncio.create_task(self._measure(audio))
         try:
             if not self._segment_failed:
                 final = await asyncio.wait_for(self._asr.finish(), self.settings.final_timeout)
@@ -234,7 +248,17 @@ class VoiceInput:
             if self._segment_failed:
                 await self._replace_stream()
             self._segment_failed = False
+            try:
+                self._target.feed(e.UserSpeechMeasured(await measuring))
+            except Exception:  # the analysis is optional; the transcript is not
+                log.exception("measuring the user's speech failed")
             self._target.feed(e.UserTranscript(text.strip(), final=True))
+
+    @staticmethod
+    async def _measure(audio: bytes) -> e.SpeechMeasurement:
+        if len(audio) <= INLINE_MEASURE_BYTES:
+            return measure_speech(audio, SAMPLE_RATE)
+        return await asyncio.to_thread(measure_speech, audio, SAMPLE_RATE)
 
     def _fail(self, exc: BaseException) -> None:
         """Report once per segment; the segment's final will be empty."""

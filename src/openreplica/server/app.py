@@ -25,6 +25,7 @@ from openreplica.runtime import Clock, SystemClock
 from openreplica.server import (
     call_config,
     routes_conversations,
+    routes_interactions,
     routes_personas,
     routes_replicas,
     ws,
@@ -34,6 +35,7 @@ from openreplica.server.deps import Services
 from openreplica.server.errors import install_error_handlers
 from openreplica.server.hub import ConversationHub
 from openreplica.server.plugin_factory import ModelFactory, PluginFactory, ScriptedFactory
+from openreplica.server.recordings import Recordings, RecordingSettings
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 from openreplica.server.webhooks import WebhookSender
@@ -79,7 +81,7 @@ def create_app(
         resumed = await webhooks.resume()  # deliveries a previous run left pending
         if resumed:
             log.warning("resuming pending webhooks of %d conversations", resumed)
-        finisher = Finisher(store, webhooks, clock)
+        finisher = Finisher(store, webhooks, clock, settings.base_url)
         recovered = await finisher.recover()
         if recovered:
             log.warning("marked %d conversations of a previous run as ended", len(recovered))
@@ -87,8 +89,17 @@ def create_app(
         for replica_id, (name, _) in (await store.replica_names()).items():
             if replica_id in catalog:  # a portrait file removed since keeps no name
                 catalog.rename(replica_id, name)
+        recordings = Recordings(  # call recordings (enable_recording)
+            RecordingSettings(
+                settings.data_dir / "recordings",
+                settings.recording_max_bytes,
+                settings.recording_fps,
+            ),
+            clock,
+            catalog,
+        )
         hub = ConversationHub(
-            store, settings, clock, factory, finisher, catalog.list()[0].replica_id
+            store, settings, clock, factory, finisher, catalog.list()[0].replica_id, recordings
         )
         app.state.hub = hub
         app.state.avatars = catalog
@@ -135,6 +146,8 @@ def create_app(
     app.include_router(routes_personas.router)
     app.include_router(routes_conversations.router)
     app.include_router(routes_replicas.router)
+    app.include_router(routes_interactions.router)  # send-app-message, /v2/interactions
+    app.include_router(routes_personas.pals_router)  # /v2/pals = /v2/personas
     app.include_router(ws.router)
     add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
     app.include_router(call_config.router)  # /c/{id}/config: ICE servers, can it listen

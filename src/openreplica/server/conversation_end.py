@@ -60,10 +60,14 @@ def transcript_of(events: list[EventRecord]) -> list[dict[str, Any]]:
 
 
 class Finisher:
-    def __init__(self, store: Store, webhooks: WebhookSender, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, webhooks: WebhookSender, clock: Clock, base_url: str = ""
+    ) -> None:
         self._store = store
         self._webhooks = webhooks
         self._clock = clock
+        #: the server's public base URL, for `recording_url`
+        self._base_url = base_url
 
     def webhook_listener(self, record: ConversationRecord) -> Listener:
         """A runtime listener that sends the `system.*` webhooks of a live conversation."""
@@ -89,6 +93,18 @@ class Finisher:
         """A live conversation shut down and its events are stored."""
         await self._store.mark_ended(record.conversation_id, reason, self._clock.now())
         await self._send_transcript(record)
+
+    def recording_ready(self, record: ConversationRecord, duration: float) -> None:
+        """`application.recording_ready` (after the transcript), when there is a callback."""
+        if record.callback_url:
+            props = {
+                "recording_url": f"{self._base_url}/v2/conversations/"
+                f"{record.conversation_id}/recording",
+                "duration": round(duration, 3),
+            }
+            self._webhooks.send(
+                record.conversation_id, record.callback_url, "application.recording_ready", props
+            )
 
     async def end_unstarted(self, conversation_id: str, reason: str) -> None:
         """End a conversation with no runtime in this process: nobody joined yet, or a

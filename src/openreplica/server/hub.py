@@ -36,6 +36,7 @@ from openreplica.server.event_writer import EventWriter
 from openreplica.server.persona_config import conversation_config
 from openreplica.server.plugin_factory import PluginFactory
 from openreplica.server.readiness import llm_problem
+from openreplica.server.recordings import CallRecorder, Recordings
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, Store
 from openreplica.transports import ChannelLimits, History, TokenBucket
@@ -87,6 +88,15 @@ class _HubRuntime(ConversationRuntime):
     def disarm(self) -> None:
         self._armed = False
 
+    async def join(self) -> None:
+        """The replica joins now if it has not (a server-side interaction before any
+        participant), and this returns once it has."""
+        if self._armed:
+            self._armed = False
+            self.start_task = asyncio.get_running_loop().create_task(self.start())
+        if self.start_task is not None:
+            await self.start_task
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         unsubscribe = super().subscribe(listener)
         if self._armed:
@@ -104,6 +114,12 @@ class _Live:
     participants: int = 0
     ending: bool = False
     timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    recorder: CallRecorder | None = None
+
+
+def _recorded(record: ConversationRecord) -> bool:
+    properties = record.request.get("properties") or {}
+    return properties.get("enable_recording") is True
 
 
 def _property(record: ConversationRecord, name: str, default: float) -> float:
@@ -121,6 +137,7 @@ class ConversationHub:
         plugin_factory: PluginFactory,
         finisher: Finisher,
         default_replica_id: str,
+        recordings: Recordings | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -128,6 +145,8 @@ class ConversationHub:
         self._plugins = plugin_factory
         self._finisher = finisher
         self._default_replica_id = default_replica_id
+        #: call recordings (`properties.enable_recording`); None = recording is off
+        self.recordings = recordings
         self.limits = ChannelLimits(
             max_message_bytes=settings.max_message_bytes,
             rate=settings.rate_limit,
@@ -209,6 +228,9 @@ class ConversationHub:
         self, conversation_id: str, credential: str | None
     ) -> AsyncIterator[Participant]:
         live = await self._admit(conversation_id, credential)
+        absent = self._absent.pop(conversation_id, None)
+        if absent is not None:
+            absent.cancel()
         live.participants += 1
         self._participants += 1
         self._nobody.clear()
@@ -247,6 +269,27 @@ class ConversationHub:
 
     # ------------------------------------------------------------------ joining
 
+    async def app_message_runtime(self, conversation_id: str) -> ConversationRuntime:
+        """The runtime a server-side interaction (`send-app-message`) goes to. The
+        caller holds the API key. An active conversation nobody has joined yet starts
+        now: the replica joins the call (as in the hosted API, where it is in the call
+        from creation) and the participant-absent timer keeps running."""
+        live = self._live.get(conversation_id)
+        if live is None and await self._store.get_conversation(conversation_id) is None:
+            raise JoinRefused(4404, 404, f"no conversation {conversation_id!r}")
+        live = await self._open(conversation_id)
+        with suppress(Exception):  # a failed join is reported by the runtime itself
+            await live.runtime.join()
+        if live.ending or live.runtime.ended:
+            raise JoinRefused(4410, 410, f"conversation {conversation_id!r} has ended")
+        return live.runtime
+
+    def allow_interaction(self, conversation_id: str) -> bool:
+        """Take one interaction from the live conversation's shared rate limit (for senders
+        that are not a participant channel, e.g. `send-app-message`)."""
+        live = self._live.get(conversation_id)
+        return live is None or live.bucket.allow(self._clock.now())
+
     async def authorise(self, conversation_id: str, credential: str | None) -> None:
         """Raise `JoinRefused` unless `credential` may join `conversation_id`: 4401 for a
         missing or wrong credential, checked before existence unless the credential is
@@ -267,6 +310,10 @@ class ConversationHub:
 
     async def _admit(self, conversation_id: str, credential: str | None) -> _Live:
         await self.authorise(conversation_id, credential)
+        return await self._open(conversation_id)
+
+    async def _open(self, conversation_id: str) -> _Live:
+        """The live state of an active conversation, made (not yet joined) if needed."""
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             live = self._live.get(conversation_id)
@@ -285,9 +332,6 @@ class ConversationHub:
         return any(hmac.compare_digest(credential.encode(), v.encode()) for v in valid)
 
     async def _start(self, record: ConversationRecord) -> _Live:
-        absent = self._absent.pop(record.conversation_id, None)
-        if absent is not None:
-            absent.cancel()
         config = conversation_config(
             record.persona, record.request, self._settings, self._default_replica_id
         )
@@ -309,6 +353,10 @@ class ConversationHub:
             self._clock.now(),
         )
         live = _Live(record, runtime, writer, bucket)
+        if self.recordings is not None and _recorded(record):
+            live.recorder = self.recordings.start(
+                runtime, config.engine.replica_id, bool(record.request.get("audio_only"))
+            )
         runtime.arm()
         self._live[record.conversation_id] = live
         seconds = _property(record, "max_call_duration", self._settings.max_call_duration)
@@ -354,6 +402,10 @@ class ConversationHub:
             await live.runtime.shutdown(reason)
             await live.writer.aclose()
             await self._finisher.ended(live.record, reason)
+            if live.recorder is not None and self.recordings is not None:
+                duration = await self.recordings.finish(live.runtime, live.recorder)
+                if duration is not None:
+                    self._finisher.recording_ready(live.record, duration)
             del self._live[conversation_id]
         except Exception:
             log.exception("%s: ending the conversation failed", conversation_id)

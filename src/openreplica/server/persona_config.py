@@ -215,6 +215,8 @@ def conversation_config(
         tools=_tools(llm),
         turn_taking=_turn_taking(stt, flow),
         limits=settings.speech_limits,
+        emit_replica_interrupted=settings.replica_interrupted,
+        presence_interval=settings.presence_interval,
     )
     return ConversationConfig(
         engine=engine,

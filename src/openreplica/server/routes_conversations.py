@@ -8,12 +8,18 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi.responses import FileResponse
 
 from openreplica.server.conversation_end import EndReasons, transcript_of
 from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
 from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found
 from openreplica.server.request_body import GuardedRoute
-from openreplica.server.schemas import ConversationCreate, ConversationList, ConversationOut
+from openreplica.server.schemas import (
+    ConversationCreate,
+    ConversationList,
+    ConversationOut,
+    with_new_names,
+)
 from openreplica.server.store import ConversationRecord
 
 __all__ = ["conversation_out", "router"]
@@ -50,7 +56,9 @@ def conversation_out(record: ConversationRecord, base_url: str) -> dict[str, Any
     for key in ("conversational_context", "custom_greeting", "audio_only", "properties"):
         if key in record.request:
             out[key] = record.request[key]
-    return {k: v for k, v in out.items() if v is not None or k == "callback_url"}
+    if record.request.get("test_mode"):
+        out["test_mode"] = True
+    return {k: v for k, v in with_new_names(out).items() if v is not None or k == "callback_url"}
 
 
 async def _get(s: Services, conversation_id: str) -> ConversationRecord:
@@ -86,19 +94,20 @@ async def create_conversation(
         conversation_name=body.conversation_name,
         persona_id=body.persona_id,
         replica_id=replica_id,
-        status="active",
+        status="ended" if body.test_mode else "active",
         callback_url=body.callback_url,
         require_auth=body.require_auth,
         meeting_token=secrets.token_urlsafe(24) if body.require_auth else None,
         created_at=now,
         updated_at=now,
-        ended_at=None,
+        ended_at=now if body.test_mode else None,
         shutdown_reason=None,
         request={**body.model_dump(mode="json", exclude_none=True), "replica_id": replica_id},
         persona=persona,
     )
     await s.store.add_conversation(record)
-    s.hub.conversation_created(record)
+    if not body.test_mode:  # a test-mode conversation never goes live
+        s.hub.conversation_created(record)
     return conversation_out(record, s.settings.base_url)
 
 
@@ -157,6 +166,31 @@ async def end_conversation(
     return conversation_out(await _get(s, conversation_id), s.settings.base_url)
 
 
+@router.get(
+    "/{conversation_id}/recording",
+    response_class=FileResponse,
+    summary="Download its recording (WebM)",
+    responses={200: {"content": {"video/webm": {}}}},
+)
+async def get_recording(
+    conversation_id: str, s: Annotated[Services, Depends(services)]
+) -> FileResponse:
+    record = await _get(s, conversation_id)
+    recordings = s.hub.recordings
+    path = recordings.ready(conversation_id) if recordings is not None else None
+    if path is None:
+        failure = recordings.failure(conversation_id) if recordings is not None else None
+        properties = record.request.get("properties") or {}
+        if failure is not None:
+            message = failure
+        elif properties.get("enable_recording") is not True:
+            message = f"conversation {conversation_id!r} was not recorded (enable_recording)"
+        else:
+            message = f"the recording of {conversation_id!r} is not ready yet"
+        raise not_found(message)
+    return FileResponse(path, media_type="video/webm", filename=f"{conversation_id}.webm")
+
+
 @router.delete("/{conversation_id}", status_code=204, response_class=Response, summary="Delete it")
 async def delete_conversation(
     conversation_id: str, s: Annotated[Services, Depends(services)]
@@ -165,4 +199,6 @@ async def delete_conversation(
     if record.status == "active":
         await s.hub.end(conversation_id, EndReasons.DELETED)
     await s.store.delete_conversation(conversation_id)
+    if s.hub.recordings is not None:
+        s.hub.recordings.delete(conversation_id)
     return Response(status_code=204)

@@ -1,4 +1,5 @@
-"""`/v2/personas`: create, list, get, JSON Patch (RFC 6902), delete (SPEC §5).
+"""`/v2/personas`: create, list, get, JSON Patch (RFC 6902), delete (SPEC §5); every route
+is also served under `/v2/pals`, the hosted API's new name for personas.
 
 A persona is at most `max_persona_bytes` JSON-encoded, at create and after a PATCH
 (checked after each `copy`, the operation that can double a document)."""
@@ -24,21 +25,23 @@ from openreplica.server.errors import (
 )
 from openreplica.server.readiness import persona_warnings
 from openreplica.server.request_body import GuardedRoute
-from openreplica.server.schemas import PersonaCreate, PersonaList, PersonaOut
+from openreplica.server.schemas import (
+    NEW_NAMES,
+    PersonaCreate,
+    PersonaList,
+    PersonaOut,
+    with_new_names,
+)
 from openreplica.server.store import PersonaRecord
 
-__all__ = ["persona_out", "router"]
+__all__ = ["pals_router", "persona_out", "router"]
 
-router = APIRouter(
-    prefix="/v2/personas",
-    tags=["personas"],
-    dependencies=[Depends(require_api_key)],
-    responses=ERROR_RESPONSES,
-    route_class=GuardedRoute,
+_routes = APIRouter(
+    dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES, route_class=GuardedRoute
 )
 
 SECRET_KEYS = ("api_key",)
-READ_ONLY = ("persona_id", "created_at", "updated_at")
+READ_ONLY = ("persona_id", "pal_id", "created_at", "updated_at")
 
 
 class PatchOperation(BaseModel):
@@ -61,15 +64,17 @@ def _redacted(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def persona_out(record: PersonaRecord) -> dict[str, Any]:
-    return {
-        "persona_id": record.persona_id,
-        # personas made through this API are the caller's own, as on the hosted API
-        "persona_type": "user",
-        **_redacted(record.document),
-        "persona_name": record.persona_name,
-        "created_at": iso(record.created_at),
-        "updated_at": iso(record.updated_at),
-    }
+    return with_new_names(
+        {
+            "persona_id": record.persona_id,
+            # personas made through this API are the caller's own, as on the hosted API
+            "persona_type": "user",
+            **_redacted(record.document),
+            "persona_name": record.persona_name,
+            "created_at": iso(record.created_at),
+            "updated_at": iso(record.updated_at),
+        }
+    )
 
 
 async def _checked(s: Services, record: PersonaRecord) -> dict[str, Any]:
@@ -126,7 +131,7 @@ async def _get(s: Services, persona_id: str) -> PersonaRecord:
     return record
 
 
-@router.post(
+@_routes.post(
     "", response_model=PersonaOut, response_model_exclude_none=True, summary="Create a persona"
 )
 async def create_persona(
@@ -147,7 +152,7 @@ async def create_persona(
     return await _checked(s, record)
 
 
-@router.get(
+@_routes.get(
     "", response_model=PersonaList, response_model_exclude_none=True, summary="List personas"
 )
 async def list_personas(
@@ -160,7 +165,7 @@ async def list_personas(
     return {"data": [persona_out(r) for r in records], "total_count": total}
 
 
-@router.get(
+@_routes.get(
     "/{persona_id}",
     response_model=PersonaOut,
     response_model_exclude_none=True,
@@ -170,7 +175,7 @@ async def get_persona(persona_id: str, s: Annotated[Services, Depends(services)]
     return await _checked(s, await _get(s, persona_id))
 
 
-@router.patch(
+@_routes.patch(
     "/{persona_id}",
     response_model=PersonaOut,
     response_model_exclude_none=True,
@@ -188,6 +193,10 @@ async def patch_persona(
             op.pop("from", None)
         if op["op"] in ("remove", "move", "copy", "test") and "value" in op and op["value"] is None:
             op.pop("value")
+        for key in ("path", "from"):  # `/default_face_id` patches `/default_replica_id`
+            head, _, rest = str(op.get(key) or "").lstrip("/").partition("/")
+            if head in NEW_NAMES and head not in READ_ONLY:
+                op[key] = "/" + NEW_NAMES[head] + (f"/{rest}" if rest else "")
         if op["path"].split("/")[1:2] and op["path"].split("/")[1] in READ_ONLY:
             raise bad_request(f"`{op['path'].lstrip('/')}` cannot be changed")
     patched = _apply_patch(record.document, ops, s.settings.max_persona_bytes)
@@ -205,10 +214,17 @@ async def patch_persona(
     return await _checked(s, await _get(s, persona_id))
 
 
-@router.delete(
+@_routes.delete(
     "/{persona_id}", status_code=204, response_class=Response, summary="Delete a persona"
 )
 async def delete_persona(persona_id: str, s: Annotated[Services, Depends(services)]) -> Response:
     if not await s.store.delete_persona(persona_id):
         raise not_found(f"persona {persona_id!r} not found")
     return Response(status_code=204)
+
+
+router = APIRouter()
+router.include_router(_routes, prefix="/v2/personas", tags=["personas"])
+#: the same routes under the hosted API's new name
+pals_router = APIRouter()
+pals_router.include_router(_routes, prefix="/v2/pals", tags=["pals"])

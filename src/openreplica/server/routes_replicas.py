@@ -42,6 +42,7 @@ def replica_out(info: AvatarInfo, renamed: tuple[str, float] | None) -> dict[str
     updated = max(created or 0.0, renamed[1]) if renamed is not None else created
     return {
         "replica_id": info.replica_id,
+        "face_id": info.replica_id,  # the hosted API's new name (SPEC §5)
         "replica_name": renamed[0] if renamed is not None else info.name,
         "replica_type": _type(info),
         "status": "completed",

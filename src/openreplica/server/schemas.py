@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from openreplica.protocol import SensitivityLevel
+from openreplica.server.errors import bad_request
 
 __all__ = [
     "ConversationCreate",
@@ -28,6 +29,40 @@ __all__ = [
 ]
 
 Level3 = Literal["low", "medium", "high"]
+
+#: the hosted API's new names (PALs and Faces, SPEC §5 [added]) → the names used here.
+#: Requests may use either; responses carry both.
+NEW_NAMES = {
+    "pal_id": "persona_id",
+    "face_id": "replica_id",
+    "default_face_id": "default_replica_id",
+}
+
+
+def old_names(data: Any, *new: str) -> Any:
+    """A request body with the new names in `new` turned into the old ones. Naming one
+    thing twice with different values is a 400 (raised here, not as a pydantic error, so
+    that its message names both fields)."""
+    if not isinstance(data, dict) or not any(name in data for name in new):
+        return data
+    out = dict(data)
+    for name in new:
+        if name not in out:
+            continue
+        value, old = out.pop(name), NEW_NAMES[name]
+        if out.get(old) is not None and value is not None and out[old] != value:
+            raise bad_request(f"`{name}` and `{old}` name different objects; send one of them")
+        if out.get(old) is None:
+            out[old] = value
+    return out
+
+
+def with_new_names(out: dict[str, Any]) -> dict[str, Any]:
+    """A response object with each new name beside the old one it aliases."""
+    for new, old in NEW_NAMES.items():
+        if out.get(old) is not None:
+            out[new] = out[old]
+    return out
 
 
 class _Open(BaseModel):
@@ -73,7 +108,7 @@ class Layers(_Open):
     conversational_flow: ConversationalFlowLayer | None = None
 
 
-class PersonaCreate(_Open):
+class _PersonaFields(_Open):
     persona_name: str | None = None
     #: `user` (made through this API, the default) or `system` (a stock persona)
     persona_type: Literal["user", "system"] | None = None
@@ -84,8 +119,17 @@ class PersonaCreate(_Open):
     layers: Layers | None = None
 
 
-class PersonaOut(PersonaCreate):
+class PersonaCreate(_PersonaFields):
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return old_names(data, "default_face_id")
+
+
+class PersonaOut(_PersonaFields):
     persona_id: str
+    pal_id: str
+    default_face_id: str | None = None
     created_at: str
     updated_at: str
     #: for the operator: why conversations with this persona cannot work as asked (no
@@ -103,6 +147,8 @@ class ConversationProperties(_Open):
     participant_left_timeout: float | None = Field(default=None, ge=0)
     participant_absent_timeout: float | None = Field(default=None, ge=0)
     enable_recording: bool | None = None
+    #: the call page (`conversation_url`) starts with live captions on
+    enable_closed_captions: bool | None = None
     language: str | None = None
 
 
@@ -115,7 +161,14 @@ class ConversationCreate(_Open):
     callback_url: str | None = None
     require_auth: bool = False
     audio_only: bool = False
+    #: the replica never joins: created `ended`, no webhooks, no cost (SPEC §5 [added])
+    test_mode: bool = False
     properties: ConversationProperties | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return old_names(data, "pal_id", "face_id")
 
     @field_validator("callback_url")
     @classmethod
@@ -134,9 +187,12 @@ class ConversationOut(_Open):
     created_at: str
     updated_at: str
     persona_id: str | None = None
+    pal_id: str | None = None
     replica_id: str
+    face_id: str
     meeting_token: str | None = None
     shutdown_reason: str | None = None
+    test_mode: bool | None = None
     events: list[dict[str, Any]] | None = None
     transcript: list[dict[str, Any]] | None = None
 
@@ -148,6 +204,7 @@ class ConversationList(BaseModel):
 
 class ReplicaOut(BaseModel):
     replica_id: str
+    face_id: str
     replica_name: str
     #: `system` for the built-in characters, `user` for portraits added to this server
     replica_type: Literal["system", "user"]

@@ -96,6 +96,15 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = ("*",)
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
+    # --- the hosted surface (issue 18): presence, interruptions
+    #: seconds between `system.replica_present` heartbeats; 0 = none
+    presence_interval: float = 5.0
+    #: send `conversation.replica_interrupted` beside an interrupted utterance
+    replica_interrupted: bool = True
+    #: all call recordings together (DATA_DIR/recordings) may use this many bytes
+    recording_max_bytes: int = 5 * 1024**3
+    #: frames per second of a recording's video
+    recording_fps: float = 10.0
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -152,6 +161,10 @@ class ServerSettings:
             raise SettingsError("--max-utterance-chars must be at least 1")
         if self.max_echo_audio_ahead <= 0 or self.tts_ahead <= 0:
             raise SettingsError("--max-echo-audio-ahead and --tts-ahead must be > 0 seconds")
+        if self.presence_interval < 0:
+            raise SettingsError("--presence-interval must be >= 0 (0 turns it off)")
+        if not 1 <= self.recording_fps <= 30:
+            raise SettingsError("--recording-fps must be between 1 and 30")
 
     @classmethod
     def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -441,6 +454,28 @@ OPTIONS: tuple[Option, ...] = (
         "TESTING ONLY: replace every model with an instant tone TTS and an echoing LLM",
         _bool,
         "BOOL",
+    ),
+    # --- the hosted surface (issue 18)
+    Option(
+        "presence_interval",
+        "seconds between system.replica_present heartbeats in a call (default 5; 0 = off)",
+        float,
+        "S",
+    ),
+    Option(
+        "replica_interrupted",
+        "send conversation.replica_interrupted beside an interrupted utterance (default true)",
+        _bool,
+        "BOOL",
+    ),
+    Option(
+        "recording_max_bytes",
+        "disk budget of all call recordings in DATA_DIR/recordings (default 5 GiB)",
+        int,
+        "BYTES",
+    ),
+    Option(
+        "recording_fps", "video frames per second of call recordings (default 10)", float, "FPS"
     ),
 )
 

@@ -248,13 +248,29 @@ async def _offer(conversation_id: str, request: Request) -> Response:
 
 
 @cache
-def _page_html() -> str:
-    return (STATIC_DIR / "call.html").read_text(encoding="utf-8")
+def _page_html(captions: bool) -> str:
+    html = (STATIC_DIR / "call.html").read_text(encoding="utf-8")
+    if captions:
+        return html
+    # captions start hidden; the page's CC button still turns them on
+    return html.replace('class="app" id="app"', 'class="app no-captions" id="app"', 1).replace(
+        'id="cc" aria-pressed="true"', 'id="cc" aria-pressed="false"', 1
+    )
 
 
-async def _call_page(conversation_id: str) -> HTMLResponse:
+async def _captions_on(request: Request, conversation_id: str) -> bool:
+    """`properties.enable_closed_captions` of the conversation (default off, as on the
+    hosted API, where it turns on the call room's captions)."""
+    services = getattr(request.app.state, "services", None)
+    record = await services.store.get_conversation(conversation_id) if services else None
+    properties = record.request.get("properties") if record is not None else None
+    return isinstance(properties, dict) and properties.get("enable_closed_captions") is True
+
+
+async def _call_page(conversation_id: str, request: Request) -> HTMLResponse:
     # The page reads the id from its own URL; nothing from the request is echoed back.
-    return HTMLResponse(_page_html(), headers={"cache-control": "no-cache"})
+    captions = await _captions_on(request, conversation_id)
+    return HTMLResponse(_page_html(captions), headers={"cache-control": "no-cache"})
 
 
 def _wrap_lifespan(app: FastAPI, on_exit: Callable[[], Any]) -> None:

@@ -5,6 +5,7 @@ written to a virtual microphone heard as the user's turn."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import threading
@@ -249,7 +250,7 @@ async def test_the_virtual_microphone_is_heard_as_a_user_turn(
     padded = bytes(RATE // 2 * 2) + speech + bytes(RATE * 2 * 2)  # 0.5 s before, 2 s after
     mic = daily.create_microphone_device("test-mic", sample_rate=RATE, channels=1)
 
-    def talk() -> tuple[str, Recorder]:
+    def talk() -> tuple[dict[str, Any], Recorder]:
         handler = Recorder()
         call = CallClient(event_handler=handler)
         try:
@@ -280,12 +281,18 @@ async def test_the_virtual_microphone_is_heard_as_a_user_turn(
             message, _ = handler.wait(
                 "app_message", handler.event("conversation.utterance", role="user"), 30
             )
-            return str(message["properties"]["speech"]), handler
+            return dict(message["properties"]), handler
         finally:
             call.release()
 
-    said, handler = await asyncio.to_thread(talk)
+    properties, handler = await asyncio.to_thread(talk)
+    said = str(properties["speech"])
     assert {"weather", "london"} & set(said.lower().split()), said
+    # how the turn sounded, measured from the audio the server heard (SPEC §1.2)
+    heard = properties["user_audio_analysis"]
+    wpm = int(re.search(r"about (\d+) words per minute", heard)[1])  # type: ignore[index]
+    hz = int(re.search(r"around (\d+) Hz", heard)[1])  # type: ignore[index]
+    assert 60 <= wpm <= 300 and 70 <= hz <= 400, heard
     handler.wait("app_message", handler.event("conversation.user.started_speaking"), 1)
 
 

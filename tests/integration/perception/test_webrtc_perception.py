@@ -117,6 +117,8 @@ async def test_camera_over_webrtc_reaches_perception_and_the_analysis_comes_back
         lambda m: m["event_type"] == "conversation.utterance" and m["properties"]["role"] == "user"
     )
     assert user["properties"]["visual_context"].startswith("One person is in view")
+    assert user["properties"]["user_visual_analysis"] == user["properties"]["visual_context"]
+    assert "user_audio_analysis" not in user["properties"]  # typed, not spoken
 
     camera.image = _square(data.coffee())  # the user walks away
     call = await client.wait_event("conversation.perception_tool_call")

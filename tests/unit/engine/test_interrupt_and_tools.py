@@ -32,6 +32,7 @@ def test_interrupt_mid_utterance_keeps_only_the_words_heard() -> None:
         ("conversation.utterance.streaming", 1, "inf-1", "replica", "One two three", 3, True, True),
         (f"{R}.stopped_speaking", 1, "inf-1", 0.5, True),
         ("conversation.stopped_speaking", 1, "inf-1", "replica", 0.5, True),
+        ("conversation.replica_interrupted", 1, "inf-1"),
     ]
     assert t.engine.context.history[-1] == e.ContextMessage(
         role="assistant", content="One two three"
@@ -54,12 +55,15 @@ def test_interrupt_before_any_audio_cancels_silently() -> None:
     assert t.engine.context.history[-1].role == "user"  # nothing was heard
 
 
-def test_legacy_replica_interrupted_when_configured() -> None:
-    t = Timeline(EngineSettings(emit_replica_interrupted=True))
-    gen = _reply(t, "One two three.", 0.0)
-    now = t.play(gen, 0, 0.1, 0.0)
-    t.feed(INTERRUPT, now)
-    assert t.events()[-1] == ("conversation.replica_interrupted", 1, "inf-1")
+def test_replica_interrupted_is_on_by_default_and_a_setting_turns_it_off() -> None:
+    for setting, expected in ((True, True), (False, False)):
+        t = Timeline(EngineSettings(emit_replica_interrupted=setting))
+        gen = _reply(t, "One two three.", 0.0)
+        now = t.play(gen, 0, 0.1, 0.0)
+        t.feed(INTERRUPT, now)
+        sent = t.events()[-1] == ("conversation.replica_interrupted", 1, "inf-1")
+        assert sent is expected
+    assert EngineSettings().emit_replica_interrupted is True
 
 
 def test_second_respond_while_speaking_interrupts_then_starts_a_new_turn() -> None:
@@ -73,10 +77,11 @@ def test_second_respond_while_speaking_interrupts_then_starts_a_new_turn() -> No
         "conversation.utterance.streaming",
         f"{R}.stopped_speaking",
         "conversation.stopped_speaking",
+        "conversation.replica_interrupted",
         "conversation.utterance",
     ]
     assert events[1][1:3] == (1, "inf-1") and events[1][4] is True
-    assert events[3] == ("conversation.utterance", 2, None, "user", "Stop, new question")
+    assert events[4] == ("conversation.utterance", 2, None, "user", "Stop, new question")
     assert t.of(e.StartGeneration)[-1].gen != gen
 
 

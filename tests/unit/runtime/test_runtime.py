@@ -48,6 +48,7 @@ async def _harness(llm: ScriptedLLM, **settings: object) -> Harness:
     clock = VirtualClock()
     tts = ScriptedTTS(sample_rate=RATE, ms_per_word=200)
     ids = itertools.count(1)
+    settings.setdefault("presence_interval", 0.0)  # heartbeats have their own tests
     runtime = ConversationRuntime(
         "c1",
         EngineSettings(output_sample_rate=RATE, **settings),  # type: ignore[arg-type]
@@ -196,3 +197,29 @@ async def test_shutdown_cuts_speech_and_is_the_last_event() -> None:
     h.send(RESPOND % "Anyone?")
     await h.clock.advance(1.0)
     assert len(h.events) == count
+
+
+# ----------------------------------------------------------------------- presence
+
+
+async def test_the_heartbeat_beats_every_interval_sequenced_until_shutdown() -> None:
+    h = await _harness(ScriptedLLM.replies("Hello there."), presence_interval=5.0)
+    await h.clock.advance(4.9)
+    assert "system.replica_present" not in h.names()
+    h.send(RESPOND % "Hi")  # a reply in between: beats interleave with its events
+    await h.clock.advance(10.2)
+    beats = [x for x in h.events if isinstance(x, p.ReplicaPresent)]
+    start = h.events[0].timestamp or 0.0
+    assert [(x.timestamp or 0.0) - start for x in beats] == [5.0, 10.0, 15.0]
+    assert all(x.properties.replica_id == "r-aria" and x.turn_idx is None for x in beats)
+    assert [x.seq for x in h.events] == list(range(1, len(h.events) + 1))
+    await h.runtime.shutdown("done")
+    count = len(h.events)
+    await h.clock.advance(20.0)
+    assert len(h.events) == count and h.names()[-1] == "system.shutdown"
+
+
+async def test_an_interval_of_zero_sends_no_heartbeat() -> None:
+    h = await _harness(ScriptedLLM.replies(), presence_interval=0.0)
+    await h.clock.advance(60.0)
+    assert h.names() == ["system.replica_joined"]

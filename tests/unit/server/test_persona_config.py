@@ -148,3 +148,10 @@ def test_context_greeting_mode_prompt_and_replica() -> None:
     assert config.engine.replica_id == "r-leo"
     assert config.stt.language == "en"
     assert _config(persona, {"replica_id": "r-aria"}).engine.replica_id == "r-aria"
+
+
+def test_presence_and_replica_interrupted_come_from_the_server_settings() -> None:
+    default = _config({}).engine
+    assert (default.presence_interval, default.emit_replica_interrupted) == (5.0, True)
+    tuned = _config({}, presence_interval=0.0, replica_interrupted=False).engine
+    assert (tuned.presence_interval, tuned.emit_replica_interrupted) == (0.0, False)
