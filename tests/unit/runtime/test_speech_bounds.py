@@ -29,7 +29,10 @@ async def _runtime(
     tts = ScriptedTTS(sample_rate=RATE, ms_per_word=200)
     runtime = ConversationRuntime(
         "c1",
-        EngineSettings(output_sample_rate=RATE, limits=limits or SpeechLimits()),
+        # no presence heartbeat: its timer would be one more pending wait in the count below
+        EngineSettings(
+            output_sample_rate=RATE, limits=limits or SpeechLimits(), presence_interval=0.0
+        ),
         RuntimePlugins(tts=tts, llm=ScriptedLLM([])),
         clock,
     )
