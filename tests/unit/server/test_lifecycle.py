@@ -184,8 +184,10 @@ async def test_history_reads_the_stored_events(api: Api) -> None:
 
 
 async def test_stop_ends_conversations_then_waits_for_participants_within_its_grace(
-    api: Api,
+    make_api: MakeApi,
 ) -> None:
+    # no presence heartbeat: its timer would be the clock's next deadline, not the grace's
+    api = await make_api(presence_interval=0.0)
     cid = await _conversation(api)
     hub = _hub(api)
     async with hub.participant(cid, None) as participant:
