@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from eventually import eventually_sync
 from inprocess_app import InProcessClient
 from stub_http import Handler, Reply, Request, StubServer, text_reply, tool_call_reply
 
@@ -70,17 +70,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
+
+        def ready() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"the server exited: {log.read_text()}")
             try:
-                if httpx.get(base + "/healthz", timeout=1, trust_env=False).status_code == 200:
-                    break
+                return httpx.get(base + "/healthz", timeout=1, trust_env=False).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"the server did not start: {log.read_text()}")
+                return False
+
+        eventually_sync(ready, timeout=30, message=lambda: f"server start: {log.read_text()}")
         yield LiveServer(base, API_KEY, proc.pid, log)
     finally:
         proc.terminate()
