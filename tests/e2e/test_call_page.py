@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import uvicorn
 from chromium import CHROMIUM, FLAGS
+from eventually import eventually
 
 from openreplica.runtime import ConversationRuntime
 from openreplica.server.app import create_app
@@ -109,18 +110,6 @@ def _viewport() -> dict[str, int]:
     return {"width": int(w), "height": int(h)}
 
 
-async def _until(check: Any, timeout: float, what: str) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 async def test_call_page_end_to_end(
     live_server: tuple[str, Any], mic_frames: list[bytes], tmp_path: Path
 ) -> None:
@@ -167,7 +156,7 @@ async def test_call_page_end_to_end(
             async def mic_heard() -> bool:
                 return any(np.abs(np.frombuffer(f, "<i2")).max() > 1000 for f in mic_frames[-200:])
 
-            await _until(mic_heard, 10, "microphone audio at the server")
+            await eventually(mic_heard, timeout=10, message="microphone audio at the server")
 
             # The replica's video element shows frames.
             async def video_frames() -> int:
@@ -179,9 +168,12 @@ async def test_call_page_end_to_end(
                     )
                 )
 
-            first = await _until(video_frames, 10, "video frames")
-            await asyncio.sleep(0.5)
-            assert await video_frames() > first
+            first = await eventually(video_frames, timeout=10, message="video frames")
+
+            async def more_frames() -> bool:
+                return await video_frames() > first
+
+            await eventually(more_frames, message="the replica's video keeps playing")
 
             # Typing gets a spoken reply with captions and a transcript.
             await page.fill("#message", MESSAGE)
@@ -203,9 +195,11 @@ async def test_call_page_end_to_end(
             await page.click("#interrupt")
             await page.wait_for_selector(".msg.replica .tag >> text=interrupted", timeout=5_000)
             assert await page.locator("#app.speaking").count() == 0
-            await asyncio.sleep(0.4)  # what was already in flight drains
-            quiet = await page.evaluate(AUDIO_PEAK_JS, 800)
-            assert quiet < 0.02, f"replica still audible after interrupt (peak {quiet})"
+
+            async def quiet() -> bool:  # once what was already in flight has drained
+                return float(await page.evaluate(AUDIO_PEAK_JS, 800)) < 0.02
+
+            await eventually(quiet, timeout=5, message="the replica silent after the interrupt")
             turns = await page.evaluate("() => window.openreplicaCall.getTurns()")
             assert turns[-1]["interrupted"] is True
             assert turns[-1]["user"] == MESSAGE

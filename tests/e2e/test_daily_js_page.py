@@ -16,7 +16,6 @@ run it in a loopback-only network namespace.
 # ruff: noqa: E501 (the page's JavaScript snippets read best on one line each)
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,11 +25,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from eventually import eventually
 
 from openreplica.runtime import ConversationRuntime
 from openreplica.runtime.camera import CameraFrames
 
-from .test_call_page import CHROMIUM, FLAGS, _free_port, _until, live_server  # noqa: F401
+from .test_call_page import CHROMIUM, FLAGS, _free_port, live_server  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -178,7 +178,7 @@ async def test_daily_js_app_runs_unchanged(
             return await page.evaluate(expression)
 
         try:
-            return await _until(check, timeout, what)
+            return await eventually(check, timeout=timeout, message=what)
         except AssertionError as exc:
             raise AssertionError(
                 f"{exc}; console: {console[-8:]}; log: {(await log())[-8:]}"
@@ -241,8 +241,10 @@ async def test_daily_js_app_runs_unchanged(
         "() => { const v = document.getElementById('replica'); return v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2; }",
         "replica video frames in the page",
     )
-    await _until(
-        lambda: _async(_loud(server_media["mic"][-100:])), 10, "the microphone at the server"
+    await eventually(
+        lambda: _loud(server_media["mic"][-100:]),
+        timeout=10,
+        message="the microphone at the server",
     )
 
     # App messages both ways: broadcast, and addressed to the replica's session_id.
@@ -276,15 +278,23 @@ async def test_daily_js_app_runs_unchanged(
         e["action"] == "participant-updated" and e["local"] and e["audio"] is False
         for e in await log()
     )
-    await asyncio.sleep(0.5)  # what was in flight drains
+    # What was in flight drains: the newest frames the server heard are quiet.
+    start = len(server_media["mic"])
+    await eventually(
+        lambda: len(server_media["mic"]) > start + 25 and not _loud(server_media["mic"][-25:]),
+        timeout=10,
+        message="the microphone quiet at the server once muted",
+    )
     mark = len(server_media["mic"])
-    await _until(
-        lambda: _async(len(server_media["mic"]) > mark + 100), 10, "muted microphone frames"
+    await eventually(
+        lambda: len(server_media["mic"]) > mark + 100, timeout=10, message="muted microphone frames"
     )
     assert not _loud(server_media["mic"][mark:]), "muted microphone still heard at the server"
     await page.evaluate("() => window.call.setLocalAudio(true)")
     mark = len(server_media["mic"])
-    await _until(lambda: _async(_loud(server_media["mic"][mark:])), 10, "the unmuted microphone")
+    await eventually(
+        lambda: _loud(server_media["mic"][mark:]), timeout=10, message="the unmuted microphone"
+    )
 
     # Camera on (it was never opened: startVideoOff), frames reach the server; then off.
     assert server_media["camera"] == []
@@ -293,8 +303,8 @@ async def test_daily_js_app_runs_unchanged(
         "() => window.call.localVideo() && window.call.participants().local.tracks.video.state === 'playable'",
         "the local camera on",
     )
-    await _until(
-        lambda: _async(len(server_media["camera"]) >= 2), 10, "camera frames at the server"
+    await eventually(
+        lambda: len(server_media["camera"]) >= 2, timeout=10, message="camera frames at the server"
     )
     off = await page.evaluate(
         "() => { window.call.setLocalVideo(false); return window.call.participants().local.tracks.video.state; }"
@@ -352,7 +362,3 @@ async def test_daily_js_app_runs_unchanged(
     )
     assert destroyed == [True, True]
     assert not [c for c in console if c.startswith("error:") and "openreplica" in c], console
-
-
-async def _async(value: Any) -> Any:
-    return value

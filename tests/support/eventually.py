@@ -5,6 +5,9 @@ a condition that never holds fails with a clear message after `timeout` seconds 
 than hanging. The condition may be a plain function or return an awaitable.
 
     await eventually(lambda: server.rss_mb() < 300, timeout=5, message="memory freed")
+
+`eventually_sync` is the same wait for code that is not async (a fixture starting a
+process): it blocks the thread between tries.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TypeVar, cast
 
 T = TypeVar("T")
 
-__all__ = ["eventually"]
+__all__ = ["eventually", "eventually_sync"]
 
 
 async def eventually(
@@ -46,3 +49,27 @@ async def eventually(
                 + f" (last value: {value!r})"
             )
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def eventually_sync(
+    condition: Callable[[], T],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.05,
+    message: str | Callable[[], str] = "",
+) -> T:
+    """`eventually` for synchronous code; `message` may be a function (called only when
+    the wait fails, e.g. to read a log)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            text = message() if callable(message) else message
+            raise AssertionError(
+                f"condition not met within {timeout:g} s"
+                + (f": {text}" if text else "")
+                + f" (last value: {value!r})"
+            )
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))

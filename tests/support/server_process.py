@@ -12,12 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from eventually import eventually_sync
 
 
 def free_port() -> int:
@@ -65,16 +65,17 @@ class ServerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
+        process, log = self.process, self.log
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {log.read_text()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
+                return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not become ready")
+                return False
+
+        eventually_sync(ready, timeout=30, message="the server became ready")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self.process is None or self.process.poll() is not None:

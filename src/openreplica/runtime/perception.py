@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -69,6 +69,8 @@ class PerceptionTarget(Protocol):
     def feed(self, item: e.EngineInput) -> None: ...
 
     def report_error(self, code: ErrorCode, message: str) -> None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]: ...
 
 
 class PerceptionLayer:
@@ -112,8 +114,8 @@ class PerceptionLayer:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._sample(), name="perception-sampler"),
-            asyncio.create_task(self._work(), name="perception-worker"),
+            self._target.spawn(self._sample(), "perception-sampler"),
+            self._target.spawn(self._work(), "perception-worker"),
         ]
 
     async def finish(self) -> None:

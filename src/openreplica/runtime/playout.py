@@ -24,6 +24,7 @@ from typing import Protocol
 from openreplica.engine.io import resampled_length
 from openreplica.plugins.audio import Resampler, resample
 from openreplica.runtime.clock import Clock
+from openreplica.runtime.guard import Spawn, create_task
 
 FRAME_SECONDS = 0.02
 #: audio resampled in one event-loop step (1 s at 16 kHz: well under a millisecond)
@@ -72,12 +73,16 @@ class Playout:
         on_drained: DrainedCallback,
         *,
         resample_slice_bytes: int = RESAMPLE_SLICE_BYTES,
+        spawn: Spawn = create_task,
     ) -> None:
+        """`spawn` starts the playout's tasks (the runtime's guard: a failure in
+        `on_played`, `on_drained` or the sink ends the conversation, not just playout)."""
         self.sample_rate = sample_rate
         self.sink: AudioSink | None = None
         #: also get every played frame (a call recording), whatever the sink
         self.taps: list[AudioSink] = []
         self._clock = clock
+        self._spawn = spawn
         self._frame_bytes = round(sample_rate * FRAME_SECONDS) * 2
         self._slice_bytes = resample_slice_bytes - resample_slice_bytes % 2
         self._queue: deque[_Chunk] = deque()
@@ -92,7 +97,7 @@ class Playout:
         self._converter: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="playout")
+        self._task = self._spawn(self._run(), "playout")
 
     async def aclose(self) -> None:
         tasks = [t for t in (self._task, self._converter) if t is not None]
@@ -112,7 +117,7 @@ class Playout:
             return
         self._incoming.append(_Incoming(gen, segment, pcm, sample_rate))
         if self._converter is None:
-            self._converter = asyncio.create_task(self._convert(), name="playout-resampler")
+            self._converter = self._spawn(self._convert(), "playout-resampler")
 
     def stop(self, gen: int) -> None:
         self._queue = deque(c for c in self._queue if c.gen != gen)

@@ -4,6 +4,11 @@ It feeds the pure engine, carries out the effects through the plugins (LLM strea
 workers, playout), keeps the engine's timers, and hands every sequenced event to its
 subscribers in `seq` order. The engine is only ever called from the event loop thread,
 one input at a time, so its effects apply in the order they were decided.
+
+Every engine call and every worker task runs under the conversation's `Guard`
+(runtime/guard.py): a bug ends the conversation with `system.shutdown` (reason
+`internal_error`) instead of killing one worker silently. Standalone, the runtime shuts
+itself down; the hub passes `on_internal_error` to end it through its own end path.
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from openreplica.engine import ConversationEngine, EngineSettings
 from openreplica.engine import io as e
@@ -25,11 +30,14 @@ from openreplica.protocol import (
     ErrorEvent,
     Event,
     Sequencer,
+    Shutdown,
+    ShutdownProps,
     encode,
     error_event,
 )
 from openreplica.runtime.camera import camera_frames
 from openreplica.runtime.clock import Clock
+from openreplica.runtime.guard import INTERNAL_ERROR, Guard
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
 from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
@@ -75,12 +83,18 @@ class ConversationRuntime:
         sequencer: Sequencer | None = None,
         new_inference_id: Callable[[], str] | None = None,
         voice: VoiceSettings | None = None,
+        on_internal_error: Callable[[], None] | None = None,
     ) -> None:
+        """`on_internal_error` is called once when a bug is met (see runtime/guard.py);
+        it must end the conversation (default: `shutdown("internal_error")`)."""
         self.conversation_id = conversation_id
         self.settings = settings
         self.plugins = plugins
         self.clock = clock
         self.sequencer = sequencer or Sequencer(conversation_id)
+        self._guard = Guard(conversation_id, on_internal_error or self._end_on_internal_error)
+        self._ending: asyncio.Task[None] | None = None
+        self._shutdown_sent = False
         self.engine = ConversationEngine(
             conversation_id, settings, new_inference_id or (lambda: uuid.uuid4().hex[:16])
         )
@@ -89,12 +103,14 @@ class ConversationRuntime:
             settings.output_sample_rate,
             on_played=lambda gen, seg, n: self.feed(e.AudioPlayed(gen, seg, n)),
             on_drained=lambda gen: self.feed(e.PlayoutDrained(gen)),
+            spawn=self.spawn,
         )
         self.speech = SpeechWorkers(
             plugins.tts,
             self.feed,
             self.playout.wait_until_queued_at_most,
             settings.limits.tts_ahead,
+            spawn=self.spawn,
         )
         self._listeners: list[Listener] = []
         self.user_audio_taps: list[UserAudioTap] = []
@@ -120,10 +136,11 @@ class ConversationRuntime:
     async def start(self) -> None:
         """The replica joins: `system.replica_joined`, then the greeting."""
         self.playout.start()
-        self._timer_task = asyncio.create_task(self._run_timers(), name="engine-timers")
+        self._timer_task = self.spawn(self._run_timers(), "engine-timers")
         if self._perception is not None:
             self._perception.start()
-        self._apply(self.engine.start(self.clock.now()))
+        with self._guard.watch("starting the conversation"):
+            self._apply(self.engine.start(self.clock.now()))
 
     async def shutdown(self, reason: str) -> None:
         """Cut any speech, emit `system.shutdown` (the last event) and stop every task."""
@@ -133,7 +150,7 @@ class ConversationRuntime:
             await self._perception.finish()
             if self._closed:
                 return
-        self._apply(self.engine.shutdown(reason, self.clock.now()))
+        self._end_engine(reason)
         self._closed = True
         tasks = list(self._llm_tasks.values())
         if self._timer_task is not None:
@@ -147,6 +164,32 @@ class ConversationRuntime:
             await self._voice.aclose()
         if self._perception is not None:
             await self._perception.aclose()
+
+    def _end_engine(self, reason: str) -> None:
+        """`system.shutdown` from the engine; built here when the engine is not trusted
+        (it failed), so the conversation always ends with it."""
+        if not self._guard.tripped:
+            with self._guard.watch("ending the conversation"):
+                self._apply(self.engine.shutdown(reason, self.clock.now()))
+        if not self._shutdown_sent:
+            props = ShutdownProps(shutdown_reason=reason)
+            event = Shutdown(conversation_id=self.conversation_id, properties=props)
+            self._publish(self.sequencer.stamp(event, self.clock.now()))
+
+    def _end_on_internal_error(self) -> None:
+        if self._ending is None:
+            self._ending = asyncio.get_running_loop().create_task(
+                self.shutdown(INTERNAL_ERROR), name="runtime-internal-error"
+            )
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Start a worker task of this conversation, under its guard."""
+        return self._guard.spawn(coro, name)
+
+    @property
+    def failed(self) -> bool:
+        """A bug was met in this conversation (it is ending with `internal_error`)."""
+        return self._guard.tripped
 
     @property
     def ended(self) -> bool:
@@ -203,17 +246,21 @@ class ConversationRuntime:
 
     def feed(self, item: e.EngineInput) -> None:
         """Feed one input to the engine (re-entrant calls are queued, not nested)."""
-        if self._closed:
+        if self._closed or self._guard.tripped:
             return
         self._pending.append(item)
         if self._feeding:
             return
         self._feeding = True
         try:
-            while self._pending:
-                self._apply(self.engine.handle(self._pending.pop(0), self.clock.now()))
+            while self._pending and not self._guard.tripped:
+                item = self._pending.pop(0)
+                with self._guard.watch(f"handling {type(item).__name__}"):
+                    self._apply(self.engine.handle(item, self.clock.now()))
         finally:
             self._feeding = False
+            if self._guard.tripped:
+                self._pending.clear()
 
     def report_error(self, code: ErrorCode, message: str) -> None:
         """A plugin failure outside the engine's generations (e.g. `asr_unavailable`):
@@ -245,6 +292,8 @@ class ConversationRuntime:
         self._timer_changed.set()
 
     def _publish(self, event: Event) -> None:
+        if isinstance(event, Shutdown):
+            self._shutdown_sent = True
         data = encode(event)
         for listener in list(self._listeners):
             try:
@@ -280,11 +329,11 @@ class ConversationRuntime:
                 )
             )
             return
-        task = asyncio.create_task(
+        task = self.spawn(
             stream_generation(
                 llm, effect.gen, chat_messages(effect.messages), effect.tools, self.feed
             ),
-            name=f"llm-{effect.gen}",
+            f"llm-{effect.gen}",
         )
         self._llm_tasks[effect.gen] = task
         task.add_done_callback(lambda _: self._llm_tasks.pop(effect.gen, None))
@@ -298,8 +347,9 @@ class ConversationRuntime:
     # ------------------------------------------------------------------ timers
 
     async def _run_timers(self) -> None:
-        """Sleep until the engine's next deadline (re-planned whenever it may change)."""
-        while True:
+        """Sleep until the engine's next deadline (re-planned whenever it may change).
+        Runs under the guard: an engine failure here ends the task and the conversation."""
+        while not self._guard.tripped:
             self._timer_changed.clear()
             deadline = self.engine.next_deadline()
             if deadline is None:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from openreplica.engine import io as e
 from openreplica.plugins.base import TTS, PluginError
+from openreplica.runtime.guard import Spawn, create_task
 
 __all__ = ["SpeechWorkers"]
 
@@ -35,8 +36,11 @@ class SpeechWorkers:
         feed: Callable[[e.EngineInput], None],
         wait_for_room: WaitForRoom,
         ahead: float,
+        *,
+        spawn: Spawn = create_task,
     ) -> None:
         self._tts = tts
+        self._spawn = spawn
         self._feed = feed
         self._wait_for_room = wait_for_room
         self._ahead = ahead
@@ -54,7 +58,7 @@ class SpeechWorkers:
         queue = self._queues.get(gen)
         if queue is None:
             queue = self._queues[gen] = asyncio.Queue()
-            task = asyncio.create_task(self._work(gen, queue), name=f"tts-{gen}")
+            task = self._spawn(self._work(gen, queue), f"tts-{gen}")
             self._tasks[gen] = task
             # A done callback runs however the task ends, cancelled before start included.
             task.add_done_callback(lambda done: self._forget(gen, done))

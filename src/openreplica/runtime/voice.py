@@ -23,8 +23,9 @@ import asyncio
 import logging
 import math
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE
 from openreplica.engine import io as e
@@ -53,6 +54,8 @@ class VoiceTarget(Protocol):
     def feed(self, item: e.EngineInput) -> None: ...
 
     def report_error(self, code: ErrorCode, message: str) -> None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +192,7 @@ class VoiceInput:
         """On the first audio: the recogniser gets ready before the user speaks."""
         if self._worker is None:
             self._idle.clear()
-            self._worker = asyncio.get_running_loop().create_task(self._run(), name="voice-asr")
+            self._worker = self._target.spawn(self._run(), "voice-asr")
 
     async def drain(self) -> None:
         """Wait until the recogniser has caught up with everything pushed so far."""

@@ -23,7 +23,7 @@ from openreplica.protocol import (
     encode,
 )
 from openreplica.protocol.transcript import build_transcript
-from openreplica.runtime import Clock, Listener
+from openreplica.runtime import INTERNAL_ERROR, Clock, Listener
 from openreplica.server.store import ConversationRecord, EventRecord, Store
 from openreplica.server.webhooks import WebhookSender
 
@@ -42,6 +42,8 @@ class EndReasons:
     DELETED = "conversation_deleted"
     SERVER_SHUTDOWN = "server_shutdown"
     SERVER_RESTARTED = "server_restarted"
+    #: a bug in the conversation's runtime (runtime/guard.py)
+    INTERNAL_ERROR = INTERNAL_ERROR
 
 
 def transcript_of(events: list[EventRecord]) -> list[dict[str, Any]]:

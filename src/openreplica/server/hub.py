@@ -16,8 +16,9 @@ A conversation ends, always with `system.shutdown` as its last event, on:
 replica joining (`max_call_duration reached`), `participant_left_timeout` after the last
 participant left (`participant_left_timeout reached`; 0 = at once), no participant
 within `participant_absent_timeout` of creation (`participant_absent_timeout reached`),
-and the server stopping (`server_shutdown`: `stop()` runs before the server cuts its
-connections, so participants see `system.shutdown` and the close). Timers sleep on the
+the server stopping (`server_shutdown`: `stop()` runs before the server cuts its
+connections, so participants see `system.shutdown` and the close), and a bug in the
+conversation's runtime (`internal_error`, runtime/guard.py). Timers sleep on the
 injected clock.
 """
 
@@ -342,7 +343,14 @@ class ConversationHub:
             if problem is not None:
                 log.warning("%s: %s", record.conversation_id, problem)
         plugins = await self._plugins(config)
-        runtime = _HubRuntime(record.conversation_id, config.engine, plugins, self._clock)
+        cid = record.conversation_id
+        runtime = _HubRuntime(
+            cid,
+            config.engine,
+            plugins,
+            self._clock,
+            on_internal_error=lambda: self._end_on_internal_error(cid),
+        )
         writer = EventWriter(self._store, record.conversation_id)
         runtime.subscribe(writer.on_event)
         if record.callback_url:
@@ -373,6 +381,10 @@ class ConversationHub:
             self._begin_end(conversation_id, reason)
 
         return asyncio.create_task(fire(), name=f"timer-{reason}-{conversation_id}")
+
+    def _end_on_internal_error(self, conversation_id: str) -> None:
+        """The runtime met a bug: end through the normal path (store, webhooks)."""
+        self._begin_end(conversation_id, EndReasons.INTERNAL_ERROR)
 
     def _begin_end(self, conversation_id: str, reason: str) -> asyncio.Task[None]:
         task = self._ending.get(conversation_id)

@@ -1,5 +1,7 @@
 """A real `openreplica serve` process on a free loopback port (one per test session),
-and a scripted OpenAI-compatible LLM per test (`tests/support/stub_http.py`)."""
+the same server in the test's own process (`local_client`: for tests where a socket is
+not the point), and a scripted OpenAI-compatible LLM per test
+(`tests/support/stub_http.py`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from eventually import eventually_sync
+from inprocess_app import InProcessClient
 from stub_http import Handler, Reply, Request, StubServer, text_reply, tool_call_reply
 
 from openreplica.client import ReplicaClient
+from openreplica.server.app import create_app
+from openreplica.server.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 OPENREPLICA = str(Path(sys.executable).parent / "openreplica")
@@ -65,17 +70,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
+
+        def ready() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"the server exited: {log.read_text()}")
             try:
-                if httpx.get(base + "/healthz", timeout=1, trust_env=False).status_code == 200:
-                    break
+                return httpx.get(base + "/healthz", timeout=1, trust_env=False).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"the server did not start: {log.read_text()}")
+                return False
+
+        eventually_sync(ready, timeout=30, message=lambda: f"server start: {log.read_text()}")
         yield LiveServer(base, API_KEY, proc.pid, log)
     finally:
         proc.terminate()
@@ -89,6 +93,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 @pytest.fixture
 async def client(live_server: LiveServer) -> AsyncIterator[ReplicaClient]:
     async with ReplicaClient(live_server.base_url, live_server.api_key) as c:
+        yield c
+
+
+@pytest.fixture
+async def local_client(tmp_path: Path) -> AsyncIterator[ReplicaClient]:
+    """The live server's configuration (real models, an API key), run in this process:
+    REST over `ASGITransport`, conversations over `InProcessTransport`."""
+    app = create_app(ServerSettings(data_dir=tmp_path / "data", api_key=API_KEY))
+    async with app.router.lifespan_context(app), InProcessClient(app, API_KEY) as c:
         yield c
 
 

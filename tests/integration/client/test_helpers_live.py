@@ -1,4 +1,5 @@
-"""Every interaction helper against a real server process."""
+"""Every interaction helper against the server: in this process where the socket is not
+the point (`local_client`), a real server process for join refusals and REST."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ def tone(seconds: float, rate: int = 24000) -> bytes:
     )
 
 
-async def test_echo_text_is_spoken_and_reconciled(client: ReplicaClient) -> None:
-    info = await echo_conversation(client)
-    async with await client.connect(info, last_seq=0) as conv:
-        said = await conv.say("Hello from the client.")
-        assert (said.text, said.heard, said.spoken) == ("Hello from the client.",) * 3
+async def test_echo_text_is_spoken_and_reconciled(local_client: ReplicaClient) -> None:
+    info = await echo_conversation(local_client)
+    async with await local_client.connect(info, last_seq=0) as conv:
+        said = await conv.say("Hello from the local_client.")
+        assert (said.text, said.heard, said.spoken) == ("Hello from the local_client.",) * 3
         assert said.done and said.final and not said.interrupted
         assert said.duration is not None and said.duration > 0
         assert said.turn_idx == 0
@@ -41,14 +42,14 @@ async def test_echo_text_is_spoken_and_reconciled(client: ReplicaClient) -> None
         (entry,) = conv.transcript()
         assert (entry.role, entry.content, entry.inference_id) == (
             "replica",
-            "Hello from the client.",
+            "Hello from the local_client.",
             said.inference_id,
         )
 
 
-async def test_echo_audio_chunks_play_as_one_utterance(client: ReplicaClient) -> None:
-    info = await echo_conversation(client)
-    async with await client.connect(info, last_seq=0) as conv:
+async def test_echo_audio_chunks_play_as_one_utterance(local_client: ReplicaClient) -> None:
+    info = await echo_conversation(local_client)
+    async with await local_client.connect(info, last_seq=0) as conv:
         pcm = tone(0.6)
         third = len(pcm) // 6 * 2
         chunks = [pcm[:third], pcm[third : 2 * third], pcm[2 * third :]]
@@ -60,9 +61,9 @@ async def test_echo_audio_chunks_play_as_one_utterance(client: ReplicaClient) ->
         assert not conv.view.errors
 
 
-async def test_interrupt_cuts_an_echo_short(client: ReplicaClient) -> None:
-    info = await echo_conversation(client)
-    async with await client.connect(info, last_seq=0) as conv:
+async def test_interrupt_cuts_an_echo_short(local_client: ReplicaClient) -> None:
+    info = await echo_conversation(local_client)
+    async with await local_client.connect(info, last_seq=0) as conv:
         first_words = conv.wait_for(
             lambda e: isinstance(e, UtteranceStreaming) and e.inference_id == "story"
         )
@@ -75,9 +76,9 @@ async def test_interrupt_cuts_an_echo_short(client: ReplicaClient) -> None:
         assert LONG_REPLY.startswith(story.heard) and len(story.heard) < len(LONG_REPLY)
 
 
-async def test_echo_mode_refuses_respond_and_accepts_the_rest(client: ReplicaClient) -> None:
-    info = await echo_conversation(client)
-    async with await client.connect(info) as conv:
+async def test_echo_mode_refuses_respond_and_accepts_the_rest(local_client: ReplicaClient) -> None:
+    info = await echo_conversation(local_client)
+    async with await local_client.connect(info) as conv:
         await conv.overwrite_context("You are in a museum.")
         await conv.append_context("The visitor is a child.", job_status="done")
         await conv.set_sensitivity(pause="high", interrupt="low")
@@ -97,10 +98,10 @@ async def test_echo_mode_refuses_respond_and_accepts_the_rest(client: ReplicaCli
 
 
 async def test_respond_with_context_and_sensitivity_reaches_the_llm(
-    client: ReplicaClient, llm: ScriptedLLM
+    local_client: ReplicaClient, llm: ScriptedLLM
 ) -> None:
-    info = await llm_conversation(client, llm)
-    async with await client.connect(info, last_seq=0) as conv:
+    info = await llm_conversation(local_client, llm)
+    async with await local_client.connect(info, last_seq=0) as conv:
         await conv.overwrite_context("The user is in Lisbon.")
         await conv.append_context("The user likes trams.")
         await conv.set_sensitivity(pause="verylow", interrupt="high")
@@ -119,9 +120,9 @@ async def test_respond_with_context_and_sensitivity_reaches_the_llm(
         assert "Porto" in system and "Lisbon" not in system
 
 
-async def test_interrupting_an_llm_reply(client: ReplicaClient, llm: ScriptedLLM) -> None:
-    info = await llm_conversation(client, llm)
-    async with await client.connect(info) as conv:
+async def test_interrupting_an_llm_reply(local_client: ReplicaClient, llm: ScriptedLLM) -> None:
+    info = await llm_conversation(local_client, llm)
+    async with await local_client.connect(info) as conv:
         streaming = conv.wait_for(lambda e: isinstance(e, UtteranceStreaming))
         await conv.respond("tell me a long story")
         first = await streaming

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from eventually import eventually
+
 from openreplica.client import ReplicaClient, WebSocketTransport
 from openreplica.client.websocket import WebSocketConnection
 from openreplica.protocol import UtteranceStreaming
@@ -39,8 +41,10 @@ async def server_seqs(client: ReplicaClient, cid: str) -> list[int]:
 
 
 async def wait_server_ahead(client: ReplicaClient, cid: str, beyond: int) -> None:
-    while max(await server_seqs(client, cid), default=0) <= beyond:
-        await asyncio.sleep(0.05)
+    async def ahead() -> bool:
+        return max(await server_seqs(client, cid), default=0) > beyond
+
+    await eventually(ahead, timeout=30, interval=0.05, message=f"the server past seq {beyond}")
 
 
 async def test_connection_cut_mid_reply_recovers_every_event_once(

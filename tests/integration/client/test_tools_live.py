@@ -1,4 +1,5 @@
-"""Registered tools answered end to end: server → LLM → tool call → client → LLM."""
+"""Registered tools answered end to end: server → LLM → tool call → client → LLM (the
+server runs in this process: `local_client`)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,18 @@ from .conftest import ScriptedLLM, llm_conversation
 
 
 async def test_tools_end_to_end_including_one_that_raises(
-    client: ReplicaClient, llm: ScriptedLLM
+    local_client: ReplicaClient, llm: ScriptedLLM
 ) -> None:
-    @client.tool
+    @local_client.tool
     async def get_weather(city: str) -> dict[str, object]:
         return {"city": city, "sky": "sunny", "temperature_c": 21}
 
     def explode() -> str:
         raise RuntimeError("kaboom: the tool broke")
 
-    client.register_tool(explode)
-    info = await llm_conversation(client, llm)
-    async with await client.connect(info, last_seq=0) as conv:
+    local_client.register_tool(explode)
+    info = await llm_conversation(local_client, llm)
+    async with await local_client.connect(info, last_seq=0) as conv:
         turn = await conv.ask("what is the weather?")
         (call,) = turn.tool_calls
         assert call.properties.name == "get_weather"

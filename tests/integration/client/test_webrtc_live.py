@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
+from requires import require_module
 
 from openreplica.client import ReplicaClient
 
 from .conftest import echo_conversation
 
-pytest.importorskip("aiortc")
+require_module("aiortc", "pip install openreplica  # aiortc is a dependency")
 
 
 async def test_echo_over_webrtc(client: ReplicaClient) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
+from eventually import eventually
 from stub_http import Reply, Request, StubServer, text_reply, tool_call_reply
 
 from openreplica import protocol as p
@@ -43,11 +44,11 @@ class Recorder:
         return [e for e in self.events if isinstance(e, kind)]
 
     async def wait_for(self, kind: type, count: int = 1, timeout: float = 30.0) -> None:
-        async def poll() -> None:
-            while len(self.of(kind)) < count:
-                await asyncio.sleep(0.02)
-
-        await asyncio.wait_for(poll(), timeout)
+        await eventually(
+            lambda: len(self.of(kind)) >= count,
+            timeout=timeout,
+            message=f"{count} {kind.__name__} event(s)",
+        )
 
 
 async def _conversation(

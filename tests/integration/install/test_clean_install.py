@@ -19,8 +19,7 @@ import os
 import site
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import av
 import httpx
 import pytest
 from aiortc.mediastreams import MediaStreamTrack
+from eventually import eventually, eventually_sync
 from stub_http import Reply, Request, text_reply
 
 from openreplica.client import ReplicaClient
@@ -194,16 +194,15 @@ def installed_server(clean_venv: Path, tmp_path: Path) -> Iterator[tuple[str, Pa
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
+
+        def healthy() -> bool:
             assert proc.poll() is None, f"the server exited: {log.read_text()}"
             try:
-                if httpx.get(base + "/healthz", timeout=1, trust_env=False).status_code == 200:
-                    break
+                return httpx.get(base + "/healthz", timeout=1, trust_env=False).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"the server did not start: {log.read_text()}"
-            time.sleep(0.05)
+                return False
+
+        eventually_sync(healthy, timeout=60, message=lambda: f"server start: {log.read_text()}")
         yield base, log
     finally:
         proc.terminate()
@@ -212,14 +211,6 @@ def installed_server(clean_venv: Path, tmp_path: Path) -> Iterator[tuple[str, Pa
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-async def _eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := check()):
-        assert asyncio.get_running_loop().time() < deadline, what
-        await asyncio.sleep(0.05)
-    return result
 
 
 async def test_a_plain_pip_install_hears_a_spoken_turn_over_webrtcvad(
@@ -244,9 +235,11 @@ async def test_a_plain_pip_install_hears_a_spoken_turn_over_webrtcvad(
             def said(role: str) -> list[str]:
                 return [u.text for u in conv.utterances if u.role == role and u.text]
 
-            heard = await _eventually(lambda: said("user"), 30, "the spoken turn was not heard")
+            heard = await eventually(
+                lambda: said("user"), timeout=30, message="the spoken turn was heard"
+            )
             assert any(w in heard[0].lower() for w in ("weather", "london", "today")), heard
-            answer = await _eventually(lambda: said("replica"), 30, "no answer")
+            answer = await eventually(lambda: said("replica"), timeout=30, message="an answer")
             assert answer == ["It is sunny in London."]
         finally:
             await conv.close()

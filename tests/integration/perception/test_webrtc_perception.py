@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
+from eventually import eventually
 from skimage import data
 from stub_http import Handler, Reply, Request, StubServer
 
@@ -71,14 +72,6 @@ def _square(image: np.ndarray, side: int = 320) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA))
 
 
-async def _until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    for _ in range(round(timeout / 0.05)):
-        if result := check():
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 async def test_camera_over_webrtc_reaches_perception_and_the_analysis_comes_back(
     server: Server,  # noqa: F811
     join: Join,  # noqa: F811
@@ -103,7 +96,11 @@ async def test_camera_over_webrtc_reaches_perception_and_the_analysis_comes_back
     await client.wait_event("system.replica_joined")
     layer = server.runtime(cid).perception
     assert layer is not None, "the persona's perception layer is on"
-    await _until(lambda: layer.visual_context.startswith("One person is in view"))
+    await eventually(
+        lambda: layer.visual_context.startswith("One person is in view"),
+        timeout=10,
+        message="perception saw the person",
+    )
 
     client.send(
         {
@@ -147,9 +144,16 @@ async def test_camera_over_webrtc_reaches_perception_and_the_analysis_comes_back
     analysis = client.events("conversation.perception_analysis")[0]["properties"]["analysis"]
     assert "someone was in view" in analysis and "Q: Was the user visible?" in analysis
 
-    hook = await _until(
-        lambda: [h for h in hooks if h["event_type"] == "application.perception_analysis"]
+    # Wait for both webhooks (each is its own request: they may land a moment apart).
+    await eventually(
+        lambda: (
+            {"application.perception_analysis", "system.shutdown"}
+            <= {h["event_type"] for h in hooks}
+        ),
+        timeout=10,
+        message="the perception_analysis and system.shutdown webhooks",
     )
+    hook = [h for h in hooks if h["event_type"] == "application.perception_analysis"]
     assert hook[0]["properties"] == {"analysis": analysis}
     assert hook[0]["conversation_id"] == cid and hook[0]["message_type"] == "application"
     kinds = [h["event_type"] for h in hooks]

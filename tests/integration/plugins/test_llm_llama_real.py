@@ -11,17 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from requires import require_module
 
 from openreplica.plugins.base import ChatMessage, LLMOptions, TextDelta
 from openreplica.plugins.llm_llama import LlamaCppLLM
 from openreplica.plugins.registry import ModelCache, build_llm
 
-pytest.importorskip(
-    "llama_cpp", reason="the llama extra is not installed: pip install 'openreplica[llama]'"
-)
-pytest.importorskip("gguf", reason="the gguf package (a dev dependency) is not installed")
+require_module("llama_cpp", "pip install 'openreplica[llama]'")
+require_module("gguf", "pip install 'openreplica[dev]'")
 
-from tiny_gguf import SENTENCE, WORDS, build_tiny_gguf
+from tiny_gguf import SENTENCE, WORDS, build_tiny_gguf  # noqa: E402 (needs gguf)
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from requires import require_program
 
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR
 from openreplica.plugins.audio import Resampler, float_to_pcm16, pcm16_to_float, rms, silence
@@ -119,8 +119,8 @@ def test_missing_voice_file_is_a_clear_error(tmp_path: object) -> None:
         PiperTTS(__import__("pathlib").Path("/nonexistent/missing.onnx"))
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 async def test_espeak_speaks() -> None:
+    require_program("espeak-ng", "apt-get install espeak-ng")
     chunks = await synthesize(EspeakTTS(), "Hello there, this is a test.")
     assert len(chunks) == 1
     assert chunks[0].sample_rate == 22050

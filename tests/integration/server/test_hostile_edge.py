@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -309,41 +308,3 @@ async def test_a_last_seq_beyond_the_newest_event_is_refused_and_live_events_go_
         assert reply[-1]["properties"]["speech"] == "live after query"
         assert [m for m in reply if m["event_type"] == "system.error"] == []
     assert "Traceback" not in edge.output()
-
-
-# ----------------------------------------------------------------------- item 10: rate
-
-
-async def _burst(ws: websockets.ClientConnection, count: int) -> list[str]:
-    """Send `count` messages that each get exactly one reply, whether the rate limit lets
-    them through (unknown_event_type) or not (rate_limited); return the reply codes."""
-    for _ in range(count):
-        await ws.send('{"event_type": "conversation.nope"}')
-    codes: list[str] = []
-    while len(codes) < count:
-        (error,) = await recv_until(ws, is_type("system.error"))
-        codes.append(error["properties"]["code"])
-    return codes
-
-
-async def test_the_rate_limit_is_shared_by_a_conversations_connections(
-    edge: ServerProcess,
-) -> None:
-    cid, other = conversation(edge), conversation(edge)
-    sockets = [await websockets.connect(ws_url(edge, cid)) for _ in range(5)]
-    bystander = await websockets.connect(ws_url(edge, other))
-    try:
-        await recv_until(sockets[0], is_type("system.replica_joined"))
-        await recv_until(bystander, is_type("system.replica_joined"))
-        started = time.monotonic()
-        results = await asyncio.gather(*(_burst(ws, 30) for ws in sockets))
-        elapsed = time.monotonic() - started
-        passed = sum(codes.count("unknown_event_type") for codes in results)
-        limited = sum(codes.count("rate_limited") for codes in results)
-        assert passed + limited == 150
-        assert passed <= CONVERSATION_RATE * (1 + elapsed) + 1, (passed, elapsed)
-        assert limited >= 150 - CONVERSATION_RATE * (1 + elapsed) - 1
-        assert await _burst(bystander, 10) == ["unknown_event_type"] * 10
-    finally:
-        for ws in (*sockets, bystander):
-            await ws.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import websockets
+from eventually import eventually
 from stub_http import Handler, Reply, Request, StubServer
 
 from .conftest import ServerProcess
@@ -119,9 +120,11 @@ async def test_webhooks_arrive_in_order_retried_and_signed(
                 await recv_until(ws, is_type("conversation.stopped_speaking"))
             async with httpx.AsyncClient() as client:
                 await client.post(f"{server.url}/v2/conversations/{cid}/end")
-        async with asyncio.timeout(10):
-            while len(seen["/ok"]) < 3 or len(seen["/flaky"]) < 3:
-                await asyncio.sleep(0.02)
+        await eventually(
+            lambda: len(seen["/ok"]) >= 3 and len(seen["/flaky"]) >= 3,
+            timeout=10,
+            message="three webhooks on each receiver",
+        )
     finally:
         server.stop()
     assert failures["/flaky"] == 0  # it failed twice, then got everything on retry

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from eventually import eventually
 from fastapi import FastAPI
 
 from openreplica.server.app import create_app
@@ -68,16 +69,20 @@ class Client:
     async def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
     ) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         seen = 0
-        while loop.time() < deadline:
+
+        def found() -> dict[str, Any] | None:
+            nonlocal seen
             for message in self.messages[seen:]:
                 if predicate(message):
                     return message
             seen = len(self.messages)
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no matching message in {timeout} s: {self.messages[-5:]}")
+            return None
+
+        message: dict[str, Any] = await eventually(
+            found, timeout=timeout, message=f"a matching message ({self.messages[-5:]})"
+        )
+        return message
 
     async def wait_event(self, event_type: str, timeout: float = 10.0) -> dict[str, Any]:
         return await self.wait_for(lambda m: m["event_type"] == event_type, timeout)
@@ -175,11 +180,7 @@ async def join(server: Server) -> AsyncIterator[Join]:
         if expect_status != 200:
             return client
         await pc.setRemoteDescription(RTCSessionDescription(client.answer["sdp"], "answer"))
-        for _ in range(500):
-            if client.dc.readyState == "open":
-                break
-            await asyncio.sleep(0.01)
-        assert client.dc.readyState == "open", "data channel did not open"
+        await eventually(lambda: client.dc.readyState == "open", message="data channel open")
         return client
 
     yield connect

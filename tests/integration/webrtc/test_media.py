@@ -12,6 +12,7 @@ import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from eventually import eventually
 
 from openreplica.engine import EngineSettings
 from openreplica.plugins.audio import tone
@@ -72,24 +73,26 @@ async def test_audio_received_matches_the_spoken_reply(server: Server, join: Joi
     expected = len(text.split()) * MS_PER_WORD / 1000
     client.send({"event_type": "conversation.echo", "properties": {"text": text}})
     stopped = await client.wait_event("conversation.replica.stopped_speaking")
-    await asyncio.sleep(0.3)  # the last frames are still on the wire
     assert abs(stopped["properties"]["duration"] - expected) < 0.05
-    loud = client.loud_audio_seconds()
-    assert abs(loud - expected) <= 0.1 + 0.05 * expected, (loud, expected)
+    # The last frames may still be on the wire.
+    await eventually(
+        lambda: abs(client.loud_audio_seconds() - expected) <= 0.1 + 0.05 * expected,
+        timeout=3,
+        message=f"{expected:g} s of loud audio received",
+    )
     # Silence is sent between utterances (the track never stalls): frames keep coming.
     before = len(client.audio)
-    await asyncio.sleep(0.3)
-    assert len(client.audio) > before
+    await eventually(lambda: len(client.audio) > before, message="silence keeps coming")
 
 
 async def test_video_arrives_at_about_25_fps(server: Server, join: Join) -> None:
     conversation = await server.create()
     client = await join(conversation["conversation_id"])
     await client.wait_event("system.replica_joined")
-    await asyncio.sleep(0.5)  # past the first keyframe
+    await eventually(lambda: len(client.video) >= 5, message="video past the first keyframe")
     loop = asyncio.get_running_loop()
     start, count_at_start = loop.time(), len(client.video)
-    await asyncio.sleep(2.0)
+    await eventually(lambda: len(client.video) - count_at_start >= 40, timeout=6, message="video")
     elapsed = loop.time() - start
     fps = (len(client.video) - count_at_start) / elapsed
     assert 15 <= fps <= 32, fps
@@ -99,9 +102,9 @@ async def test_audio_only_conversation_has_no_video(server: Server, join: Join) 
     conversation = await server.create(audio_only=True)
     client = await join(conversation["conversation_id"])
     await client.wait_event("system.replica_joined")
-    await asyncio.sleep(0.5)
+    # Half a second of audio has arrived (the tracks flow) and still no video.
+    await eventually(lambda: len(client.audio) >= 25, message="audio frames")
     assert client.video == []
-    assert client.audio
     assert client.answer["replica_name"] is None
 
 
@@ -120,11 +123,10 @@ async def test_microphone_and_camera_reach_the_conversation(
     cid = conversation["conversation_id"]
     client = await join(cid, tracks=(ToneTrack(), CameraTrack()))
     await client.wait_event("system.replica_joined")
-    for _ in range(200):
-        if len(pushed) > 25 and len(camera_frames(server.runtime(cid))) >= 2:
-            break
-        await asyncio.sleep(0.02)
-    assert len(pushed) > 25
+    await eventually(
+        lambda: len(pushed) > 25 and len(camera_frames(server.runtime(cid))) >= 2,
+        message="microphone and camera frames at the server",
+    )
     pcm, rate, channels = pushed[-1]
     assert rate == 48000 and channels in (1, 2)
     samples = np.frombuffer(pcm, "<i2").reshape(-1, channels)
@@ -162,10 +164,7 @@ async def _peer_and_client(
     await pc.setLocalDescription(await pc.createOffer())
     answer = await peer.answer(pc.localDescription.sdp)
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-    for _ in range(500):
-        if dc.readyState == "open":
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: dc.readyState == "open", message="data channel open")
     return peer, pc, frames, dc
 
 
@@ -201,7 +200,8 @@ async def test_mouth_moves_while_speaking_and_is_still_while_silent() -> None:
     try:
         assert peer.video is not None
         box = peer.video.stream.mouth_box  # type: ignore[attr-defined]
-        await asyncio.sleep(1.0)  # silence (and the codec settles after the keyframe)
+        # A second of silence (and the codec settles after the keyframe).
+        await eventually(lambda: len(frames) >= 25, message="a second of video")
         silent = [f for _, f in frames[-10:]]
         dc.send(
             json.dumps(
@@ -213,9 +213,10 @@ async def test_mouth_moves_while_speaking_and_is_still_while_silent() -> None:
         )
         loop = asyncio.get_running_loop()
         speech_start = loop.time()
-        await asyncio.sleep(1.4)
-        speaking = [f for t, f in frames if t > speech_start + 0.3]
-        await asyncio.sleep(1.5)  # 2 s of speech ended 0.9 s ago
+        await eventually(lambda: frames[-1][0] > speech_start + 1.4, message="speaking frames")
+        speaking = [f for t, f in frames if speech_start + 0.3 < t <= speech_start + 1.4]
+        # 2 s of speech, ended 0.9 s before the last frame looked at.
+        await eventually(lambda: frames[-1][0] > speech_start + 2.9, message="frames after it")
         after = [f for _, f in frames[-10:]]
         # Lossy VP8 adds a little noise; a moving mouth changes the region many times more.
         assert max(_steps(silent, box)) < 1.5

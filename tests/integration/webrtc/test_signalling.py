@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from eventually import eventually
 
 from .conftest import Join, Server
 
@@ -51,11 +51,11 @@ async def test_closing_the_connection_leaves_the_conversation(server: Server, jo
     await client.wait_event("system.replica_joined")
     assert await server.status(cid) == "active"
     await client.close()
-    for _ in range(200):
-        if await server.status(cid) == "ended":
-            break
-        await asyncio.sleep(0.02)
-    assert await server.status(cid) == "ended"
+
+    async def ended() -> bool:
+        return await server.status(cid) == "ended"
+
+    await eventually(ended, message="the conversation ended when its participant left")
 
 
 async def test_call_page_and_static_files_are_served(server: Server) -> None:

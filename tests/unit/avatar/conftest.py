@@ -3,10 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from requires import require_module
 
 from openreplica.plugins.avatar import PortraitAvatar
 
-skimage_data = pytest.importorskip("skimage.data")
+skimage_data = require_module("skimage.data", "pip install 'openreplica[dev]'")
 
 
 @pytest.fixture(scope="session")

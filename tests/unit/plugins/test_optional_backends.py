@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import pytest
+from requires import require_module
 
 from openreplica.plugins.asr_faster_whisper import FasterWhisperASR
 from openreplica.plugins.audio import silence
 from openreplica.plugins.base import ASRUnavailable, ChatMessage, LLMUnavailable
 from openreplica.plugins.llm_llama import LlamaCppLLM
-
-no_llama = importlib.util.find_spec("llama_cpp") is None
 
 
 async def test_llama_without_the_extra_names_the_install_command(
@@ -26,8 +24,8 @@ async def test_llama_without_the_extra_names_the_install_command(
     assert info.value.code == "llm_unavailable"
 
 
-@pytest.mark.skipif(no_llama, reason="llama-cpp-python is not installed")
 async def test_llama_with_a_missing_model_file_names_it() -> None:
+    require_module("llama_cpp", "pip install 'openreplica[llama]'")
     llm = LlamaCppLLM("/nonexistent/model.gguf")
     with pytest.raises(LLMUnavailable, match=r"/nonexistent/model\.gguf"):
         [d async for d in llm.stream([ChatMessage("user", "hi")])]

@@ -1,4 +1,7 @@
-"""The participant channel over an in-memory peer on a virtual clock."""
+"""The participant channel over an in-memory peer on a virtual clock: replay from storage,
+the shutdown, concurrent resumes, failures. What every transport shares (errors to the
+sender only, gapless resume, rate limits) is the transport contract
+(tests/integration/transports)."""
 
 from __future__ import annotations
 
@@ -13,9 +16,6 @@ from openreplica.engine import EngineSettings
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock, settle
 from openreplica.transports import (
-    ChannelLimits,
-    ConversationChannel,
-    MemoryPeer,
     TokenBucket,
     connect_memory_peer,
 )
@@ -53,73 +53,10 @@ BAD_MESSAGES = [
 ]
 
 
-@pytest.mark.parametrize(("data", "code"), BAD_MESSAGES)
-async def test_each_error_goes_to_the_sender_only_and_the_next_message_works(
-    data: bytes, code: str
-) -> None:
-    runtime, clock = await _runtime()
-    sender_channel, sender = await connect_memory_peer(
-        runtime, clock, limits=ChannelLimits(max_message_bytes=512)
-    )
-    _, other = await connect_memory_peer(runtime, clock)
-    sender_channel.receive(data)
-    await settle()
-    errors = [e for e in sender.events() if isinstance(e, p.ErrorEvent)]
-    assert [e.properties.code for e in errors] == [code]
-    assert errors[0].seq is None
-    assert other.events() == []
-    sender_channel.receive(ECHO % "Still here.")
-    await clock.advance(2.0)
-    for peer in (sender, other):
-        kinds = [type(e) for e in peer.events()]
-        assert p.ReplicaStartedSpeaking in kinds and p.ReplicaStoppedSpeaking in kinds
-
-
-async def test_rate_limit_answers_rate_limited_and_recovers() -> None:
-    runtime, clock = await _runtime()
-    channel, peer = await connect_memory_peer(
-        runtime, clock, limits=ChannelLimits(rate=2.0, burst=3)
-    )
-    for _ in range(5):
-        channel.receive(
-            '{"event_type": "conversation.append_context", "properties": {"context": "x"}}'
-        )
-    await settle()
-    codes = [e.properties.code for e in peer.events() if isinstance(e, p.ErrorEvent)]
-    assert codes == ["rate_limited", "rate_limited"]
-    await clock.advance(1.0)
-    channel.receive(ECHO % "ok")
-    await settle()
-    assert len([e for e in peer.events() if isinstance(e, p.ErrorEvent)]) == 2
-
-
 def test_token_bucket_refills_with_time() -> None:
     bucket = TokenBucket(rate=10, burst=2, now=0.0)
     assert [bucket.allow(0.0) for _ in range(3)] == [True, True, False]
     assert bucket.allow(0.1) and not bucket.allow(0.1)
-
-
-@pytest.mark.parametrize("how", ["last_seq", "system.resume"])
-async def test_reconnect_replays_what_was_missed_with_no_gap_and_no_duplicate(how: str) -> None:
-    runtime, clock = await _runtime()
-    first, peer1 = await connect_memory_peer(runtime, clock, last_seq=0)
-    first.receive(ECHO % "One two three four five six.")
-    await clock.advance(0.5)  # in the middle of the reply
-    seen = _seqs(peer1.events())
-    await first.close()
-    await clock.advance(0.3)  # events happen while disconnected
-    if how == "last_seq":
-        second, peer2 = await connect_memory_peer(runtime, clock, last_seq=seen[-1])
-    else:
-        second, peer2 = await connect_memory_peer(runtime, clock)
-        second.receive(
-            b'{"message_type": "system", "event_type": "system.resume", '
-            b'"properties": {"last_seq": %d}}' % seen[-1]
-        )
-    await clock.advance(2.0)
-    resumed = _seqs(peer2.events())
-    assert seen + resumed == list(range(1, runtime.sequencer.last_seq + 1))
-    assert any(isinstance(e, p.ReplicaStoppedSpeaking) for e in peer2.events())
 
 
 async def test_live_only_without_last_seq_and_everything_with_last_seq_zero() -> None:
@@ -221,43 +158,3 @@ async def test_a_failure_handling_one_message_is_answered_logged_once_and_surviv
     channel.receive(ECHO % "Still here.")
     await clock.advance(2.0)
     assert any(isinstance(e, p.ReplicaStoppedSpeaking) for e in peer.events())
-
-
-async def test_the_conversation_bucket_is_shared_by_its_connections() -> None:
-    runtime, clock = await _runtime()
-    shared = TokenBucket(rate=2.0, burst=3, now=clock.now())
-    limits = ChannelLimits(rate=100.0, burst=100)
-    peers = []
-    for _ in range(2):
-        peer = MemoryPeer()
-        channel = ConversationChannel(runtime, peer.send, clock, limits, None, shared)
-        await channel.open()
-        peers.append((channel, peer))
-    for i in range(6):
-        channel, _ = peers[i % 2]
-        channel.receive(
-            '{"event_type": "conversation.append_context", "properties": {"context": "x"}}'
-        )
-    await settle()
-    errors = [e for _, peer in peers for e in peer.events() if isinstance(e, p.ErrorEvent)]
-    assert [e.properties.code for e in errors] == ["rate_limited"] * 3
-    assert all("conversation" in e.properties.message for e in errors)
-    await clock.advance(1.0)  # two tokens back
-    peers[0][0].receive(ECHO % "ok")
-    await settle()
-    assert len([e for _, p_ in peers for e in p_.events() if isinstance(e, p.ErrorEvent)]) == 3
-
-
-async def test_a_last_seq_beyond_the_newest_event_is_refused_and_live_goes_on() -> None:
-    runtime, clock = await _runtime()
-    for ahead in (2**63, 2**64 + 5, 3):
-        last_seq = runtime.sequencer.last_seq + ahead
-        channel, peer = await connect_memory_peer(runtime, clock, last_seq=last_seq)
-        await settle()
-        (error,) = peer.events()
-        assert isinstance(error, p.ErrorEvent)
-        assert error.properties.code == "invalid_properties"
-        channel.receive(ECHO % "Live.")
-        await clock.advance(2.0)
-        assert any(isinstance(e, p.ReplicaStoppedSpeaking) for e in peer.events())
-        await channel.close()
