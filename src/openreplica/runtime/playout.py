@@ -54,6 +54,8 @@ class Playout:
         self._on_drained = on_drained
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: (gen, end time) of the last frame handed to the sink
+        self._heard: tuple[int, float] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="playout")
@@ -68,8 +70,14 @@ class Playout:
             self._queue.append(_Chunk(gen, segment, pcm))
             self._wake.set()
 
-    def stop(self, gen: int) -> None:
+    def stop(self, gen: int) -> float | None:
+        """Drop `gen`'s queued audio. When `gen` is being heard, returns the time its
+        last frame handed to the sink ends (silence from then on); else None."""
         self._queue = deque(c for c in self._queue if c.gen != gen)
+        heard = self._heard
+        if heard is not None and heard[0] == gen and heard[1] > self._clock.now():
+            return heard[1]
+        return None
 
     @property
     def queued_seconds(self) -> float:
@@ -89,6 +97,8 @@ class Playout:
             for gen, segment, samples in pieces:
                 self._on_played(gen, segment, samples)
             next_frame += FRAME_SECONDS
+            if pieces:
+                self._heard = (pieces[-1][0], next_frame)
             await self._clock.sleep_until(next_frame)
             finished = {gen for gen, _, _ in pieces}
             for gen in sorted(finished):

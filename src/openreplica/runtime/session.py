@@ -31,6 +31,7 @@ from openreplica.protocol import (
 from openreplica.runtime.camera import camera_frames
 from openreplica.runtime.clock import Clock
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
+from openreplica.runtime.observer import NULL_OBSERVER, RuntimeObserver
 from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
 from openreplica.runtime.voice import VoiceInput, VoiceSettings
@@ -72,11 +73,14 @@ class ConversationRuntime:
         sequencer: Sequencer | None = None,
         new_inference_id: Callable[[], str] | None = None,
         voice: VoiceSettings | None = None,
+        observer: RuntimeObserver = NULL_OBSERVER,
     ) -> None:
         self.conversation_id = conversation_id
         self.settings = settings
         self.plugins = plugins
         self.clock = clock
+        #: metrics and traces (runtime/observer.py); times passed are `clock`'s
+        self.observer = observer
         self.sequencer = sequencer or Sequencer(conversation_id)
         self.engine = ConversationEngine(
             conversation_id, settings, new_inference_id or (lambda: uuid.uuid4().hex[:16])
@@ -127,6 +131,7 @@ class ConversationRuntime:
                 return
         self._apply(self.engine.shutdown(reason, self.clock.now()))
         self._closed = True
+        self.observer.closed(self.clock.now())
         tasks = [*self._llm_tasks.values(), *self._tts_tasks.values()]
         if self._timer_task is not None:
             tasks.append(self._timer_task)
@@ -228,7 +233,9 @@ class ConversationRuntime:
                     audio = pcm if rate == out_rate else resample(pcm, rate, out_rate)
                     self.playout.enqueue(gen, segment, audio)
                 case e.StopPlayout(gen):
-                    self.playout.stop(gen)
+                    silent_at = self.playout.stop(gen)
+                    if silent_at is not None:
+                        self.observer.playout_cut(gen, self.clock.now(), silent_at)
         self._close_idle_tts_workers()
         self._timer_changed.set()
 
@@ -246,6 +253,7 @@ class ConversationRuntime:
                 listener(event, data)
             except Exception:  # one broken subscriber must not stop the conversation
                 log.exception("event listener failed for %s", self.conversation_id)
+        self.observer.event_sent(event, self.clock.now())  # after delivery: off its path
 
     def _send_error(self, effect: e.SendError) -> None:
         error = ErrorEvent(
@@ -256,10 +264,12 @@ class ConversationRuntime:
             ),
         )
         if effect.to_sender:
+            self.observer.interaction_refused(effect.code)
             if self._reply is not None:
                 self._reply(error, encode(error))
             return
         log.warning("%s: %s: %s", self.conversation_id, effect.code, effect.message)
+        self.observer.plugin_failed(effect.code)
         self._publish(error)
 
     # ------------------------------------------------------------------ LLM and TTS
@@ -275,14 +285,32 @@ class ConversationRuntime:
                 )
             )
             return
+        gen = effect.gen
+        self.observer.llm_started(gen, self.clock.now())
         task = asyncio.create_task(
             stream_generation(
-                llm, effect.gen, chat_messages(effect.messages), effect.tools, self.feed
+                llm, gen, chat_messages(effect.messages), effect.tools, self._observed_feed(gen)
             ),
-            name=f"llm-{effect.gen}",
+            name=f"llm-{gen}",
         )
-        self._llm_tasks[effect.gen] = task
-        task.add_done_callback(lambda _: self._llm_tasks.pop(effect.gen, None))
+        self._llm_tasks[gen] = task
+        task.add_done_callback(lambda _: self._llm_tasks.pop(gen, None))
+
+    def _observed_feed(self, gen: int) -> Callable[[e.EngineInput], None]:
+        """`feed`, telling the observer of the stream's first token and its end."""
+        first = True
+
+        def feed(item: e.EngineInput) -> None:
+            nonlocal first
+            if first and isinstance(item, e.LLMToken | e.LLMToolCall):
+                first = False
+                self.observer.llm_first_token(gen, self.clock.now())
+            elif isinstance(item, e.LLMFinished | e.LLMFailed):
+                error = item.message if isinstance(item, e.LLMFailed) else None
+                self.observer.llm_ended(gen, self.clock.now(), error)
+            self.feed(item)
+
+        return feed
 
     def _tts_queue(self, gen: int) -> asyncio.Queue[tuple[int, str] | None]:
         queue = self._tts_queues.get(gen)
@@ -300,20 +328,34 @@ class ConversationRuntime:
                 if item is None:
                     return
                 segment, text = item
+                observer = self.observer
+                observer.tts_started(gen, segment, self.clock.now())
+                error: str | None = None
+                first = True
                 try:
                     async for chunk in self.plugins.tts.synthesize(text):
+                        if first:
+                            first = False
+                            observer.tts_first_audio(gen, segment, self.clock.now())
                         self.feed(e.SpeechAudio(gen, segment, chunk.pcm, chunk.sample_rate))
                     self.feed(e.SpeechSegmentDone(gen, segment))
                 except PluginError as exc:
-                    self.feed(e.SpeechFailed(gen, segment, str(exc)))
+                    error = str(exc)
+                    self.feed(e.SpeechFailed(gen, segment, error))
                 except Exception as exc:
                     log.exception("TTS failed")
-                    self.feed(e.SpeechFailed(gen, segment, f"TTS failed: {exc!r}"))
+                    error = f"TTS failed: {exc!r}"
+                    self.feed(e.SpeechFailed(gen, segment, error))
+                finally:
+                    observer.tts_ended(gen, segment, self.clock.now(), error)
         finally:
             self._tts_queues.pop(gen, None)
             self._tts_tasks.pop(gen, None)
 
     def _cancel(self, gen: int) -> None:
+        llm = self._llm_tasks.get(gen)
+        if llm is not None and not llm.done():
+            self.observer.llm_ended(gen, self.clock.now(), None)
         for tasks in (self._llm_tasks, self._tts_tasks):
             task = tasks.get(gen)
             if task is not None:

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
-from openreplica.runtime import Clock, ConversationRuntime, Listener
+from openreplica.runtime import NULL_OBSERVER, Clock, ConversationRuntime, Listener, RuntimeObserver
 from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.event_writer import EventWriter
 from openreplica.server.persona_config import conversation_config
@@ -109,8 +109,12 @@ class ConversationHub:
         plugin_factory: PluginFactory,
         finisher: Finisher,
         default_replica_id: str,
+        *,
+        observe: Callable[[str], RuntimeObserver] = lambda _: NULL_OBSERVER,
     ) -> None:
         self._store = store
+        #: the metrics/traces observer of a conversation (server/metrics.py, tracing.py)
+        self._observe = observe
         self._settings = settings
         self._clock = clock
         self._plugins = plugin_factory
@@ -130,6 +134,10 @@ class ConversationHub:
 
     def is_live(self, conversation_id: str) -> bool:
         return conversation_id in self._live
+
+    def census(self) -> tuple[int, int]:
+        """(live conversations, connected participants), for metrics."""
+        return len(self._live), sum(live.participants for live in self._live.values())
 
     def capabilities(self, conversation_id: str) -> tuple[bool, bool] | None:
         """(can listen, can answer) of a live conversation; None when it is not live."""
@@ -250,7 +258,13 @@ class ConversationHub:
             if problem is not None:
                 log.warning("%s: %s", record.conversation_id, problem)
         plugins = await self._plugins(config)
-        runtime = _HubRuntime(record.conversation_id, config.engine, plugins, self._clock)
+        runtime = _HubRuntime(
+            record.conversation_id,
+            config.engine,
+            plugins,
+            self._clock,
+            observer=self._observe(record.conversation_id),
+        )
         writer = EventWriter(self._store, record.conversation_id)
         runtime.subscribe(writer.on_event)
         if record.callback_url:

@@ -72,6 +72,12 @@ class ServerSettings:
     webrtc_video_size: str | None = None
     webrtc_video_fps: int | None = None
     webrtc_camera_fps: float | None = None
+    # --- observability (docs/operations.md)
+    #: serve Prometheus metrics at GET /metrics
+    metrics: bool = True
+    #: OpenTelemetry traces per turn: off, or otlp (the `otel` extra + OTLP exporter)
+    traces: str = "off"
+    otlp_endpoint: str = "http://localhost:4318/v1/traces"
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
 
@@ -110,6 +116,9 @@ class ServerSettings:
             raise SettingsError("--max-message-bytes must be at least 1024")
         if self.rate_limit <= 0 or self.rate_burst < 1:
             raise SettingsError("--rate-limit must be > 0 and --rate-burst >= 1")
+        from openreplica.server.tracing import check_tracing
+
+        check_tracing(self)
 
     @classmethod
     def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -309,6 +318,20 @@ OPTIONS: tuple[Option, ...] = (
         "user camera frames kept per second for perception (default 2)",
         float,
         "FPS",
+    ),
+    # --- observability (docs/operations.md)
+    Option("metrics", "serve Prometheus metrics at GET /metrics (default true)", _bool, "BOOL"),
+    Option(
+        "traces",
+        "OpenTelemetry traces, one per turn: off (default) or otlp (needs "
+        "pip install 'openreplica[otel]' opentelemetry-exporter-otlp)",
+        lambda raw: _choice(raw, ("off", "otlp")),
+        "EXPORTER",
+    ),
+    Option(
+        "otlp_endpoint",
+        "OTLP/HTTP traces endpoint for --traces otlp (default http://localhost:4318/v1/traces)",
+        metavar="URL",
     ),
     Option(
         "testing_scripted_plugins",

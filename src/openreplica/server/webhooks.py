@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -77,8 +78,11 @@ class WebhookSender:
         secret: str | None = None,
         max_attempts: int = 5,
         retry_delay: float = 1.0,
+        observe: Callable[[str], None] = lambda _: None,
     ) -> None:
         self._client = client
+        #: told `delivered`, `failed` (one attempt) or `given_up` (server/metrics.py)
+        self._observe = observe
         self._clock = clock
         self._secret = secret
         self._max_attempts = max(1, max_attempts)
@@ -132,11 +136,14 @@ class WebhookSender:
             try:
                 response = await self._client.post(url, content=body, headers=headers)
                 if response.is_success:
+                    self._observe("delivered")
                     return
                 problem = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
+            self._observe("failed")
             if attempt == self._max_attempts:
+                self._observe("given_up")
                 log.warning(
                     "%s: webhook to %s failed %d times (%s); giving up",
                     conversation_id,

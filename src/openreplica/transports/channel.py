@@ -95,6 +95,7 @@ class ConversationChannel:
     def receive(self, data: bytes | str) -> None:
         """Handle one message from the peer."""
         if not self._bucket.allow(self._clock.now()):
+            self.runtime.observer.interaction_refused(ErrorCode.RATE_LIMITED.value)
             self._reply_error(
                 ErrorCode.RATE_LIMITED,
                 f"more than {self.limits.rate:g} messages per second (burst "
@@ -109,6 +110,7 @@ class ConversationChannel:
                 max_bytes=self.limits.max_message_bytes,
             )
         except ProtocolError as error:
+            self.runtime.observer.interaction_refused(error.code.value)
             self._reply_error(error.code, error.message, error.event_type)
             return
         if isinstance(interaction, Resume):
