@@ -29,6 +29,7 @@ from openreplica.server import (
     routes_replicas,
     ws,
 )
+from openreplica.server.api_docs import add_api_docs
 from openreplica.server.conversation_end import Finisher
 from openreplica.server.deps import Services
 from openreplica.server.errors import install_error_handlers
@@ -131,6 +132,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served with local assets by api_docs (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -141,6 +144,7 @@ def create_app(
     add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
     app.include_router(call_config.router)  # /c/{id}/config: ICE servers, can it listen
     observability.add_routes(app)  # GET /metrics
+    add_api_docs(app)  # /docs and /redoc, assets served locally
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:
