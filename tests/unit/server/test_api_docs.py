@@ -29,9 +29,7 @@ async def test_the_api_docs_load_only_local_assets(make_api: MakeApi, page: str)
         assert len(asset.content) > 1000 or url.endswith(".json") or url.endswith(".svg"), url
     if page == "/docs":
         css = [u for u in urls if u.endswith(".css")]
-        assert css and (await api.client.get(css[0])).headers["content-type"].startswith(
-            "text/css"
-        )
+        assert css and (await api.client.get(css[0])).headers["content-type"].startswith("text/css")
 
 
 async def test_the_openapi_document_is_still_served(make_api: MakeApi) -> None:
