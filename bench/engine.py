@@ -1,6 +1,10 @@
 """Engine and runtime benchmark: framework cost only (scripted plugins, zero model time).
 
-Run: .venv/bin/python bench/engine.py [--runs 200]
+Run: .venv/bin/python bench/engine.py [--runs 200] [--observability]
+
+`--observability` runs the runtime figures twice in the same run, interleaved: with no
+observer, and with the server's Prometheus metrics and per-turn OpenTelemetry traces
+(a batch span processor, as `--traces otlp` uses), and prints the p95 change.
 
 Prints, with medians and percentiles:
 - interrupt received -> playout stopped (the end of the last audio frame handed to the
@@ -20,13 +24,20 @@ import itertools
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from openreplica import protocol as p
 from openreplica.engine import ConversationEngine, EngineSettings
 from openreplica.engine import io as e
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
-from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
+from openreplica.runtime import (
+    NULL_OBSERVER,
+    ConversationRuntime,
+    Observers,
+    RuntimeObserver,
+    RuntimePlugins,
+    SystemClock,
+)
 
 RATE = 16000
 REPLY = "This is a fairly long reply so that there is plenty of audio to interrupt."
@@ -56,13 +67,14 @@ class Sink:
         self.last_write = now
 
 
-async def one_run() -> tuple[float, float, float]:
+async def one_run(observer: RuntimeObserver = NULL_OBSERVER) -> tuple[float, float, float]:
     """(respond -> first frame, interrupt -> playout stopped, -> stopped_speaking), in ms."""
     runtime = ConversationRuntime(
         "bench",
         EngineSettings(output_sample_rate=RATE),
         RuntimePlugins(tts=ScriptedTTS(sample_rate=RATE), llm=ScriptedLLM.replies(REPLY)),
         SystemClock(),
+        observer=observer,
     )
     sink = Sink()
     stopped_at: list[float] = []
@@ -141,10 +153,49 @@ def sequencer_fanout(events: int = 50_000, subscribers: int = 10) -> float:
     return events / (time.perf_counter() - start)
 
 
+def observability() -> Callable[[], RuntimeObserver]:
+    """Metrics and traces as the server wires them (spans kept in memory)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from openreplica.server.metrics import ServerMetrics
+    from openreplica.server.tracing import TurnTracer
+
+    metrics = ServerMetrics()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))
+    tracer = TurnTracer(provider)
+    return lambda: Observers([metrics.conversation("bench"), tracer.conversation("bench")])
+
+
+async def compare(runs: int) -> None:
+    """Observer off and on, interleaved so both see the same machine load."""
+    observed = observability()
+    off: list[tuple[float, float, float]] = []
+    on: list[tuple[float, float, float]] = []
+    for _ in range(runs):
+        off.append(await one_run())
+        on.append(await one_run(observed()))
+    print(f"observability off vs on (metrics + traces), interleaved, {runs} runs each")
+    names = ("respond accepted -> first audio frame", "interrupt -> playout stopped")
+    for i, name in enumerate(names):
+        row(f"{name} [off]", [r[i] for r in off])
+        row(f"{name} [on]", [r[i] for r in on])
+        before, after = pct([r[i] for r in off], 95), pct([r[i] for r in on], 95)
+        print(f"{'':52} p95 change {100 * (after - before) / before:+.1f} %")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument(
+        "--observability", action="store_true", help="compare metrics and traces off vs on"
+    )
     args = parser.parse_args()
+    if args.observability:
+        await compare(args.runs)
+        return
     runs = [await one_run() for _ in range(args.runs)]
     print(f"framework only: scripted LLM and TTS with zero model time, {args.runs} runs")
     row("respond accepted -> first audio frame at the sink", [r[0] for r in runs])

@@ -14,12 +14,18 @@ fan-out, the WebSocket stack and the event loop. The client runs in this process
    per second delivered in total across all N connections (each receives every event).
 
 Run: .venv/bin/python bench/server.py [--rounds 1000] [--seconds 3] [--runs 3]
+
+`--observability` measures the latencies (1.) on two servers in the same run, in
+alternating blocks: one with metrics and traces off, one with Prometheus metrics on and
+per-turn traces exported over OTLP/HTTP to a receiver in this process; it prints both
+and the p95 change, then each server's scrape of /metrics size (no fan-out).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.server
 import os
 import signal
 import socket
@@ -27,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +58,7 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -61,6 +68,7 @@ class Server:
             "OPENREPLICA_RATE_LIMIT": "1000000",
             "OPENREPLICA_RATE_BURST": "1000000",
             "OPENREPLICA_LOG_LEVEL": "warning",
+            **(extra_env or {}),
         }
         env.pop("OPENREPLICA_API_KEY", None)
         self.process = subprocess.Popen(
@@ -250,7 +258,63 @@ async def fan_out(server: Server, connections: int, seconds: float) -> tuple[flo
     return delivered / elapsed, delivered
 
 
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[94]
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that accepts and drops every export."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def compare_observability(args: argparse.Namespace) -> None:
+    collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{collector.server_address[1]}/v1/traces"
+    modes = {
+        "off": {"OPENREPLICA_METRICS": "false", "OPENREPLICA_TRACES": "off"},
+        "on": {"OPENREPLICA_TRACES": "otlp", "OPENREPLICA_OTLP_ENDPOINT": endpoint},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {name: Server(Path(tmp) / name, env) for name, env in modes.items()}
+        try:
+            samples: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
+            blocks = 5
+            for _ in range(blocks):  # alternate, so both see the same machine load
+                for name, server in servers.items():
+                    for kind, values in (await latency(server, args.rounds // blocks)).items():
+                        samples[name].setdefault(kind, []).extend(values)
+            print("latency with observability off vs on (metrics + OTLP traces), ms")
+            for kind in samples["off"]:
+                for name in servers:
+                    print(
+                        f"  {kind:10s} [{name:3s}] {_ms(samples[name][kind])}"
+                        f"  p95 {_p95(samples[name][kind]) * 1e3:6.3f}"
+                    )
+                off, on = _p95(samples["off"][kind]), _p95(samples["on"][kind])
+                print(f"  {kind:10s} p95 change {100 * (on - off) / off:+.1f} %")
+            scraped = httpx.get(servers["on"].url + "/metrics").text
+            turns = [ln for ln in scraped.splitlines() if ln.startswith("openreplica_events_sent")]
+            print(f"  /metrics on the 'on' server: {len(scraped)} bytes, {len(turns)} event types")
+        finally:
+            for server in servers.values():
+                server.stop()
+            collector.shutdown()
+
+
 async def main_async(args: argparse.Namespace) -> None:
+    if args.observability:
+        await compare_observability(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp) / "data")
         try:
@@ -279,6 +343,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000, help="latency samples per kind")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of a fan-out run")
     parser.add_argument("--runs", type=int, default=3, help="fan-out runs per size")
+    parser.add_argument(
+        "--observability", action="store_true", help="latency with metrics/traces off vs on"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

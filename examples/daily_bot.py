@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import wave
 from typing import Any
@@ -102,7 +103,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
 
-    conversation = create_conversation(args.api_key, args.persona_id, args.echo)
+    try:
+        conversation = create_conversation(args.api_key, args.persona_id, args.echo)
+    except httpx.HTTPStatusError as error:  # e.g. a wrong API key (401): one line
+        sys.exit(
+            f"daily_bot: {error.request.url} -> {error.response.status_code}: "
+            f"{error.response.text.strip()}"
+        )
+    except httpx.HTTPError as error:
+        sys.exit(f"daily_bot: cannot reach {API_BASE}: {error}")
     Daily.init()
     mic = Daily.create_microphone_device("bot-mic", sample_rate=SAMPLE_RATE, channels=1)
     speaker = Daily.create_speaker_device("bot-speaker", sample_rate=SAMPLE_RATE, channels=1)

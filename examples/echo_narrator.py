@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 
-from openreplica.client import ReplicaClient
+from openreplica.client import ClientError, ReplicaClient
 
 SCRIPT = [
     "Welcome to the openreplica narrator.",
@@ -50,7 +51,10 @@ def main() -> None:
     parser.add_argument("--api-key", default=os.environ.get("OPENREPLICA_API_KEY"))
     parser.add_argument("--line", action="append", help="a line to narrate (repeatable)")
     args = parser.parse_args()
-    asyncio.run(narrate(args.base_url, args.api_key, args.line or SCRIPT))
+    try:
+        asyncio.run(narrate(args.base_url, args.api_key, args.line or SCRIPT))
+    except ClientError as error:  # e.g. a wrong API key (401): one line, no traceback
+        sys.exit(f"echo_narrator: {error}")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 
-from openreplica.client import ReplicaClient
+from openreplica.client import ClientError, ReplicaClient
 
 WEATHER_TOOL = {
     "type": "function",
@@ -69,7 +70,10 @@ def main() -> None:
     parser.add_argument("--llm-model", default=None)
     parser.add_argument("--llm-api-key", default=os.environ.get("OPENAI_API_KEY"))
     parser.add_argument("--question", action="append", help="what to ask (repeatable)")
-    asyncio.run(assist(parser.parse_args()))
+    try:
+        asyncio.run(assist(parser.parse_args()))
+    except ClientError as error:  # e.g. a wrong API key (401): one line, no traceback
+        sys.exit(f"tool_assistant: {error}")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 
-from openreplica.client import TranscriptEntry, connect
+from openreplica.client import ClientError, TranscriptEntry, connect
 
 #: events after which the transcript has a new or finished line
 LINE_DONE = {"conversation.utterance", "conversation.replica.stopped_speaking"}
@@ -66,8 +67,11 @@ def main() -> None:
     )
     parser.add_argument("--api-key", default=os.environ.get("OPENREPLICA_API_KEY"))
     args = parser.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(record(args.url, args.out, args.api_key))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(record(args.url, args.out, args.api_key))
+    except ClientError as error:  # e.g. a wrong token or API key: one line, no traceback
+        sys.exit(f"transcript_recorder: {error}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ was cut off). User turns, tool calls, errors and the shutdown get a line each.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TextIO
 
 from openreplica.protocol import (
@@ -35,9 +36,15 @@ _STYLES = {"dim": "\033[2m", "bold": "\033[1m", "red": "\033[31m", "cyan": "\033
 class CaptionPrinter:
     """Writes captions for events given in `seq` order."""
 
-    def __init__(self, out: TextIO, *, color: bool = False) -> None:
+    def __init__(
+        self, out: TextIO, *, color: bool = False, live: Callable[[str], None] | None = None
+    ) -> None:
         self.out = out
         self.color = color
+        #: whole lines only: the caption being spoken goes to `live` (a status line under
+        #: the prompt) as it grows, and to `out` once it is complete
+        self._live = live
+        self._growing = ""
         self._start: float | None = None
         self._open: str | None = None  # inference_id of the caption line being written
         self._shown = ""  # text already written on it
@@ -54,14 +61,27 @@ class CaptionPrinter:
         return self._style(f"[{turn}+{offset:.1f}s]", "dim")
 
     def _line(self, text: str) -> None:
-        self._close_caption()
+        if self._live is None:  # the caption is on the last line: end it first
+            self._close_caption()
         self.out.write(text + "\n")
         self.out.flush()
 
     def _close_caption(self, suffix: str = "") -> None:
         if self._open is not None:
+            if self._live is not None:
+                self.out.write(self._growing)
+                self._growing = ""
+                self._live("")
             self.out.write(suffix + "\n")
             self._open, self._shown = None, ""
+
+    def _caption(self, text: str) -> None:
+        """More of the caption being spoken."""
+        if self._live is None:
+            self.out.write(text)
+        else:
+            self._growing += text
+            self._live(self._growing)
 
     def info(self, text: str) -> None:
         """A line from the client itself (not an event)."""
@@ -77,7 +97,7 @@ class CaptionPrinter:
             self.info(f"replica {event.properties.replica_id} joined")
         elif isinstance(event, ReplicaStartedSpeaking):
             self._close_caption()
-            self.out.write(f"{self._stamp(event)} {self._style('replica:', 'bold')} ")
+            self._caption(f"{self._stamp(event)} {self._style('replica:', 'bold')} ")
             self._open, self._shown = event.inference_id, ""
         elif isinstance(event, UtteranceStreaming) and event.properties.role == "replica":
             self._stream(event)
@@ -118,16 +138,16 @@ class CaptionPrinter:
         speech = event.properties.speech
         if self._open != event.inference_id:  # joined mid-utterance
             self._close_caption()
-            self.out.write(f"{self._stamp(event)} {self._style('replica:', 'bold')} ")
+            self._caption(f"{self._stamp(event)} {self._style('replica:', 'bold')} ")
             self._open, self._shown = event.inference_id, ""
         if speech.startswith(self._shown):
-            self.out.write(speech[len(self._shown) :])
+            self._caption(speech[len(self._shown) :])
             self._shown = speech
         elif speech != self._shown:  # a correction: restate the caption
-            self.out.write(" … " + speech)
+            self._caption(" … " + speech)
             self._shown = speech
         if event.properties.is_interrupted:
-            self.out.write(self._style(" —", "dim"))
+            self._caption(self._style(" —", "dim"))
 
 
 def _compact(arguments: str) -> str:

@@ -2,8 +2,12 @@
 
 Joins over the WebSocket data channel, prints live captions (turn and timing) as the
 replica speaks, and reads typed lines: plain text is `conversation.respond`, `/`-lines
-are commands (`/help`). Plain asyncio; standard input is read by a daemon thread so the
-event loop never blocks on it.
+are commands (`/help`). Plain asyncio.
+
+On a terminal, prompt_toolkit keeps the prompt line apart from the captions: finished
+lines print above it, the caption being spoken grows on the line just above the input,
+and typing never lands inside it. Otherwise (a pipe, a file) standard input is read by a
+daemon thread so the event loop never blocks on it, and captions grow in place.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -35,6 +40,8 @@ class ChatOptions:
     #: replay the conversation so far (`last_seq=0`) before going live
     replay: bool = False
     color: bool = False
+    #: an interactive terminal: a prompt line apart from the captions (prompt_toolkit)
+    prompt: bool = False
 
 
 def add_chat_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,6 +73,7 @@ def _run_chat(args: argparse.Namespace) -> int:
         api_key=args.api_key or os.environ.get("OPENREPLICA_API_KEY") or None,
         replay=args.replay,
         color=sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ,
+        prompt=sys.stdin.isatty() and sys.stdout.isatty(),
     )
     try:
         return asyncio.run(run_chat(options, sys.stdin, sys.stdout))
@@ -83,7 +91,59 @@ async def run_chat(
     """Run the terminal client until `/quit`, end of input or the conversation's end.
     Returns the exit status (0, or 1 when the conversation could not be joined or
     was lost). `join` replaces connecting to `options.url` (tests)."""
+    if options.prompt:
+        return await _run_with_prompt(options, join)
     printer = CaptionPrinter(out, color=options.color)
+    return await _chat(options, printer, lambda: _read_lines(stdin).get, join)
+
+
+async def _run_with_prompt(
+    options: ChatOptions, join: Callable[[], Awaitable[Conversation]] | None
+) -> int:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.formatted_text import ANSI
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    session: PromptSession[str] = PromptSession()
+    speaking = ""
+
+    def show(caption: str) -> None:
+        nonlocal speaking
+        speaking = caption
+        session.app.invalidate()
+
+    def message() -> ANSI:
+        if not speaking:
+            return ANSI("> ")
+        return ANSI(f"{_tail(speaking, session.app.output.get_size().columns - 1)}\n> ")
+
+    async def next_line() -> str | None:
+        try:
+            return await session.prompt_async(message)
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D, Ctrl-C
+            return None
+
+    with patch_stdout(raw=True):
+        printer = CaptionPrinter(sys.stdout, color=options.color, live=show)
+        return await _chat(options, printer, lambda: next_line, join)
+
+
+def _tail(caption: str, width: int) -> str:
+    """The end of a caption too long for one line (the newest words stay in view)."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", caption)
+    if width < 2 or len(plain) <= width:
+        return caption
+    return "…" + plain[len(plain) - width + 1 :]
+
+
+async def _chat(
+    options: ChatOptions,
+    printer: CaptionPrinter,
+    reader: Callable[[], Callable[[], Awaitable[str | None]]],
+    join: Callable[[], Awaitable[Conversation]] | None,
+) -> int:
+    """Join, then show events and send typed lines (`reader()` gives the line source,
+    started once joined) until either ends."""
     try:
         if join is not None:
             conv = await join()
@@ -98,9 +158,8 @@ async def run_chat(
         printer.problem(f"cannot join: {error}")
         return 1
     printer.info(f"joined {conv.conversation_id}: type to talk, /help for commands, /quit to leave")
-    lines = _read_lines(stdin)
     events = asyncio.create_task(_show_events(conv, printer))
-    typing = asyncio.create_task(_handle_input(conv, lines, printer))
+    typing = asyncio.create_task(_handle_input(conv, reader(), printer))
     try:
         await asyncio.wait({events, typing}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -123,10 +182,10 @@ async def _show_events(conv: Conversation, printer: CaptionPrinter) -> None:
 
 
 async def _handle_input(
-    conv: Conversation, lines: asyncio.Queue[str | None], printer: CaptionPrinter
+    conv: Conversation, next_line: Callable[[], Awaitable[str | None]], printer: CaptionPrinter
 ) -> None:
     while True:
-        line = await lines.get()
+        line = await next_line()
         if line is None:
             return  # end of input
         try:

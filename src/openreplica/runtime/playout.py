@@ -95,6 +95,8 @@ class Playout:
         self._played_frame = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._converter: asyncio.Task[None] | None = None
+        #: (gen, end time) of the last frame handed to the sink
+        self._heard: tuple[int, float] | None = None
 
     def start(self) -> None:
         self._task = self._spawn(self._run(), "playout")
@@ -119,12 +121,18 @@ class Playout:
         if self._converter is None:
             self._converter = self._spawn(self._convert(), "playout-resampler")
 
-    def stop(self, gen: int) -> None:
+    def stop(self, gen: int) -> float | None:
+        """Drop `gen`'s queued audio. When `gen` is being heard, returns the time its
+        last frame handed to the sink ends (silence from then on); else None."""
         self._queue = deque(c for c in self._queue if c.gen != gen)
         self._incoming = deque(c for c in self._incoming if c.gen != gen)
         self._queued_bytes = sum(len(c.pcm) - c.offset for c in self._queue)
         self._chunks_of.pop(gen, None)
         self._played_frame.set()
+        heard = self._heard
+        if heard is not None and heard[0] == gen and heard[1] > self._clock.now():
+            return heard[1]
+        return None
 
     @property
     def queued_seconds(self) -> float:
@@ -200,6 +208,8 @@ class Playout:
             for gen, segment, samples in pieces:
                 self._on_played(gen, segment, samples)
             next_frame += FRAME_SECONDS
+            if pieces:
+                self._heard = (pieces[-1][0], next_frame)
             await self._clock.sleep_until(next_frame)
             finished = {gen for gen, _, _ in pieces}
             for gen in sorted(finished):

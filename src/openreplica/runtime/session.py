@@ -39,6 +39,7 @@ from openreplica.runtime.camera import camera_frames
 from openreplica.runtime.clock import Clock
 from openreplica.runtime.guard import INTERNAL_ERROR, Guard
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
+from openreplica.runtime.observer import NULL_OBSERVER, RuntimeObserver
 from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
 from openreplica.runtime.synthesis import SpeechWorkers
@@ -84,6 +85,7 @@ class ConversationRuntime:
         new_inference_id: Callable[[], str] | None = None,
         voice: VoiceSettings | None = None,
         on_internal_error: Callable[[], None] | None = None,
+        observer: RuntimeObserver = NULL_OBSERVER,
     ) -> None:
         """`on_internal_error` is called once when a bug is met (see runtime/guard.py);
         it must end the conversation (default: `shutdown("internal_error")`)."""
@@ -91,6 +93,8 @@ class ConversationRuntime:
         self.settings = settings
         self.plugins = plugins
         self.clock = clock
+        #: metrics and traces (runtime/observer.py); times passed are `clock`'s
+        self.observer = observer
         self.sequencer = sequencer or Sequencer(conversation_id)
         self._guard = Guard(conversation_id, on_internal_error or self._end_on_internal_error)
         self._ending: asyncio.Task[None] | None = None
@@ -111,6 +115,8 @@ class ConversationRuntime:
             self.playout.wait_until_queued_at_most,
             settings.limits.tts_ahead,
             spawn=self.spawn,
+            observer=observer,
+            now=clock.now,
         )
         self._listeners: list[Listener] = []
         self.user_audio_taps: list[UserAudioTap] = []
@@ -152,6 +158,7 @@ class ConversationRuntime:
                 return
         self._end_engine(reason)
         self._closed = True
+        self.observer.closed(self.clock.now())
         tasks = list(self._llm_tasks.values())
         if self._timer_task is not None:
             tasks.append(self._timer_task)
@@ -286,7 +293,9 @@ class ConversationRuntime:
                 case e.Play(gen, segment, pcm, rate):
                     self.playout.enqueue(gen, segment, pcm, rate)
                 case e.StopPlayout(gen):
-                    self.playout.stop(gen)
+                    silent_at = self.playout.stop(gen)
+                    if silent_at is not None:
+                        self.observer.playout_cut(gen, self.clock.now(), silent_at)
         # A generation that is no longer speaking needs no more synthesis.
         self.speech.retire_except(self.engine.speaking_generation)
         self._timer_changed.set()
@@ -300,6 +309,7 @@ class ConversationRuntime:
                 listener(event, data)
             except Exception:  # one broken subscriber must not stop the conversation
                 log.exception("event listener failed for %s", self.conversation_id)
+        self.observer.event_sent(event, self.clock.now())  # after delivery: off its path
 
     def _send_error(self, effect: e.SendError) -> None:
         error = error_event(
@@ -310,10 +320,12 @@ class ConversationRuntime:
             event_type=effect.event_type,
         )
         if effect.to_sender:
+            self.observer.interaction_refused(effect.code)
             if self._reply is not None:
                 self._reply(error, encode(error))
             return
         log.warning("%s: %s: %s", self.conversation_id, effect.code, effect.message)
+        self.observer.plugin_failed(effect.code)
         self._publish(error)
 
     # ------------------------------------------------------------------ LLM
@@ -329,18 +341,38 @@ class ConversationRuntime:
                 )
             )
             return
+        gen = effect.gen
+        self.observer.llm_started(gen, self.clock.now())
         task = self.spawn(
             stream_generation(
-                llm, effect.gen, chat_messages(effect.messages), effect.tools, self.feed
+                llm, gen, chat_messages(effect.messages), effect.tools, self._observed_feed(gen)
             ),
-            f"llm-{effect.gen}",
+            f"llm-{gen}",
         )
-        self._llm_tasks[effect.gen] = task
-        task.add_done_callback(lambda _: self._llm_tasks.pop(effect.gen, None))
+        self._llm_tasks[gen] = task
+        task.add_done_callback(lambda _: self._llm_tasks.pop(gen, None))
+
+    def _observed_feed(self, gen: int) -> Callable[[e.EngineInput], None]:
+        """`feed`, telling the observer of the stream's first token and its end."""
+        first = True
+
+        def feed(item: e.EngineInput) -> None:
+            nonlocal first
+            if first and isinstance(item, e.LLMToken | e.LLMToolCall):
+                first = False
+                self.observer.llm_first_token(gen, self.clock.now())
+            elif isinstance(item, e.LLMFinished | e.LLMFailed):
+                error = item.message if isinstance(item, e.LLMFailed) else None
+                self.observer.llm_ended(gen, self.clock.now(), error)
+            self.feed(item)
+
+        return feed
 
     def _cancel(self, gen: int) -> None:
         task = self._llm_tasks.get(gen)
         if task is not None:
+            if not task.done():
+                self.observer.llm_ended(gen, self.clock.now(), None)
             task.cancel()
         self.speech.cancel(gen)
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from openreplica.engine import io as e
 from openreplica.plugins.base import TTS, PluginError
 from openreplica.runtime.guard import Spawn, create_task
+from openreplica.runtime.observer import NULL_OBSERVER, RuntimeObserver
 
 __all__ = ["SpeechWorkers"]
 
@@ -38,8 +39,14 @@ class SpeechWorkers:
         ahead: float,
         *,
         spawn: Spawn = create_task,
+        observer: RuntimeObserver = NULL_OBSERVER,
+        now: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        """`observer` hears when each segment's synthesis starts, first sounds and ends,
+        at times from `now` (the runtime's clock)."""
         self._tts = tts
+        self._observer = observer
+        self._now = now
         self._spawn = spawn
         self._feed = feed
         self._wait_for_room = wait_for_room
@@ -94,13 +101,23 @@ class SpeechWorkers:
         while (item := await queue.get()) is not None:
             segment, text = item
             await self._wait_for_room(self._ahead)
+            self._observer.tts_started(gen, segment, self._now())
+            error: str | None = None
+            first = True
             try:
                 async for chunk in self._tts.synthesize(text):
+                    if first:
+                        first = False
+                        self._observer.tts_first_audio(gen, segment, self._now())
                     self._feed(e.SpeechAudio(gen, segment, chunk.pcm, chunk.sample_rate))
                     await self._wait_for_room(self._ahead)
                 self._feed(e.SpeechSegmentDone(gen, segment))
             except PluginError as exc:
-                self._feed(e.SpeechFailed(gen, segment, str(exc)))
+                error = str(exc)
+                self._feed(e.SpeechFailed(gen, segment, error))
             except Exception as exc:
                 log.exception("TTS failed")
-                self._feed(e.SpeechFailed(gen, segment, f"TTS failed: {exc!r}"))
+                error = f"TTS failed: {exc!r}"
+                self._feed(e.SpeechFailed(gen, segment, error))
+            finally:
+                self._observer.tts_ended(gen, segment, self._now(), error)

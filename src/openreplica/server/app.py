@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import FastAPI
@@ -30,16 +31,21 @@ from openreplica.server import (
     routes_replicas,
     ws,
 )
+from openreplica.server.api_docs import add_api_docs
 from openreplica.server.conversation_end import Finisher
 from openreplica.server.deps import Services
 from openreplica.server.errors import install_error_handlers
 from openreplica.server.hub import ConversationHub
+from openreplica.server.observability import Observability
 from openreplica.server.plugin_factory import ModelFactory, PluginFactory, ScriptedFactory
 from openreplica.server.recordings import Recordings, RecordingSettings
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 from openreplica.server.webhooks import WebhookSender
 from openreplica.server.webrtc_routes import add_webrtc_routes
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +62,11 @@ def create_app(
     clock: Clock | None = None,
     model_cache: ModelCache | None = None,
     plugin_factory: PluginFactory | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
     clock = clock or SystemClock()
+    # --- observability: /metrics and per-turn traces (server/observability.py)
+    observability = Observability(settings, span_exporter)
     owns_cache = model_cache is None
     cache = model_cache or ModelCache()
     if plugin_factory is None:
@@ -77,6 +86,7 @@ def create_app(
             secret=settings.webhook_secret,
             max_attempts=settings.webhook_max_attempts,
             retry_delay=settings.webhook_retry_delay,
+            observe=observability.webhook_outcome,
         )
         resumed = await webhooks.resume()  # deliveries a previous run left pending
         if resumed:
@@ -99,8 +109,17 @@ def create_app(
             catalog,
         )
         hub = ConversationHub(
-            store, settings, clock, factory, finisher, catalog.list()[0].replica_id, recordings
+            store,
+            settings,
+            clock,
+            factory,
+            finisher,
+            catalog.list()[0].replica_id,
+            recordings,
+            observe=observability.observe,
         )
+        if observability.metrics is not None:
+            observability.metrics.track_live(hub.census)
         app.state.hub = hub
         app.state.avatars = catalog
         app.state.webhooks = webhooks
@@ -123,12 +142,15 @@ def create_app(
             if owns_cache:
                 await cache.aclose()
             await store.aclose()
+            observability.shutdown()
 
     app = FastAPI(
         title="openreplica",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served with local assets by api_docs (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     # SPEC §2.5: apps call the API, the offer endpoint and /static from their own origin.
@@ -151,6 +173,8 @@ def create_app(
     app.include_router(ws.router)
     add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
     app.include_router(call_config.router)  # /c/{id}/config: ICE servers, can it listen
+    observability.add_routes(app)  # GET /metrics
+    add_api_docs(app)  # /docs and /redoc, assets served locally
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
-from openreplica.runtime import Clock, ConversationRuntime, Listener
+from openreplica.runtime import NULL_OBSERVER, Clock, ConversationRuntime, Listener, RuntimeObserver
 from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.event_writer import EventWriter
 from openreplica.server.persona_config import conversation_config
@@ -139,8 +139,12 @@ class ConversationHub:
         finisher: Finisher,
         default_replica_id: str,
         recordings: Recordings | None = None,
+        *,
+        observe: Callable[[str], RuntimeObserver] = lambda _: NULL_OBSERVER,
     ) -> None:
         self._store = store
+        #: the metrics/traces observer of a conversation (server/metrics.py, tracing.py)
+        self._observe = observe
         self._settings = settings
         self._clock = clock
         self._plugins = plugin_factory
@@ -165,6 +169,10 @@ class ConversationHub:
 
     def is_live(self, conversation_id: str) -> bool:
         return conversation_id in self._live
+
+    def census(self) -> tuple[int, int]:
+        """(live conversations, connected participants), for metrics."""
+        return len(self._live), sum(live.participants for live in self._live.values())
 
     def capabilities(self, conversation_id: str) -> tuple[bool, bool] | None:
         """(can listen, can answer) of a live conversation; None when it is not live."""
@@ -350,6 +358,7 @@ class ConversationHub:
             plugins,
             self._clock,
             on_internal_error=lambda: self._end_on_internal_error(cid),
+            observer=self._observe(cid),
         )
         writer = EventWriter(self._store, record.conversation_id)
         runtime.subscribe(writer.on_event)

@@ -94,6 +94,12 @@ class ServerSettings:
     #: origins allowed to call the API, the offer endpoint and /static from a browser
     #: (CORS, SPEC §2.5); ("*",) = any origin
     cors_origins: tuple[str, ...] = ("*",)
+    # --- observability (docs/operations.md)
+    #: serve Prometheus metrics at GET /metrics
+    metrics: bool = True
+    #: OpenTelemetry traces per turn: off, or otlp (the `otel` extra + OTLP exporter)
+    traces: str = "off"
+    otlp_endpoint: str = "http://localhost:4318/v1/traces"
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
     # --- the hosted surface (issue 18): presence, interruptions
@@ -165,6 +171,9 @@ class ServerSettings:
             raise SettingsError("--presence-interval must be >= 0 (0 turns it off)")
         if not 1 <= self.recording_fps <= 30:
             raise SettingsError("--recording-fps must be between 1 and 30")
+        from openreplica.server.tracing import check_tracing
+
+        check_tracing(self)
 
     @classmethod
     def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -440,6 +449,20 @@ OPTIONS: tuple[Option, ...] = (
         "user camera frames kept per second for perception (default 2)",
         float,
         "FPS",
+    ),
+    # --- observability (docs/operations.md)
+    Option("metrics", "serve Prometheus metrics at GET /metrics (default true)", _bool, "BOOL"),
+    Option(
+        "traces",
+        "OpenTelemetry traces, one per turn: off (default) or otlp (needs "
+        "pip install 'openreplica[otel]' opentelemetry-exporter-otlp)",
+        lambda raw: _choice(raw, ("off", "otlp")),
+        "EXPORTER",
+    ),
+    Option(
+        "otlp_endpoint",
+        "OTLP/HTTP traces endpoint for --traces otlp (default http://localhost:4318/v1/traces)",
+        metavar="URL",
     ),
     Option(
         "cors_origins",

@@ -120,9 +120,12 @@ class WebhookSender:
         max_attempts: int = 5,
         retry_delay: float = 1.0,
         new_id: Callable[[], str] = new_webhook_id,
+        observe: Callable[[str], None] = lambda _: None,
     ) -> None:
         self._store = store
         self._client = client
+        #: told `delivered`, `failed` (one attempt) or `given_up` (server/metrics.py)
+        self._observe = observe
         self._clock = clock
         self._secret = secret
         self._max_attempts = max(1, max_attempts)
@@ -247,10 +250,12 @@ class WebhookSender:
         problem = await self._post(delivery)
         attempts = delivery.attempts + 1
         now = self._clock.now()
+        self._observe("delivered" if problem is None else "failed")
         if problem is None:
             status, next_at = DeliveryStatus.DELIVERED, now
         elif attempts >= self._max_attempts:
             status, next_at = DeliveryStatus.FAILED, now
+            self._observe("given_up")
             log.warning(
                 "%s: webhook %s to %s failed %d times (%s); giving up",
                 delivery.conversation_id,

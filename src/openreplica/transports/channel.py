@@ -118,6 +118,7 @@ class ConversationChannel:
     def _receive(self, data: bytes | str) -> None:
         now = self._clock.now()
         if not self._bucket.allow(now):
+            self.runtime.observer.interaction_refused(ErrorCode.RATE_LIMITED.value)
             self._reply_error(
                 ErrorCode.RATE_LIMITED,
                 f"more than {self.limits.rate:g} messages per second on this connection "
@@ -127,6 +128,7 @@ class ConversationChannel:
             return
         shared = self._conversation_bucket
         if shared is not None and not shared.allow(now):
+            self.runtime.observer.interaction_refused(ErrorCode.RATE_LIMITED.value)
             self._reply_error(
                 ErrorCode.RATE_LIMITED,
                 f"more than {shared.rate:g} messages per second on this conversation, all "
@@ -142,6 +144,7 @@ class ConversationChannel:
                 max_bytes=self.limits.max_message_bytes,
             )
         except ProtocolError as error:
+            self.runtime.observer.interaction_refused(error.code.value)
             self._reply_error(error.code, error.message, error.event_type)
             return
         if isinstance(interaction, Resume):

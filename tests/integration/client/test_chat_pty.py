@@ -39,14 +39,17 @@ class Terminal:
 
     async def expect(self, pattern: str, timeout: float = 30) -> re.Match[str]:
         """Wait for `pattern` in the output after the previous match."""
-        async with asyncio.timeout(timeout):
-            while True:
-                match = re.compile(pattern).search(self.output, self._seen)
-                if match:
-                    self._seen = match.end()
-                    return match
-                self._data.clear()
-                await self._data.wait()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    match = re.compile(pattern).search(self.output, self._seen)
+                    if match:
+                        self._seen = match.end()
+                        return match
+                    self._data.clear()
+                    await self._data.wait()
+        except TimeoutError:
+            raise AssertionError(f"{pattern!r} not in {self.output[self._seen :]!r}") from None
 
     def type(self, line: str) -> None:
         os.write(self.master, (line + "\n").encode())
@@ -92,9 +95,15 @@ async def test_chat_shows_captions_and_accepts_commands(
         await term.expect(r"unknown command /bogus")
 
         term.type("tell me a long story")
-        await term.expect(r"\[turn 2 \+\d+\.\ds\] replica: Once upon")
+        # the caption being spoken is drawn on its own line, the prompt below it …
+        live = await term.expect(r"(?s)\[turn 2 \+\d+\.\ds\] replica:(.*?)Once")
+        assert "\n" in live.group(1) and ">" in live.group(1), live.group(1)
         term.type("/interrupt")
-        await term.expect(r"interrupted after \d+\.\ds")
+        # … and is printed whole once it ends: what was typed meanwhile is not inside it
+        cut = await term.expect(
+            r"\[turn 2 \+\d+\.\ds\] replica: Once[^\n\x1b]*\(interrupted after \d+\.\ds\)\n"
+        )
+        assert "/interrupt" not in cut.group(0)
 
         term.type("and the weather?")
         await term.expect(r'tool call get_weather\(\{"city": "Paris"\}\) id=call_w\d+')

@@ -105,3 +105,21 @@ async def test_transcript_recorder(
     assert entries[0]["seconds_from_start"] < entries[1]["seconds_from_start"]
     webhook_shape = await client.get_conversation(info["conversation_id"], verbose=True)
     assert entries == webhook_shape["transcript"]
+
+
+async def test_an_example_with_a_wrong_api_key_prints_one_line(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    code, out = await run(
+        live_server,
+        tmp_path,
+        str(EXAMPLES / "echo_narrator.py"),
+        "--base-url",
+        live_server.base_url,
+        "--api-key",
+        "not-the-key",
+    )
+    assert code == 1, out
+    assert "Traceback" not in out
+    [line] = out.strip().splitlines()
+    assert line.startswith("echo_narrator: POST ") and "-> 401" in line, line

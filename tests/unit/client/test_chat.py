@@ -135,6 +135,31 @@ def test_captions_grow_word_by_word_and_close_with_timing() -> None:
     ]
 
 
+def test_with_a_prompt_captions_grow_on_their_own_line_and_print_whole() -> None:
+    out = io.StringIO()
+    live: list[str] = []
+    printer = CaptionPrinter(out, live=live.append)
+    R = "conversation.replica"
+    streaming = "conversation.utterance.streaming"
+    printer.show(event(1, f"{R}.started_speaking", 0.0, None, 1, "i1"))  # type: ignore[arg-type]
+    for n, speech in enumerate(["Hello", "Hello there"]):
+        props = {"role": "replica", "speech": speech, "content_index": n, "final": False}
+        printer.show(event(2 + n, streaming, 0.1 * n, props, 1, "i1"))  # type: ignore[arg-type]
+    printer.info("interrupt sent")  # a line meanwhile goes above, the caption goes on
+    assert out.getvalue() == "* interrupt sent\n"
+    assert live == [
+        "[turn 1 +0.0s] replica: ",
+        "[turn 1 +0.0s] replica: Hello",
+        "[turn 1 +0.0s] replica: Hello there",
+    ]
+    stopped = event(
+        4, f"{R}.stopped_speaking", 0.5, {"duration": 0.5, "interrupted": False}, 1, "i1"
+    )
+    printer.show(stopped)  # type: ignore[arg-type]
+    assert out.getvalue().splitlines()[-1] == "[turn 1 +0.0s] replica: Hello there  (0.5s)"
+    assert live[-1] == ""  # the live line is cleared
+
+
 async def test_a_session_over_a_fake_server() -> None:
     server = FakeServer("c1")
     read_fd, write_fd = os.pipe()
