@@ -33,6 +33,7 @@ from openreplica.runtime.clock import Clock
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
 from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
+from openreplica.runtime.visemes import VisemeSink, VisemeTrack
 from openreplica.runtime.voice import VoiceInput, VoiceSettings
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,12 @@ class ConversationRuntime:
         self.playout = Playout(
             clock,
             settings.output_sample_rate,
-            on_played=lambda gen, seg, n: self.feed(e.AudioPlayed(gen, seg, n)),
+            on_played=self._on_played,
             on_drained=lambda gen: self.feed(e.PlayoutDrained(gen)),
         )
+        #: mouth shapes for the audio played, to `viseme_sink` (see runtime/visemes.py)
+        self.visemes = VisemeTrack(settings.output_sample_rate)
+        self.viseme_sink: VisemeSink | None = None
         self._listeners: list[Listener] = []
         self._llm_tasks: dict[int, asyncio.Task[None]] = {}
         self._tts_queues: dict[int, asyncio.Queue[tuple[int, str] | None]] = {}
@@ -162,6 +166,12 @@ class ConversationRuntime:
     def replay(self, after_seq: int) -> list[Event]:
         return self.sequencer.log.replay(after_seq)
 
+    def _on_played(self, gen: int, segment: int, samples: int) -> None:
+        viseme = self.visemes.played(gen, segment, samples)
+        if viseme is not None and self.viseme_sink is not None:
+            self.viseme_sink.write_viseme(viseme)
+        self.feed(e.AudioPlayed(gen, segment, samples))
+
     def set_audio_sink(self, sink: AudioSink | None) -> None:
         self.playout.sink = sink
 
@@ -229,6 +239,7 @@ class ConversationRuntime:
                     self.playout.enqueue(gen, segment, audio)
                 case e.StopPlayout(gen):
                     self.playout.stop(gen)
+                    self.visemes.stop(gen)
         self._close_idle_tts_workers()
         self._timer_changed.set()
 
@@ -302,6 +313,9 @@ class ConversationRuntime:
                 segment, text = item
                 try:
                     async for chunk in self.plugins.tts.synthesize(text):
+                        self.visemes.add(
+                            gen, segment, chunk.visemes, chunk.samples, chunk.sample_rate
+                        )
                         self.feed(e.SpeechAudio(gen, segment, chunk.pcm, chunk.sample_rate))
                     self.feed(e.SpeechSegmentDone(gen, segment))
                 except PluginError as exc:

@@ -38,6 +38,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 
 from openreplica.plugins.base import Avatar
+from openreplica.plugins.visemes import Viseme
 from openreplica.runtime import ConversationRuntime
 from openreplica.runtime.camera import camera_frames
 from openreplica.transports.channel import ChannelLimits, ConversationChannel, History
@@ -183,6 +184,10 @@ class _AudioFanout:
         for sink in self.sinks:
             sink.write(pcm, sample_rate)
 
+    def write_viseme(self, viseme: Viseme) -> None:
+        for sink in self.sinks:
+            sink.write_viseme(viseme)
+
 
 _fanouts: weakref.WeakKeyDictionary[ConversationRuntime, _AudioFanout] = weakref.WeakKeyDictionary()
 
@@ -193,6 +198,7 @@ def _attach_feed(runtime: ConversationRuntime, feed: SpeechFeed) -> None:
         fanout = _fanouts[runtime] = _AudioFanout()
     if runtime.playout.sink is not fanout:
         runtime.set_audio_sink(fanout)
+        runtime.viseme_sink = fanout
     fanout.sinks.append(feed)
 
 
@@ -202,6 +208,7 @@ def _detach_feed(runtime: ConversationRuntime, feed: SpeechFeed) -> None:
         fanout.sinks.remove(feed)
         if not fanout.sinks and runtime.playout.sink is fanout:
             runtime.set_audio_sink(None)
+            runtime.viseme_sink = None
 
 
 @dataclass
