@@ -76,6 +76,10 @@ class ServerSettings:
     #: origins allowed to call the API, the offer endpoint and /static from a browser
     #: (CORS, SPEC §2.5); ("*",) = any origin
     cors_origins: tuple[str, ...] = ("*",)
+    #: the face models for photo replicas; None = DATA_DIR/models/face
+    face_models_dir: Path | None = None
+    #: let `train_image_url` fetch from private and loopback addresses (tests, intranets)
+    replica_fetch_private: bool = False
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
 
@@ -89,6 +93,10 @@ class ServerSettings:
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def face_models_path(self) -> Path:
+        return self.face_models_dir or self.data_dir / "models" / "face"
 
     @property
     def loopback(self) -> bool:
@@ -338,6 +346,20 @@ OPTIONS: tuple[Option, ...] = (
         "comma-separated list like https://app.example.com,http://localhost:5173",
         _origins,
         "ORIGINS",
+    ),
+    Option(
+        "face_models_dir",
+        "the face models for photo replicas (default DATA_DIR/models/face, where "
+        "`openreplica models pull face` puts them)",
+        Path,
+        "DIR",
+    ),
+    Option(
+        "replica_fetch_private",
+        "let POST /v2/replicas fetch train_image_url from private and loopback addresses "
+        "(default off)",
+        _bool,
+        "BOOL",
     ),
     Option(
         "testing_scripted_plugins",
