@@ -214,9 +214,9 @@ class PhotoRig:
                                 borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         alpha = cv2.warpAffine(self.person_alpha, m, size, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-        a3 = alpha[..., None]
-        out = self.plate.astype(np.float32) * (1.0 - a3) + person.astype(np.float32) * a3
-        return np.asarray(np.clip(out + 0.5, 0, 255), np.uint8)
+        # One pass in OpenCV: exact where alpha is 0 (background) or 1.
+        out = cv2.blendLinear(person, self.plate, alpha, 1.0 - alpha)
+        return np.asarray(out, np.uint8)
 
 
 class _Eyelids:
