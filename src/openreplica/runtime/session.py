@@ -240,6 +240,8 @@ class ConversationRuntime:
                 case e.StopPlayout(gen):
                     self.playout.stop(gen)
                     self.visemes.stop(gen)
+                    if self.viseme_sink is not None:
+                        self.viseme_sink.rest()
         self._close_idle_tts_workers()
         self._timer_changed.set()
 

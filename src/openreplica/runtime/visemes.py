@@ -27,6 +27,10 @@ class VisemeSink(Protocol):
 
     def write_viseme(self, viseme: Viseme) -> None: ...
 
+    def rest(self) -> None:
+        """Playout was stopped (an interrupt): audio already queued shows no shapes."""
+        ...
+
 
 @dataclass(slots=True)
 class _Segment:

@@ -188,6 +188,10 @@ class _AudioFanout:
         for sink in self.sinks:
             sink.write_viseme(viseme)
 
+    def rest(self) -> None:
+        for sink in self.sinks:
+            sink.rest()
+
 
 _fanouts: weakref.WeakKeyDictionary[ConversationRuntime, _AudioFanout] = weakref.WeakKeyDictionary()
 

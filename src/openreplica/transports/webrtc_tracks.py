@@ -99,6 +99,13 @@ class SpeechFeed:
         for i in range(1, min(self._fresh, len(self._labels)) + 1):
             self._labels[-i] = viseme
 
+    def rest(self) -> None:
+        """`VisemeSink`: interrupted. The few frames of audio still queued here are
+        sent (cutting them would click), but the face rests from the next video frame."""
+        for i in range(len(self._labels)):
+            self._labels[i] = "rest"
+        self._sent_visemes = ["rest"] if self._sent_visemes else []
+
     def _cut_frames(self) -> int:
         cut = 0
         while len(self._pending) >= _AUDIO_FRAME_BYTES:

@@ -20,6 +20,7 @@ class Sink:
     clock: VirtualClock
     audio: list[tuple[float, bytes]] = field(default_factory=list)
     visemes: list[tuple[float, Viseme]] = field(default_factory=list)
+    rested: list[float] = field(default_factory=list)
 
     def write(self, pcm: bytes, sample_rate: int) -> None:
         self.audio.append((self.clock.now(), pcm))
@@ -28,6 +29,9 @@ class Sink:
         # Written right after the frame's audio: it belongs to the last frame.
         assert self.audio and self.audio[-1][0] == self.clock.now()
         self.visemes.append((self.clock.now(), viseme))
+
+    def rest(self) -> None:
+        self.rested.append(self.clock.now())
 
 
 async def _runtime(reply: str) -> tuple[ConversationRuntime, VirtualClock, Sink]:
@@ -76,4 +80,5 @@ async def test_an_interrupt_cuts_the_visemes_with_the_audio() -> None:
     after = [t for t, _ in sink.visemes if t > cut_at]
     # At most the frame already being played; the face is at rest within 80 ms.
     assert all(t <= cut_at + 0.02 for t in after)
+    assert sink.rested and sink.rested[0] <= cut_at + 0.02  # told to rest at once
     await runtime.shutdown("done")

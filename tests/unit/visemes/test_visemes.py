@@ -90,3 +90,17 @@ def test_feed_sends_each_frames_viseme_with_it_and_nothing_after_a_stop() -> Non
     assert sent == ["aa", "aa", "aa", "mbp", "mbp", "mbp"]
     # Interrupted: the playout writes nothing more, so nothing more is shown.
     assert feed.pop() is None and feed.take_visemes() == []
+
+
+def test_an_interrupt_rests_the_face_while_queued_audio_drains() -> None:
+    feed = SpeechFeed()
+    frame = tone(220.0, 0.02, 48000)
+    for _ in range(4):
+        feed.write(frame, 48000)
+        feed.write_viseme("aa")
+    feed.pop()
+    feed.pop()
+    feed.rest()  # playout stopped with two frames still queued here
+    smooth = VisemeSmoother()
+    assert feed.pop() is not None  # the queued audio still goes out, unclipped
+    assert np.array_equal(smooth.update(feed.take_visemes()), viseme_weights("rest"))

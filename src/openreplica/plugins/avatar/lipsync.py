@@ -96,8 +96,8 @@ class VisemeSmoother:
     Input: the viseme of each audio frame sent since the last video frame. Output:
     weights over `VISEMES` (summing to 1), eased toward the new mix with a time
     constant of about 35 ms so shapes flow into each other, except that closures (m/b/p,
-    f/v) land at once (a lip press that arrives late reads as wrong) and silence snaps
-    to rest: nothing moves after the audio stops.
+    f/v) land at once (a lip press that arrives late reads as wrong) and silence (or only
+    `rest`) snaps to rest: nothing moves after the audio stops.
     """
 
     def __init__(self, frame_s: float = 0.04, tau_s: float = 0.035) -> None:
@@ -105,7 +105,7 @@ class VisemeSmoother:
         self.weights = rest_weights()
 
     def update(self, sent: Sequence[Viseme]) -> NDArray[np.float64]:
-        if not sent:
+        if all(v == "rest" for v in sent):  # silence, a pause, or an interrupt
             self.weights = rest_weights()
             return self.weights
         target = np.zeros(len(VISEMES))
