@@ -86,7 +86,7 @@ class ConversationRuntime:
             clock,
             settings.output_sample_rate,
             on_played=self._on_played,
-            on_drained=lambda gen: self.feed(e.PlayoutDrained(gen)),
+            on_drained=self._on_drained,
         )
         #: mouth shapes for the audio played, to `viseme_sink` (see runtime/visemes.py)
         self.visemes = VisemeTrack(settings.output_sample_rate)
@@ -171,6 +171,10 @@ class ConversationRuntime:
         if viseme is not None and self.viseme_sink is not None:
             self.viseme_sink.write_viseme(viseme)
         self.feed(e.AudioPlayed(gen, segment, samples))
+
+    def _on_drained(self, gen: int) -> None:
+        self.visemes.stop(gen)  # all its audio has played: nothing left to time
+        self.feed(e.PlayoutDrained(gen))
 
     def set_audio_sink(self, sink: AudioSink | None) -> None:
         self.playout.sink = sink
