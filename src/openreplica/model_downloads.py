@@ -267,7 +267,7 @@ def _plan(resp: httpx.Response, offset: int, part: Path, url: str) -> tuple[int 
 
 
 def add_models_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    models = commands.add_parser("models", help="download models for the local LLM")
+    models = commands.add_parser("models", help="download models (the local LLM, the face models)")
     sub = models.add_subparsers(title="models commands", metavar="COMMAND")
     pull = sub.add_parser(
         "pull",
@@ -275,7 +275,22 @@ def add_models_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         description="Download a small chat model (GGUF) into the data directory, with a "
         "progress bar; an interrupted download resumes; the file is checked by sha256. "
         "The server then uses it when no other LLM is configured (needs the llama extra: "
-        "pip install 'openreplica[llama]').",
+        "pip install 'openreplica[llama]'). `models pull face` instead fetches the face "
+        "detector, face mesh and segmenter for photo replicas (mediapipe's Apache-2.0 "
+        "models, about 36 MB to download, 1.7 MB kept).",
+    )
+    pull.add_argument(
+        "what",
+        nargs="?",
+        choices=("llm", "face"),
+        default="llm",
+        help="llm (default): the chat model; face: the face models",
+    )
+    pull.add_argument(
+        "--dir", type=Path, help="face: where to keep the files (default <data dir>/models/face)"
+    )
+    pull.add_argument(
+        "--wheel", type=Path, help="face: take the files from this mediapipe 0.10.14 wheel"
     )
     pull.add_argument("--url", default=DEFAULT_MODEL.url, help="download another GGUF file")
     pull.add_argument(
@@ -304,6 +319,10 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _run_pull(args: argparse.Namespace) -> int:
+    if args.what == "face":
+        from openreplica.models_face import run_pull_face
+
+        return run_pull_face(args.dir, args.wheel, args.force, os.environ)
     url: str = args.url
     models = data_dir(os.environ) / "models"
     if args.if_missing and (found := pulled_model(models)) is not None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from openreplica.plugins.visemes import VisemeMark
 from openreplica.protocol import ErrorCode
 
 # --------------------------------------------------------------------------- audio
@@ -22,10 +23,15 @@ from openreplica.protocol import ErrorCode
 
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
-    """A piece of 16-bit little-endian mono PCM."""
+    """A piece of 16-bit little-endian mono PCM.
+
+    `visemes`: the mouth shapes that go with it (offsets into this chunk), when the TTS
+    knows its phoneme timing (see `plugins.visemes`); empty otherwise.
+    """
 
     pcm: bytes
     sample_rate: int
+    visemes: tuple[VisemeMark, ...] = ()
 
     @property
     def samples(self) -> int:

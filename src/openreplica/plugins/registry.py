@@ -95,10 +95,15 @@ def _resolve(kind: str, engine: str | None, known: tuple[str, ...]) -> tuple[str
 def build_tts(engine: str | None, options: TTSOptions, cache: ModelCache) -> tuple[TTS, str | None]:
     name, warning = _resolve("TTS", engine, TTS_ENGINES)
     if name == "espeak":
+        from openreplica.plugins.aligner import AlignedTTS, PocketsphinxAligner
         from openreplica.plugins.tts_espeak import EspeakTTS
 
         speed = round(175 * options.speed) if options.speed else 175
-        return EspeakTTS(voice=options.voice or "en-us", speed=speed), warning
+        # espeak-ng says a sentence in one go and has no phoneme timing of its own:
+        # forced alignment gives its lips visemes (one aligner per process).
+        aligner = cache.get(("aligner", "pocketsphinx"), PocketsphinxAligner)
+        espeak = EspeakTTS(voice=options.voice or "en-us", speed=speed)
+        return AlignedTTS(espeak, aligner), warning
     if name == "openai":
         from openreplica.plugins.tts_openai import OpenAICompatibleTTS
 

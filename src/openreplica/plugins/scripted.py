@@ -19,6 +19,7 @@ from openreplica.plugins.base import (
     TextDelta,
     Transcript,
 )
+from openreplica.plugins.visemes import Viseme, VisemeMark
 
 __all__ = [
     "LLMCall",
@@ -104,8 +105,11 @@ class ScriptedTTS:
         frequency: float = 220.0,
         *,
         sleep: Sleep | None = None,
+        word_visemes: Sequence[Viseme] = (),
     ) -> None:
         self.sample_rate = sample_rate
+        #: each word's audio is split evenly between these visemes (none: no visemes)
+        self.word_visemes = tuple(word_visemes)
         self.ms_per_word = ms_per_word
         self.frequency = frequency
         self._sleep = sleep
@@ -122,10 +126,12 @@ class ScriptedTTS:
         if self.fail is not None:
             raise self.fail
         word_pcm = tone(self.frequency, self.ms_per_word / 1000, self.sample_rate)
+        step = len(word_pcm) // 2 // max(1, len(self.word_visemes))
+        marks = tuple(VisemeMark(i * step, v) for i, v in enumerate(self.word_visemes))
         for _ in text.split():
             if self._sleep is not None:
                 await self._sleep(self.ms_per_word / 1000)
-            yield AudioChunk(word_pcm, self.sample_rate)
+            yield AudioChunk(word_pcm, self.sample_rate, marks)
 
 
 def _loud_is_speech(level: float) -> float:

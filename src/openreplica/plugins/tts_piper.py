@@ -3,6 +3,11 @@
 Synthesis is CPU-bound (real-time factor ~0.05 on one core), so it runs in a worker
 thread; piper splits the text into sentences itself and we yield one chunk per
 sentence as soon as it is ready.
+
+Each chunk carries its visemes from Piper's own phoneme alignments: the voice model is
+patched in memory on load to expose its per-phoneme sample counts (needs the `onnx`
+package; piper-tts >= 1.5), which add up exactly to the audio. Without `onnx` the
+chunks carry no visemes and faces fall back to the audio level.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from openreplica.plugins.base import AudioChunk, TTSUnavailable
+from openreplica.plugins.visemes import visemes_from_alignment
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -62,11 +68,38 @@ def _load_voice(model: Path, config: Path, threads: int | None) -> PiperVoice:
     if threads is not None:
         opts.intra_op_num_threads = threads
     session = ort.InferenceSession(
-        str(model), sess_options=opts, providers=["CPUExecutionProvider"]
+        _with_alignments(model), sess_options=opts, providers=["CPUExecutionProvider"]
     )
     with open(config, encoding="utf-8") as f:
         piper_config = PiperConfig.from_dict(json.load(f))
     return PiperVoice(session=session, config=piper_config)
+
+
+def _with_alignments(model: Path) -> str | bytes:
+    """The model with its phoneme durations exposed (serialised), else its path."""
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:
+        return str(model)
+    proto = onnx.load(str(model))
+    try:
+        add_alignment_output(proto)
+    except ValueError:  # already patched on disk, or no duration tensor to expose
+        return str(model)
+    data: bytes = proto.SerializeToString()
+    return data
+
+
+def _chunk(piper_chunk: Any, sample_rate: int) -> AudioChunk:
+    pcm: bytes = piper_chunk.audio_int16_bytes
+    alignments = piper_chunk.phoneme_alignments
+    if not alignments:
+        return AudioChunk(pcm, sample_rate)
+    marks = visemes_from_alignment(
+        [a.phoneme for a in alignments], [int(a.num_samples) for a in alignments], sample_rate
+    )
+    return AudioChunk(pcm, sample_rate, marks)
 
 
 class PiperTTS:
@@ -151,17 +184,17 @@ class PiperTTS:
             noise_scale=self.noise_scale,
             noise_w_scale=self.noise_w_scale,
         )
-        chunks = voice.synthesize(text, syn_config=config)
-        sentences = (c.audio_int16_bytes for c in chunks)
+        chunks = voice.synthesize(text, syn_config=config, include_alignments=True)
+        sentences = (_chunk(c, self.sample_rate) for c in chunks)
         while True:
             # One `next` per thread hop: each sentence is yielded as soon as it exists.
-            pcm = await asyncio.to_thread(self._next, sentences, text)
-            if pcm is None:
+            chunk = await asyncio.to_thread(self._next, sentences, text)
+            if chunk is None:
                 return
-            yield AudioChunk(pcm, self.sample_rate)
+            yield chunk
 
     @staticmethod
-    def _next(sentences: Iterator[bytes], text: str) -> bytes | None:
+    def _next(sentences: Iterator[AudioChunk], text: str) -> AudioChunk | None:
         try:
             return next(sentences, None)
         except Exception as exc:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from openreplica.engine import ConversationEngine, EngineSettings
 from openreplica.engine import io as e
-from openreplica.plugins.base import LLM, TTS, ASRModel, VADModel
+from openreplica.plugins.base import LLM, TTS, ASRModel, AudioChunk, VADModel
 from openreplica.plugins.perception import PerceptionEngine
 from openreplica.protocol import (
     AnyInteraction,
@@ -43,6 +43,7 @@ from openreplica.runtime.observer import NULL_OBSERVER, RuntimeObserver
 from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
 from openreplica.runtime.synthesis import SpeechWorkers
+from openreplica.runtime.visemes import VisemeSink, VisemeTrack
 from openreplica.runtime.voice import VoiceInput, VoiceSettings
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,8 @@ class ConversationRuntime:
         self.playout = Playout(
             clock,
             settings.output_sample_rate,
-            on_played=lambda gen, seg, n: self.feed(e.AudioPlayed(gen, seg, n)),
-            on_drained=lambda gen: self.feed(e.PlayoutDrained(gen)),
+            on_played=self._on_played,
+            on_drained=self._on_drained,
             spawn=self.spawn,
         )
         self.speech = SpeechWorkers(
@@ -117,7 +118,11 @@ class ConversationRuntime:
             spawn=self.spawn,
             observer=observer,
             now=clock.now,
+            on_audio=self._on_synthesised,
         )
+        #: mouth shapes for the audio played, to `viseme_sink` (see runtime/visemes.py)
+        self.visemes = VisemeTrack(settings.output_sample_rate)
+        self.viseme_sink: VisemeSink | None = None
         self._listeners: list[Listener] = []
         self.user_audio_taps: list[UserAudioTap] = []
         self._llm_tasks: dict[int, asyncio.Task[None]] = {}
@@ -221,6 +226,20 @@ class ConversationRuntime:
     def replay(self, after_seq: int) -> list[Event]:
         return self.sequencer.log.replay(after_seq)
 
+    def _on_played(self, gen: int, segment: int, samples: int) -> None:
+        viseme = self.visemes.played(gen, segment, samples)
+        if viseme is not None and self.viseme_sink is not None:
+            self.viseme_sink.write_viseme(viseme)
+        self.feed(e.AudioPlayed(gen, segment, samples))
+
+    def _on_synthesised(self, gen: int, segment: int, chunk: AudioChunk) -> None:
+        """Each synthesised chunk's mouth shapes, timed later by the playout clock."""
+        self.visemes.add(gen, segment, chunk.visemes, chunk.samples, chunk.sample_rate)
+
+    def _on_drained(self, gen: int) -> None:
+        self.visemes.stop(gen)  # all its audio has played: nothing left to time
+        self.feed(e.PlayoutDrained(gen))
+
     def set_audio_sink(self, sink: AudioSink | None) -> None:
         self.playout.sink = sink
 
@@ -296,6 +315,9 @@ class ConversationRuntime:
                     silent_at = self.playout.stop(gen)
                     if silent_at is not None:
                         self.observer.playout_cut(gen, self.clock.now(), silent_at)
+                    self.visemes.stop(gen)
+                    if self.viseme_sink is not None:
+                        self.viseme_sink.rest()
         # A generation that is no longer speaking needs no more synthesis.
         self.speech.retire_except(self.engine.speaking_generation)
         self._timer_changed.set()

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from openreplica.engine import io as e
-from openreplica.plugins.base import TTS, PluginError
+from openreplica.plugins.base import TTS, AudioChunk, PluginError
 from openreplica.runtime.guard import Spawn, create_task
 from openreplica.runtime.observer import NULL_OBSERVER, RuntimeObserver
 
@@ -41,12 +41,15 @@ class SpeechWorkers:
         spawn: Spawn = create_task,
         observer: RuntimeObserver = NULL_OBSERVER,
         now: Callable[[], float] = lambda: 0.0,
+        on_audio: Callable[[int, int, AudioChunk], None] = lambda gen, segment, chunk: None,
     ) -> None:
         """`observer` hears when each segment's synthesis starts, first sounds and ends,
         at times from `now` (the runtime's clock)."""
         self._tts = tts
         self._observer = observer
         self._now = now
+        #: told of each synthesised chunk before the engine is (visemes ride on it)
+        self._on_audio = on_audio
         self._spawn = spawn
         self._feed = feed
         self._wait_for_room = wait_for_room
@@ -109,6 +112,7 @@ class SpeechWorkers:
                     if first:
                         first = False
                         self._observer.tts_first_audio(gen, segment, self._now())
+                    self._on_audio(gen, segment, chunk)
                     self._feed(e.SpeechAudio(gen, segment, chunk.pcm, chunk.sample_rate))
                     await self._wait_for_room(self._ahead)
                 self._feed(e.SpeechSegmentDone(gen, segment))

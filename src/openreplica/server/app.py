@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -21,6 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from openreplica import __version__
 from openreplica.plugins.avatar.catalog import AvatarCatalog
+from openreplica.plugins.avatar.facemesh import FaceModels, FaceModelsMissing
 from openreplica.plugins.registry import ModelCache
 from openreplica.runtime import Clock, SystemClock
 from openreplica.server import (
@@ -48,6 +50,18 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger(__name__)
+
+
+def _face_models(directory: Path) -> FaceModels | None:
+    """The face models for photo replicas, or None (portraits then use OpenCV's Haar
+    cascades) when `openreplica models pull face` has not been run."""
+    try:
+        return FaceModels.load(directory)
+    except FaceModelsMissing:
+        log.info("no face models in %s: photo replicas use the simpler portrait mode "
+                 "(openreplica models pull face)", directory)  # fmt: skip
+        return None
+
 
 __all__ = ["create_app"]
 
@@ -95,7 +109,9 @@ def create_app(
         recovered = await finisher.recover()
         if recovered:
             log.warning("marked %d conversations of a previous run as ended", len(recovered))
-        catalog = AvatarCatalog(settings.data_dir / "replicas")
+        catalog = AvatarCatalog(
+            settings.data_dir / "replicas", face_models=_face_models(settings.face_models_path)
+        )
         for replica_id, (name, _) in (await store.replica_names()).items():
             if replica_id in catalog:  # a portrait file removed since keeps no name
                 catalog.rename(replica_id, name)

@@ -75,6 +75,20 @@ def _asr() -> Check:
     return Check("pocketsphinx", "ok", str(model))
 
 
+def _face_models(settings: ServerSettings) -> Check:
+    from openreplica.plugins.avatar.facemesh import face_models_present
+
+    where = settings.face_models_path
+    if face_models_present(where, verify=True):
+        return Check("face models", "ok", f"{where} (photoreal replicas)")
+    return Check(
+        "face models",
+        "warn",
+        f"not in {where}: photo replicas use the simpler portrait mode "
+        "(openreplica models pull face)",
+    )
+
+
 async def _llm(settings: ServerSettings) -> Check:
     from openreplica.server.persona_config import conversation_config
     from openreplica.server.readiness import llm_problem
@@ -136,7 +150,15 @@ def _port(settings: ServerSettings) -> Check:
 
 
 async def run_checks(settings: ServerSettings) -> list[Check]:
-    checks = [_espeak(), _chromium(), _piper(), _vad(settings), _asr(), await _llm(settings)]
+    checks = [
+        _espeak(),
+        _chromium(),
+        _piper(),
+        _vad(settings),
+        _asr(),
+        _face_models(settings),
+        await _llm(settings),
+    ]
     checks += [_webrtc(settings), _data_dir(settings), await _database(settings), _port(settings)]
     return checks
 

@@ -215,10 +215,21 @@ class ReplicaOut(BaseModel):
     thumbnail_video_url: str | None = None
     #: ours: how it is drawn, `character` or `portrait`
     kind: str
+    #: ours: a JPEG still of a user replica (`GET /v2/replicas/{id}/thumbnail`)
+    thumbnail_url: str | None = None
+    #: why training failed (`status` `error`)
+    error_message: str | None = None
 
 
 class ReplicaRename(BaseModel):
     replica_name: str = Field(min_length=1, max_length=512)
+
+
+class ReplicaCreate(BaseModel):
+    replica_name: str | None = Field(default=None, min_length=1, max_length=512)
+    train_image_url: str | None = Field(default=None, max_length=2048)
+    train_video_url: str | None = Field(default=None, max_length=2048)
+    callback_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
 
 
 class ReplicaList(BaseModel):

@@ -100,6 +100,10 @@ class ServerSettings:
     #: OpenTelemetry traces per turn: off, or otlp (the `otel` extra + OTLP exporter)
     traces: str = "off"
     otlp_endpoint: str = "http://localhost:4318/v1/traces"
+    #: the face models for photo replicas; None = DATA_DIR/models/face
+    face_models_dir: Path | None = None
+    #: let `train_image_url` fetch from private and loopback addresses (tests, intranets)
+    replica_fetch_private: bool = False
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
     # --- the hosted surface (issue 18): presence, interruptions
@@ -122,6 +126,10 @@ class ServerSettings:
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def face_models_path(self) -> Path:
+        return self.face_models_dir or self.data_dir / "models" / "face"
 
     @property
     def loopback(self) -> bool:
@@ -471,6 +479,20 @@ OPTIONS: tuple[Option, ...] = (
         "comma-separated list like https://app.example.com,http://localhost:5173",
         _origins,
         "ORIGINS",
+    ),
+    Option(
+        "face_models_dir",
+        "the face models for photo replicas (default DATA_DIR/models/face, where "
+        "`openreplica models pull face` puts them)",
+        Path,
+        "DIR",
+    ),
+    Option(
+        "replica_fetch_private",
+        "let POST /v2/replicas fetch train_image_url from private and loopback addresses "
+        "(default off)",
+        _bool,
+        "BOOL",
     ),
     Option(
         "testing_scripted_plugins",

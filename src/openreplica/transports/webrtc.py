@@ -33,6 +33,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from openreplica.plugins.base import Avatar
+from openreplica.plugins.visemes import Viseme
 from openreplica.protocol import ErrorCode, encode, error_event
 from openreplica.runtime import ConversationRuntime
 from openreplica.runtime.camera import camera_frames
@@ -79,6 +80,14 @@ class _AudioFanout:
         for sink in self.sinks:
             sink.write(pcm, sample_rate)
 
+    def write_viseme(self, viseme: Viseme) -> None:
+        for sink in self.sinks:
+            sink.write_viseme(viseme)
+
+    def rest(self) -> None:
+        for sink in self.sinks:
+            sink.rest()
+
 
 _fanouts: weakref.WeakKeyDictionary[ConversationRuntime, _AudioFanout] = weakref.WeakKeyDictionary()
 
@@ -89,6 +98,7 @@ def _attach_feed(runtime: ConversationRuntime, feed: SpeechFeed) -> None:
         fanout = _fanouts[runtime] = _AudioFanout()
     if runtime.playout.sink is not fanout:
         runtime.set_audio_sink(fanout)
+        runtime.viseme_sink = fanout
     fanout.sinks.append(feed)
 
 
@@ -98,6 +108,7 @@ def _detach_feed(runtime: ConversationRuntime, feed: SpeechFeed) -> None:
         fanout.sinks.remove(feed)
         if not fanout.sinks and runtime.playout.sink is fanout:
             runtime.set_audio_sink(None)
+            runtime.viseme_sink = None
 
 
 @dataclass

@@ -6,10 +6,11 @@ Replica audio: the runtime's playout writes each 20 ms frame of speech into a
 takes one 48 kHz frame per 20 ms and sends silence when there is none. Nothing is
 buffered beyond a few frames, so an interrupt is heard within about one frame.
 
-Replica video: a `ReplicaVideoTrack` renders the avatar at `fps` with the mouth opening
-taken from the audio frames the audio track has just sent (peak level since the previous
-video frame, through a `MouthSmoother`): when the audio stops, the next video frame has
-the mouth closed.
+Replica video: a `ReplicaVideoTrack` renders the avatar at `fps` with the mouth shaped
+by the audio frames the audio track has just sent: by their visemes when the TTS gave
+them (the runtime writes each played frame's viseme to the feed, `write_viseme`, right
+after its audio), else by their peak level (`MouthSmoother`). When the audio stops, the
+next video frame has the mouth at rest.
 
 Tracks pace themselves on the runtime's `Clock` (the system clock in a server).
 """
@@ -26,10 +27,13 @@ import av
 import cv2
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from numpy.typing import NDArray
 
 from openreplica.plugins.audio import Resampler
 from openreplica.plugins.avatar import MouthSmoother, mouth_open_from_pcm
+from openreplica.plugins.avatar.lipsync import VisemeSmoother, openness
 from openreplica.plugins.base import AvatarStream
+from openreplica.plugins.visemes import Viseme
 from openreplica.runtime import Clock
 
 __all__ = [
@@ -66,6 +70,12 @@ class SpeechFeed:
 
     def __init__(self, max_frames: int = 10) -> None:
         self._frames: deque[bytes] = deque()
+        #: each frame's viseme (None: the audio came without visemes)
+        self._labels: deque[Viseme | None] = deque()
+        #: frames cut by the latest `write`, which its `write_viseme` labels
+        self._fresh = 0
+        #: visemes of the frames sent since the video track last asked
+        self._sent_visemes: list[Viseme] = []
         self._max_frames = max_frames
         self._pending = bytearray()
         self._resampler: Resampler | None = None
@@ -82,14 +92,31 @@ class SpeechFeed:
             self._resampler = Resampler(sample_rate, AUDIO_RATE)
         self._pending += self._resampler.process(pcm)
         self._idle_pops = 0
-        self._cut_frames()
+        self._fresh = self._cut_frames()
 
-    def _cut_frames(self) -> None:
+    def write_viseme(self, viseme: Viseme) -> None:
+        """`VisemeSink`: the viseme of the frame just written."""
+        for i in range(1, min(self._fresh, len(self._labels)) + 1):
+            self._labels[-i] = viseme
+
+    def rest(self) -> None:
+        """`VisemeSink`: interrupted. The few frames of audio still queued here are
+        sent (cutting them would click), but the face rests from the next video frame."""
+        for i in range(len(self._labels)):
+            self._labels[i] = "rest"
+        self._sent_visemes = ["rest"] if self._sent_visemes else []
+
+    def _cut_frames(self) -> int:
+        cut = 0
         while len(self._pending) >= _AUDIO_FRAME_BYTES:
             self._frames.append(bytes(self._pending[:_AUDIO_FRAME_BYTES]))
+            self._labels.append(None)
             del self._pending[:_AUDIO_FRAME_BYTES]
+            cut += 1
         while len(self._frames) > self._max_frames:
             self._frames.popleft()
+            self._labels.popleft()
+        return cut
 
     def _flush_tail(self) -> None:
         if self._resampler is not None:
@@ -117,12 +144,20 @@ class SpeechFeed:
             return None
         self._primed = True
         frame = self._frames.popleft()
+        viseme = self._labels.popleft()
+        if viseme is not None:
+            self._sent_visemes.append(viseme)
         self.samples_sent += AUDIO_FRAME_SAMPLES
         self._sent_level(mouth_open_from_pcm(frame))
         return frame
 
     def _sent_level(self, level: float) -> None:
         self._peak = max(self._peak, level)
+
+    def take_visemes(self) -> list[Viseme]:
+        """Visemes of the audio sent since the previous call (empty: none, or silence)."""
+        sent, self._sent_visemes = self._sent_visemes, []
+        return sent
 
     def take_level(self) -> float:
         """Peak mouth level (0..1) of the audio sent since the previous call; 0.0 when
@@ -199,23 +234,41 @@ class ReplicaVideoTrack(MediaStreamTrack):
         self.fps = fps
         self._pacer = _Pacer(clock, 1.0 / fps)
         self._smoother = MouthSmoother()
+        self._visemes = VisemeSmoother(frame_s=1.0 / fps)
         self.frames_sent = 0
         #: mouth opening of the last frame sent (tests and diagnostics)
         self.last_mouth = 0.0
+        #: viseme weights of the last frame sent (over `VISEMES`), None: level-driven
+        self.last_visemes: np.ndarray | None = None
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
         index = await self._pacer.next()
         t = index / self.fps
-        self.last_mouth = mouth = self._smoother.update(self.feed.take_level())
-        rgb = self.stream.render(t, mouth)
+        rgb = self._render(t)
         # I420 straight from OpenCV: the VP8 encoder takes it as is, no swscale pass.
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), "yuv420p")
+        yuv = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), np.uint8)
+        frame = av.VideoFrame.from_ndarray(yuv, "yuv420p")
         frame.pts = round(t * _VIDEO_CLOCK)
         frame.time_base = _VIDEO_TIME_BASE
         self.frames_sent += 1
         return frame
+
+    def _render(self, t: float) -> NDArray[np.uint8]:
+        sent = self.feed.take_visemes()
+        level = self._smoother.update(self.feed.take_level())
+        if not sent and level > 0.0:  # speech without visemes: follow its level
+            self.last_visemes = None
+            self._visemes.reset()
+            self.last_mouth = level
+            return np.asarray(self.stream.render(t, level), np.uint8)
+        weights = self.last_visemes = self._visemes.update(sent)
+        self.last_mouth = mouth = openness(weights)
+        render_visemes = getattr(self.stream, "render_visemes", None)
+        if render_visemes is not None:  # a face that draws each shape (the photo rig)
+            return np.asarray(render_visemes(t, weights), np.uint8)
+        return np.asarray(self.stream.render(t, mouth), np.uint8)
 
 
 async def consume_user_audio(

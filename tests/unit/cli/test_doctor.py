@@ -27,7 +27,20 @@ def test_a_healthy_setup(
     for line in ("✓ Piper voice", "✓ pocketsphinx", "✓ data dir", "✓ database", "✓ port"):
         assert line in out
     assert "! LLM: this persona has no LLM" in out  # optional: guidance, not failure
+    assert "! face models: not in" in out and "openreplica models pull face" in out
     assert out.strip().endswith("ready to serve")
+
+
+def test_pulled_face_models_are_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from face_models import require_face_models
+
+    monkeypatch.delenv("OPENREPLICA_API_KEY", raising=False)
+    models = require_face_models()
+    args = ["doctor", "--data-dir", str(tmp_path), "--port", str(_free_port())]
+    main([*args, "--face-models-dir", str(models)])
+    assert f"✓ face models: {models}" in capsys.readouterr().out
 
 
 def test_a_broken_setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

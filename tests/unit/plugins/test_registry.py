@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from openreplica.plugins.aligner import AlignedTTS
 from openreplica.plugins.asr_faster_whisper import FasterWhisperASR
 from openreplica.plugins.asr_openai import OpenAICompatibleASR
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR
@@ -25,6 +26,9 @@ from openreplica.plugins.vad_webrtc import WebRtcVAD
 )
 def test_build_tts_known_engines(engine: str | None, cls: type) -> None:
     tts, warning = build_tts(engine, TTSOptions(), ModelCache())
+    if engine == "espeak":  # wrapped: visemes by forced alignment
+        assert isinstance(tts, AlignedTTS)
+        tts = tts.inner
     assert isinstance(tts, cls)
     assert warning is None
 
@@ -54,7 +58,9 @@ def test_tts_options_reach_the_engine() -> None:
     assert isinstance(tts, OpenAICompatibleTTS)
     assert (tts.voice, tts.model, tts.speed) == ("nova", "tts-x", 1.5)
     assert tts.base_url == "http://127.0.0.1:1/v1"
-    espeak, _ = build_tts("espeak-ng", TTSOptions(voice="en-gb", speed=2.0), ModelCache())
+    aligned, _ = build_tts("espeak-ng", TTSOptions(voice="en-gb", speed=2.0), ModelCache())
+    assert isinstance(aligned, AlignedTTS)
+    espeak = aligned.inner
     assert isinstance(espeak, EspeakTTS)
     assert (espeak.voice, espeak.speed) == ("en-gb", 350)
 

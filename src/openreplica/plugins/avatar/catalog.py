@@ -5,6 +5,10 @@ A portrait replica is an image file named after its replica id, e.g.
 from the id (`r-sam` -> `Sam`) unless registered explicitly. Listing only scans file
 names; a portrait's image is loaded and its face detected on first `get`, then kept.
 Built-in ids always win over a file of the same name.
+
+With the face models (`openreplica models pull face`) a portrait becomes a photoreal
+`PhotoAvatar` (face mesh, lips shaped per viseme); without them, or when the mesh finds
+no single usable face, it stays a `PortraitAvatar` (OpenCV Haar cascades).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from numpy.typing import NDArray
 
 from . import style as _style_module
 from .character import CharacterAvatar
+from .face_detect import load_rgb
+from .facemesh import FaceModels
+from .photo import FaceTooSmall, NoFaceFound, PhotoAvatar, SeveralFaces
 from .portrait import PortraitAvatar
 from .style import BUILTIN_STYLES, CharacterStyle
 
@@ -66,11 +73,13 @@ class AvatarCatalog:
         self,
         portrait_dir: str | Path | None = None,
         styles: Iterable[CharacterStyle] = BUILTIN_STYLES,
+        face_models: FaceModels | None = None,
     ) -> None:
+        self.face_models = face_models
         self._builtins = {s.replica_id: CharacterAvatar(s) for s in styles}
         self._portrait_dir = Path(portrait_dir) if portrait_dir is not None else None
-        self._registered: dict[str, PortraitAvatar] = {}
-        self._loaded: dict[Path, PortraitAvatar] = {}
+        self._registered: dict[str, PortraitAvatar | PhotoAvatar] = {}
+        self._loaded: dict[Path, PortraitAvatar | PhotoAvatar] = {}
         #: display names given with `rename`, over the ones taken from ids
         self._names: dict[str, str] = {}
 
@@ -117,7 +126,7 @@ class AvatarCatalog:
         if path is not None and path in self._loaded:
             self._loaded[path].name = name
 
-    def get(self, replica_id: str) -> CharacterAvatar | PortraitAvatar:
+    def get(self, replica_id: str) -> CharacterAvatar | PortraitAvatar | PhotoAvatar:
         if replica_id in self._builtins:
             return self._builtins[replica_id]
         if replica_id in self._registered:
@@ -126,10 +135,26 @@ class AvatarCatalog:
         if path is None:
             raise UnknownReplica(replica_id)
         if path not in self._loaded:
-            self._loaded[path] = PortraitAvatar.from_image(
-                path, replica_id, self._names.get(replica_id, name_from_id(replica_id))
-            )
+            name = self._names.get(replica_id, name_from_id(replica_id))
+            self._loaded[path] = self._portrait(load_rgb(path), replica_id, name)
         return self._loaded[path]
+
+    def _portrait(
+        self, rgb: NDArray[np.uint8], replica_id: str, name: str
+    ) -> PortraitAvatar | PhotoAvatar:
+        if self.face_models is not None:
+            try:
+                return PhotoAvatar(rgb, self.face_models, replica_id, name)
+            except (NoFaceFound, SeveralFaces, FaceTooSmall):
+                pass  # the cruder portrait animates any picture
+        return PortraitAvatar(rgb, replica_id, name)
+
+    def forget(self, replica_id: str) -> None:
+        """Drop what is kept in memory for a portrait (its file is the caller's)."""
+        self._registered.pop(replica_id, None)
+        self._names.pop(replica_id, None)
+        for path in [p for p in self._loaded if p.stem == replica_id]:
+            del self._loaded[path]
 
     def __contains__(self, replica_id: object) -> bool:
         return isinstance(replica_id, str) and any(i.replica_id == replica_id for i in self.list())
@@ -139,10 +164,10 @@ class AvatarCatalog:
         replica_id: str,
         image: str | Path | NDArray[np.generic],
         name: str | None = None,
-    ) -> PortraitAvatar:
+    ) -> PortraitAvatar | PhotoAvatar:
         """Add a portrait replica from an image file or array (kept in memory only)."""
         if replica_id in self._builtins:
             raise ValueError(f"{replica_id} is a built-in replica")
-        avatar = PortraitAvatar.from_image(image, replica_id, name or name_from_id(replica_id))
+        avatar = self._portrait(load_rgb(image), replica_id, name or name_from_id(replica_id))
         self._registered[replica_id] = avatar
         return avatar

@@ -1,4 +1,7 @@
-"""From the audio being played to how open the mouth is.
+"""From the audio being played to the mouth's shape.
+
+With visemes (TTS phoneme timing, see `plugins.visemes`) a `VisemeSmoother` blends the
+shapes of the audio frames just sent; without them the level of the audio is used:
 
 The caller measures each 20 ms playout frame with `mouth_open_from_pcm` and passes the
 level through a `MouthSmoother` before rendering the video frame shown with it. Energy
@@ -11,10 +14,21 @@ interrupt) the lips close on the very next frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
-__all__ = ["MouthSmoother", "mouth_open_from_pcm"]
+from openreplica.plugins.visemes import OPENNESS, VISEMES, Viseme
+
+__all__ = [
+    "MouthSmoother",
+    "VisemeSmoother",
+    "mouth_open_from_pcm",
+    "openness",
+    "rest_weights",
+    "viseme_weights",
+]
 
 #: below this level (dBFS RMS) the frame counts as silence: breath, dither, room tone
 FLOOR_DBFS = -45.0
@@ -74,3 +88,56 @@ class MouthSmoother:
 
     def reset(self) -> None:
         self.value = 0.0
+
+
+class VisemeSmoother:
+    """Per-stream blend of the visemes sent since the previous video frame.
+
+    Input: the viseme of each audio frame sent since the last video frame. Output:
+    weights over `VISEMES` (summing to 1), eased toward the new mix with a time
+    constant of about 35 ms so shapes flow into each other, except that closures (m/b/p,
+    f/v) land at once (a lip press that arrives late reads as wrong) and silence (or only
+    `rest`) snaps to rest: nothing moves after the audio stops.
+    """
+
+    def __init__(self, frame_s: float = 0.04, tau_s: float = 0.035) -> None:
+        self._k = 1.0 - math.exp(-frame_s / tau_s)
+        self.weights = rest_weights()
+
+    def update(self, sent: Sequence[Viseme]) -> NDArray[np.float64]:
+        if all(v == "rest" for v in sent):  # silence, a pause, or an interrupt
+            self.weights = rest_weights()
+            return self.weights
+        target = np.zeros(len(VISEMES))
+        for v in sent:
+            target[_INDEX[v]] += 1.0
+        target /= target.sum()
+        closing = target[_INDEX["mbp"]] + target[_INDEX["fv"]] >= 0.5
+        k = 1.0 if closing else self._k
+        self.weights = self.weights + (target - self.weights) * k
+        return self.weights
+
+    def reset(self) -> None:
+        self.weights = rest_weights()
+
+
+def rest_weights() -> NDArray[np.float64]:
+    w = np.zeros(len(VISEMES))
+    w[_INDEX["rest"]] = 1.0
+    return w
+
+
+def viseme_weights(viseme: Viseme) -> NDArray[np.float64]:
+    """All weight on one viseme."""
+    w = np.zeros(len(VISEMES))
+    w[_INDEX[viseme]] = 1.0
+    return w
+
+
+def openness(weights: NDArray[np.float64]) -> float:
+    """How far the jaw opens for a viseme mix (for faces that only open and close)."""
+    return float(np.dot(weights, _OPEN))
+
+
+_INDEX = {v: i for i, v in enumerate(VISEMES)}
+_OPEN = np.array([OPENNESS[v] for v in VISEMES])

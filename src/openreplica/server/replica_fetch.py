@@ -1,0 +1,80 @@
+"""Fetching a training photo from `train_image_url`, bounded and refusing internal hosts.
+
+Only http(s); the host must resolve to public addresses unless `allow_private` (tests,
+intranets); no redirects (a redirect could lead inside); the reply must say it is an
+image and stay under `max_bytes`; the whole fetch has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+
+import httpx
+
+__all__ = ["FetchError", "fetch_image"]
+
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/bmp"})
+
+
+class FetchError(ValueError):
+    """The URL could not be used; the message says why."""
+
+
+async def _check_host(host: str, port: int) -> None:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise FetchError(f"cannot resolve {host!r}: {exc}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise FetchError(
+                f"{host!r} resolves to the non-public address {address}; refused "
+                "(OPENREPLICA_REPLICA_FETCH_PRIVATE=1 allows it)"
+            )
+
+
+async def fetch_image(
+    url: str,
+    *,
+    allow_private: bool = False,
+    max_bytes: int = 10 * 1024 * 1024,
+    timeout: float = 20.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> bytes:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"not a URL: {exc}") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise FetchError("train_image_url must be an http(s) URL")
+    if not allow_private:
+        await _check_host(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+    try:
+        async with asyncio.timeout(timeout):
+            async with (
+                httpx.AsyncClient(
+                    follow_redirects=False, trust_env=False, transport=transport
+                ) as c,
+                c.stream("GET", url) as resp,
+            ):
+                if resp.status_code != 200:
+                    raise FetchError(f"train_image_url answered HTTP {resp.status_code}")
+                kind = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+                if kind not in IMAGE_TYPES:
+                    raise FetchError(f"train_image_url is {kind or 'untyped'}, not an image")
+                length = resp.headers.get("content-length", "")
+                if length.isdigit() and int(length) > max_bytes:
+                    raise FetchError(f"the image is over {max_bytes // (1024 * 1024)} MiB")
+                data = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise FetchError(f"the image is over {max_bytes // (1024 * 1024)} MiB")
+                return bytes(data)
+    except TimeoutError as exc:
+        raise FetchError(f"fetching train_image_url took over {timeout:g} s") from exc
+    except httpx.HTTPError as exc:
+        raise FetchError(f"cannot fetch train_image_url: {exc or type(exc).__name__}") from exc

@@ -1,0 +1,207 @@
+"""Making a replica from a photo in the background: `POST /v2/replicas`.
+
+A job goes `started` -> `completed` (or `error` with a reason) with `training_progress`
+out of 100. The photo is decoded, its face checked (exactly one, big enough: the face
+models when pulled, else OpenCV's cascade) and a rig built once to prove it animates;
+only then are the portrait and its thumbnail written (each atomically, by rename) into
+the replicas folder, where the catalog finds them. A failed job writes nothing. When a
+`callback_url` was given, a webhook says how it ended.
+
+Job records live in memory: a restart forgets unfinished and failed jobs (the finished
+replicas are files and stay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from openreplica.plugins.avatar import AvatarCatalog
+from openreplica.plugins.avatar.face_detect import detect_face
+from openreplica.plugins.avatar.lipsync import viseme_weights
+from openreplica.plugins.avatar.motion import HeadPose
+from openreplica.plugins.avatar.photo import (
+    MIN_FACE_PX,
+    FaceTooSmall,
+    NoFaceFound,
+    SeveralFaces,
+    check_photo,
+)
+from openreplica.plugins.avatar.photo_rig import PhotoRig
+from openreplica.runtime import Clock
+from openreplica.server.replica_fetch import FetchError
+
+__all__ = ["REPLICA_WEBHOOK_EVENT", "ReplicaJob", "ReplicaTrainer", "TrainingFailed"]
+
+log = logging.getLogger(__name__)
+
+REPLICA_WEBHOOK_EVENT = "application.replica_training_finished"
+THUMBNAIL_SIZE = 256
+#: source photos larger than this (either side) are scaled down before anything else
+_MAX_SIDE = 2048
+
+Status = Literal["started", "completed", "error"]
+Notify = Callable[[str, str, dict[str, object]], None]  # (replica_id, url, properties)
+SaveName = Callable[[str, str], Awaitable[None]]  # (replica_id, name)
+Load = Callable[[], Awaitable[bytes]]
+
+
+class TrainingFailed(ValueError):
+    """The photo cannot make a replica; the message is the `error_message`."""
+
+
+@dataclass
+class ReplicaJob:
+    replica_id: str
+    name: str
+    created_at: float
+    updated_at: float
+    callback_url: str | None = None
+    status: Status = "started"
+    progress: int = 0
+    error_message: str | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+def decode_photo(data: bytes) -> NDArray[np.uint8]:
+    """An uploaded or fetched image as RGB; TrainingFailed when it is not one."""
+    if not data:
+        raise TrainingFailed("the file is empty")
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise TrainingFailed("the file is not a readable image (JPEG, PNG, WebP or BMP)")
+    k = _MAX_SIDE / max(bgr.shape[:2])
+    if k < 1.0:
+        bgr = cv2.resize(bgr, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8)
+
+
+class ReplicaTrainer:
+    def __init__(
+        self,
+        catalog: AvatarCatalog,
+        directory: Path,
+        clock: Clock,
+        notify: Notify,
+        save_name: SaveName,
+    ) -> None:
+        self._catalog = catalog
+        self._save_name = save_name
+        self._dir = directory
+        self._clock = clock
+        self._notify = notify
+        self.jobs: dict[str, ReplicaJob] = {}
+
+    def thumbnail_path(self, replica_id: str) -> Path:
+        return self._dir / ".thumbnails" / f"{replica_id}.jpg"
+
+    def start(self, name: str, callback_url: str | None, load: Load) -> ReplicaJob:
+        """Begin a job; `load()` is awaited for the image bytes (upload or URL)."""
+        now = self._clock.now()
+        job = ReplicaJob(f"r-{uuid.uuid4().hex[:12]}", name, now, now, callback_url)
+        self.jobs[job.replica_id] = job
+        job.task = asyncio.create_task(self._run(job, load), name=f"replica-{job.replica_id}")
+        return job
+
+    async def _run(self, job: ReplicaJob, load: Load) -> None:
+        try:
+            data = await load()
+            self._progress(job, 20)
+            rgb = decode_photo(data)
+            self._progress(job, 40)
+            thumb = await asyncio.to_thread(self._check_and_rig, rgb)
+            self._progress(job, 80)
+            await asyncio.to_thread(self._write, job.replica_id, rgb, thumb)
+            await self._save_name(job.replica_id, job.name)
+        except (TrainingFailed, FetchError, NoFaceFound, SeveralFaces, FaceTooSmall) as exc:
+            self._finish(job, "error", str(exc))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: say so on the job rather than hang at "started"
+            log.exception("replica training failed")
+            self._finish(job, "error", f"internal error: {exc!r}")
+            return
+        self._finish(job, "completed", None)
+
+    def _check_and_rig(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Check the face and return a thumbnail (the rig's rest frame)."""
+        models = self._catalog.face_models
+        if models is None:  # no face models: the cascade can at least find a face
+            face = detect_face(rgb)
+            if not face.found:
+                raise NoFaceFound("no face found in the photo")
+            if face.w < MIN_FACE_PX:
+                raise FaceTooSmall(f"the face is {face.w:.0f} px wide; it needs {MIN_FACE_PX}")
+            return _cover(rgb, THUMBNAIL_SIZE)
+        check_photo(rgb, models)
+        rig = PhotoRig(rgb, models, THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+        return rig.render(viseme_weights("rest"), 0.0, HeadPose(0.0, 0.0, 0.0))
+
+    def _write(self, replica_id: str, rgb: NDArray[np.uint8], thumb: NDArray[np.uint8]) -> None:
+        thumb_path = self.thumbnail_path(replica_id)
+        thumb_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(thumb_path, ".jpg", thumb)
+        try:
+            _write_atomic(self._dir / f"{replica_id}.png", ".png", rgb)
+        except BaseException:
+            thumb_path.unlink(missing_ok=True)
+            raise
+
+    def _progress(self, job: ReplicaJob, progress: int) -> None:
+        job.progress = progress
+        job.updated_at = self._clock.now()
+
+    def _finish(self, job: ReplicaJob, status: Status, error: str | None) -> None:
+        job.status = status
+        job.error_message = error
+        job.progress = 100 if status == "completed" else job.progress
+        job.updated_at = self._clock.now()
+        if status == "completed":
+            self.jobs.pop(job.replica_id, None)  # the catalog knows it from now on
+        if job.callback_url:
+            props: dict[str, object] = {"replica_id": job.replica_id, "status": status}
+            if error is not None:
+                props["error_message"] = error
+            self._notify(job.replica_id, job.callback_url, props)
+
+    async def delete(self, replica_id: str) -> bool:
+        """Forget a job or remove a finished replica's files. False when unknown."""
+        job = self.jobs.pop(replica_id, None)
+        if job is not None and job.task is not None and not job.task.done():
+            job.task.cancel()
+            await asyncio.gather(job.task, return_exceptions=True)
+        removed = job is not None
+        for path in [self._dir / f"{replica_id}{s}" for s in (".png", ".jpg", ".jpeg")]:
+            if path.is_file():
+                path.unlink()
+                removed = True
+        self.thumbnail_path(replica_id).unlink(missing_ok=True)
+        self._catalog.forget(replica_id)
+        return removed
+
+
+def _cover(rgb: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    crop = rgb[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
+    return np.asarray(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), np.uint8)
+
+
+def _write_atomic(path: Path, suffix: str, rgb: NDArray[np.uint8]) -> None:
+    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise TrainingFailed(f"cannot encode the {suffix} file")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_bytes(encoded.tobytes())
+    os.replace(tmp, path)

@@ -1,0 +1,79 @@
+"""A photo replica over real WebRTC (aiortc): its lips take each viseme's shape while
+speaking, and it is at rest within 80 ms of an interrupt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import numpy as np
+import pytest
+from face_models import load_face_models
+
+from openreplica.engine import EngineSettings
+from openreplica.plugins.avatar.photo import PhotoAvatar
+from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
+from openreplica.plugins.visemes import VISEMES
+from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
+from openreplica.transports.webrtc import WebRTCSettings
+
+from .test_media import _peer_and_client
+
+skimage_data = pytest.importorskip("skimage.data")
+REST = VISEMES.index("rest")
+
+
+async def test_photo_replica_lips_follow_visemes_and_rest_on_interrupt() -> None:
+    avatar = PhotoAvatar(np.asarray(skimage_data.astronaut(), np.uint8), load_face_models())
+    # Each 300 ms "word": lips pressed, then open wide.
+    tts = ScriptedTTS(sample_rate=24000, ms_per_word=300, word_visemes=("mbp", "aa"))
+    runtime = ConversationRuntime(
+        "photo",
+        EngineSettings(),
+        RuntimePlugins(tts=tts, llm=ScriptedLLM.replies("unused")),
+        SystemClock(),
+    )
+    await runtime.start()
+    settings = WebRTCSettings(video_width=256, video_height=256)
+    peer, pc, frames, dc = await _peer_and_client(runtime, avatar, settings)  # type: ignore[arg-type]
+    assert peer.video is not None
+    rendered: list[tuple[float, np.ndarray]] = []  # (time, viseme weights) per video frame
+    stream = peer.video.stream
+    original = stream.render_visemes  # type: ignore[attr-defined]
+
+    def spy(t: float, weights: np.ndarray) -> np.ndarray:
+        rendered.append((time.monotonic(), weights.copy()))
+        return original(t, weights)  # type: ignore[no-any-return]
+
+    stream.render_visemes = spy  # type: ignore[attr-defined]
+
+    try:
+        await asyncio.sleep(0.5)
+        text = " ".join(["ba"] * 20)
+        dc.send(json.dumps({"event_type": "conversation.echo", "properties": {"text": text}}))
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:  # bounded wait for both shapes to show
+            shown = {VISEMES[int(np.argmax(w))] for _, w in rendered[-40:]}
+            if {"mbp", "aa"} <= shown:
+                break
+            await asyncio.sleep(0.05)
+        assert {"mbp", "aa"} <= shown, f"lips showed only {shown}"
+        received = len(frames)
+        dc.send(json.dumps({"event_type": "conversation.interrupt"}))
+        cut = time.monotonic()
+        while time.monotonic() < cut + 2.0:
+            at_rest = [t for t, w in rendered if t > cut and w[REST] == 1.0]
+            if at_rest:
+                break
+            await asyncio.sleep(0.01)
+        assert at_rest, "the face never came to rest after the interrupt"
+        assert at_rest[0] - cut <= 0.08, f"at rest {1000 * (at_rest[0] - cut):.0f} ms after"
+        assert all(w[REST] == 1.0 for t, w in rendered if t > at_rest[0])
+        while len(frames) <= received + 5 and time.monotonic() < cut + 5.0:
+            await asyncio.sleep(0.02)
+        assert len(frames) > received + 5  # video kept flowing to the client
+    finally:
+        await pc.close()
+        await peer.close()
+        await runtime.shutdown("test over")
