@@ -79,7 +79,7 @@ def pull_face_models(dest: Path, wheel: Path | None = None, *, force: bool = Fal
 def run_pull_face(
     args_dir: Path | None, wheel: Path | None, force: bool, env: Mapping[str, str]
 ) -> int:
-    from openreplica.models import data_dir
+    from openreplica.model_downloads import data_dir
 
     dest = args_dir or face_models_dir(data_dir(env))
     print(f"face models ({MEDIAPIPE_REQUIREMENT}, Apache-2.0) -> {dest}", file=sys.stderr)
