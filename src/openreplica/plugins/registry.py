@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from openreplica.plugins.base import LLM, TTS, ASRModel, LLMOptions, VADModel
+from openreplica.plugins.openai_http import base_url_or_default
 from openreplica.plugins.options import ASROptions, TTSOptions, VADOptions
 
 __all__ = [
@@ -115,7 +116,7 @@ def build_tts(engine: str | None, options: TTSOptions, cache: ModelCache) -> tup
         from openreplica.plugins.tts_openai import OpenAICompatibleTTS
 
         tts = OpenAICompatibleTTS(
-            options.base_url or "https://api.openai.com/v1",
+            base_url_or_default(options.base_url),
             api_key=options.api_key,
             model=options.model or "tts-1",
             voice=options.voice or "alloy",
@@ -157,7 +158,7 @@ def build_asr(
         from openreplica.plugins.asr_openai import OpenAICompatibleASR
 
         asr = OpenAICompatibleASR(
-            options.base_url or "https://api.openai.com/v1",
+            base_url_or_default(options.base_url),
             api_key=options.api_key,
             model=options.model or "whisper-1",
             language=options.language,
