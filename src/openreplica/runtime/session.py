@@ -13,7 +13,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from openreplica.engine import ConversationEngine, EngineSettings
 from openreplica.engine import io as e
@@ -42,14 +41,6 @@ log = logging.getLogger(__name__)
 Listener = Callable[[Event, bytes], None]
 #: called with a `system.error` meant for one sender only
 Reply = Callable[[ErrorEvent, bytes], None]
-
-
-class VoiceInputLike(Protocol):
-    def push(self, pcm: bytes, sample_rate: int, channels: int) -> None: ...
-
-    def end_of_stream(self) -> None: ...
-
-    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -101,9 +92,8 @@ class ConversationRuntime:
         self._pending: list[e.EngineInput] = []
         self._feeding = False
         self._reply: Reply | None = None
-        self._closed = False
         # The voice-input path (VAD -> speech edges -> ASR), when there are ears.
-        self._voice: VoiceInputLike | None = None
+        self._voice: VoiceInput | None = None
         if plugins.vad is not None and plugins.asr is not None:
             self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice)
         # Perception looks at the camera frames transports push to `camera_frames(self)`.
@@ -124,14 +114,13 @@ class ConversationRuntime:
 
     async def shutdown(self, reason: str) -> None:
         """Cut any speech, emit `system.shutdown` (the last event) and stop every task."""
-        if self._closed:
+        if self.ended:
             return
         if self._perception is not None:  # the analysis comes before system.shutdown
             await self._perception.finish()
-            if self._closed:
+            if self.ended:
                 return
         self._apply(self.engine.shutdown(reason, self.clock.now()))
-        self._closed = True
         tasks = list(self._llm_tasks.values())
         if self._timer_task is not None:
             tasks.append(self._timer_task)
@@ -147,7 +136,8 @@ class ConversationRuntime:
 
     @property
     def ended(self) -> bool:
-        return self._closed
+        """`system.shutdown` was emitted: nothing more goes in or out."""
+        return self.engine.ended
 
     @property
     def perception(self) -> PerceptionLayer | None:
@@ -157,7 +147,7 @@ class ConversationRuntime:
     @property
     def voice(self) -> VoiceInput | None:
         """The voice-input path, when this conversation listens (`plugins.vad` + `.asr`)."""
-        return self._voice if isinstance(self._voice, VoiceInput) else None
+        return self._voice
 
     # ------------------------------------------------------------------ subscribers
 
@@ -175,13 +165,13 @@ class ConversationRuntime:
         """The user's microphone (16-bit PCM, any rate, mono or interleaved stereo) from
         any transport. Goes through VAD, turn-taking and ASR when the conversation has
         them (`RuntimePlugins.vad` and `.asr`); otherwise it is not listened to."""
-        if self._voice is not None and not self._closed:
+        if self._voice is not None and not self.ended:
             self._voice.push(pcm, sample_rate, channels)
 
     def end_user_audio(self) -> None:
         """The user's microphone stopped (muted, track ended, connection gone): speech in
         progress ends here, so the turn can still be committed."""
-        if self._voice is not None and not self._closed:
+        if self._voice is not None and not self.ended:
             self._voice.end_of_stream()
 
     # ------------------------------------------------------------------ inputs
@@ -196,7 +186,7 @@ class ConversationRuntime:
 
     def feed(self, item: e.EngineInput) -> None:
         """Feed one input to the engine (re-entrant calls are queued, not nested)."""
-        if self._closed:
+        if self.ended:
             return
         self._pending.append(item)
         if self._feeding:
@@ -211,7 +201,7 @@ class ConversationRuntime:
     def report_error(self, code: ErrorCode, message: str) -> None:
         """A plugin failure outside the engine's generations (e.g. `asr_unavailable`):
         a `system.error` to every connection; the conversation goes on."""
-        if not self._closed:
+        if not self.ended:
             self._send_error(e.SendError(code, message, to_sender=False))
 
     # ------------------------------------------------------------------ effects

@@ -143,9 +143,6 @@ class ConversationHub:
 
     # ------------------------------------------------------------------ queries
 
-    def is_live(self, conversation_id: str) -> bool:
-        return conversation_id in self._live
-
     def capabilities(self, conversation_id: str) -> tuple[bool, bool] | None:
         """(can listen, can answer) of a live conversation; None when it is not live."""
         live = self._live.get(conversation_id)
