@@ -3,7 +3,6 @@ and a scripted OpenAI-compatible LLM per test (`tests/support/stub_http.py`)."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -158,5 +157,3 @@ async def llm_conversation(
     return await client.create_conversation(persona_id=persona["persona_id"], **fields)
 
 
-def system_text(request: dict[str, Any]) -> str:
-    return json.dumps([m for m in request["messages"] if m["role"] == "system"])
