@@ -25,6 +25,7 @@ import msgspec
 
 from openreplica.protocol.events import (
     Event,
+    Role,
     ReplicaStartedSpeaking,
     ReplicaStoppedSpeaking,
     UnknownEvent,
@@ -40,7 +41,7 @@ __all__ = ["TranscriptEntry", "build_transcript"]
 class TranscriptEntry(msgspec.Struct, kw_only=True):
     """One line of the transcript; every key is always present (None as `null`)."""
 
-    role: str
+    role: Role
     content: str
     timestamp: float
     seconds_from_start: float
