@@ -36,9 +36,7 @@ class Listening:
 
     def user_utterances(self) -> list[tuple[float, str]]:
         return [
-            (t, x.properties.speech)
-            for t, x in self.of(p.Utterance)
-            if x.properties.role == "user"
+            (t, x.properties.speech) for t, x in self.of(p.Utterance) if x.properties.role == "user"
         ]
 
     def errors(self) -> list[p.ErrorEvent]:

@@ -155,5 +155,3 @@ async def llm_conversation(
         layers={"llm": {"base_url": llm.url, "model": "stub", "tools": TOOLS}},
     )
     return await client.create_conversation(persona_id=persona["persona_id"], **fields)
-
-
