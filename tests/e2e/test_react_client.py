@@ -94,24 +94,11 @@ def test_package_builds_with_types(react_package: Path) -> None:
         assert (react_package / "dist" / name).stat().st_size > 0, name
     declared = (react_package / "dist" / "index.d.ts").read_text()
     for name in (
-        "DailyProvider",
-        "DailyVideo",
-        "DailyAudio",
-        "useDaily",
-        "useParticipantIds",
-        "useLocalSessionId",
-        "useAudioTrack",
-        "useVideoTrack",
-        "useScreenVideoTrack",
-        "useDevices",
-        "useDailyEvent",
-        "useAppMessage",
-        "useMeetingState",
-        "useActiveSpeakerId",
-        "useAudioLevelObserver",
-        "useParticipantProperty",
-        "useReplicaSessionId",
-        "useConversationTurns",
+        "DailyProvider", "DailyVideo", "DailyAudio", "useDaily", "useParticipantIds",
+        "useLocalSessionId", "useAudioTrack", "useVideoTrack", "useScreenVideoTrack",
+        "useDevices", "useDailyEvent", "useAppMessage", "useMeetingState",
+        "useActiveSpeakerId", "useAudioLevelObserver", "useParticipantProperty",
+        "useReplicaSessionId", "useConversationTurns",
     ):
         assert name in declared, f"{name} is not exported"
     # React stays a peer: the bundle imports it rather than carrying a copy.
@@ -153,12 +140,8 @@ def _bundle_sample(out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     run_node_tool(
         [
-            str(esbuild),
-            str(SAMPLE / "src" / "main.tsx"),
-            "--bundle",
-            "--format=esm",
-            "--jsx=automatic",
-            "--target=es2020",
+            str(esbuild), str(SAMPLE / "src" / "main.tsx"),
+            "--bundle", "--format=esm", "--jsx=automatic", "--target=es2020",
             '--define:process.env.NODE_ENV="production"',
             f"--alias:@openreplica/daily-react={PACKAGE / 'dist' / 'index.mjs'}",
             f"--alias:@openreplica/daily-js={CALL_OBJECT}",
@@ -274,15 +257,15 @@ def _check_joined(page: Any) -> None:
 def _check_replica_video(page: Any, replica_id: str) -> None:
     selector = f"video[data-session-id='{replica_id}']"
     page.wait_for_function(
-        f'() => {{ const v = document.querySelector("{selector}");'
+        f"() => {{ const v = document.querySelector(\"{selector}\");"
         " return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 5; }",
         timeout=15_000,
     )
     first = page.evaluate(
-        f'() => document.querySelector("{selector}").getVideoPlaybackQuality().totalVideoFrames'
+        f"() => document.querySelector(\"{selector}\").getVideoPlaybackQuality().totalVideoFrames"
     )
     page.wait_for_function(
-        f'() => document.querySelector("{selector}")'
+        f"() => document.querySelector(\"{selector}\")"
         f".getVideoPlaybackQuality().totalVideoFrames > {first}",
         timeout=5_000,
     )
@@ -315,12 +298,9 @@ def _check_app_messages_and_audio(page: Any, replica_id: str, console: list[str]
         "#turns li[data-user='hello from react'][data-replica='You said: hello from react']",
         timeout=15_000,
     )
-    seqs = [
-        int(s)
-        for s in page.eval_on_selector_all(
-            "#received li[data-seq]:not([data-seq=''])", "els => els.map(e => e.dataset.seq)"
-        )
-    ]
+    seqs = [int(s) for s in page.eval_on_selector_all(
+        "#received li[data-seq]:not([data-seq=''])", "els => els.map(e => e.dataset.seq)"
+    )]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     # An echo (no target given: Daily's default "*") is spoken too.
     page.click("#echo")
