@@ -13,11 +13,31 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import TypeVar, cast, overload
 
 T = TypeVar("T")
 
 __all__ = ["eventually"]
+
+
+@overload
+async def eventually(
+    condition: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.02,
+    message: str = "",
+) -> T: ...
+
+
+@overload
+async def eventually(
+    condition: Callable[[], T],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.02,
+    message: str = "",
+) -> T: ...
 
 
 async def eventually(

@@ -116,7 +116,7 @@ class ScriptedLLM:
         return [r.json() for r in self.server.requests]
 
     async def __call__(self, request: Request) -> Reply:
-        messages: list[dict[str, Any]] = request.json()["messages"]  # type: ignore[assignment]
+        messages: list[dict[str, Any]] = request.json()["messages"]
         last = messages[-1]
         self.calls += 1
         if last["role"] == "tool":
