@@ -32,7 +32,7 @@ from openreplica.protocol import (
 from openreplica.protocol import (
     Utterance as UtteranceEvent,
 )
-from openreplica.protocol.transcript import TranscriptBuilder, TranscriptEntry
+from openreplica.protocol.transcript import TranscriptBuilder, TranscriptEntry, is_replica_speech
 
 __all__ = ["ConversationView", "Turn", "Utterance"]
 
@@ -149,7 +149,7 @@ class ConversationView:
                 self._user_spoke += max(0.0, event.timestamp - self._user_started)
         elif isinstance(event, UtteranceEvent) and event.properties.role == "user":
             return self._user_utterance(event, turn)
-        if event.inference_id is not None and _is_replica_speech(event):
+        if event.inference_id is not None and is_replica_speech(event):
             return self._replica_event(event, turn)
         return None
 
@@ -212,9 +212,3 @@ class ConversationView:
             utterance.ended_at = event.timestamp
             utterance.done = True
         return utterance
-
-
-def _is_replica_speech(event: Event) -> bool:
-    if isinstance(event, UtteranceEvent | UtteranceStreaming):
-        return event.properties.role == "replica"
-    return isinstance(event, ReplicaStartedSpeaking | ReplicaStoppedSpeaking)

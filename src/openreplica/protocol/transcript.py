@@ -35,7 +35,7 @@ from openreplica.protocol.events import (
     UtteranceStreaming,
 )
 
-__all__ = ["TranscriptBuilder", "TranscriptEntry", "build_transcript"]
+__all__ = ["TranscriptBuilder", "TranscriptEntry", "build_transcript", "is_replica_speech"]
 
 
 class TranscriptEntry(msgspec.Struct, kw_only=True):
@@ -105,7 +105,7 @@ class TranscriptBuilder:
         elif isinstance(event, Utterance) and event.properties.role == "user":
             self._lines.append(_User(event.properties.speech, now, self._user_spoke))
             self._user_spoke = 0.0
-        elif event.inference_id is not None and _is_replica_event(event):
+        elif event.inference_id is not None and is_replica_speech(event):
             replica = self._replicas.get(event.inference_id)
             if replica is None:
                 replica = _Replica(event.inference_id, now)
@@ -119,7 +119,8 @@ class TranscriptBuilder:
         return [_entry(line, origin) for line in self._lines if _keep(line)]
 
 
-def _is_replica_event(event: Event) -> bool:
+def is_replica_speech(event: Event) -> bool:
+    """One of the events that make up a replica utterance (joined by `inference_id`)."""
     if isinstance(event, Utterance | UtteranceStreaming):
         return event.properties.role == "replica"
     return isinstance(event, ReplicaStartedSpeaking | ReplicaStoppedSpeaking)
