@@ -11,7 +11,7 @@ environment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import httpx
 
@@ -38,6 +38,22 @@ def base_url_or_default(base_url: str | None) -> str:
     return (base_url or DEFAULT_BASE_URL).rstrip("/")
 
 
+class _ClientOptions(TypedDict):
+    api_key: str
+    default_headers: dict[str, str]
+    timeout: float
+    max_retries: int
+
+
+def _options(api_key: str | None, headers: Mapping[str, str], timeout: float) -> _ClientOptions:
+    return {
+        "api_key": api_key or _NO_KEY,
+        "default_headers": dict(headers),
+        "timeout": timeout,
+        "max_retries": 0,
+    }
+
+
 def async_openai_client(
     base_url: str,
     *,
@@ -48,13 +64,9 @@ def async_openai_client(
 ) -> openai.AsyncOpenAI:
     import openai
 
+    http = openai.DefaultAsyncHttpxClient(trust_env=trust_env, timeout=timeout)
     return openai.AsyncOpenAI(
-        base_url=base_url,
-        api_key=api_key or _NO_KEY,
-        default_headers=dict(headers),
-        timeout=timeout,
-        max_retries=0,
-        http_client=openai.DefaultAsyncHttpxClient(trust_env=trust_env, timeout=timeout),
+        base_url=base_url, http_client=http, **_options(api_key, headers, timeout)
     )
 
 
@@ -69,14 +81,8 @@ def openai_client(
     """The synchronous client, for plugins the runtime runs in a worker thread."""
     import openai
 
-    return openai.OpenAI(
-        base_url=base_url,
-        api_key=api_key or _NO_KEY,
-        default_headers=dict(headers),
-        timeout=timeout,
-        max_retries=0,
-        http_client=openai.DefaultHttpxClient(trust_env=trust_env, timeout=timeout),
-    )
+    http = openai.DefaultHttpxClient(trust_env=trust_env, timeout=timeout)
+    return openai.OpenAI(base_url=base_url, http_client=http, **_options(api_key, headers, timeout))
 
 
 def async_http_client(
