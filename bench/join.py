@@ -27,6 +27,7 @@ import asyncio
 import gzip
 import socket
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -38,21 +39,9 @@ from openreplica.server.app import create_app
 from openreplica.server.settings import ServerSettings
 from openreplica.server.webrtc_routes import STATIC_DIR
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-]
+# Chromium's path and headless flags: one definition, shared with the browser tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from chromium import CHROMIUM, FLAGS
 
 # One measured join, in the page: only Daily's API.
 JOIN_JS = """async (url) => {

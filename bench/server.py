@@ -26,11 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.server
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,40 +46,29 @@ IN_FLIGHT = 8
 WINDOW = 2000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+# The server process the integration tests use: one launcher for both.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from server_process import ServerProcess  # noqa: E402  (after the path is set)
 
 
 class Server:
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         env = {
-            **os.environ,
-            "OPENREPLICA_DATA_DIR": str(data_dir),
-            "OPENREPLICA_TESTING_SCRIPTED_PLUGINS": "1",
             "OPENREPLICA_RATE_LIMIT": "1000000",
             "OPENREPLICA_RATE_BURST": "1000000",
-            "OPENREPLICA_LOG_LEVEL": "warning",
+            "OPENREPLICA_CONVERSATION_RATE_LIMIT": "1000000",
+            "OPENREPLICA_CONVERSATION_RATE_BURST": "1000000",
             **(extra_env or {}),
         }
-        env.pop("OPENREPLICA_API_KEY", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "openreplica.cli", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("the server did not start")
+        self._server = ServerProcess(data_dir, env=env)
+        self._server.start()
+        self.port = self._server.port
+        self.url = self._server.url
+
+    @property
+    def pid(self) -> int:
+        assert self._server.process is not None
+        return self._server.process.pid
 
     def conversation(self, pipeline_mode: str) -> str:
         persona = httpx.post(self.url + "/v2/personas", json={"pipeline_mode": pipeline_mode})
@@ -101,11 +86,7 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/v2/conversations/{cid}/ws"
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self._server.stop()
 
 
 class Props(msgspec.Struct):
@@ -318,7 +299,7 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp) / "data")
         try:
-            print(f"openreplica server benchmark (loopback, pid {server.process.pid})")
+            print(f"openreplica server benchmark (loopback, pid {server.pid})")
             print(
                 f"\nlatency: interaction sent -> first resulting event, ms ({args.rounds} rounds)"
             )

@@ -27,11 +27,7 @@ import argparse
 import asyncio
 import base64
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,41 +45,24 @@ MB = 1024 * 1024
 Msg = dict[str, Any]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+# The server process the integration tests use: one launcher for both.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from server_process import ServerProcess  # noqa: E402  (after the path is set)
 
 
 class Server:
     def __init__(self, data_dir: Path, piper: bool) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         env = {
-            **os.environ,
-            "OPENREPLICA_DATA_DIR": str(data_dir),
             "OPENREPLICA_RATE_LIMIT": "1000000",
             "OPENREPLICA_RATE_BURST": "1000000",
-            "OPENREPLICA_LOG_LEVEL": "warning",
+            "OPENREPLICA_TESTING_SCRIPTED_PLUGINS": "0" if piper else "1",
         }
-        if not piper:
-            env["OPENREPLICA_TESTING_SCRIPTED_PLUGINS"] = "1"
-        env.pop("OPENREPLICA_API_KEY", None)
-        env.pop("OPENREPLICA_LLM_BASE_URL", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "openreplica.cli", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("the server did not start")
+        self._server = ServerProcess(data_dir, env=env, ready_timeout=60.0)
+        self._server.start()
+        assert self._server.process is not None
+        self.process = self._server.process
+        self.port = self._server.port
+        self.url = self._server.url
 
     @property
     def alive(self) -> bool:
@@ -103,13 +82,7 @@ class Server:
         return cid
 
     def stop(self) -> None:
-        if self.alive:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self._server.stop()
 
 
 @dataclass

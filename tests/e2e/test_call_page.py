@@ -15,7 +15,7 @@ import shutil
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -27,6 +27,9 @@ from eventually import eventually
 from openreplica.runtime import ConversationRuntime
 from openreplica.server.app import create_app
 from openreplica.server.settings import ServerSettings
+
+if TYPE_CHECKING:  # imported where used, so a missing playwright fails with a hint
+    from playwright.async_api import ViewportSize
 
 pytestmark = pytest.mark.e2e
 
@@ -104,7 +107,7 @@ def mic_frames(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return frames
 
 
-def _viewport() -> dict[str, int]:
+def _viewport() -> ViewportSize:
     """`OPENREPLICA_SCREENSHOT_VIEWPORT=390x844` checks the narrow layout."""
     w, _, h = os.environ.get("OPENREPLICA_SCREENSHOT_VIEWPORT", "1280x800").partition("x")
     return {"width": int(w), "height": int(h)}
@@ -127,7 +130,7 @@ async def test_call_page_end_to_end(
     url = created["conversation_url"]
     assert url.startswith(f"{base}/c/")
 
-    env = {
+    env: dict[str, str | float | bool] = {
         **os.environ,
         "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
         "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from tests.e2e.test_call_page import CHROMIUM, FLAGS, _free_port
+from chromium import CHROMIUM, FLAGS
+from tests.e2e.test_call_page import _free_port
 
 from openreplica.plugins.scripted import ScriptedTTS
 from openreplica.runtime import RuntimePlugins
@@ -72,7 +73,7 @@ async def test_a_replica_that_cannot_answer_or_hear_says_so_kindly(
         before = (await http.get(f"/c/{created['conversation_id']}/config")).json()
     assert before == {"ice_servers": ICE, "listening": None, "answering": False}
 
-    env = {
+    env: dict[str, str | float | bool] = {
         **os.environ,
         "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
         "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),

@@ -25,12 +25,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from chromium import CHROMIUM, FLAGS
 from eventually import eventually
 
 from openreplica.runtime import ConversationRuntime
 from openreplica.runtime.camera import CameraFrames
 
-from .test_call_page import CHROMIUM, FLAGS, _free_port, live_server  # noqa: F401
+from .test_call_page import _free_port, live_server  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +126,7 @@ async def browser(tmp_path: Path) -> AsyncIterator[Any]:
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
     from playwright.async_api import async_playwright
 
-    env = {
+    env: dict[str, str | float | bool] = {
         "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
         "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
     }

@@ -204,7 +204,7 @@ def test_sample_app_runs_against_a_real_server(
     if own_call_object:
         app_url += "&callObject=1"
 
-    env = {
+    env: dict[str, str | float | bool] = {
         **os.environ,
         "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
         "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),

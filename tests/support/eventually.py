@@ -16,15 +16,35 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import TypeVar, cast, overload
 
 T = TypeVar("T")
 
 __all__ = ["eventually", "eventually_sync"]
 
 
+@overload
 async def eventually(
-    condition: Callable[[], T | Awaitable[T]],
+    condition: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.02,
+    message: str = "",
+) -> T: ...
+
+
+@overload
+async def eventually(
+    condition: Callable[[], T | None],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.02,
+    message: str = "",
+) -> T: ...
+
+
+async def eventually(
+    condition: Callable[[], T | Awaitable[T | None] | None],
     *,
     timeout: float = 5.0,
     interval: float = 0.02,

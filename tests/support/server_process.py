@@ -1,8 +1,8 @@
 """A real `openreplica serve` process on a free loopback port, stopped by its pid.
 
 It runs with `OPENREPLICA_TESTING_SCRIPTED_PLUGINS=1` (an instant tone TTS and an echoing
-LLM: no models) and its own data directory. Used by tests/integration/server and the
-browser tests in tests/e2e.
+LLM: no models) and its own data directory. Used by tests/integration/server, the
+browser tests in tests/e2e and the server benchmarks in bench/.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    #: seconds `start` waits for /healthz (loading real models takes longer)
+    ready_timeout: float = 30.0
 
     @property
     def url(self) -> str:
@@ -75,7 +77,7 @@ class ServerProcess:
             except httpx.HTTPError:
                 return False
 
-        eventually_sync(ready, timeout=30, message="the server became ready")
+        eventually_sync(ready, timeout=self.ready_timeout, message="the server became ready")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
@@ -36,9 +36,7 @@ class Listening:
 
     def user_utterances(self) -> list[tuple[float, str]]:
         return [
-            (t, x.properties.speech)
-            for t, x in self.of(p.Utterance)
-            if x.properties.role == "user"
+            (t, x.properties.speech) for t, x in self.of(p.Utterance) if x.properties.role == "user"
         ]
 
     def errors(self) -> list[p.ErrorEvent]:
@@ -69,17 +67,17 @@ async def listening(
     *,
     tts: TTS,
     llm: LLM,
-    vad: VADModel,
-    asr: ASRModel,
+    vad: VADModel | None,
+    asr: ASRModel | None,
     output_rate: int = RATE,
     voice: VoiceSettings | None = None,
-    **settings: object,
+    **settings: Any,
 ) -> Listening:
     clock = VirtualClock()
     ids = itertools.count(1)
     runtime = ConversationRuntime(
         "c1",
-        EngineSettings(output_sample_rate=output_rate, **settings),  # type: ignore[arg-type]
+        EngineSettings(output_sample_rate=output_rate, **settings),
         RuntimePlugins(tts=tts, llm=llm, asr=asr, vad=vad),
         clock,
         new_inference_id=lambda: f"inf-{next(ids)}",

@@ -8,7 +8,8 @@
   committed user turn (spoken, or a `conversation.respond`).
 - `Turn`: every event carrying one `turn_idx`, with its user utterance, the replica's
   replies and the tool calls.
-- the transcript, in the webhook's shape (SPEC §6), by `openreplica.protocol.transcript`.
+- the transcript, in the webhook's shape (SPEC §6), by the one builder
+  (`openreplica.protocol.transcript.TranscriptBuilder`), fed as events are applied.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from openreplica.protocol import (
 from openreplica.protocol import (
     Utterance as UtteranceEvent,
 )
-from openreplica.protocol.transcript import TranscriptEntry, build_transcript
+from openreplica.protocol.transcript import TranscriptBuilder, TranscriptEntry, is_replica_speech
 
 __all__ = ["ConversationView", "Turn", "Utterance"]
 
@@ -107,6 +108,7 @@ class ConversationView:
         #: `system.shutdown`'s reason once the conversation has ended
         self.shutdown_reason: str | None = None
         self.start_time: float | None = None
+        self._transcript = TranscriptBuilder()
 
     @property
     def ended(self) -> bool:
@@ -121,7 +123,7 @@ class ConversationView:
 
     def transcript(self) -> list[TranscriptEntry]:
         """The webhook-shaped transcript of the events so far (SPEC §6)."""
-        return build_transcript(self.events)
+        return self._transcript.entries()
 
     def apply(self, event: AnyReceived) -> Utterance | None:
         """Fold one event in; returns the utterance it changed, if any."""
@@ -129,6 +131,7 @@ class ConversationView:
             self.errors.append(event)
             return None
         self.events.append(event)
+        self._transcript.add(event)
         if self.start_time is None and event.timestamp is not None:
             self.start_time = event.timestamp
         turn = self._turn_of(event)
@@ -146,7 +149,7 @@ class ConversationView:
                 self._user_spoke += max(0.0, event.timestamp - self._user_started)
         elif isinstance(event, UtteranceEvent) and event.properties.role == "user":
             return self._user_utterance(event, turn)
-        if event.inference_id is not None and _is_replica_speech(event):
+        if event.inference_id is not None and is_replica_speech(event):
             return self._replica_event(event, turn)
         return None
 
@@ -209,9 +212,3 @@ class ConversationView:
             utterance.ended_at = event.timestamp
             utterance.done = True
         return utterance
-
-
-def _is_replica_speech(event: Event) -> bool:
-    if isinstance(event, UtteranceEvent | UtteranceStreaming):
-        return event.properties.role == "replica"
-    return isinstance(event, ReplicaStartedSpeaking | ReplicaStoppedSpeaking)

@@ -42,11 +42,6 @@ class Generation:
         return self.kind != "echo_audio"
 
     @property
-    def is_active(self) -> bool:
-        """Still producing or playing something the user may hear."""
-        return not self.finished_playing
-
-    @property
     def finished_playing(self) -> bool:
         return (
             self.complete

@@ -210,11 +210,15 @@ class SendError:
     to_sender: bool = True
 
 
+#: who says a message of the LLM context (the OpenAI chat roles)
+ChatRole = Literal["system", "user", "assistant", "tool"]
+
+
 @dataclass(frozen=True, slots=True)
 class ContextMessage:
     """One message of the LLM context, in the OpenAI chat shape."""
 
-    role: str
+    role: ChatRole
     content: str
     tool_call_id: str | None = None
     name: str | None = None

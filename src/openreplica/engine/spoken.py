@@ -80,10 +80,6 @@ class SpokenText:
     def queued_samples(self) -> int:
         return self._samples - self._played
 
-    @property
-    def all_audio_done(self) -> bool:
-        return all(s.audio_done for s in self.segments.values())
-
     def heard_count(self) -> int:
         """How many words have been heard (cheap: no list is built)."""
         count = len(self._settled_words)

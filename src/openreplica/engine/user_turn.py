@@ -15,7 +15,6 @@ class UserTurn:
         self.speaking = False
         self.silence_deadline: float | None = None
         self._started_at = 0.0
-        self._awaiting_finals = 0
         # one flag per ended segment still waiting for its final: keep its text?
         self._keep: list[bool] = []
         self._finals: list[str] = []
@@ -38,7 +37,6 @@ class UserTurn:
         if not self.speaking:
             return None
         self.speaking = False
-        self._awaiting_finals += 1
         self._keep.append(True)
         return max(0.0, media_time - self._started_at)
 
@@ -52,7 +50,6 @@ class UserTurn:
         if keep and text.strip():
             self._finals.append(text.strip())
         self._partial = ""
-        self._awaiting_finals = max(0, self._awaiting_finals - 1)
 
     def add_partial(self, text: str) -> str:
         """Record a partial transcript; returns the turn's speech so far."""
@@ -65,7 +62,7 @@ class UserTurn:
 
     @property
     def ready_to_commit(self) -> bool:
-        return self._silence_elapsed and self._awaiting_finals == 0 and not self.speaking
+        return self._silence_elapsed and not self._keep and not self.speaking
 
     @property
     def streamed(self) -> bool:

@@ -13,6 +13,7 @@ import httpx
 from openreplica.plugins.asr_buffered import BufferedASRStream
 from openreplica.plugins.audio import to_wav
 from openreplica.plugins.base import ASRUnavailable
+from openreplica.plugins.openai_http import async_http_client, describe_http_error
 
 __all__ = ["OpenAICompatibleASR"]
 
@@ -41,10 +42,9 @@ class OpenAICompatibleASR:
         self.model = model
         self.language = language
         self.max_bytes = int(max_seconds * SAMPLE_RATE) * 2
-        all_headers = dict(headers or {})
-        if api_key:
-            all_headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.AsyncClient(headers=all_headers, timeout=timeout, trust_env=trust_env)
+        self._client = async_http_client(
+            api_key=api_key, headers=headers, timeout=timeout, trust_env=trust_env
+        )
 
     def create_stream(self) -> BufferedASRStream:
         return BufferedASRStream(self.transcribe, self.max_bytes)
@@ -61,12 +61,8 @@ class OpenAICompatibleASR:
         files = {"file": ("utterance.wav", to_wav(pcm16k, SAMPLE_RATE), "audio/wav")}
         try:
             resp = await self._client.post(url, data=data, files=files)
-        except httpx.TimeoutException as exc:
-            raise ASRUnavailable(f"ASR at {self.base_url}: no response in time") from exc
-        except httpx.ConnectError as exc:
-            raise ASRUnavailable(f"ASR at {self.base_url}: cannot connect: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise ASRUnavailable(f"ASR at {self.base_url}: {type(exc).__name__}: {exc}") from exc
+            raise ASRUnavailable(f"ASR at {self.base_url}: {describe_http_error(exc)}") from exc
         if resp.status_code >= 400:
             raise ASRUnavailable(
                 f"ASR at {self.base_url}: HTTP {resp.status_code}: {resp.text[:300]}"

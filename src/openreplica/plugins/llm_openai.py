@@ -28,14 +28,15 @@ from openreplica.plugins.base import (
     TextDelta,
 )
 from openreplica.plugins.chat_format import ToolCallAssembler, to_openai_messages
+from openreplica.plugins.openai_http import (
+    DEFAULT_BASE_URL,
+    async_openai_client,
+    base_url_or_default,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "OpenAICompatibleLLM", "to_openai_messages"]
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
-# Local servers ignore the key, but the client insists on one; passing it explicitly
-# also stops the openai package from reading OPENAI_API_KEY from the environment.
-_NO_KEY = "no-key"
 
 
 class OpenAICompatibleLLM:
@@ -56,18 +57,14 @@ class OpenAICompatibleLLM:
         trust_env: bool = False,
     ) -> None:
         self.options = options
-        self.base_url = (options.base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = base_url_or_default(options.base_url)
         self.model = options.model or default_model
-        self._client = openai.AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=options.api_key or _NO_KEY,
-            default_headers=dict(options.headers),
+        self._client = async_openai_client(
+            self.base_url,
+            api_key=options.api_key,
+            headers=options.headers,
             timeout=options.timeout,
-            max_retries=0,
-            # trust_env=False: proxies come from config passed in, not the environment.
-            http_client=openai.DefaultAsyncHttpxClient(
-                trust_env=trust_env, timeout=options.timeout
-            ),
+            trust_env=trust_env,
         )
 
     async def aclose(self) -> None:

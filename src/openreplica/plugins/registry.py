@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from openreplica.plugins.base import LLM, TTS, ASRModel, LLMOptions, VADModel
+from openreplica.plugins.openai_http import base_url_or_default
 from openreplica.plugins.options import ASROptions, TTSOptions, VADOptions
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "build_llm",
     "build_tts",
     "build_vad",
+    "resolve_engine",
     "resolve_vad",
 ]
 
@@ -44,9 +46,11 @@ ASR_ENGINES = ("pocketsphinx", "openai", "faster-whisper")
 VAD_ENGINES = ("auto", "silero", "webrtc")
 LLM_ENGINES = ("openai", "llama")
 
+#: other spellings of the engines above (a persona's `tts_engine`, `stt_engine`…)
 _ALIASES = {
     "espeak-ng": "espeak",
     "faster_whisper": "faster-whisper",
+    "whisper": "faster-whisper",
     "openai-compatible": "openai",
     "llama.cpp": "llama",
     "llama-cpp": "llama",
@@ -80,16 +84,25 @@ class ModelCache:
                 await close()
 
 
-def _resolve(kind: str, engine: str | None, known: tuple[str, ...]) -> tuple[str, str | None]:
-    """(engine to use, warning or None); None and "" mean the default, silently."""
-    default = known[0]
-    if not engine:
+def resolve_engine(
+    kind: str, name: object, known: tuple[str, ...], default: str | None
+) -> tuple[str | None, str | None]:
+    """(engine, warning): `name` (any spelling in `_ALIASES`) when it is one of `known`,
+    else `default` and a warning saying so. None and "" mean the default, silently."""
+    if name is None or name == "":
         return default, None
-    name = engine.strip().lower()
-    name = _ALIASES.get(name, name)
-    if name in known:
-        return name, None
-    return default, f"unknown {kind} engine {engine!r}: using {default!r} instead"
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key in known:
+        return key, None
+    fallback = default or known[0]
+    return default, f"unknown {kind} engine {name!r}: using {fallback!r} instead"
+
+
+def _resolve(kind: str, engine: str | None, known: tuple[str, ...]) -> tuple[str, str | None]:
+    """(engine to use, warning or None), falling back to the first of `known`."""
+    name, warning = resolve_engine(kind, engine, known, known[0])
+    return name or known[0], warning
 
 
 def build_tts(engine: str | None, options: TTSOptions, cache: ModelCache) -> tuple[TTS, str | None]:
@@ -108,7 +121,7 @@ def build_tts(engine: str | None, options: TTSOptions, cache: ModelCache) -> tup
         from openreplica.plugins.tts_openai import OpenAICompatibleTTS
 
         tts = OpenAICompatibleTTS(
-            options.base_url or "https://api.openai.com/v1",
+            base_url_or_default(options.base_url),
             api_key=options.api_key,
             model=options.model or "tts-1",
             voice=options.voice or "alloy",
@@ -150,7 +163,7 @@ def build_asr(
         from openreplica.plugins.asr_openai import OpenAICompatibleASR
 
         asr = OpenAICompatibleASR(
-            options.base_url or "https://api.openai.com/v1",
+            base_url_or_default(options.base_url),
             api_key=options.api_key,
             model=options.model or "whisper-1",
             language=options.language,

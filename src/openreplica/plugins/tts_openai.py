@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 import httpx
 
 from openreplica.plugins.base import AudioChunk, TTSUnavailable
+from openreplica.plugins.openai_http import async_http_client, describe_http_error
 
 __all__ = ["OpenAICompatibleTTS"]
 
@@ -40,10 +41,9 @@ class OpenAICompatibleTTS:
         self.model = model
         self.voice = voice
         self.speed = speed
-        all_headers = dict(headers or {})
-        if api_key:
-            all_headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.AsyncClient(headers=all_headers, timeout=timeout, trust_env=trust_env)
+        self._client = async_http_client(
+            api_key=api_key, headers=headers, timeout=timeout, trust_env=trust_env
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -74,9 +74,5 @@ class OpenAICompatibleTTS:
                     carry = data[even:]
                     if even:
                         yield AudioChunk(data[:even], PCM_RATE)
-        except httpx.TimeoutException as exc:
-            raise TTSUnavailable(f"TTS at {self.base_url}: no response in time") from exc
-        except httpx.ConnectError as exc:
-            raise TTSUnavailable(f"TTS at {self.base_url}: cannot connect: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise TTSUnavailable(f"TTS at {self.base_url}: {type(exc).__name__}: {exc}") from exc
+            raise TTSUnavailable(f"TTS at {self.base_url}: {describe_http_error(exc)}") from exc

@@ -1,6 +1,32 @@
 """The wire protocol: typed messages, the codec, error codes, the sequencer and replay log.
 
 Pure: no I/O, no asyncio, no clock reads (time is an argument).
+
+What an application needs is exported here (`__all__`; tests/unit/protocol/test_public.py
+keeps this list, `__all__` and the package's names in step):
+
+- Events (replica -> client), SPEC §1.2: `Event`, `SystemEvent`, `AnyEvent`,
+  `EVENT_TYPES`, `UnknownEvent` (a type this version does not know, kept whole);
+  `ReplicaJoined`, `UserStartedSpeaking`, `UserStoppedSpeaking`,
+  `ReplicaStartedSpeaking`, `ReplicaStoppedSpeaking`, `StartedSpeaking`,
+  `StoppedSpeaking`, `Utterance`, `UtteranceStreaming`, `ToolCall`,
+  `PerceptionToolCall`, `PerceptionAnalysis`, `ReplicaInterrupted`, `Shutdown`,
+  `ErrorEvent`; their properties `ReplicaJoinedProps`, `RoleProps`, `StoppedProps`,
+  `ReplicaStoppedProps`, `UtteranceProps`, `StreamingProps`, `ToolCallProps`,
+  `PerceptionToolCallProps`, `Frame`, `AnalysisProps`, `ShutdownProps`, `ErrorProps`;
+  `Role`; `event_type_of`.
+- Interactions (client -> replica), SPEC §1.1: `Interaction`, `AnyInteraction`,
+  `INTERACTION_TYPES`, `INTERACTION_NAMES`; `Echo`, `Respond`, `Interrupt`,
+  `OverwriteContext`, `AppendContext`, `Sensitivity`, `ToolResult`, `Resume`; their
+  properties `EchoProps`, `RespondProps`, `ContextProps`, `AppendContextProps`,
+  `SensitivityProps`, `ToolResultProps`, `ResumeProps`; `SensitivityLevel`,
+  `SENSITIVITY_LEVELS`, `ECHO_SAMPLE_RATES`, `DEFAULT_ECHO_SAMPLE_RATE`.
+- The codec: `encode`, `decode_event`, `decode_interaction`, `DEFAULT_MAX_MESSAGE_BYTES`,
+  `message_schema` (the JSON Schema of every message).
+- Errors, SPEC §2.3: `ErrorCode`, `ProtocolError`, `error_event` (the one builder of a
+  `system.error`).
+- Ordering and replay, SPEC §3: `Sequencer`, `EventLog`, `DEFAULT_RETAINED_EVENTS`.
+- The transcript, SPEC §6: `build_transcript`, `TranscriptEntry`.
 """
 
 from openreplica.protocol.codec import (
@@ -55,16 +81,13 @@ from openreplica.protocol.interactions import (
     SENSITIVITY_LEVELS,
     AnyInteraction,
     AppendContext,
-    AppendContextAlias,
     AppendContextProps,
     ContextProps,
     Echo,
     EchoProps,
     Interaction,
     Interrupt,
-    NoProps,
     OverwriteContext,
-    OverwriteContextAlias,
     Respond,
     RespondProps,
     Resume,
@@ -77,6 +100,7 @@ from openreplica.protocol.interactions import (
 )
 from openreplica.protocol.schema import message_schema
 from openreplica.protocol.sequencer import DEFAULT_RETAINED_EVENTS, EventLog, Sequencer
+from openreplica.protocol.transcript import TranscriptEntry, build_transcript
 
 __all__ = [
     "DEFAULT_ECHO_SAMPLE_RATE",
@@ -91,7 +115,6 @@ __all__ = [
     "AnyEvent",
     "AnyInteraction",
     "AppendContext",
-    "AppendContextAlias",
     "AppendContextProps",
     "ContextProps",
     "Echo",
@@ -104,9 +127,7 @@ __all__ = [
     "Frame",
     "Interaction",
     "Interrupt",
-    "NoProps",
     "OverwriteContext",
-    "OverwriteContextAlias",
     "PerceptionAnalysis",
     "PerceptionToolCall",
     "PerceptionToolCallProps",
@@ -139,12 +160,14 @@ __all__ = [
     "ToolCallProps",
     "ToolResult",
     "ToolResultProps",
+    "TranscriptEntry",
     "UnknownEvent",
     "UserStartedSpeaking",
     "UserStoppedSpeaking",
     "Utterance",
     "UtteranceProps",
     "UtteranceStreaming",
+    "build_transcript",
     "decode_event",
     "decode_interaction",
     "encode",

@@ -27,6 +27,7 @@ from openreplica.protocol.events import (
     Event,
     ReplicaStartedSpeaking,
     ReplicaStoppedSpeaking,
+    Role,
     UnknownEvent,
     UserStartedSpeaking,
     UserStoppedSpeaking,
@@ -34,13 +35,13 @@ from openreplica.protocol.events import (
     UtteranceStreaming,
 )
 
-__all__ = ["TranscriptEntry", "build_transcript"]
+__all__ = ["TranscriptBuilder", "TranscriptEntry", "build_transcript", "is_replica_speech"]
 
 
 class TranscriptEntry(msgspec.Struct, kw_only=True):
     """One line of the transcript; every key is always present (None as `null`)."""
 
-    role: str
+    role: Role
     content: str
     timestamp: float
     seconds_from_start: float
@@ -73,37 +74,53 @@ class _User:
 
 def build_transcript(events: Iterable[Event | UnknownEvent]) -> list[TranscriptEntry]:
     """The transcript of these events (in `seq` order), oldest entry first."""
-    start: float | None = None
-    lines: list[_User | _Replica] = []
-    replicas: dict[str, _Replica] = {}
-    user_started: float | None = None
-    user_spoke = 0.0
+    builder = TranscriptBuilder()
     for event in events:
+        builder.add(event)
+    return builder.entries()
+
+
+class TranscriptBuilder:
+    """The transcript built event by event (in `seq` order), for a live view."""
+
+    def __init__(self) -> None:
+        self._start: float | None = None
+        self._lines: list[_User | _Replica] = []
+        self._replicas: dict[str, _Replica] = {}
+        self._user_started: float | None = None
+        self._user_spoke = 0.0
+
+    def add(self, event: Event | UnknownEvent) -> None:
         if isinstance(event, UnknownEvent):
-            continue
-        now = event.timestamp if event.timestamp is not None else (start or 0.0)
-        if start is None:
-            start = now
+            return
+        now = event.timestamp if event.timestamp is not None else (self._start or 0.0)
+        if self._start is None:
+            self._start = now
         if isinstance(event, UserStartedSpeaking):
-            user_started = now
+            self._user_started = now
         elif isinstance(event, UserStoppedSpeaking):
-            if user_started is not None:
-                user_spoke += max(0.0, now - user_started)
-            user_started = None
+            if self._user_started is not None:
+                self._user_spoke += max(0.0, now - self._user_started)
+            self._user_started = None
         elif isinstance(event, Utterance) and event.properties.role == "user":
-            lines.append(_User(event.properties.speech, now, user_spoke))
-            user_spoke = 0.0
-        elif event.inference_id is not None and _is_replica_event(event):
-            replica = replicas.get(event.inference_id)
+            self._lines.append(_User(event.properties.speech, now, self._user_spoke))
+            self._user_spoke = 0.0
+        elif event.inference_id is not None and is_replica_speech(event):
+            replica = self._replicas.get(event.inference_id)
             if replica is None:
-                replica = replicas[event.inference_id] = _Replica(event.inference_id, now)
-                lines.append(replica)
+                replica = _Replica(event.inference_id, now)
+                self._replicas[event.inference_id] = replica
+                self._lines.append(replica)
             _update(replica, event)
-    origin = start or 0.0
-    return [_entry(line, origin) for line in lines if _keep(line)]
+
+    def entries(self) -> list[TranscriptEntry]:
+        """The transcript so far, oldest entry first."""
+        origin = self._start or 0.0
+        return [_entry(line, origin) for line in self._lines if _keep(line)]
 
 
-def _is_replica_event(event: Event) -> bool:
+def is_replica_speech(event: Event) -> bool:
+    """One of the events that make up a replica utterance (joined by `inference_id`)."""
     if isinstance(event, Utterance | UtteranceStreaming):
         return event.properties.role == "replica"
     return isinstance(event, ReplicaStartedSpeaking | ReplicaStoppedSpeaking)

@@ -13,7 +13,7 @@ from openreplica.plugins.base import LLM, ChatMessage, PluginError, TextDelta, T
 def chat_messages(messages: Sequence[e.ContextMessage]) -> list[ChatMessage]:
     return [
         ChatMessage(
-            role=m.role,  # type: ignore[arg-type]
+            role=m.role,
             content=m.content,
             tool_calls=tuple(ToolCallRequest(i, n, a) for i, n, a in m.tool_calls),
             tool_call_id=m.tool_call_id,

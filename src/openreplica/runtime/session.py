@@ -18,7 +18,7 @@ import logging
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from openreplica.engine import ConversationEngine, EngineSettings
 from openreplica.engine import io as e
@@ -54,14 +54,6 @@ Listener = Callable[[Event, bytes], None]
 Reply = Callable[[ErrorEvent, bytes], None]
 #: gets the user's audio as pushed (pcm, sample_rate, channels), e.g. a call recording
 UserAudioTap = Callable[[bytes, int, int], None]
-
-
-class VoiceInputLike(Protocol):
-    def push(self, pcm: bytes, sample_rate: int, channels: int) -> None: ...
-
-    def end_of_stream(self) -> None: ...
-
-    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -131,9 +123,8 @@ class ConversationRuntime:
         self._pending: list[e.EngineInput] = []
         self._feeding = False
         self._reply: Reply | None = None
-        self._closed = False
         # The voice-input path (VAD -> speech edges -> ASR), when there are ears.
-        self._voice: VoiceInputLike | None = None
+        self._voice: VoiceInput | None = None
         if plugins.vad is not None and plugins.asr is not None:
             self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice)
         # Perception looks at the camera frames transports push to `camera_frames(self)`.
@@ -155,14 +146,13 @@ class ConversationRuntime:
 
     async def shutdown(self, reason: str) -> None:
         """Cut any speech, emit `system.shutdown` (the last event) and stop every task."""
-        if self._closed:
+        if self.ended:
             return
         if self._perception is not None:  # the analysis comes before system.shutdown
             await self._perception.finish()
-            if self._closed:
+            if self.ended:
                 return
         self._end_engine(reason)
-        self._closed = True
         self.observer.closed(self.clock.now())
         tasks = list(self._llm_tasks.values())
         if self._timer_task is not None:
@@ -205,7 +195,8 @@ class ConversationRuntime:
 
     @property
     def ended(self) -> bool:
-        return self._closed
+        """`system.shutdown` was emitted: nothing more goes in or out."""
+        return self.engine.ended
 
     @property
     def perception(self) -> PerceptionLayer | None:
@@ -215,7 +206,7 @@ class ConversationRuntime:
     @property
     def voice(self) -> VoiceInput | None:
         """The voice-input path, when this conversation listens (`plugins.vad` + `.asr`)."""
-        return self._voice if isinstance(self._voice, VoiceInput) else None
+        return self._voice
 
     # ------------------------------------------------------------------ subscribers
 
@@ -247,7 +238,7 @@ class ConversationRuntime:
         """The user's microphone (16-bit PCM, any rate, mono or interleaved stereo) from
         any transport. Goes through VAD, turn-taking and ASR when the conversation has
         them (`RuntimePlugins.vad` and `.asr`); otherwise it is not listened to."""
-        if self._closed:
+        if self.ended:
             return
         for tap in self.user_audio_taps:
             tap(pcm, sample_rate, channels)
@@ -257,7 +248,7 @@ class ConversationRuntime:
     def end_user_audio(self) -> None:
         """The user's microphone stopped (muted, track ended, connection gone): speech in
         progress ends here, so the turn can still be committed."""
-        if self._voice is not None and not self._closed:
+        if self._voice is not None and not self.ended:
             self._voice.end_of_stream()
 
     # ------------------------------------------------------------------ inputs
@@ -272,7 +263,7 @@ class ConversationRuntime:
 
     def feed(self, item: e.EngineInput) -> None:
         """Feed one input to the engine (re-entrant calls are queued, not nested)."""
-        if self._closed or self._guard.tripped:
+        if self.ended or self._guard.tripped:
             return
         self._pending.append(item)
         if self._feeding:
@@ -291,7 +282,7 @@ class ConversationRuntime:
     def report_error(self, code: ErrorCode, message: str) -> None:
         """A plugin failure outside the engine's generations (e.g. `asr_unavailable`):
         a `system.error` to every connection; the conversation goes on."""
-        if not self._closed:
+        if not self.ended:
             self._send_error(e.SendError(code, message, to_sender=False))
 
     # ------------------------------------------------------------------ effects

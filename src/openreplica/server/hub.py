@@ -167,9 +167,6 @@ class ConversationHub:
 
     # ------------------------------------------------------------------ queries
 
-    def is_live(self, conversation_id: str) -> bool:
-        return conversation_id in self._live
-
     def census(self) -> tuple[int, int]:
         """(live conversations, connected participants), for metrics."""
         return len(self._live), sum(live.participants for live in self._live.values())

@@ -32,7 +32,7 @@ from openreplica.engine import EngineSettings, PipelineMode, TurnTaking
 from openreplica.plugins.base import LLMOptions
 from openreplica.plugins.options import ASROptions, TTSOptions
 from openreplica.plugins.perception import PerceptionConfig, perception_config
-from openreplica.plugins.registry import ASR_ENGINES, TTS_ENGINES, VAD_ENGINES
+from openreplica.plugins.registry import ASR_ENGINES, TTS_ENGINES, VAD_ENGINES, resolve_engine
 from openreplica.protocol import SENSITIVITY_LEVELS, SensitivityLevel
 from openreplica.server.settings import ServerSettings
 
@@ -40,7 +40,6 @@ __all__ = [
     "PATIENCE_TO_PAUSE",
     "ConversationConfig",
     "conversation_config",
-    "resolve_engine",
 ]
 
 PATIENCE_TO_PAUSE: dict[str, SensitivityLevel] = {"low": "high", "medium": "medium", "high": "low"}
@@ -48,13 +47,6 @@ INTERRUPTIBILITY_TO_INTERRUPT: dict[str, SensitivityLevel] = {
     "low": "low",
     "medium": "medium",
     "high": "high",
-}
-_ALIASES = {
-    "espeak-ng": "espeak",
-    "openai-compatible": "openai",
-    "faster_whisper": "faster-whisper",
-    "whisper": "faster-whisper",
-    "webrtcvad": "webrtc",
 }
 
 
@@ -72,20 +64,6 @@ class ConversationConfig:
     #: "auto", "silero" or "webrtc" (plugins.registry.resolve_vad decides what auto means)
     vad_engine: str = "auto"
     perception: PerceptionConfig = field(default_factory=lambda: PerceptionConfig(engine=None))
-
-
-def resolve_engine(
-    kind: str, name: object, known: tuple[str, ...], default: str | None
-) -> tuple[str | None, str | None]:
-    """(engine, warning): a known engine, else the default and a warning saying so."""
-    if name is None or name == "":
-        return default, None
-    key = str(name).strip().lower()
-    key = _ALIASES.get(key, key)
-    if key in known:
-        return key, None
-    fallback = default or known[0]
-    return default, f"unknown {kind} engine {name!r}: using {fallback!r} instead"
 
 
 def _section(layers: Mapping[str, Any], name: str) -> Mapping[str, Any]:

@@ -322,12 +322,6 @@ async def consume_user_video(
         push(frame.to_ndarray(format="rgb24"), now)
 
 
-def stop_tracks(*tracks: MediaStreamTrack | None) -> None:
-    for track in tracks:
-        if track is not None:
-            track.stop()
-
-
 async def cancel_tasks(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()

@@ -5,7 +5,6 @@ not the point), and a scripted OpenAI-compatible LLM per test
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -130,7 +129,7 @@ class ScriptedLLM:
         return [r.json() for r in self.server.requests]
 
     async def __call__(self, request: Request) -> Reply:
-        messages: list[dict[str, Any]] = request.json()["messages"]  # type: ignore[assignment]
+        messages: list[dict[str, Any]] = request.json()["messages"]
         last = messages[-1]
         self.calls += 1
         if last["role"] == "tool":
@@ -169,7 +168,3 @@ async def llm_conversation(
         layers={"llm": {"base_url": llm.url, "model": "stub", "tools": TOOLS}},
     )
     return await client.create_conversation(persona_id=persona["persona_id"], **fields)
-
-
-def system_text(request: dict[str, Any]) -> str:
-    return json.dumps([m for m in request["messages"] if m["role"] == "system"])

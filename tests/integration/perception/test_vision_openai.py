@@ -59,7 +59,7 @@ def tool_call(name: str, arguments: str) -> Reply:
 def images_in(request: Request) -> list[np.ndarray]:
     """Every image the request carried, decoded (asserting they are JPEG data URLs)."""
     out = []
-    for message in request.json()["messages"]:  # type: ignore[union-attr]
+    for message in request.json()["messages"]:
         content = message["content"]
         for part in content if isinstance(content, list) else []:
             if part["type"] == "image_url":

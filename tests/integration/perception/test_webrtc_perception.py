@@ -129,7 +129,8 @@ async def test_camera_over_webrtc_reaches_perception_and_the_analysis_comes_back
     for frame in props["frames"]:
         assert frame["mime_type"] == "image/jpeg"
         raw = np.frombuffer(base64.b64decode(frame["data"]), np.uint8)
-        assert cv2.imdecode(raw, cv2.IMREAD_COLOR).shape == (320, 320, 3)
+        image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+        assert image is not None and image.shape == (320, 320, 3)
     assert len(json.dumps(call)) < 200 * 1024
 
     ended = await server.http.post(f"/v2/conversations/{cid}/end")

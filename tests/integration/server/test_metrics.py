@@ -9,18 +9,18 @@ failure. Every counter is checked against what the test saw happen.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from eventually import eventually
 from prometheus_client.parser import text_string_to_metric_families
 from stub_http import Reply, Request, StubServer, text_reply
 
 from openreplica.client import ReplicaClient
-from openreplica.protocol import ReplicaStoppedSpeaking
+from openreplica.protocol import ErrorEvent, ReplicaStoppedSpeaking
 
 from .conftest import ServerProcess
 
@@ -44,15 +44,10 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
-async def stub() -> StubServer:
+async def stub() -> AsyncIterator[StubServer]:
     llm_calls = 0
 
     async def handle(request: Request) -> Reply:
@@ -70,7 +65,7 @@ async def stub() -> StubServer:
 
     server = StubServer(handle)
     await server.start()
-    yield server  # type: ignore[misc]
+    yield server
     await server.stop()
 
 
@@ -121,12 +116,11 @@ async def test_metrics_after_a_scripted_conversation(stub: StubServer, tmp_path:
 
                 refused = conv.wait_for("system.error")
                 await conv.send_encoded(b"{this is not json")
-                assert (await refused).properties.code == "invalid_json"
+                error = await refused
+                assert isinstance(error, ErrorEvent) and error.properties.code == "invalid_json"
 
                 failed = conv.wait_for(
-                    lambda e: (
-                        e.event_type == "system.error" and e.properties.code == "llm_unavailable"
-                    )
+                    lambda e: isinstance(e, ErrorEvent) and e.properties.code == "llm_unavailable"
                 )
                 await conv.respond("And now?")
                 await failed
@@ -163,7 +157,7 @@ async def test_metrics_after_a_scripted_conversation(stub: StubServer, tmp_path:
             gave_up = value(after, "openreplica_webhook_deliveries_total", outcome="given_up")
             return bool(hooks) and done + 2 * gave_up == len(hooks) and gave_up > 0
 
-        await eventually(webhooks_settled)
+        await eventually(webhooks_settled, timeout=20, message="webhook deliveries settled")
         after = scrape(server, headers=key)
         delivered = [r for r in stub.requests if r.path == "/hook"]
         broken_posts = [r for r in stub.requests if r.path == "/hook-broken"]

@@ -80,7 +80,7 @@ def _with_literal(message: dict[str, Any], literal: str) -> str:
 
 
 _pcm = st.integers(1, 32).map(lambda n: base64.b64encode(b"\x10\x00" * n).decode())
-_plain_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+_plain_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 _valid_interactions = st.sampled_from(
     [
         _message("conversation.interrupt"),

@@ -81,9 +81,9 @@ class Peer:
                     return self.messages[i]
             return None
 
-        tail = lambda: [m["event_type"] for m in self.messages[-5:]]  # noqa: E731
+        tail = [m["event_type"] for m in self.messages[-5:]]
         message: Msg = await eventually(
-            found, timeout=timeout, message=f"no matching message (last: {tail()})"
+            found, timeout=timeout, message=f"no matching message (last: {tail})"
         )
         return message
 
@@ -137,7 +137,8 @@ class Memory:
         return await _create(self.app.http, echo, body)
 
     async def connect(self, conversation_id: str, last_seq: int | None) -> Connection:
-        return await self.app.transport(conversation_id).connect(last_seq)
+        connection: Connection = await self.app.transport(conversation_id).connect(last_seq)
+        return connection
 
 
 @dataclass

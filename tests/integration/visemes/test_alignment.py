@@ -35,8 +35,11 @@ def agreement(
     """Share of 25 fps frames where `a`'s viseme is `b`'s within one frame."""
     frames = samples * FPS // rate
     hits = 0
+
+    def at(j: int) -> int:
+        return round((j + 0.5) * rate / FPS)
+
     for k in range(frames):
-        at = lambda j: round((j + 0.5) * rate / FPS)  # noqa: E731
         near = {viseme_at(b, at(j)) for j in (k - 1, k, k + 1) if 0 <= j < frames}
         hits += viseme_at(a, at(k)) in near
     return hits / frames

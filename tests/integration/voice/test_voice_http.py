@@ -79,7 +79,7 @@ async def test_spoken_turns_over_http_asr_and_tts() -> None:
         (tts_req,) = tts_server.requests
         assert tts_req.path == "/v1/audio/speech" and tts_req.json()["input"] == "It is noon."
         ((_, stopped),) = h.of(p.ReplicaStoppedSpeaking)
-        assert stopped.properties.duration == 0.4  # type: ignore[attr-defined]
+        assert stopped.properties.duration == 0.4
 
         # the ASR server fails: one asr_unavailable error, no turn, still listening
         await h.push(speech + silence(RATE))

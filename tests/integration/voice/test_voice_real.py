@@ -155,7 +155,7 @@ async def test_barge_in_with_real_speech_at_high_sensitivity(
     before = h.pushed
     await h.push(question.pcm)
     ((stop_t, stopped),) = h.of(p.ReplicaStoppedSpeaking)[:1]
-    assert stopped.properties.interrupted  # type: ignore[attr-defined]
+    assert stopped.properties.interrupted
     onset = before + edges[0].media_time - before  # media time of the detected onset
     true_onset = before + question.start
     assert abs(onset - true_onset) <= 2 * 0.032
@@ -186,6 +186,6 @@ async def test_a_150ms_spoken_burst_does_not_interrupt_at_low_sensitivity(
     await h.push(pad(burst, 0.1, 3.0, seed=3).pcm)
     assert len(h.of(p.UserStartedSpeaking)) == 1  # the VAD did hear it…
     ((_, stopped),) = h.of(p.ReplicaStoppedSpeaking)
-    assert not stopped.properties.interrupted  # type: ignore[attr-defined]
-    assert stopped.properties.duration == pytest.approx(10 * 0.2)  # type: ignore[attr-defined]
+    assert not stopped.properties.interrupted
+    assert stopped.properties.duration == pytest.approx(10 * 0.2)
     assert [t for _, t in h.user_utterances()] == ["Count to ten."]  # …no turn of its own

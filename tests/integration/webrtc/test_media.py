@@ -6,7 +6,7 @@ import asyncio
 import fractions
 import itertools
 import json
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -158,7 +158,7 @@ async def _peer_and_client(
             except MediaStreamError:
                 return
             if track.kind == "video":
-                frames.append((loop.time(), frame.to_ndarray(format="rgb24")))
+                frames.append((loop.time(), cast(av.VideoFrame, frame).to_ndarray(format="rgb24")))
 
     pc.on("track", lambda t: asyncio.ensure_future(consume(t)))
     await pc.setLocalDescription(await pc.createOffer())

@@ -35,7 +35,7 @@ class Microphone(ToneTrack):
 
     async def recv(self) -> av.AudioFrame:
         frame = await super().recv()
-        t = (np.arange(960) + frame.pts) / 48000
+        t = (np.arange(960) + (frame.pts or 0)) / 48000
         pcm = (0.4 * 32767 * np.sin(2 * np.pi * USER_HZ * t)).astype("<i2")
         frame.planes[0].update(pcm.tobytes())
         return frame
@@ -86,7 +86,7 @@ async def test_a_recorded_call_is_one_mixed_webm_announced_and_deleted(
 
     response = await server.http.get(f"/v2/conversations/{cid}/recording")
     assert response.status_code == 200 and response.headers["content-type"] == "video/webm"
-    with av.open(io.BytesIO(response.content)) as container:
+    with av.open(io.BytesIO(response.content), mode="r") as container:
         assert container.format.name.startswith("matroska")
         (audio_stream,) = container.streams.audio
         (video_stream,) = container.streams.video
@@ -100,7 +100,7 @@ async def test_a_recorded_call_is_one_mixed_webm_announced_and_deleted(
             if isinstance(frame, av.AudioFrame):
                 audio.append(frame.to_ndarray().reshape(-1))
                 rate = frame.sample_rate
-            else:
+            elif isinstance(frame, av.VideoFrame):
                 frames.append(frame.to_ndarray(format="gray"))
     samples = np.concatenate(audio).astype(np.float64)
     if samples.dtype.kind != "f" and np.abs(samples).max() > 1.5:

@@ -115,7 +115,12 @@ def test_a_non_blocking_microphone_completes_when_sent(callbacks: CallbackThread
     mic.attach()
     done = threading.Event()
     counts: list[int] = []
-    assert mic.write_frames(b"\x00\x00" * 50, lambda n: (counts.append(n), done.set())) == 50
+
+    def completed(n: int) -> None:
+        counts.append(n)
+        done.set()
+
+    assert mic.write_frames(b"\x00\x00" * 50, completed) == 50
     assert not done.is_set()
     mic.take(50)
     assert done.wait(5) and counts == [50]
@@ -133,11 +138,21 @@ def test_the_sdk_needs_init_and_names_devices() -> None:
         client = CallClient()
         result: list[tuple[object, object]] = []
         done = threading.Event()
-        client.join("ftp://nowhere", completion=lambda d, e: (result.append((d, e)), done.set()))
+
+        def joined(data: object, error: object) -> None:
+            result.append((data, error))
+            done.set()
+
+        client.join("ftp://nowhere", completion=joined)
         assert done.wait(5) and result[0][0] is None and "not a meeting URL" in str(result[0][1])
         refused = threading.Event()
         errors: list[object] = []
-        client.send_app_message({}, completion=lambda e: (errors.append(e), refused.set()))
+
+        def sent(error: object) -> None:
+            errors.append(error)
+            refused.set()
+
+        client.send_app_message({}, completion=sent)
         assert refused.wait(5) and errors == ["not joined to a call"]
         client.release()
     finally:

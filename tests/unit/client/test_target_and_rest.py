@@ -95,7 +95,7 @@ async def test_rest_helpers_send_the_right_requests() -> None:
             "path": "/v2/conversations/c9/end",
             "params": {},
         }
-        assert await client.delete_conversation("c1") is None
+        assert await client.delete_conversation("c1") is None  # type: ignore[func-returns-value]
     assert all(r.headers["x-api-key"] == "key" for r in seen)
     assert [r.method for r in seen] == ["POST", "PATCH", "GET", "GET", "POST", "DELETE"]
 

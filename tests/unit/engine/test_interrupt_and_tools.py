@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openreplica import protocol as p
 from openreplica.engine import EngineSettings
 from openreplica.engine import io as e
 
@@ -185,7 +186,7 @@ def test_llm_failure_reports_llm_unavailable_and_keeps_listening() -> None:
     fx = t.feed(e.LLMFailed(gen, "LLM at http://127.0.0.1:9/v1: connection refused"), 0.1)
     assert fx == [
         e.SendError(
-            "llm_unavailable",
+            p.ErrorCode.LLM_UNAVAILABLE,
             "LLM at http://127.0.0.1:9/v1: connection refused",
             None,
             to_sender=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from openreplica import protocol as p
 from openreplica.engine import ConversationEngine, EngineSettings
@@ -14,6 +14,8 @@ from openreplica.engine import io as e
 RATE = 24000
 WORD = RATE // 5  # 200 ms of audio per word in these scripts
 FRAME = RATE // 50  # 20 ms
+
+X = TypeVar("X")
 
 
 def interaction(data: str) -> e.InteractionReceived:
@@ -77,7 +79,7 @@ class Timeline:
     def events(self, since: int = 0) -> list[tuple[Any, ...]]:
         return [compact(x.event) for x in self.effects[since:] if isinstance(x, e.Emit)]
 
-    def of(self, kind: type) -> list[Any]:
+    def of(self, kind: type[X]) -> list[X]:
         return [x for x in self.effects if isinstance(x, kind)]
 
 

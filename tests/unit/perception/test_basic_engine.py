@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def test_two_portraits_side_by_side_are_two_people() -> None:
     assert seen.visual_context.startswith("Two people are in view")
 
 
-TOOLS = [
+TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
@@ -97,7 +98,7 @@ def test_visual_tools_fire_when_their_condition_starts() -> None:
     assert [c.name for c in dark] == ["room_too_dark"]
 
 
-def _tool(tool: dict) -> dict:
+def _tool(tool: dict[str, Any]) -> dict[str, Any]:
     from openreplica.plugins.perception import normalise_tools
 
     return dict(normalise_tools([tool])[0])

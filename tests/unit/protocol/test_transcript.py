@@ -107,7 +107,7 @@ def test_spoken_user_turns_carry_how_long_the_user_spoke() -> None:
 
 def test_unknown_and_unrelated_events_are_ignored_and_silence_is_left_out() -> None:
     unknown = p.UnknownEvent(event_type="x.new", message_type="conversation", raw={})
-    events = [
+    events: list[p.Event | p.UnknownEvent] = [
         _joined(1.0),
         unknown,
         _started("a", 2.0),

@@ -6,7 +6,7 @@ input that raises (or a sink that does)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,7 +181,7 @@ class SeeingEngine:
     def __init__(self) -> None:
         self.config = PerceptionConfig()
 
-    def observe(self, images: list[Image], at: float) -> Observation:
+    def observe(self, images: Sequence[Image], at: float) -> Observation:
         return Observation("Someone is there.")
 
     def audio_tools(self, transcript: str, speech: SpeechFeatures) -> list[Any]:

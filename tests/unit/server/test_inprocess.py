@@ -50,7 +50,7 @@ async def test_events_in_order_then_shutdown_then_the_4410_close(tmp_path: Path)
             seen.append(_message(await connection.recv()))
         assert [m["seq"] for m in seen] == list(range(1, len(seen) + 1))
         assert (await app.http.post(f"/v2/conversations/{cid}/end")).status_code == 200
-        while seen[-1]["event_type"] != "system.shutdown":
+        while seen[-1]["event_type"] != "system.shutdown":  # type: ignore[comparison-overlap]
             seen.append(_message(await connection.recv()))
         with pytest.raises(ConnectionLost) as closed:
             await connection.recv()

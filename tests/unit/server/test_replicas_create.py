@@ -101,7 +101,7 @@ async def test_an_uploaded_photo_becomes_a_photoreal_replica(api: Api, hooks: An
     thumb = await api.client.get(done["thumbnail_url"])
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     image = cv2.imdecode(np.frombuffer(thumb.content, np.uint8), cv2.IMREAD_COLOR)
-    assert image.shape == (256, 256, 3)
+    assert image is not None and image.shape == (256, 256, 3)
 
     assert isinstance(api.app.state.services.catalog.get(rid), PhotoAvatar)
     await eventually(lambda: len(hooks.received) == 1)
@@ -125,7 +125,14 @@ def two_faces() -> NDArray[np.uint8]:
     [
         (png(np.asarray(skimage_data.coffee(), np.uint8)), "no face found"),
         (png(two_faces()), "2 faces in the photo"),
-        (png(cv2.resize(ASTRONAUT, (200, 200), interpolation=cv2.INTER_AREA)), "px wide"),
+        (
+            png(
+                np.asarray(
+                    cv2.resize(ASTRONAUT, (200, 200), interpolation=cv2.INTER_AREA), np.uint8
+                )
+            ),
+            "px wide",
+        ),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "not a readable image"),
         (b"", "empty"),
     ],

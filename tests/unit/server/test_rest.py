@@ -230,7 +230,7 @@ async def test_a_bad_conversation_is_a_400_naming_the_field(
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"page": 0}, {"status": "x"}, {"limit": "a"}])
-async def test_bad_list_parameters_are_400s(api: Api, params: dict[str, object]) -> None:
+async def test_bad_list_parameters_are_400s(api: Api, params: dict[str, str | int]) -> None:
     response = await api.client.get("/v2/conversations", params=params)
     assert response.status_code == 400
     assert response.json()["error"].startswith("invalid query parameter `")

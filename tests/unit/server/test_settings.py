@@ -103,4 +103,4 @@ def test_speech_limits_are_read_at_the_edge_and_reach_every_conversation() -> No
     assert ServerSettings().speech_limits == SpeechLimits()  # one set of defaults
     for bad in ({"max_utterance_chars": 0}, {"max_echo_audio_ahead": 0.0}, {"tts_ahead": -1.0}):
         with pytest.raises(SettingsError):
-            ServerSettings(**bad).check()  # type: ignore[arg-type]
+            ServerSettings(**bad).check()

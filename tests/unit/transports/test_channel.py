@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Sequence
 
 import pytest
 
@@ -36,7 +37,7 @@ async def _runtime(capacity: int = 10_000) -> tuple[ConversationRuntime, Virtual
     return runtime, clock
 
 
-def _seqs(events: list[object]) -> list[int]:
+def _seqs(events: Sequence[object]) -> list[int]:
     return [e.seq for e in events if isinstance(e, p.Event) and e.seq is not None]
 
 
@@ -74,7 +75,7 @@ async def test_replay_older_than_the_log_uses_history_or_says_it_is_gone() -> No
         runtime.submit(p.decode_interaction(ECHO % f"Hello number {i}."))
         await clock.advance(1.0)
     assert runtime.sequencer.log.first_seq > 1  # type: ignore[operator]
-    stored = {e.seq: p.encode(e) for e in runtime.sequencer.log}
+    stored = {e.seq: p.encode(e) for e in runtime.sequencer.log if e.seq is not None}
 
     async def history(after: int) -> list[tuple[int, bytes]]:
         return [(s, d) for s, d in sorted(stored.items()) if s > after]

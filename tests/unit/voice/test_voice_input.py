@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from voice_harness import RATE, Listening, listening, set_sensitivity
@@ -39,7 +41,7 @@ def stereo(mono: bytes) -> bytes:
 
 
 async def harness(
-    asr: ScriptedASR | None = None, llm: ScriptedLLM | None = None, **kw: object
+    asr: ScriptedASR | None = None, llm: ScriptedLLM | None = None, **kw: Any
 ) -> Listening:
     return await listening(
         tts=ScriptedTTS(sample_rate=RATE, ms_per_word=200),
@@ -61,8 +63,8 @@ async def test_speaking_events_and_the_turn_at_the_right_times_from_48k_stereo()
     # confirmed after min_speech (2 frames of 32 ms), plus the frame boundary
     assert 1.0 + 0.06 <= start_t - h.t0 <= 1.0 + 3 * VAD_FRAME + 0.02
     assert 2.0 + 0.1 <= stop_t - h.t0 <= 2.0 + 5 * VAD_FRAME + 0.02
-    stopped = [x for _, x in h.of(p.StoppedSpeaking) if x.properties.role == "user"]  # type: ignore[attr-defined]
-    assert stopped[0].properties.duration == pytest.approx(1.0, abs=2 * VAD_FRAME)  # type: ignore[attr-defined]
+    stopped = [x for _, x in h.of(p.StoppedSpeaking) if x.properties.role == "user"]
+    assert stopped[0].properties.duration == pytest.approx(1.0, abs=2 * VAD_FRAME)
 
     ((commit_t, text),) = h.user_utterances()
     assert text == "what time is it"
@@ -70,8 +72,8 @@ async def test_speaking_events_and_the_turn_at_the_right_times_from_48k_stereo()
     after = commit_t - h.t0 - 2.0
     assert PAUSE_SILENCE["medium"] <= after <= PAUSE_SILENCE["medium"] + VAD_FRAME + 0.02
     # partial captions were streamed, then the final one
-    streaming = [x for _, x in h.of(p.UtteranceStreaming) if x.properties.role == "user"]  # type: ignore[attr-defined]
-    assert streaming and streaming[-1].properties.final  # type: ignore[attr-defined]
+    streaming = [x for _, x in h.of(p.UtteranceStreaming) if x.properties.role == "user"]
+    assert streaming and streaming[-1].properties.final
     # the reply started
     assert any(isinstance(x, p.ReplicaStartedSpeaking) for _, x in h.events)
 
@@ -122,7 +124,7 @@ async def test_barge_in_at_high_sensitivity_stops_the_replica() -> None:
     onset = h.pushed
     await h.push(speech(0.6) + quiet(0.5))
     ((stop_t, stopped),) = h.of(p.ReplicaStoppedSpeaking)
-    assert stopped.properties.interrupted  # type: ignore[attr-defined]
+    assert stopped.properties.interrupted
     # stops when the user has spoken the documented minimum (within a frame or two: the
     # VAD sees the onset at its frame's start)
     late = stop_t - h.t0 - onset
@@ -139,8 +141,8 @@ async def test_a_150ms_burst_does_not_interrupt_at_low_sensitivity() -> None:
     await h.push(speech(0.15) + quiet(3.0))
     assert len(h.of(p.UserStartedSpeaking)) == 1  # it was heard as speech…
     ((_, stopped),) = h.of(p.ReplicaStoppedSpeaking)
-    assert not stopped.properties.interrupted  # type: ignore[attr-defined]
-    assert stopped.properties.duration == pytest.approx(8 * 0.2)  # type: ignore[attr-defined]
+    assert not stopped.properties.interrupted
+    assert stopped.properties.duration == pytest.approx(8 * 0.2)
     # …and the backchannel starts no turn of its own
     assert [t for _, t in h.user_utterances()] == ["count"]  # the `respond` only
     assert h.runtime.engine.turn_idx == 1
@@ -153,7 +155,7 @@ async def test_the_same_burst_interrupts_once_it_is_long_enough() -> None:
     await h.push(quiet(0.5))
     await h.push(speech(0.9) + quiet(1.0))
     ((_, stopped),) = [x for x in h.of(p.ReplicaStoppedSpeaking)][:1]
-    assert stopped.properties.interrupted  # type: ignore[attr-defined]
+    assert stopped.properties.interrupted
     assert [t for _, t in h.user_utterances()] == ["count", "what time is it"]
 
 
@@ -227,7 +229,7 @@ async def test_no_voice_path_without_vad_and_asr() -> None:
         tts=ScriptedTTS(),
         llm=ScriptedLLM([]),
         vad=None,
-        asr=ScriptedASR([]),  # type: ignore[arg-type]
+        asr=ScriptedASR([]),
     )
     assert h.runtime.voice is None
     h.runtime.push_user_audio(speech(0.5), RATE, 1)

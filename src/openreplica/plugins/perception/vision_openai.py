@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import openai
 
 from openreplica.plugins.base import PerceptionUnavailable
+from openreplica.plugins.openai_http import base_url_or_default, openai_client
 from openreplica.plugins.perception.base import (
     AudioToolCall,
     Image,
@@ -34,9 +35,7 @@ from openreplica.plugins.perception.frames import data_url
 
 __all__ = ["DEFAULT_MODEL", "OpenAIVisionPerception"]
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
-_NO_KEY = "no-key"
 #: key frames kept for the end-of-call analysis (thinned to stay spread over the call)
 _KEYFRAMES = 6
 
@@ -64,15 +63,14 @@ class OpenAIVisionPerception:
 
     def __init__(self, config: PerceptionConfig, *, trust_env: bool = False) -> None:
         self.config = config
-        self.base_url = (config.base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = base_url_or_default(config.base_url)
         self.model = config.model or DEFAULT_MODEL
-        self._client = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=config.api_key or _NO_KEY,
-            default_headers=dict(config.headers),
+        self._client = openai_client(
+            self.base_url,
+            api_key=config.api_key,
+            headers=config.headers,
             timeout=config.timeout,
-            max_retries=0,
-            http_client=openai.DefaultHttpxClient(trust_env=trust_env, timeout=config.timeout),
+            trust_env=trust_env,
         )
         #: (clock time, visual context) of every look
         self._seen: list[tuple[float, str]] = []
