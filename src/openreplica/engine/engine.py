@@ -13,6 +13,11 @@ Rules this module keeps (SPEC §1.1, §3):
   audio actually played; the LLM context keeps only what was heard.
 - Nothing here reads a clock: `now` comes with every call and the runtime asks
   `next_deadline()` when to call `fire_timers`.
+- A user turn ends after a pause: a fixed silence, or, with the end-of-turn model
+  (`TurnScored`), the level's floor when the model calls it complete, else its cap.
+- A preemptive reply (started on the final transcript at a pause) stays invisible: no
+  event, no playout, nothing in the context, until the turn commits with the context it
+  was started on; if the user goes on it is cancelled (`turn_stats` counts both).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from openreplica.engine.generation import Generation, GenerationKind
 from openreplica.engine.io import (
     AudioPlayed,
     CancelGeneration,
+    ContextMessage,
     Effect,
     Emit,
     EngineInput,
@@ -44,14 +50,17 @@ from openreplica.engine.io import (
     StartGeneration,
     StopPlayout,
     Synthesize,
+    TurnScored,
     UserSpeechEnded,
     UserSpeechStarted,
     UserTranscript,
     VisualContextUpdated,
 )
 from openreplica.engine.perception import PerceptionState, with_visual_context
-from openreplica.engine.settings import EngineSettings, TurnTaking
+from openreplica.engine.preemption import Preemption
+from openreplica.engine.settings import COMPLETE_PROBABILITY, EngineSettings, TurnTaking
 from openreplica.engine.tools import ToolCalls
+from openreplica.engine.turn_stats import TurnDecider, TurnStats
 from openreplica.engine.user_turn import UserTurn
 from openreplica.protocol import (
     AnyInteraction,
@@ -91,6 +100,8 @@ from openreplica.protocol import (
 )
 
 Deferred = Callable[[float], None]
+#: how a spoken user turn ended: (what decided it, seconds from speech end to commit)
+TurnEnd = tuple[TurnDecider, float]
 
 
 class ConversationEngine:
@@ -117,6 +128,8 @@ class ConversationEngine:
         self._out: list[Effect] = []
         self._ended = False
         self._perception = PerceptionState(conversation_id, new_inference_id)
+        self._preempt: Preemption | None = None
+        self.turn_stats = TurnStats()
 
     # ------------------------------------------------------------------ public API
 
@@ -128,6 +141,17 @@ class ConversationEngine:
     def speaking_generation(self) -> int | None:
         """The generation currently producing or playing speech, if any."""
         return self._current.gen if self._current else None
+
+    @property
+    def live_generations(self) -> frozenset[int]:
+        """Generations whose LLM and TTS work must go on: the speaking one and a
+        preemptive reply waiting for its turn to commit."""
+        live = set()
+        if self._current is not None:
+            live.add(self._current.gen)
+        if self._preempt is not None:
+            live.add(self._preempt.gen.gen)
+        return frozenset(live)
 
     @property
     def ended(self) -> bool:
@@ -160,6 +184,8 @@ class ConversationEngine:
                 self._on_user_ended(item, now)
             case UserTranscript(text, final):
                 self._on_transcript(text, final, now)
+            case TurnScored():
+                self._on_turn_scored(item, now)
             case VisualContextUpdated(text):
                 self._perception.visual_context = text.strip()
             case PerceptionToolCallDetected():
@@ -198,6 +224,7 @@ class ConversationEngine:
             return []
         if self._current is not None:
             self._cut(self._current, now)
+        self._drop_preempt()
         self._emit(
             Shutdown(
                 conversation_id=self.conversation_id,
@@ -282,17 +309,18 @@ class ConversationEngine:
                 gen.complete = True
         self._check_finished(gen, now)
 
-    def _begin_turn(self, text: str, now: float) -> None:
+    def _begin_turn(self, text: str, now: float, spoken: TurnEnd | None = None) -> None:
         """A new user turn with this text: respond, or a committed spoken turn."""
         self._interrupt(now)
         self._cancel_waiting_tools()
         self._turn_idx += 1
         seen = self._perception.visual_context
+        props = UtteranceProps(role="user", speech=text, visual_context=seen or None)
+        if spoken is not None:
+            props.turn_decided_by, props.turn_wait = spoken[0], round(spoken[1], 3)
         self._emit(
             Utterance(
-                conversation_id=self.conversation_id,
-                turn_idx=self._turn_idx,
-                properties=UtteranceProps(role="user", speech=text, visual_context=seen or None),
+                conversation_id=self.conversation_id, turn_idx=self._turn_idx, properties=props
             )
         )
         self.context.add_user(with_visual_context(text, seen))
@@ -300,9 +328,75 @@ class ConversationEngine:
             self._start_reply(self._turn_idx)
 
     def _start_reply(self, turn_idx: int) -> None:
+        messages = self.context.messages()
+        if self._adopt_preempt(messages, turn_idx):
+            return
         gen = self._new_generation("reply", turn_idx=turn_idx)
         gen.llm_active = True
-        self._out.append(StartGeneration(gen.gen, self.context.messages(), self.settings.tools))
+        self._out.append(StartGeneration(gen.gen, messages, self.settings.tools))
+
+    # ------------------------------------------------------------------ preemptive replies
+
+    def _maybe_preempt(self) -> None:
+        """At a pause with every final in: start the reply the turn would get now."""
+        user = self._user
+        text = user.transcript
+        if (
+            not self.settings.preemptive_replies
+            or self.settings.pipeline_mode != "full"
+            or self._preempt is not None
+            or self._current is not None
+            or self._deferred
+            or not (user.in_pause and user.finals_in and text)
+        ):
+            return
+        seen = self._perception.visual_context
+        pending = ContextMessage(role="user", content=with_visual_context(text, seen))
+        messages = (*self.context.messages(), pending)
+        gen = Generation(
+            gen=self._next_gen,
+            inference_id=self._new_inference_id(),
+            turn_idx=self._turn_idx + 1,
+            kind="reply",
+            llm_active=True,
+        )
+        self._next_gen += 1
+        self._preempt = Preemption(gen, messages)
+        self.turn_stats.preemptive_started += 1
+        self._out.append(StartGeneration(gen.gen, messages, self.settings.tools))
+
+    def _adopt_preempt(self, messages: tuple[ContextMessage, ...], turn_idx: int) -> bool:
+        """The committed turn takes the preemptive reply if it was made for this context."""
+        pre = self._preempt
+        if pre is None:
+            return False
+        if pre.messages != messages:
+            self._drop_preempt()
+            return False
+        self._preempt = None
+        self.turn_stats.preemptive_used += 1
+        pre.gen.turn_idx = turn_idx
+        self._current = pre.gen
+        self._out.extend(pre.held)
+        return True
+
+    def _drop_preempt(self) -> None:
+        pre, self._preempt = self._preempt, None
+        if pre is not None:
+            self.turn_stats.preemptive_wasted += 1
+            self._out.append(CancelGeneration(pre.gen.gen))
+
+    def _on_preempt_output(self, pre: Preemption, item: EngineInput, now: float) -> None:
+        """Build the reply as usual, holding back all but the first sentence's synthesis.
+        A tool call or a failure would reach clients: drop it; the turn starts afresh."""
+        if isinstance(item, (LLMToolCall, LLMFailed, SpeechFailed)):
+            self._drop_preempt()
+            return
+        mark = len(self._out)
+        self._apply_output(pre.gen, item, now)
+        produced = self._out[mark:]
+        del self._out[mark:]
+        self._out.extend(pre.hold(produced))
 
     def _on_tool_result(self, result: ToolResult, now: float) -> None:
         props = result.properties
@@ -338,6 +432,7 @@ class ConversationEngine:
     def _on_user_started(self, item: UserSpeechStarted, now: float) -> None:
         if not self._user.start(item.media_time):
             return
+        self._drop_preempt()  # the user went on: that reply answered too early
         self._emit(UserStartedSpeaking(conversation_id=self.conversation_id))
         self._emit(self._started_event("user"))
         current = self._current
@@ -362,13 +457,38 @@ class ConversationEngine:
         self._barge_in_at = None
         self._emit(UserStoppedSpeaking(conversation_id=self.conversation_id))
         self._emit(self._stopped_event("user", duration, interrupted=False))
-        wait = max(0.0, self.turn_taking.pause_silence - item.detected_after)
-        self._user.silence_deadline = now + wait
+        # Waits count from the end of the speech, which the detector confirmed late.
+        pause_start = now - item.detected_after
+        turn_taking = self.turn_taking
+        if turn_taking.detector == "smart_turn":
+            wait = turn_taking.turn_wait.cap  # until the model calls the turn complete
+        else:
+            wait = turn_taking.pause_silence
+        self._user.pause_began(item.media_time, pause_start, max(now, pause_start + wait))
+
+    def _on_turn_scored(self, item: TurnScored, now: float) -> None:
+        user = self._user
+        if not user.in_pause or user.pause_media_time != item.speech_end:
+            return  # about a pause that is over
+        if user.silence_deadline is None:
+            return  # already elapsed
+        if item.probability is None:  # the model failed: the fixed silence decides
+            deadline = user.pause_started + self.turn_taking.pause_silence
+        elif item.probability >= COMPLETE_PROBABILITY:
+            deadline = user.pause_started + self.turn_taking.turn_wait.floor
+            user.decided_by = "model"
+        else:
+            return  # incomplete: the cap stands
+        user.silence_deadline = max(now, min(user.silence_deadline, deadline))
+        if user.silence_deadline <= now:
+            user.silence_elapsed()
+            self._try_commit_user_turn(now)
 
     def _on_transcript(self, text: str, final: bool, now: float) -> None:
         if final:
             self._user.add_final(text)
             self._try_commit_user_turn(now)
+            self._maybe_preempt()
             return
         speech = self._user.add_partial(text)
         if speech:
@@ -394,18 +514,29 @@ class ConversationEngine:
         text = self._user.transcript
         if text and self._user.streamed:
             self._emit_user_streaming(text, final=True)
+        spoken: TurnEnd = (self._user.decided_by, max(0.0, now - self._user.pause_started))
         self._user.reset()
         if not text:
+            self._drop_preempt()
             return  # noise or an empty transcript: no turn
-        self._defer_or_run(lambda t: self._begin_turn(text, t), now)
+        self.turn_stats.committed(*spoken)
+        self._defer_or_run(lambda t: self._begin_turn(text, t, spoken), now)
 
     # ------------------------------------------------------------------ model output
 
     def _on_model_output(self, item: EngineInput, now: float) -> None:
         gen_id = getattr(item, "gen", None)
+        pre = self._preempt
+        if pre is not None and pre.gen.gen == gen_id:
+            self._on_preempt_output(pre, item, now)
+            return
         gen = self._current
         if gen is None or gen.gen != gen_id:
             return  # a cancelled or finished generation: drop its late output by id
+        self._apply_output(gen, item, now)
+        self._check_finished(gen, now)
+
+    def _apply_output(self, gen: Generation, item: EngineInput, now: float) -> None:
         match item:
             case LLMToken(text=text):
                 self._add_text(gen, text)
@@ -447,7 +578,6 @@ class ConversationEngine:
             case PlayoutDrained():
                 gen.drained = True
                 gen.drained_at = now
-        self._check_finished(gen, now)
 
     def _on_played(self, gen: Generation, segment: int, samples: int) -> None:
         gen.spoken.played(segment, samples)

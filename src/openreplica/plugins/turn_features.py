@@ -72,4 +72,5 @@ def log_mel(audio: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     power = np.abs(np.fft.rfft(frames * _HANN, axis=-1)) ** 2  # (frames, bins)
     mel = np.log10(np.maximum(power @ _FILTERS, 1e-10)).T[:, :-1]  # (mels, frames)
     mel = np.maximum(mel, mel.max() - 8.0)
-    return ((mel + 4.0) / 4.0).astype(np.float32)
+    features: npt.NDArray[np.float32] = ((mel + 4.0) / 4.0).astype(np.float32)
+    return features

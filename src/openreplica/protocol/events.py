@@ -68,6 +68,11 @@ class UtteranceProps(Props):
     speech: str
     # [ours, issue 8] what perception saw when the user's turn was committed
     visual_context: str | None = None
+    # [ours, issue 17] on spoken user turns: what ended the turn ("model": the end-of-turn
+    # model called it complete; "silence": a silence timer) and the seconds from the end
+    # of the user's speech to the commit
+    turn_decided_by: Literal["model", "silence"] | None = None
+    turn_wait: float | None = None
 
 
 class StreamingProps(Props):

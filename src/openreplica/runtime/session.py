@@ -234,9 +234,9 @@ class ConversationRuntime:
 
     def _close_idle_tts_workers(self) -> None:
         """A generation that is no longer speaking needs no more synthesis."""
-        speaking = self.engine.speaking_generation
+        live = self.engine.live_generations
         for gen, queue in list(self._tts_queues.items()):
-            if gen != speaking:
+            if gen not in live:
                 queue.put_nowait(None)
 
     def _publish(self, event: Event) -> None:
