@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
-from openreplica.plugins.base import LLM, TTS, ASRModel, VADModel
+from openreplica.plugins.base import LLM, TTS, ASRModel, EndOfTurnModel, VADModel
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
 from openreplica.runtime.voice import VoiceSettings
 
@@ -70,6 +70,7 @@ async def listening(
     asr: ASRModel,
     output_rate: int = RATE,
     voice: VoiceSettings | None = None,
+    turn: EndOfTurnModel | None = None,
     **settings: object,
 ) -> Listening:
     clock = VirtualClock()
@@ -77,7 +78,7 @@ async def listening(
     runtime = ConversationRuntime(
         "c1",
         EngineSettings(output_sample_rate=output_rate, **settings),  # type: ignore[arg-type]
-        RuntimePlugins(tts=tts, llm=llm, asr=asr, vad=vad),
+        RuntimePlugins(tts=tts, llm=llm, asr=asr, vad=vad, turn=turn),
         clock,
         new_inference_id=lambda: f"inf-{next(ids)}",
         voice=voice,

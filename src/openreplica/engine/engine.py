@@ -60,6 +60,7 @@ from openreplica.engine.perception import PerceptionState, with_visual_context
 from openreplica.engine.preemption import Preemption
 from openreplica.engine.settings import COMPLETE_PROBABILITY, EngineSettings, TurnTaking
 from openreplica.engine.tools import ToolCalls
+from openreplica.engine.trailing_words import ends_mid_sentence
 from openreplica.engine.turn_stats import TurnDecider, TurnStats
 from openreplica.engine.user_turn import UserTurn
 from openreplica.protocol import (
@@ -512,6 +513,12 @@ class ConversationEngine:
         if not self._user.ready_to_commit:
             return
         text = self._user.transcript
+        if self._user.decided_by == "model" and ends_mid_sentence(text):
+            # "I'd like to book a…": the words say it is not over; wait up to the cap
+            cap = self._user.pause_started + self.turn_taking.turn_wait.cap
+            if now < cap:
+                self._user.wait_until(cap)
+                return
         if text and self._user.streamed:
             self._emit_user_streaming(text, final=True)
         spoken: TurnEnd = (self._user.decided_by, max(0.0, now - self._user.pause_started))

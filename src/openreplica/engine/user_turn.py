@@ -76,6 +76,12 @@ class UserTurn:
         self.silence_deadline = deadline
         self.decided_by = "silence"
 
+    def wait_until(self, deadline: float) -> None:
+        """The pause goes on until `deadline`, decided by silence after all."""
+        self.silence_deadline = deadline
+        self._silence_elapsed = False
+        self.decided_by = "silence"
+
     @property
     def in_pause(self) -> bool:
         """Silent after speech, the turn not committed yet."""

@@ -12,13 +12,13 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from openreplica.engine import ConversationEngine, EngineSettings
+from openreplica.engine import ConversationEngine, EngineSettings, TurnDetector, TurnStats
 from openreplica.engine import io as e
 from openreplica.plugins.audio import resample
-from openreplica.plugins.base import LLM, TTS, ASRModel, PluginError, VADModel
+from openreplica.plugins.base import LLM, TTS, ASRModel, EndOfTurnModel, PluginError, VADModel
 from openreplica.plugins.perception import PerceptionEngine
 from openreplica.protocol import (
     AnyInteraction,
@@ -57,6 +57,9 @@ class RuntimePlugins:
     llm: LLM | None = None
     asr: ASRModel | None = None
     vad: VADModel | None = None
+    #: the end-of-turn model; with it (and ears) the model decides when a pause ends a
+    #: turn, without it a fixed silence does
+    turn: EndOfTurnModel | None = None
     #: per conversation; None = perception off (see runtime/perception.py)
     perception: PerceptionEngine | None = None
 
@@ -74,6 +77,9 @@ class ConversationRuntime:
         voice: VoiceSettings | None = None,
     ) -> None:
         self.conversation_id = conversation_id
+        listens = plugins.vad is not None and plugins.asr is not None
+        detector: TurnDetector = "smart_turn" if listens and plugins.turn is not None else "silence"
+        settings = replace(settings, turn_taking=replace(settings.turn_taking, detector=detector))
         self.settings = settings
         self.plugins = plugins
         self.clock = clock
@@ -100,7 +106,7 @@ class ConversationRuntime:
         # The voice-input path (VAD -> speech edges -> ASR), when there are ears.
         self._voice: VoiceInputLike | None = None
         if plugins.vad is not None and plugins.asr is not None:
-            self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice)
+            self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice, plugins.turn)
         # Perception looks at the camera frames transports push to `camera_frames(self)`.
         self._perception: PerceptionLayer | None = None
         if plugins.perception is not None:
@@ -142,6 +148,12 @@ class ConversationRuntime:
     @property
     def ended(self) -> bool:
         return self._closed
+
+    @property
+    def turn_stats(self) -> TurnStats:
+        """How user turns ended (model or silence, total wait) and how many preemptive
+        replies were started, used and wasted."""
+        return self.engine.turn_stats
 
     @property
     def perception(self) -> PerceptionLayer | None:

@@ -7,6 +7,8 @@
          is not lost): audio to the ASR stream -> UserTranscript(partial)
       -> at each speech end: finish() -> UserTranscript(final), exactly once, even
          when the recogniser fails (then with "" and a broadcast `asr_unavailable`)
+      -> with an end-of-turn model: at each speech end, the turn's audio is scored in
+         a worker thread -> TurnScored (`turn_scoring.py`)
 
 Recognition runs while the user talks, so little is left to do when the turn ends.
 Media time is the count of 16 kHz samples received, never wall time. `push` is cheap
@@ -24,11 +26,19 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE
+from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE, TURN_WAIT
 from openreplica.engine import io as e
 from openreplica.engine.speech_detector import DetectorSettings, SpeechDetector
 from openreplica.plugins.audio import Resampler, stereo_to_mono
-from openreplica.plugins.base import ASRModel, ASRStream, PluginError, VADModel, VADStream
+from openreplica.plugins.base import (
+    ASRModel,
+    ASRStream,
+    EndOfTurnModel,
+    PluginError,
+    VADModel,
+    VADStream,
+)
+from openreplica.runtime.turn_scoring import TurnScorer
 
 __all__ = ["SAMPLE_RATE", "VoiceInput", "VoiceSettings", "VoiceTarget", "sensitivity_table"]
 
@@ -73,6 +83,7 @@ class VoiceInput:
         vad: VADModel,
         asr: ASRModel,
         settings: VoiceSettings | None = None,
+        turn_model: EndOfTurnModel | None = None,
     ) -> None:
         self.settings = settings or VoiceSettings()
         self._target = target
@@ -82,6 +93,11 @@ class VoiceInput:
         self._frame_samples = self._vad.frame_samples
         self.frame_duration = self._frame_samples / SAMPLE_RATE
         self.detector = SpeechDetector(self.frame_duration, self.settings.detector)
+        self._scorer = (
+            TurnScorer(turn_model, target.feed, self.frame_duration)
+            if turn_model is not None
+            else None
+        )
         self._resampler: Resampler | None = None
         self._pending = bytearray()  # 16 kHz audio not yet a whole frame
         self._frames = 0
@@ -136,6 +152,8 @@ class VoiceInput:
         if edge is not None:
             self._target.feed(edge)
             self._enqueue(_FINISH)
+            if self._scorer is not None:
+                self._scorer.speech_ended(edge.media_time)
 
     def _on_frame(self, frame: bytes) -> None:
         start = self.media_time
@@ -146,6 +164,8 @@ class VoiceInput:
             log.exception("VAD failed on a frame")
             probability = 0.0
         was_speaking = self.detector.speaking
+        if self._scorer is not None:
+            self._scorer.frame(start, frame)
         edge = self.detector.push(probability, start)
         if edge is not None:
             # Audio that had arrived but was not analysed yet (resampler delay, a
@@ -159,12 +179,16 @@ class VoiceInput:
             self._ring.append(frame)
             self._enqueue(b"".join(self._ring))
             self._ring.clear()
+            if self._scorer is not None:
+                self._scorer.speech_started(edge.media_time)
             self._target.feed(edge)
         elif was_speaking:
             self._enqueue(frame)
             if isinstance(edge, e.UserSpeechEnded):
                 self._target.feed(edge)
                 self._enqueue(_FINISH)
+                if self._scorer is not None:
+                    self._scorer.speech_ended(edge.media_time)
         else:
             self._ring.append(frame)
 
@@ -183,8 +207,11 @@ class VoiceInput:
             self._worker = asyncio.get_running_loop().create_task(self._run(), name="voice-asr")
 
     async def drain(self) -> None:
-        """Wait until the recogniser has caught up with everything pushed so far."""
+        """Wait until the recogniser (and the end-of-turn model) caught up with
+        everything pushed so far."""
         await self._idle.wait()
+        if self._scorer is not None:
+            await self._scorer.drain()
 
     async def _run(self) -> None:
         await self._prepare()
@@ -280,6 +307,8 @@ class VoiceInput:
             await asyncio.gather(self._worker, return_exceptions=True)
         self._queue.clear()
         self._idle.set()
+        if self._scorer is not None:
+            await self._scorer.aclose()
         try:
             await self._asr.aclose()
         except Exception:
@@ -288,14 +317,15 @@ class VoiceInput:
 
 def sensitivity_table() -> str:
     """The Markdown table of what each sensitivity level means, from the engine's
-    mapping (the README and docs/voice.md print exactly this)."""
+    mappings (the README and docs/voice.md print exactly this)."""
     rows = [
-        "| level | `participant_pause_sensitivity`: silence that ends the turn | "
+        "| level | end-of-turn model says complete: commit after | says incomplete: wait "
+        "up to | fixed silence (`turn_detector` = `silence`, or no model) | "
         "`participant_interrupt_sensitivity`: speech needed to interrupt |",
-        "|---|---|---|",
+        "|---|---|---|---|---|",
     ]
     for level in PAUSE_SILENCE:
-        pause = round(PAUSE_SILENCE[level] * 1000)
-        interrupt = round(INTERRUPT_MIN_SPEECH[level] * 1000)
-        rows.append(f"| `{level}` | {pause} ms | {interrupt} ms |")
+        wait = TURN_WAIT[level]
+        cells = (wait.floor, wait.cap, PAUSE_SILENCE[level], INTERRUPT_MIN_SPEECH[level])
+        rows.append(f"| `{level}` | " + " | ".join(f"{round(x * 1000)} ms" for x in cells) + " |")
     return "\n".join(rows) + "\n"

@@ -185,3 +185,16 @@ def test_preemptive_replies_can_be_turned_off() -> None:
     t = Timeline(EngineSettings(preemptive_replies=False))
     speak(t, 1.0, 2.0, "what time is it")
     assert not t.of(e.StartGeneration)
+
+
+def test_a_transcript_ending_on_a_dangling_word_waits_for_the_cap() -> None:
+    t = Timeline(SMART)
+    speak(t, 1.0, 2.0, "can you tell me about the")
+    t.feed(e.TurnScored(speech_end=2.0, probability=0.97), 2.13)
+    t.tick(2.0 + TURN_WAIT["medium"].floor)
+    assert t.engine.turn_idx == 0 and t.engine.next_deadline() == pytest.approx(
+        2.0 + TURN_WAIT["medium"].cap
+    )
+    t.tick(2.0 + TURN_WAIT["medium"].cap)
+    (props,) = user_utterances(t)
+    assert props.turn_decided_by == "silence"
