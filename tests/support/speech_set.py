@@ -4,7 +4,8 @@ statements, and hesitant utterances with a 400-900 ms pause in mid-sentence.
 Two voices: Piper (joe, medium) and espeak-ng. A hesitant utterance is one sentence,
 synthesised whole so that its prosody runs on through the pause, then cut after a word
 and given a pause: the cut point is where the sentence's first words end (found by
-synthesising them alone) moved to the quietest 10 ms nearby.
+synthesising them alone, which lengthens their last syllable, so the boundary inside the
+sentence comes a little earlier) moved to the quietest 10 ms just before it.
 """
 
 from __future__ import annotations
@@ -71,9 +72,11 @@ def _trim(x: np.ndarray) -> np.ndarray:
 
 
 def _cut_point(whole: np.ndarray, prefix_len: int) -> int:
-    """The quietest 10 ms within 100 ms of where the prefix ends."""
+    """The end of the quietest 10 ms from 150 ms before to 10 ms after where the prefix
+    ends (never into the next word's onset)."""
     win = RATE // 100
-    lo, hi = max(win, prefix_len - RATE // 10), min(len(whole) - win, prefix_len + RATE // 10)
+    lo = max(win, prefix_len - 3 * RATE // 20)
+    hi = min(len(whole) - win, prefix_len + win)
     energies = [(float(np.mean(whole[i - win : i] ** 2)), i) for i in range(lo, hi, win // 2)]
     return min(energies)[1]
 
