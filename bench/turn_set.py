@@ -46,6 +46,8 @@ class TimedTurnModel:
 @dataclass
 class SetResult:
     first_audio: list[float] = field(default_factory=list)
+    commit: list[float] = field(default_factory=list)
+    after_commit: list[float] = field(default_factory=list)
     cut_off: int = 0
     hesitant: int = 0
     wasted: int = 0
@@ -61,8 +63,9 @@ def stereo48(pcm16k: bytes) -> bytes:
 
 async def one(
     models: Any, u: Utterance, level: str, preempt: bool, turn: Any, new_runtime: Callable[..., Any]
-) -> tuple[float | None, bool, Any]:
-    """(end of speech -> first audio, cut off during the pause?, turn stats)."""
+) -> tuple[tuple[float, float, float] | None, bool, Any]:
+    """((end of speech -> first audio, -> commit, commit -> first audio) or None, cut off
+    during the pause?, turn stats)."""
     clock = SystemClock()
     settings = EngineSettings(
         turn_taking=TurnTaking(pause_sensitivity=level),  # type: ignore[arg-type]
@@ -97,7 +100,10 @@ async def one(
     ]
     cut = pause_end is not None and (len(commits) > 1 or (commits and commits[0] < pause_end))
     first = next((t for t in trace.frames if t > speech_end), None)
-    return (None if first is None else first - speech_end), bool(cut), runtime.turn_stats
+    timing = None
+    if first is not None and commits:
+        timing = (first - speech_end, commits[-1] - speech_end, first - commits[-1])
+    return timing, bool(cut), runtime.turn_stats
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -126,7 +132,8 @@ async def turn_taking_section(
         ("fixed silence + preemptive", True, None),
         ("Smart Turn + preemptive", True, model),
     )
-    head = f"{'pause':8}{'set-up':28}{'first audio p50/p95':>22}{'cut off':>12}"
+    head = f"{'pause':8}{'set-up':28}{'first audio p50/p95':>22}{'commit':>14}{'after':>14}"
+    head += f"{'cut off':>12}"
     print(head + f"{'model/silence':>15}{'wasted':>10}")
     for level in levels:
         results = [SetResult() for _ in setups]
@@ -142,13 +149,20 @@ async def turn_taking_section(
                     r.hesitant += 1
                     r.cut_off += cut
                 elif latency is not None:
-                    r.first_audio.append(latency)
+                    r.first_audio.append(latency[0])
+                    r.commit.append(latency[1])
+                    r.after_commit.append(latency[2])
         for (label, _, _), r in zip(setups, results, strict=True):
-            fa = r.first_audio
-            lat = f"{1000 * pct(fa, 50):.0f} / {1000 * pct(fa, 95):.0f}" if fa else "-"
+            lat, commit, after = (
+                f"{1000 * pct(v, 50):.0f} / {1000 * pct(v, 95):.0f}" if v else "-"
+                for v in (r.first_audio, r.commit, r.after_commit)
+            )
             cut = f"{r.cut_off}/{r.hesitant} {100 * r.cut_off / max(1, r.hesitant):.0f}%"
             who = f"{r.decided_by_model}/{r.decided_by_silence}"
-            print(f"{level:8}{label:28}{lat:>22}{cut:>12}{who:>15}{f'{r.wasted}/{r.started}':>10}")
+            print(
+                f"{level:8}{label:28}{lat:>22}{commit:>14}{after:>14}{cut:>12}{who:>15}"
+                f"{f'{r.wasted}/{r.started}':>10}"
+            )
     cpu = model.cpu
     if cpu:
         print(

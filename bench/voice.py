@@ -23,6 +23,8 @@ and espeak-ng's voices), each fed in real time at the given levels through three
 the fixed-silence baseline, the fixed silence with preemptive replies, and the end-of-turn
 model (Smart Turn v3, `openreplica models pull turn`) with preemptive replies:
   first audio   complete utterances: end of speech -> first replica audio (p50 / p95)
+  commit        complete utterances: end of speech -> turn committed; after: commit ->
+                first audio (what preemption saves)
   cut off       hesitant utterances: the replica took the turn during the pause
   model cpu     CPU ms per model decision (p50 / p95), in the worker thread
   wasted        preemptive replies cancelled because the user went on

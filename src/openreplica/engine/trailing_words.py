@@ -1,109 +1,26 @@
-"""A transcript that stops on a word no English sentence ends with ("the", "to", "my"…)
+"""A transcript that stops on a word no English sentence ends with ("the", "and", "my"…)
 is a sentence cut off mid-way, whatever the voice sounded like.
 
 Smart Turn judges the audio alone, and synthetic or flat voices often sound finished at
 any word boundary; the transcript catches the clearest of those cases. A turn the model
-calls complete whose transcript ends this way waits for the level's cap instead.
+calls complete whose transcript ends this way waits for the level's cap instead. The list
+is short on purpose: prepositions ("what is it for"), auxiliaries ("that's what it is")
+and pronouns end sentences all the time. A wrong "not over" costs a wait up to the cap;
+a wrong "over" cuts the user off, so "to" stays in ("I'd love to" waits).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["ends_mid_sentence"]
+__all__ = ["DANGLING", "ends_mid_sentence"]
 
-#: articles, possessives, prepositions, conjunctions, auxiliaries and the infinitive "to"
-DANGLING = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "my",
-        "your",
-        "his",
-        "her",
-        "its",
-        "our",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "some",
-        "any",
-        "every",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "from",
-        "with",
-        "about",
-        "into",
-        "onto",
-        "over",
-        "under",
-        "by",
-        "as",
-        "than",
-        "like",
-        "and",
-        "or",
-        "but",
-        "nor",
-        "so",
-        "because",
-        "if",
-        "when",
-        "while",
-        "although",
-        "though",
-        "unless",
-        "until",
-        "whether",
-        "is",
-        "are",
-        "was",
-        "were",
-        "am",
-        "be",
-        "been",
-        "being",
-        "do",
-        "does",
-        "did",
-        "have",
-        "has",
-        "had",
-        "can",
-        "could",
-        "will",
-        "would",
-        "shall",
-        "should",
-        "may",
-        "might",
-        "must",
-        "i",
-        "we",
-        "you",
-        "they",
-        "he",
-        "she",
-        "it's",
-        "i'm",
-        "we're",
-        "you're",
-        "they're",
-        "very",
-        "really",
-        "quite",
-        "just",
-        "also",
-    ]
-)
+#: articles, possessive determiners, conjunctions, contractions that need a complement,
+#: the infinitive "to", and "very"
+_DETERMINERS = ("a", "an", "the", "my", "your", "our", "their")
+_CONJUNCTIONS = ("and", "or", "but", "nor", "because", "if", "unless", "whether", "although")
+_OTHERS = ("than", "i'm", "you're", "we're", "they're", "it's", "that's", "there's", "to", "very")
+DANGLING = frozenset((*_DETERMINERS, *_CONJUNCTIONS, *_OTHERS))
 
 _WORD = re.compile(r"[a-z']+")
 

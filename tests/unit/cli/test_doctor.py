@@ -27,6 +27,8 @@ def test_a_healthy_setup(
     for line in ("✓ Piper voice", "✓ pocketsphinx", "✓ data dir", "✓ database", "✓ port"):
         assert line in out
     assert "! LLM: this persona has no LLM" in out  # optional: guidance, not failure
+    assert "! end of turn: a fixed silence: no Smart Turn model" in out
+    assert "openreplica models pull turn" in out
     assert out.strip().endswith("ready to serve")
 
 

@@ -198,3 +198,22 @@ def test_a_transcript_ending_on_a_dangling_word_waits_for_the_cap() -> None:
     t.tick(2.0 + TURN_WAIT["medium"].cap)
     (props,) = user_utterances(t)
     assert props.turn_decided_by == "silence"
+
+
+@pytest.mark.parametrize(
+    ("text", "dangling"),
+    [
+        ("I would like to book a", True),
+        ("my favourite colour is the", True),
+        ("remind me to", True),
+        ("bread and", True),
+        ("what is it for", False),
+        ("that's what it is", False),
+        ("what does it look like", False),
+        ("", False),
+    ],
+)
+def test_which_last_words_keep_a_turn_open(text: str, dangling: bool) -> None:
+    from openreplica.engine.trailing_words import ends_mid_sentence
+
+    assert ends_mid_sentence(text) is dangling
