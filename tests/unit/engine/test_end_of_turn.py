@@ -207,9 +207,10 @@ def test_a_transcript_ending_on_a_dangling_word_waits_for_the_cap() -> None:
         ("my favourite colour is the", True),
         ("remind me to", True),
         ("bread and", True),
-        ("what is it for", False),
-        ("that's what it is", False),
+        ("my favourite colour is", True),
+        ("yes I can", False),
         ("what does it look like", False),
+        ("please come in", False),
         ("", False),
     ],
 )
