@@ -48,6 +48,7 @@ class SetResult:
     first_audio: list[float] = field(default_factory=list)
     commit: list[float] = field(default_factory=list)
     after_commit: list[float] = field(default_factory=list)
+    by_voice: dict[str, list[float]] = field(default_factory=dict)
     cut_off: int = 0
     hesitant: int = 0
     wasted: int = 0
@@ -134,7 +135,7 @@ async def turn_taking_section(
     )
     head = f"{'pause':8}{'set-up':28}{'first audio p50/p95':>22}{'commit':>14}{'after':>14}"
     head += f"{'cut off':>12}"
-    print(head + f"{'model/silence':>15}{'wasted':>10}")
+    print(head + f"{'model/silence':>15}{'wasted':>10}   first audio p50 per voice")
     for level in levels:
         results = [SetResult() for _ in setups]
         # Interleaved, utterance by utterance: the machine's load hits every set-up alike.
@@ -152,6 +153,7 @@ async def turn_taking_section(
                     r.first_audio.append(latency[0])
                     r.commit.append(latency[1])
                     r.after_commit.append(latency[2])
+                    r.by_voice.setdefault(u.voice, []).append(latency[0])
         for (label, _, _), r in zip(setups, results, strict=True):
             lat, commit, after = (
                 f"{1000 * pct(v, 50):.0f} / {1000 * pct(v, 95):.0f}" if v else "-"
@@ -161,7 +163,8 @@ async def turn_taking_section(
             who = f"{r.decided_by_model}/{r.decided_by_silence}"
             print(
                 f"{level:8}{label:28}{lat:>22}{commit:>14}{after:>14}{cut:>12}{who:>15}"
-                f"{f'{r.wasted}/{r.started}':>10}"
+                f"{f'{r.wasted}/{r.started}':>10}   "
+                + ", ".join(f"{v} {1000 * pct(x, 50):.0f}" for v, x in r.by_voice.items())
             )
     cpu = model.cpu
     if cpu:
