@@ -94,7 +94,7 @@ class VoiceInput:
         self.frame_duration = self._frame_samples / SAMPLE_RATE
         self.detector = SpeechDetector(self.frame_duration, self.settings.detector)
         self._scorer = (
-            TurnScorer(turn_model, target.feed, self.frame_duration)
+            TurnScorer(turn_model, lambda item: self._target.feed(item), self.frame_duration)
             if turn_model is not None
             else None
         )
@@ -164,9 +164,15 @@ class VoiceInput:
             log.exception("VAD failed on a frame")
             probability = 0.0
         was_speaking = self.detector.speaking
+        was_pending = self.detector.pending
         if self._scorer is not None:
             self._scorer.frame(start, frame)
         edge = self.detector.push(probability, start)
+        if self._scorer is not None and edge is None and self.detector.speaking:
+            if self.detector.pending and not was_pending:  # the first silent frame
+                self._scorer.speech_ending(start)
+            elif was_pending and not self.detector.pending:
+                self._scorer.speech_resumed()
         if edge is not None:
             # Audio that had arrived but was not analysed yet (resampler delay, a
             # partial frame) adds to how late the edge is known.

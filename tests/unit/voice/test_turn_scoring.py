@@ -113,3 +113,33 @@ async def test_closing_cancels_a_decision_under_way() -> None:
     for _ in range(10):  # let the thread's result reach the loop, were anyone waiting
         await asyncio.sleep(0)
     assert fed == []
+
+
+async def test_the_decision_starts_at_the_first_silent_frame() -> None:
+    model, fed = Scripted(0.9), []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME)  # the first silent frame: scoring starts
+    push(scorer, 20, 24)
+    scorer.speech_ended(20 * FRAME)  # confirmed: no second decision
+    await scorer.drain()
+    assert fed == [e.TurnScored(20 * FRAME, 0.9)]
+    assert model.seen == [b"".join(frame(k) for k in range(0, 20))]
+
+
+async def test_an_early_decision_is_dropped_when_the_speech_resumes() -> None:
+    model, fed = Scripted(0.9), []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME)
+    push(scorer, 20, 22)
+    scorer.speech_resumed()  # a stop consonant, not a pause
+    push(scorer, 22, 40)
+    scorer.speech_ending(40 * FRAME)
+    push(scorer, 40, 44)
+    scorer.speech_ended(40 * FRAME)
+    await scorer.drain()
+    assert fed == [e.TurnScored(40 * FRAME, 0.9)]
+    assert len(model.seen) == 2 and len(model.seen[1]) == 40 * 2 * SAMPLES
