@@ -17,10 +17,22 @@ Per pause sensitivity, over N runs (p50 / p95, milliseconds):
   total       end of the user's speech -> first replica audio frame played
 Then barge-in per interrupt sensitivity: user speech onset -> replica audio stopped.
 
+Then turn-taking on a synthetic speech set (tests/support/speech_set.py: complete
+questions and statements, and sentences with a 400-900 ms pause in the middle, in Piper's
+and espeak-ng's voices), each fed in real time at the given levels through three set-ups:
+the fixed-silence baseline, the fixed silence with preemptive replies, and the end-of-turn
+model (Smart Turn v3, `openreplica models pull turn`) with preemptive replies:
+  first audio   complete utterances: end of speech -> first replica audio (p50 / p95)
+  commit        complete utterances: end of speech -> turn committed; after: commit ->
+                first audio (what preemption saves)
+  cut off       hesitant utterances: the replica took the turn during the pause
+  model cpu     CPU ms per model decision (p50 / p95), in the worker thread
+  wasted        preemptive replies cancelled because the user went on
+
 "End of speech" is the instant the last audible sample is spoken, so `total` includes
 the 20 ms packetisation of the input.
 
-Run: .venv/bin/python bench/voice.py [--runs 20] [--levels medium,high]
+Run: .venv/bin/python bench/voice.py [--runs 20] [--levels medium,high] [--set-levels medium]
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from turn_set import turn_taking_section
 
 from openreplica import protocol as p
 from openreplica.engine import INTERRUPT_MIN_SPEECH, EngineSettings, TurnTaking
@@ -238,16 +251,13 @@ async def feed_in_real_time(
 
 
 def new_runtime(
-    models: Models, clock: SystemClock, settings: EngineSettings
+    models: Models, clock: SystemClock, settings: EngineSettings, turn: Any = None
 ) -> tuple[ConversationRuntime, Trace, TimedASR, TimedTTS]:
     asr = TimedASR(models.sphinx, clock)
     tts = TimedTTS(models.piper, clock)
-    runtime = ConversationRuntime(
-        "bench",
-        settings,
-        RuntimePlugins(tts=tts, llm=WarmLLM(models.llm), asr=asr, vad=models.silero),
-        clock,
-    )
+    plugins = RuntimePlugins(tts=tts, llm=WarmLLM(models.llm), asr=asr, vad=models.silero)
+    plugins.turn = turn
+    runtime = ConversationRuntime("bench", settings, plugins, clock)
     trace = Trace()
     spy(runtime, trace, clock)
     runtime.set_audio_sink(Sink(clock, trace))
@@ -256,7 +266,10 @@ def new_runtime(
 
 async def one_turn(models: Models, spoken: Spoken, level: str) -> tuple[dict[str, float], str]:
     clock = SystemClock()
-    settings = EngineSettings(turn_taking=TurnTaking(pause_sensitivity=level))  # type: ignore[arg-type]
+    settings = EngineSettings(
+        turn_taking=TurnTaking(pause_sensitivity=level),  # type: ignore[arg-type]
+        preemptive_replies=False,  # today's baseline; the turn-taking section compares
+    )
     runtime, trace, asr, tts = new_runtime(models, clock, settings)
     await runtime.start()
     start = trace.feed_start = clock.now() + 0.05
@@ -390,6 +403,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"{level:9}{1000 * minimum:>10.0f}{cell(lat):>16}{cell(beyond):>22}{after:>14.0f}"
             )
+        if args.set_levels:
+            await turn_taking_section(models, args.set_levels, new_runtime)
     return 0
 
 
@@ -398,9 +413,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument(
         "--levels",
-        type=lambda s: [x.strip() for x in s.split(",")],
+        type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
         default=list(LEVELS),
         help="comma-separated sensitivity levels (default: all)",
+    )
+    parser.add_argument(
+        "--set-levels",
+        type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+        default=["medium"],
+        help="levels for the synthetic-set turn-taking comparison ('' to skip)",
     )
     return parser.parse_args(argv)
 

@@ -277,14 +277,17 @@ def add_models_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "The server then uses it when no other LLM is configured (needs the llama extra: "
         "pip install 'openreplica[llama]'). `models pull face` instead fetches the face "
         "detector, face mesh and segmenter for photo replicas (mediapipe's Apache-2.0 "
-        "models, about 36 MB to download, 1.7 MB kept).",
+        "models, about 36 MB to download, 1.7 MB kept); `models pull turn` the end-of-turn "
+        "model.",
     )
     pull.add_argument(
         "what",
         nargs="?",
-        choices=("llm", "face"),
+        choices=("llm", "face", "turn"),
         default="llm",
-        help="llm (default): the chat model; face: the face models",
+        help="llm (default): the chat model; face: the face models; turn: the Smart Turn v3 "
+        "end-of-turn model (taken out of the pipecat-ai wheel on the package index, about "
+        "12 MB)",
     )
     pull.add_argument(
         "--dir", type=Path, help="face: where to keep the files (default <data dir>/models/face)"
@@ -303,6 +306,11 @@ def add_models_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="do nothing when the data directory already holds a model (scripts/serve)",
     )
     pull.add_argument("--sha256", help="the file's expected sha256 (default: as the hub says)")
+    pull.add_argument(
+        "--index-url",
+        default="https://pypi.org/simple",
+        help="turn: the package index to fetch the pipecat-ai wheel from (PEP 691 JSON)",
+    )
     pull.add_argument(
         "--connect-timeout",
         type=float,
@@ -323,6 +331,8 @@ def _run_pull(args: argparse.Namespace) -> int:
         from openreplica.models_face import run_pull_face
 
         return run_pull_face(args.dir, args.wheel, args.force, os.environ)
+    if args.what == "turn":
+        return _run_pull_turn(args)
     url: str = args.url
     models = data_dir(os.environ) / "models"
     if args.if_missing and (found := pulled_model(models)) is not None:
@@ -353,6 +363,36 @@ def _run_pull(args: argparse.Namespace) -> int:
         return 130
     print(dest)
     _print_hint(dest)
+    return 0
+
+
+def _run_pull_turn(args: argparse.Namespace) -> int:
+    from openreplica.models_turn import TURN_MODEL, pull_turn_model
+
+    dest: Path = args.output or data_dir(os.environ) / "models" / TURN_MODEL.filename
+    if dest.exists() and not args.force:
+        print(f"already there: {dest}")
+        return 0
+    print(
+        f"fetching {TURN_MODEL.package} {TURN_MODEL.version} from {args.index_url} for "
+        f"{TURN_MODEL.filename} ({TURN_MODEL.approx_size})\n         to {dest}",
+        file=sys.stderr,
+    )
+    try:
+        pull_turn_model(
+            dest,
+            index_url=args.index_url,
+            progress=ProgressBar(sys.stderr),
+            connect_timeout=args.connect_timeout,
+            read_timeout=max(args.connect_timeout, 30.0),
+        )
+    except DownloadError as exc:
+        print(f"openreplica models pull turn: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    print(dest)
     return 0
 
 

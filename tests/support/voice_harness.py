@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
-from openreplica.plugins.base import LLM, TTS, ASRModel, VADModel
+from openreplica.plugins.base import LLM, TTS, ASRModel, EndOfTurnModel, VADModel
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
 from openreplica.runtime.voice import VoiceSettings
 
@@ -71,6 +71,7 @@ async def listening(
     asr: ASRModel | None,
     output_rate: int = RATE,
     voice: VoiceSettings | None = None,
+    turn: EndOfTurnModel | None = None,
     **settings: Any,
 ) -> Listening:
     clock = VirtualClock()
@@ -78,7 +79,7 @@ async def listening(
     runtime = ConversationRuntime(
         "c1",
         EngineSettings(output_sample_rate=output_rate, **settings),
-        RuntimePlugins(tts=tts, llm=llm, asr=asr, vad=vad),
+        RuntimePlugins(tts=tts, llm=llm, asr=asr, vad=vad, turn=turn),
         clock,
         new_inference_id=lambda: f"inf-{next(ids)}",
         voice=voice,

@@ -17,6 +17,11 @@ Rules this module keeps (SPEC §1.1, §3):
   past the cap is not spoken. A refused echo changes nothing.
 - Nothing here reads a clock: `now` comes with every call and the runtime asks
   `next_deadline()` when to call `fire_timers`.
+- A user turn ends after a pause: a fixed silence, or, with the end-of-turn model
+  (`TurnScored`), the level's floor when the model calls it complete, else its cap.
+- A preemptive reply (started on the final transcript at a pause) stays invisible: no
+  event, no playout, nothing in the context, until the turn commits with the context it
+  was started on; if the user goes on it is cancelled (`turn_stats` counts both).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from openreplica.engine.generation import Generation, GenerationKind
 from openreplica.engine.io import (
     AudioPlayed,
     CancelGeneration,
+    ContextMessage,
     Effect,
     Emit,
     EngineInput,
@@ -49,6 +55,7 @@ from openreplica.engine.io import (
     StartGeneration,
     StopPlayout,
     Synthesize,
+    TurnScored,
     UserSpeechEnded,
     UserSpeechMeasured,
     UserSpeechStarted,
@@ -57,10 +64,13 @@ from openreplica.engine.io import (
     resampled_length,
 )
 from openreplica.engine.perception import PerceptionState, with_visual_context
+from openreplica.engine.preemption import Preemption
 from openreplica.engine.presence import Heartbeat
 from openreplica.engine.sentences import SentenceSplitter
-from openreplica.engine.settings import EngineSettings, TurnTaking
+from openreplica.engine.settings import COMPLETE_PROBABILITY, EngineSettings, TurnTaking
 from openreplica.engine.tools import ToolCalls
+from openreplica.engine.trailing_words import ends_mid_sentence
+from openreplica.engine.turn_stats import TurnDecider, TurnStats
 from openreplica.engine.user_turn import UserTurn
 from openreplica.protocol import (
     AnyInteraction,
@@ -101,6 +111,8 @@ from openreplica.protocol import (
 )
 
 Deferred = Callable[[float], None]
+#: how a spoken user turn ended: (what decided it, seconds from speech end to commit)
+TurnEnd = tuple[TurnDecider, float]
 
 
 class ConversationEngine:
@@ -132,6 +144,8 @@ class ConversationEngine:
         self._perception = PerceptionState(conversation_id, new_inference_id)
         self._heartbeat = Heartbeat(settings.presence_interval)
         self._turn_audio = TurnAudio()
+        self._preempt: Preemption | None = None
+        self.turn_stats = TurnStats()
 
     # ------------------------------------------------------------------ public API
 
@@ -143,6 +157,17 @@ class ConversationEngine:
     def speaking_generation(self) -> int | None:
         """The generation currently producing or playing speech, if any."""
         return self._current.gen if self._current else None
+
+    @property
+    def live_generations(self) -> frozenset[int]:
+        """Generations whose LLM and TTS work must go on: the speaking one and a
+        preemptive reply waiting for its turn to commit."""
+        live = set()
+        if self._current is not None:
+            live.add(self._current.gen)
+        if self._preempt is not None:
+            live.add(self._preempt.gen.gen)
+        return frozenset(live)
 
     @property
     def ended(self) -> bool:
@@ -178,6 +203,8 @@ class ConversationEngine:
                 self._turn_audio.add(measurement)
             case UserTranscript(text, final):
                 self._on_transcript(text, final, now)
+            case TurnScored():
+                self._on_turn_scored(item, now)
             case VisualContextUpdated(text):
                 self._perception.visual_context = text.strip()
             case PerceptionToolCallDetected():
@@ -228,6 +255,7 @@ class ConversationEngine:
             return []
         if self._current is not None:
             self._cut(self._current, now)
+        self._drop_preempt()
         self._emit(
             Shutdown(
                 conversation_id=self.conversation_id,
@@ -374,24 +402,27 @@ class ConversationEngine:
                 gen.complete = True
         self._check_finished(gen, now)
 
-    def _begin_turn(self, text: str, now: float, heard: str | None = None) -> None:
-        """A new user turn with this text: respond, or a committed spoken turn (`heard`:
-        its `user_audio_analysis`)."""
+    def _begin_turn(
+        self, text: str, now: float, spoken: TurnEnd | None = None, heard: str | None = None
+    ) -> None:
+        """A new user turn with this text: respond, or a committed spoken turn (`spoken`:
+        what ended it and how long it waited; `heard`: its `user_audio_analysis`)."""
         self._interrupt(now)
         self._cancel_waiting_tools()
         self._turn_idx += 1
         seen = self._perception.visual_context
+        props = UtteranceProps(
+            role="user",
+            speech=text,
+            visual_context=seen or None,
+            user_visual_analysis=seen or None,
+            user_audio_analysis=heard,
+        )
+        if spoken is not None:
+            props.turn_decided_by, props.turn_wait = spoken[0], round(spoken[1], 3)
         self._emit(
             Utterance(
-                conversation_id=self.conversation_id,
-                turn_idx=self._turn_idx,
-                properties=UtteranceProps(
-                    role="user",
-                    speech=text,
-                    visual_context=seen or None,
-                    user_visual_analysis=seen or None,
-                    user_audio_analysis=heard,
-                ),
+                conversation_id=self.conversation_id, turn_idx=self._turn_idx, properties=props
             )
         )
         self.context.add_user(with_visual_context(text, seen))
@@ -399,9 +430,75 @@ class ConversationEngine:
             self._start_reply(self._turn_idx)
 
     def _start_reply(self, turn_idx: int) -> None:
+        messages = self.context.messages()
+        if self._adopt_preempt(messages, turn_idx):
+            return
         gen = self._new_generation("reply", turn_idx=turn_idx)
         gen.llm_active = True
-        self._out.append(StartGeneration(gen.gen, self.context.messages(), self.settings.tools))
+        self._out.append(StartGeneration(gen.gen, messages, self.settings.tools))
+
+    # ------------------------------------------------------------------ preemptive replies
+
+    def _maybe_preempt(self) -> None:
+        """At a pause with every final in: start the reply the turn would get now."""
+        user = self._user
+        text = user.transcript
+        if (
+            not self.settings.preemptive_replies
+            or self.settings.pipeline_mode != "full"
+            or self._preempt is not None
+            or self._current is not None
+            or self._deferred
+            or not (user.in_pause and user.finals_in and text)
+        ):
+            return
+        seen = self._perception.visual_context
+        pending = ContextMessage(role="user", content=with_visual_context(text, seen))
+        messages = (*self.context.messages(), pending)
+        gen = Generation(
+            gen=self._next_gen,
+            inference_id=self._new_inference_id(),
+            turn_idx=self._turn_idx + 1,
+            kind="reply",
+            llm_active=True,
+        )
+        self._next_gen += 1
+        self._preempt = Preemption(gen, messages)
+        self.turn_stats.preemptive_started += 1
+        self._out.append(StartGeneration(gen.gen, messages, self.settings.tools))
+
+    def _adopt_preempt(self, messages: tuple[ContextMessage, ...], turn_idx: int) -> bool:
+        """The committed turn takes the preemptive reply if it was made for this context."""
+        pre = self._preempt
+        if pre is None:
+            return False
+        if pre.messages != messages:
+            self._drop_preempt()
+            return False
+        self._preempt = None
+        self.turn_stats.preemptive_used += 1
+        pre.gen.turn_idx = turn_idx
+        self._current = pre.gen
+        self._out.extend(pre.held)
+        return True
+
+    def _drop_preempt(self) -> None:
+        pre, self._preempt = self._preempt, None
+        if pre is not None:
+            self.turn_stats.preemptive_wasted += 1
+            self._out.append(CancelGeneration(pre.gen.gen))
+
+    def _on_preempt_output(self, pre: Preemption, item: EngineInput, now: float) -> None:
+        """Build the reply as usual, holding back all but the first sentence's synthesis.
+        A tool call or a failure would reach clients: drop it; the turn starts afresh."""
+        if isinstance(item, (LLMToolCall, LLMFailed, SpeechFailed)):
+            self._drop_preempt()
+            return
+        mark = len(self._out)
+        self._apply_output(pre.gen, item, now)
+        produced = self._out[mark:]
+        del self._out[mark:]
+        self._out.extend(pre.hold(produced))
 
     def _on_tool_result(self, result: ToolResult, now: float) -> None:
         props = result.properties
@@ -437,6 +534,7 @@ class ConversationEngine:
     def _on_user_started(self, item: UserSpeechStarted, now: float) -> None:
         if not self._user.start(item.media_time):
             return
+        self._drop_preempt()  # the user went on: that reply answered too early
         self._emit(UserStartedSpeaking(conversation_id=self.conversation_id))
         self._emit(self._started_event("user"))
         current = self._current
@@ -461,13 +559,38 @@ class ConversationEngine:
         self._barge_in_at = None
         self._emit(UserStoppedSpeaking(conversation_id=self.conversation_id))
         self._emit(self._stopped_event("user", duration, interrupted=False))
-        wait = max(0.0, self.turn_taking.pause_silence - item.detected_after)
-        self._user.silence_deadline = now + wait
+        # Waits count from the end of the speech, which the detector confirmed late.
+        pause_start = now - item.detected_after
+        turn_taking = self.turn_taking
+        if turn_taking.detector == "smart_turn":
+            wait = turn_taking.turn_wait.cap  # until the model calls the turn complete
+        else:
+            wait = turn_taking.pause_silence
+        self._user.pause_began(item.media_time, pause_start, max(now, pause_start + wait))
+
+    def _on_turn_scored(self, item: TurnScored, now: float) -> None:
+        user = self._user
+        if not user.in_pause or user.pause_media_time != item.speech_end:
+            return  # about a pause that is over
+        if user.silence_deadline is None:
+            return  # already elapsed
+        if item.probability is None:  # the model failed: the fixed silence decides
+            deadline = user.pause_started + self.turn_taking.pause_silence
+        elif item.probability >= COMPLETE_PROBABILITY:
+            deadline = user.pause_started + self.turn_taking.turn_wait.floor
+            user.decided_by = "model"
+        else:
+            return  # incomplete: the cap stands
+        user.silence_deadline = max(now, min(user.silence_deadline, deadline))
+        if user.silence_deadline <= now:
+            user.silence_elapsed()
+            self._try_commit_user_turn(now)
 
     def _on_transcript(self, text: str, final: bool, now: float) -> None:
         if final:
             self._user.add_final(text)
             self._try_commit_user_turn(now)
+            self._maybe_preempt()
             return
         speech = self._user.add_partial(text)
         if speech:
@@ -491,21 +614,38 @@ class ConversationEngine:
         if not self._user.ready_to_commit:
             return
         text = self._user.transcript
+        if self._user.decided_by == "model" and ends_mid_sentence(text):
+            # "I'd like to book a…": the words say it is not over; wait up to the cap
+            cap = self._user.pause_started + self.turn_taking.turn_wait.cap
+            if now < cap:
+                self._user.wait_until(cap)
+                return
         if text and self._user.streamed:
             self._emit_user_streaming(text, final=True)
+        spoken: TurnEnd = (self._user.decided_by, max(0.0, now - self._user.pause_started))
         self._user.reset()
         heard = self._turn_audio.take(text)
         if not text:
+            self._drop_preempt()
             return  # noise or an empty transcript: no turn
-        self._defer_or_run(lambda t: self._begin_turn(text, t, heard), now)
+        self.turn_stats.committed(*spoken)
+        self._defer_or_run(lambda t: self._begin_turn(text, t, spoken, heard), now)
 
     # ------------------------------------------------------------------ model output
 
     def _on_model_output(self, item: EngineInput, now: float) -> None:
         gen_id = getattr(item, "gen", None)
+        pre = self._preempt
+        if pre is not None and pre.gen.gen == gen_id:
+            self._on_preempt_output(pre, item, now)
+            return
         gen = self._current
         if gen is None or gen.gen != gen_id:
             return  # a cancelled or finished generation: drop its late output by id
+        self._apply_output(gen, item, now)
+        self._check_finished(gen, now)
+
+    def _apply_output(self, gen: Generation, item: EngineInput, now: float) -> None:
         match item:
             case LLMToken(text=text):
                 room = self.settings.limits.max_utterance_chars - len(gen.text)
@@ -545,7 +685,6 @@ class ConversationEngine:
             case PlayoutDrained():
                 gen.drained = True
                 gen.drained_at = now
-        self._check_finished(gen, now)
 
     def _on_played(self, gen: Generation, segment: int, samples: int) -> None:
         gen.spoken.played(segment, samples)

@@ -76,6 +76,17 @@ class UserTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnScored:
+    """The end-of-turn model scored the pause after the speech that ended at
+    `speech_end` (the `UserSpeechEnded.media_time` it follows): the probability that the
+    user's turn is complete, or None when the model could not score it (the fixed
+    silence then decides)."""
+
+    speech_end: float
+    probability: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class LLMToken:
     gen: int
     text: str
@@ -175,6 +186,7 @@ EngineInput = (
     | UserSpeechEnded
     | UserSpeechMeasured
     | UserTranscript
+    | TurnScored
     | LLMToken
     | LLMToolCall
     | LLMFinished

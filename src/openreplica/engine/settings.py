@@ -33,6 +33,32 @@ INTERRUPT_MIN_SPEECH: dict[SensitivityLevel, float] = {
     "high": 0.12,
 }
 
+#: which decides when a pause ends the user's turn: the end-of-turn model (Smart Turn v3,
+#: scored by the runtime at each pause and fed in as `TurnScored`) or a fixed silence
+TurnDetector = Literal["smart_turn", "silence"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnWait:
+    """With the end-of-turn model: the silence after the user's last speech sample before
+    a turn the model calls complete is committed (`floor`), and the longest wait when it
+    calls it incomplete (`cap`): a pause mid-sentence may last that long."""
+
+    floor: float
+    cap: float
+
+
+TURN_WAIT: dict[SensitivityLevel, TurnWait] = {
+    "superlow": TurnWait(floor=0.8, cap=3.0),
+    "verylow": TurnWait(floor=0.5, cap=2.4),
+    "low": TurnWait(floor=0.35, cap=1.8),
+    "medium": TurnWait(floor=0.2, cap=1.4),
+    "high": TurnWait(floor=0.1, cap=0.8),
+}
+
+#: the model's probability at or above which a turn counts as complete
+COMPLETE_PROBABILITY = 0.5
+
 PipelineMode = Literal["full", "echo"]
 
 
@@ -40,10 +66,16 @@ PipelineMode = Literal["full", "echo"]
 class TurnTaking:
     pause_sensitivity: SensitivityLevel = "medium"
     interrupt_sensitivity: SensitivityLevel = "medium"
+    #: "silence" unless the runtime has the end-of-turn model (it then feeds `TurnScored`)
+    detector: TurnDetector = "silence"
 
     @property
     def pause_silence(self) -> float:
         return PAUSE_SILENCE[self.pause_sensitivity]
+
+    @property
+    def turn_wait(self) -> TurnWait:
+        return TURN_WAIT[self.pause_sensitivity]
 
     @property
     def interrupt_min_speech(self) -> float:
@@ -100,3 +132,6 @@ class EngineSettings:
     #: messages of conversation history kept for the LLM (oldest turns dropped first)
     max_llm_history: int = 200
     limits: SpeechLimits = field(default_factory=SpeechLimits)
+    #: start the reply (LLM and first TTS sentence) on the final transcript at the first
+    #: pause, before the turn is committed; used if the turn commits with the same text
+    preemptive_replies: bool = True

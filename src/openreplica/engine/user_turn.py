@@ -2,11 +2,15 @@
 
 A turn ends once the user has been silent for the pause the sensitivity sets *and* the
 recogniser has delivered the final transcript of every speech segment; speaking again
-during the pause continues the same turn. A dropped segment (a backchannel under the
-replica's speech) still waits for its final, whose text is then ignored.
+during the pause continues the same turn. With the end-of-turn model the pause is the
+level's floor when the model calls the turn complete, else its cap. A dropped segment
+(a backchannel under the replica's speech) still waits for its final, whose text is then
+ignored.
 """
 
 from __future__ import annotations
+
+from openreplica.engine.turn_stats import TurnDecider
 
 
 class UserTurn:
@@ -21,6 +25,11 @@ class UserTurn:
         self._partial = ""
         self._silence_elapsed = False
         self._content_index = 0
+        #: the current pause: media time of the speech end it follows, and `now` then
+        self.pause_media_time: float | None = None
+        self.pause_started = 0.0
+        #: what set the silence deadline: the model ("complete") or a silence timer
+        self.decided_by: TurnDecider = "silence"
 
     def start(self, media_time: float) -> bool:
         """Speech started; False if it was already going (a repeated edge)."""
@@ -30,6 +39,8 @@ class UserTurn:
         self._started_at = media_time
         self.silence_deadline = None
         self._silence_elapsed = False
+        self.pause_media_time = None
+        self.decided_by = "silence"
         return True
 
     def end(self, media_time: float) -> float | None:
@@ -55,6 +66,28 @@ class UserTurn:
         """Record a partial transcript; returns the turn's speech so far."""
         self._partial = text.strip()
         return " ".join([*self._finals, self._partial]).strip()
+
+    def pause_began(self, media_time: float, now: float, deadline: float) -> None:
+        self.pause_media_time = media_time
+        self.pause_started = now
+        self.silence_deadline = deadline
+        self.decided_by = "silence"
+
+    def wait_until(self, deadline: float) -> None:
+        """The pause goes on until `deadline`, decided by silence after all."""
+        self.silence_deadline = deadline
+        self._silence_elapsed = False
+        self.decided_by = "silence"
+
+    @property
+    def in_pause(self) -> bool:
+        """Silent after speech, the turn not committed yet."""
+        return not self.speaking and self.pause_media_time is not None
+
+    @property
+    def finals_in(self) -> bool:
+        """Every ended segment has its final transcript."""
+        return not self._keep
 
     def silence_elapsed(self) -> None:
         self.silence_deadline = None

@@ -96,6 +96,21 @@ class VADModel(Protocol):
     def create_stream(self) -> VADStream: ...
 
 
+# --------------------------------------------------------------------------- end of turn
+
+
+@runtime_checkable
+class EndOfTurnModel(Protocol):
+    """Scores whether the user's turn sounds finished (Smart Turn v3). CPU-bound and
+    synchronous: callers run it in a worker thread. Keeps no per-conversation state."""
+
+    name: str
+
+    def completion_probability(self, pcm16k: bytes) -> float:
+        """P(complete) for the turn's 16 kHz mono 16-bit audio, up to the pause."""
+        ...
+
+
 # --------------------------------------------------------------------------- ASR
 
 

@@ -71,6 +71,11 @@ class UtteranceProps(Props):
     # [added] what perception saw (one or two sentences), and how the turn sounded
     user_visual_analysis: str | None = None
     user_audio_analysis: str | None = None
+    # [ours, issue 17] on spoken user turns: what ended the turn ("model": the end-of-turn
+    # model called it complete; "silence": a silence timer) and the seconds from the end
+    # of the user's speech to the commit
+    turn_decided_by: Literal["model", "silence"] | None = None
+    turn_wait: float | None = None
 
 
 class StreamingProps(Props):

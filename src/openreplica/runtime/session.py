@@ -17,12 +17,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from openreplica.engine import ConversationEngine, EngineSettings
+from openreplica.engine import ConversationEngine, EngineSettings, TurnDetector, TurnStats
 from openreplica.engine import io as e
-from openreplica.plugins.base import LLM, TTS, ASRModel, AudioChunk, VADModel
+from openreplica.plugins.base import LLM, TTS, ASRModel, AudioChunk, EndOfTurnModel, VADModel
 from openreplica.plugins.perception import PerceptionEngine
 from openreplica.protocol import (
     AnyInteraction,
@@ -62,6 +62,9 @@ class RuntimePlugins:
     llm: LLM | None = None
     asr: ASRModel | None = None
     vad: VADModel | None = None
+    #: the end-of-turn model; with it (and ears) the model decides when a pause ends a
+    #: turn, without it a fixed silence does
+    turn: EndOfTurnModel | None = None
     #: per conversation; None = perception off (see runtime/perception.py)
     perception: PerceptionEngine | None = None
 
@@ -83,6 +86,9 @@ class ConversationRuntime:
         """`on_internal_error` is called once when a bug is met (see runtime/guard.py);
         it must end the conversation (default: `shutdown("internal_error")`)."""
         self.conversation_id = conversation_id
+        listens = plugins.vad is not None and plugins.asr is not None
+        detector: TurnDetector = "smart_turn" if listens and plugins.turn is not None else "silence"
+        settings = replace(settings, turn_taking=replace(settings.turn_taking, detector=detector))
         self.settings = settings
         self.plugins = plugins
         self.clock = clock
@@ -126,7 +132,7 @@ class ConversationRuntime:
         # The voice-input path (VAD -> speech edges -> ASR), when there are ears.
         self._voice: VoiceInput | None = None
         if plugins.vad is not None and plugins.asr is not None:
-            self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice)
+            self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice, plugins.turn)
         # Perception looks at the camera frames transports push to `camera_frames(self)`.
         self._perception: PerceptionLayer | None = None
         if plugins.perception is not None:
@@ -197,6 +203,12 @@ class ConversationRuntime:
     def ended(self) -> bool:
         """`system.shutdown` was emitted: nothing more goes in or out."""
         return self.engine.ended
+
+    @property
+    def turn_stats(self) -> TurnStats:
+        """How user turns ended (model or silence, total wait) and how many preemptive
+        replies were started, used and wasted."""
+        return self.engine.turn_stats
 
     @property
     def perception(self) -> PerceptionLayer | None:
@@ -309,8 +321,9 @@ class ConversationRuntime:
                     self.visemes.stop(gen)
                     if self.viseme_sink is not None:
                         self.viseme_sink.rest()
-        # A generation that is no longer speaking needs no more synthesis.
-        self.speech.retire_except(self.engine.speaking_generation)
+        # A generation that is no longer live (speaking, or a preemptive reply waiting for
+        # its turn) needs no more synthesis.
+        self.speech.retire_except(self.engine.live_generations)
         self._timer_changed.set()
 
     def _publish(self, event: Event) -> None:

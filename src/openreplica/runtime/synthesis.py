@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from openreplica.engine import io as e
 from openreplica.plugins.base import TTS, AudioChunk, PluginError
@@ -81,10 +81,10 @@ class SpeechWorkers:
         if task is not None:
             task.cancel()
 
-    def retire_except(self, speaking: int | None) -> None:
-        """Generations other than `speaking` get no more text: their workers end after
-        what they were given. Visits only the generations still taking text."""
-        for gen in [g for g in self._queues if g != speaking]:
+    def retire_except(self, live: Collection[int]) -> None:
+        """Generations not in `live` get no more text: their workers end after what they
+        were given. Visits only the generations still taking text."""
+        for gen in [g for g in self._queues if g not in live]:
             self._queues.pop(gen).put_nowait(None)
 
     async def aclose(self) -> None:

@@ -9,6 +9,9 @@
          when the recogniser fails (then with "" and a broadcast `asr_unavailable`),
          just after UserSpeechMeasured (pace, loudness, pitch: `user_audio_analysis`),
          measured in a worker thread while the recogniser finishes
+         when the recogniser fails (then with "" and a broadcast `asr_unavailable`)
+      -> with an end-of-turn model: at each speech end, the turn's audio is scored in
+         a worker thread -> TurnScored (`turn_scoring.py`)
 
 Recognition runs while the user talks, so little is left to do when the turn ends.
 Media time is the count of 16 kHz samples received, never wall time. `push` is cheap
@@ -27,13 +30,21 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE
+from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE, TURN_WAIT
 from openreplica.engine import io as e
 from openreplica.engine.speech_detector import DetectorSettings, SpeechDetector
 from openreplica.plugins.audio import Resampler, stereo_to_mono
-from openreplica.plugins.base import ASRModel, ASRStream, PluginError, VADModel, VADStream
+from openreplica.plugins.base import (
+    ASRModel,
+    ASRStream,
+    EndOfTurnModel,
+    PluginError,
+    VADModel,
+    VADStream,
+)
 from openreplica.protocol import ErrorCode
 from openreplica.runtime.speech_measure import measure_speech
+from openreplica.runtime.turn_scoring import TurnScorer
 
 __all__ = ["SAMPLE_RATE", "VoiceInput", "VoiceSettings", "VoiceTarget", "sensitivity_table"]
 
@@ -84,6 +95,7 @@ class VoiceInput:
         vad: VADModel,
         asr: ASRModel,
         settings: VoiceSettings | None = None,
+        turn_model: EndOfTurnModel | None = None,
     ) -> None:
         self.settings = settings or VoiceSettings()
         self._target = target
@@ -93,6 +105,11 @@ class VoiceInput:
         self._frame_samples = self._vad.frame_samples
         self.frame_duration = self._frame_samples / SAMPLE_RATE
         self.detector = SpeechDetector(self.frame_duration, self.settings.detector)
+        self._scorer = (
+            TurnScorer(turn_model, lambda item: self._target.feed(item), self.frame_duration)
+            if turn_model is not None
+            else None
+        )
         self._resampler: Resampler | None = None
         self._pending = bytearray()  # 16 kHz audio not yet a whole frame
         self._frames = 0
@@ -148,6 +165,8 @@ class VoiceInput:
         if edge is not None:
             self._target.feed(edge)
             self._enqueue(_FINISH)
+            if self._scorer is not None:
+                self._scorer.speech_ended(edge.media_time)
 
     def _on_frame(self, frame: bytes) -> None:
         start = self.media_time
@@ -158,7 +177,15 @@ class VoiceInput:
             log.exception("VAD failed on a frame")
             probability = 0.0
         was_speaking = self.detector.speaking
+        was_pending = self.detector.pending
+        if self._scorer is not None:
+            self._scorer.frame(start, frame)
         edge = self.detector.push(probability, start)
+        if self._scorer is not None and edge is None and self.detector.speaking:
+            if self.detector.pending and not was_pending:  # the first silent frame
+                self._scorer.speech_ending(start)
+            elif was_pending and not self.detector.pending:
+                self._scorer.speech_resumed()
         if edge is not None:
             # Audio that had arrived but was not analysed yet (resampler delay, a
             # partial frame) adds to how late the edge is known.
@@ -171,12 +198,16 @@ class VoiceInput:
             self._ring.append(frame)
             self._enqueue(b"".join(self._ring))
             self._ring.clear()
+            if self._scorer is not None:
+                self._scorer.speech_started(edge.media_time)
             self._target.feed(edge)
         elif was_speaking:
             self._enqueue(frame)
             if isinstance(edge, e.UserSpeechEnded):
                 self._target.feed(edge)
                 self._enqueue(_FINISH)
+                if self._scorer is not None:
+                    self._scorer.speech_ended(edge.media_time)
         else:
             self._ring.append(frame)
 
@@ -195,8 +226,11 @@ class VoiceInput:
             self._worker = self._target.spawn(self._run(), "voice-asr")
 
     async def drain(self) -> None:
-        """Wait until the recogniser has caught up with everything pushed so far."""
+        """Wait until the recogniser (and the end-of-turn model) caught up with
+        everything pushed so far."""
         await self._idle.wait()
+        if self._scorer is not None:
+            await self._scorer.drain()
 
     async def _run(self) -> None:
         await self._prepare()
@@ -307,6 +341,8 @@ class VoiceInput:
             await asyncio.gather(self._worker, return_exceptions=True)
         self._queue.clear()
         self._idle.set()
+        if self._scorer is not None:
+            await self._scorer.aclose()
         try:
             await self._asr.aclose()
         except Exception:
@@ -315,14 +351,15 @@ class VoiceInput:
 
 def sensitivity_table() -> str:
     """The Markdown table of what each sensitivity level means, from the engine's
-    mapping (the README and docs/voice.md print exactly this)."""
+    mappings (the README and docs/voice.md print exactly this)."""
     rows = [
-        "| level | `participant_pause_sensitivity`: silence that ends the turn | "
+        "| level | end-of-turn model says complete: commit after | says incomplete: wait "
+        "up to | fixed silence (`turn_detector` = `silence`, or no model) | "
         "`participant_interrupt_sensitivity`: speech needed to interrupt |",
-        "|---|---|---|",
+        "|---|---|---|---|---|",
     ]
     for level in PAUSE_SILENCE:
-        pause = round(PAUSE_SILENCE[level] * 1000)
-        interrupt = round(INTERRUPT_MIN_SPEECH[level] * 1000)
-        rows.append(f"| `{level}` | {pause} ms | {interrupt} ms |")
+        wait = TURN_WAIT[level]
+        cells = (wait.floor, wait.cap, PAUSE_SILENCE[level], INTERRUPT_MIN_SPEECH[level])
+        rows.append(f"| `{level}` | " + " | ".join(f"{round(x * 1000)} ms" for x in cells) + " |")
     return "\n".join(rows) + "\n"

@@ -85,7 +85,11 @@ def create_app(
     cache = model_cache or ModelCache()
     if plugin_factory is None:
         plugin_factory = (
-            ScriptedFactory() if settings.testing_scripted_plugins else ModelFactory(cache)
+            ScriptedFactory()
+            if settings.testing_scripted_plugins
+            else ModelFactory(
+                cache, settings.smart_turn_path if settings.turn_detector == "smart_turn" else None
+            )
         )
     factory = plugin_factory
 
@@ -197,3 +201,8 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def _turn_model_path(settings: ServerSettings) -> Path | None:
+    """The Smart Turn file when the server may use it (`turn_detector` = smart_turn)."""
+    return settings.smart_turn_path if settings.turn_detector == "smart_turn" else None

@@ -65,6 +65,20 @@ def _vad(settings: ServerSettings) -> Check:
     return Check("VAD", "warn", f"webrtcvad: {why}")
 
 
+def _turn(settings: ServerSettings) -> Check:
+    if settings.turn_detector == "silence":
+        return Check("end of turn", "ok", "a fixed silence (chosen by the turn_detector setting)")
+    path = settings.smart_turn_path
+    if path.is_file():
+        return Check("end of turn", "ok", f"Smart Turn v3 ({path})")
+    return Check(
+        "end of turn",
+        "warn",
+        f"a fixed silence: no Smart Turn model at {path}; run `openreplica models pull turn` "
+        "for faster turns with fewer cut-offs",
+    )
+
+
 def _asr() -> Check:
     try:
         import pocketsphinx
@@ -157,6 +171,7 @@ async def run_checks(settings: ServerSettings) -> list[Check]:
         _vad(settings),
         _asr(),
         _face_models(settings),
+        _turn(settings),
         await _llm(settings),
     ]
     checks += [_webrtc(settings), _data_dir(settings), await _database(settings), _port(settings)]

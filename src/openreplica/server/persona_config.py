@@ -63,6 +63,8 @@ class ConversationConfig:
     warnings: tuple[str, ...] = field(default=())
     #: "auto", "silero" or "webrtc" (plugins.registry.resolve_vad decides what auto means)
     vad_engine: str = "auto"
+    #: "smart_turn" (the end-of-turn model, if the server has it) or "silence"
+    turn_detector: str = "smart_turn"
     perception: PerceptionConfig = field(default_factory=lambda: PerceptionConfig(engine=None))
 
 
@@ -175,6 +177,13 @@ def conversation_config(
         "VAD", stt.get("vad_engine"), VAD_ENGINES, settings.vad_engine
     )
     warnings += [warning] if warning else []
+    turn_detector, warning = resolve_engine(
+        "turn detector",
+        stt.get("turn_detector"),
+        ("smart_turn", "silence"),
+        settings.turn_detector,
+    )
+    warnings += [warning] if warning else []
     llm_engine, llm_options = _llm(llm, settings)
     perception, perception_warnings = _perception(_section(layers, "perception"))
     warnings += perception_warnings
@@ -206,6 +215,7 @@ def conversation_config(
         stt=_stt(stt, _str(language)),
         warnings=tuple(warnings),
         vad_engine=vad_engine or "auto",
+        turn_detector=turn_detector or "smart_turn",
         perception=perception,
     )
 

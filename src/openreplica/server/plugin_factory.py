@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from openreplica.plugins.base import LLM, ChatMessage, LLMDelta, TextDelta
+from openreplica.plugins.base import LLM, ChatMessage, EndOfTurnModel, LLMDelta, TextDelta
 from openreplica.plugins.options import ASROptions, TTSOptions, VADOptions
 from openreplica.plugins.perception import build_perception
 from openreplica.plugins.registry import (
@@ -40,9 +41,11 @@ PluginFactory = Callable[[ConversationConfig], Awaitable[RuntimePlugins]]
 class ModelFactory:
     """Real plugins from the registry."""
 
-    def __init__(self, cache: ModelCache) -> None:
+    def __init__(self, cache: ModelCache, turn_model_path: Path | None = None) -> None:
         self._cache = cache
         self._lock = asyncio.Lock()
+        #: the Smart Turn file; conversations asking for `smart_turn` use it when present
+        self._turn_model_path = turn_model_path
 
     async def __call__(self, config: ConversationConfig) -> RuntimePlugins:
         async with self._lock:
@@ -64,7 +67,17 @@ class ModelFactory:
         except Exception as exc:
             log.warning("voice input unavailable (%s): the replica will not listen", exc)
             plugins.vad = plugins.asr = None
+        if config.turn_detector == "smart_turn" and plugins.asr is not None:
+            plugins.turn = self._turn_model()
         return plugins
+
+    def _turn_model(self) -> EndOfTurnModel | None:
+        path = self._turn_model_path
+        if path is None or not path.is_file():
+            return None
+        from openreplica.plugins.turn_smart import SmartTurnModel
+
+        return self._cache.get(("turn", str(path)), lambda: SmartTurnModel(path))
 
     async def warm(
         self, tts_engine: str | None, stt_engine: str | None, vad_engine: str | None = None
@@ -78,6 +91,15 @@ class ModelFactory:
             log.info("voice activity detection: silero (%s)", why)
         else:
             log.info("voice activity detection: webrtcvad (%s)", why)
+        path = self._turn_model_path
+        if path is not None and path.is_file():
+            log.info("end of turn: Smart Turn v3 (%s) with the fixed silence as fallback", path)
+        else:
+            log.info(
+                "end of turn: a fixed silence (no Smart Turn model at %s: run "
+                "`openreplica models pull turn` to fetch it)",
+                path,
+            )
         try:
             async with self._lock:
                 await asyncio.to_thread(self._warm, tts_engine, stt_engine, vad_engine)
@@ -89,6 +111,7 @@ class ModelFactory:
     ) -> None:
         build_tts(tts_engine, TTSOptions(), self._cache)
         build_vad(vad_engine, VADOptions(), self._cache)
+        self._turn_model()
         asr, _ = build_asr(stt_engine, ASROptions(), self._cache)
         warm = getattr(asr, "warm", None)
         if callable(warm):

@@ -57,6 +57,10 @@ class ServerSettings:
     stt_engine: str | None = None
     #: auto (Silero when installed, else webrtcvad), silero or webrtc
     vad_engine: str = "auto"
+    #: smart_turn (the end-of-turn model, when its file is there) or silence
+    turn_detector: str = "smart_turn"
+    #: the Smart Turn model; None = `<data dir>/models/smart-turn-v3.2-cpu.onnx`
+    turn_model_path: str | None = None
     webhook_secret: str | None = None
     webhook_max_attempts: int = 5
     webhook_retry_delay: float = 1.0
@@ -204,6 +208,15 @@ class ServerSettings:
         settings = replace(settings, data_dir=Path(settings.data_dir).expanduser())
         return settings.with_pulled_model()
 
+    @property
+    def smart_turn_path(self) -> Path:
+        """The end-of-turn model's file (`models pull turn` saves it there by default)."""
+        if self.turn_model_path:
+            return Path(self.turn_model_path).expanduser()
+        from openreplica.models_turn import TURN_MODEL
+
+        return self.data_dir / "models" / TURN_MODEL.filename
+
     def with_pulled_model(self) -> ServerSettings:
         """With no LLM configured, the model `openreplica models pull` saved in
         DATA_DIR/models answers (no variable needed)."""
@@ -228,6 +241,10 @@ def _vad_engine(raw: object) -> str:
     if name not in ("auto", "silero", "webrtc"):
         raise ValueError(f"expected auto, silero or webrtc, got {raw!r}")
     return name
+
+
+def _turn_detector(raw: object) -> str:
+    return _choice(str(raw).replace("-", "_"), ("smart_turn", "silence"))
 
 
 def _bool(raw: object) -> bool:
@@ -332,6 +349,19 @@ OPTIONS: tuple[Option, ...] = (
         "when the silero-vad package is installed, else webrtcvad), silero, webrtc",
         _vad_engine,
         "NAME",
+    ),
+    Option(
+        "turn_detector",
+        "what ends a user's turn at a pause: smart_turn (default: the Smart Turn v3 "
+        "end-of-turn model, when `openreplica models pull turn` has fetched it; else "
+        "silence) or silence (a fixed pause per sensitivity level)",
+        _turn_detector,
+        "NAME",
+    ),
+    Option(
+        "turn_model_path",
+        "the Smart Turn ONNX file (default: <data dir>/models/smart-turn-v3.2-cpu.onnx)",
+        metavar="PATH",
     ),
     Option(
         "webhook_secret",

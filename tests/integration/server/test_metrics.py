@@ -44,8 +44,6 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-
-
 @pytest.fixture
 async def stub() -> AsyncIterator[StubServer]:
     llm_calls = 0

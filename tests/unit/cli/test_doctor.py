@@ -28,6 +28,8 @@ def test_a_healthy_setup(
         assert line in out
     assert "! LLM: this persona has no LLM" in out  # optional: guidance, not failure
     assert "! face models: not in" in out and "openreplica models pull face" in out
+    assert "! end of turn: a fixed silence: no Smart Turn model" in out
+    assert "openreplica models pull turn" in out
     assert out.strip().endswith("ready to serve")
 
 

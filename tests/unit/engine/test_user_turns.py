@@ -19,7 +19,8 @@ def _speak(t: Timeline, start: float, end: float, text: str) -> None:
 
 @pytest.mark.parametrize("level", ["superlow", "verylow", "low", "medium", "high"])
 def test_turn_ends_after_the_documented_silence_and_not_before(level: str) -> None:
-    t = Timeline()
+    # no preemptive reply: the reply's start marks the commit here (see test_end_of_turn)
+    t = Timeline(EngineSettings(preemptive_replies=False))
     t.feed(
         interaction(
             '{"event_type": "conversation.sensitivity", '
@@ -45,7 +46,10 @@ def test_a_pause_shorter_than_the_silence_continues_the_same_turn() -> None:
     _speak(t, 2.2, 3.0, "a coffee")
     t.tick(3.0 + PAUSE_SILENCE["medium"])
     assert t.engine.turn_idx == 1
-    assert t.of(e.StartGeneration)[0].messages[-1].content == "I would like a coffee"
+    # the reply prepared at the first pause was cancelled when the user went on
+    started = [x.messages[-1].content for x in t.of(e.StartGeneration)]
+    assert started == ["I would like", "I would like a coffee"]
+    assert e.CancelGeneration(t.of(e.StartGeneration)[0].gen) in t.effects
 
 
 def test_user_speaking_events_and_partial_captions() -> None:

@@ -1,0 +1,175 @@
+"""bench/voice.py's turn-taking section: the synthetic speech set in real time through
+the fixed-silence baseline, the fixed silence with preemptive replies, and the end-of-turn
+model with preemptive replies (see voice.py's docstring for the columns)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openreplica import protocol as p
+from openreplica.engine import EngineSettings, TurnTaking
+from openreplica.plugins.audio import resample
+from openreplica.plugins.tts_espeak import EspeakTTS
+from openreplica.runtime import SystemClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from speech_set import RATE, Utterance, speech_set
+
+IN_RATE, CHUNK = 48000, 0.02
+MODEL_PATH = Path(__file__).resolve().parents[1] / ".cache" / "models" / "smart-turn-v3.2-cpu.onnx"
+
+
+class TimedTurnModel:
+    """Wraps the model to record the CPU time of each decision (in its worker thread)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name = inner, inner.name
+        self.cpu: list[float] = []
+
+    def completion_probability(self, pcm16k: bytes) -> float:
+        started = time.thread_time()
+        try:
+            return float(self.inner.completion_probability(pcm16k))
+        finally:
+            self.cpu.append(time.thread_time() - started)
+
+
+@dataclass
+class SetResult:
+    first_audio: list[float] = field(default_factory=list)
+    commit: list[float] = field(default_factory=list)
+    after_commit: list[float] = field(default_factory=list)
+    by_voice: dict[str, list[float]] = field(default_factory=dict)
+    cut_off: int = 0
+    hesitant: int = 0
+    wasted: int = 0
+    started: int = 0
+    decided_by_model: int = 0
+    decided_by_silence: int = 0
+
+
+def stereo48(pcm16k: bytes) -> bytes:
+    mono = np.frombuffer(resample(pcm16k, RATE, IN_RATE), dtype="<i2")
+    return np.repeat(mono, 2).astype("<i2").tobytes()
+
+
+async def one(
+    models: Any, u: Utterance, level: str, preempt: bool, turn: Any, new_runtime: Callable[..., Any]
+) -> tuple[tuple[float, float, float] | None, bool, Any]:
+    """((end of speech -> first audio, -> commit, commit -> first audio) or None, cut off
+    during the pause?, turn stats)."""
+    clock = SystemClock()
+    settings = EngineSettings(
+        turn_taking=TurnTaking(pause_sensitivity=level),  # type: ignore[arg-type]
+        preemptive_replies=preempt,
+    )
+    runtime, trace, _, _ = new_runtime(models, clock, settings, turn)
+    await runtime.start()
+    pcm = stereo48(u.pcm)
+    step = round(IN_RATE * CHUNK) * 4
+    start = clock.now() + 0.05
+    speech_end = start + u.end
+    pause_end = start + u.pause[1] if u.pause else None
+
+    async def feed() -> None:
+        for k, i in enumerate(range(0, len(pcm), step)):
+            await clock.sleep_until(start + (k + 1) * CHUNK)
+            runtime.push_user_audio(pcm[i : i + step], IN_RATE, 2)
+
+    feeding = asyncio.create_task(feed())
+    deadline = time.monotonic() + u.end + 4.0
+    try:
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            if any(t > speech_end for t in trace.frames):
+                break
+    finally:
+        feeding.cancel()
+        await asyncio.gather(feeding, return_exceptions=True)
+        await runtime.shutdown("end_conversation_endpoint_hit")
+    commits = [
+        t for t, x in trace.events if isinstance(x, p.Utterance) and x.properties.role == "user"
+    ]
+    cut = pause_end is not None and (len(commits) > 1 or (commits and commits[0] < pause_end))
+    first = next((t for t in trace.frames if t > speech_end), None)
+    timing = None
+    if first is not None and commits:
+        timing = (first - speech_end, commits[-1] - speech_end, first - commits[-1])
+    return timing, bool(cut), runtime.turn_stats
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def turn_taking_section(
+    models: Any, levels: Sequence[str], new_runtime: Callable[..., Any]
+) -> None:
+    from openreplica.plugins.turn_smart import SmartTurnModel
+
+    if not MODEL_PATH.is_file():
+        print(f"\nturn-taking: no model at {MODEL_PATH}: run scripts/setup --dev")
+        return
+    model = TimedTurnModel(SmartTurnModel(MODEL_PATH))
+    utterances = await speech_set({"piper": models.piper, "espeak": EspeakTTS()})
+    complete = sum(1 for u in utterances if not u.hesitant)
+    print(
+        f"\nturn-taking on the synthetic set: {complete} complete and "
+        f"{len(utterances) - complete} hesitant utterances (Piper and espeak-ng), real time"
+    )
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    setups = (
+        ("fixed silence (baseline)", False, None),
+        ("fixed silence + preemptive", True, None),
+        ("Smart Turn + preemptive", True, model),
+    )
+    head = f"{'pause':8}{'set-up':28}{'first audio p50/p95':>22}{'commit':>14}{'after':>14}"
+    head += f"{'cut off':>12}"
+    print(head + f"{'model/silence':>15}{'wasted':>10}   first audio p50 per voice")
+    for level in levels:
+        results = [SetResult() for _ in setups]
+        # Interleaved, utterance by utterance: the machine's load hits every set-up alike.
+        for u in utterances:
+            for (_, preempt, turn), r in zip(setups, results, strict=True):
+                latency, cut, stats = await one(models, u, level, preempt, turn, new_runtime)
+                r.wasted += stats.preemptive_wasted
+                r.started += stats.preemptive_started
+                r.decided_by_model += stats.decided_by_model
+                r.decided_by_silence += stats.decided_by_silence
+                if u.hesitant:
+                    r.hesitant += 1
+                    r.cut_off += cut
+                elif latency is not None:
+                    r.first_audio.append(latency[0])
+                    r.commit.append(latency[1])
+                    r.after_commit.append(latency[2])
+                    r.by_voice.setdefault(u.voice, []).append(latency[0])
+        for (label, _, _), r in zip(setups, results, strict=True):
+            lat, commit, after = (
+                f"{1000 * pct(v, 50):.0f} / {1000 * pct(v, 95):.0f}" if v else "-"
+                for v in (r.first_audio, r.commit, r.after_commit)
+            )
+            cut = f"{r.cut_off}/{r.hesitant} {100 * r.cut_off / max(1, r.hesitant):.0f}%"
+            who = f"{r.decided_by_model}/{r.decided_by_silence}"
+            print(
+                f"{level:8}{label:28}{lat:>22}{commit:>14}{after:>14}{cut:>12}{who:>15}"
+                f"{f'{r.wasted}/{r.started}':>10}   "
+                + ", ".join(f"{v} {1000 * pct(x, 50):.0f}" for v, x in r.by_voice.items())
+            )
+    cpu = model.cpu
+    if cpu:
+        print(
+            f"model CPU per decision: p50 {1000 * pct(cpu, 50):.1f} ms, "
+            f"p95 {1000 * pct(cpu, 95):.1f} ms over {len(cpu)} decisions"
+        )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")

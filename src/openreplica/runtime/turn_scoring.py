@@ -1,0 +1,126 @@
+"""The end-of-turn model beside the VAD: at each end of speech, score the turn so far.
+
+`TurnScorer` keeps the last 8 s of the user's 16 kHz audio (what the model looks at).
+At the first silent frame after speech it takes the turn's audio (from half a second
+before the turn's first speech, up to that frame) and starts scoring it with the model
+in a worker thread (tens of ms of CPU that must not block the event loop); when the
+detector confirms the end (`UserSpeechEnded`, a few frames later) the decision is fed to
+the engine as `TurnScored`. Were it started at the confirmed end instead, it would
+queue behind the recogniser's final pass (which holds the GIL) and land ~150 ms later.
+If the speech resumes first, the early decision is dropped. A turn, for this purpose,
+is the speech since the last silence longer than `turn_gap` (a committed turn is always
+followed by one). A model failure feeds a None probability: the fixed silence decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from openreplica.engine import io as e
+from openreplica.plugins.base import EndOfTurnModel
+
+__all__ = ["TurnScorer"]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+#: the model looks at the last 8 s
+WINDOW = 8.0
+
+FeedFn = Callable[[e.EngineInput], None]
+T = TypeVar("T")
+
+
+class TurnScorer:
+    def __init__(
+        self,
+        model: EndOfTurnModel,
+        feed: FeedFn,
+        frame_duration: float,
+        *,
+        preroll: float = 0.5,
+        turn_gap: float = 3.0,
+    ) -> None:
+        self._model = model
+        self._feed = feed
+        self._frame_duration = frame_duration
+        self._preroll = preroll
+        self._turn_gap = turn_gap
+        self._frames: deque[tuple[float, bytes]] = deque(maxlen=int(WINDOW / frame_duration) + 2)
+        self._turn_start = 0.0
+        self._last_end: float | None = None
+        #: a decision started at the first silent frame, before the end is confirmed
+        self._early: tuple[float, asyncio.Task[float | None]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()  # one decision at a time, in order
+
+    def frame(self, start: float, pcm: bytes) -> None:
+        """Every analysed 16 kHz frame, speech or not, with its media time."""
+        self._frames.append((start, pcm))
+
+    def speech_started(self, media_time: float) -> None:
+        self._early = None
+        if self._last_end is None or media_time - self._last_end > self._turn_gap:
+            self._turn_start = media_time - self._preroll
+
+    def speech_ending(self, speech_end: float) -> None:
+        """The first silent frame after speech: start deciding now, so the decision is
+        (nearly) ready when the detector confirms the end a few frames later."""
+        self._early = (speech_end, self._start(self._probability(self._turn_audio())))
+
+    def speech_resumed(self) -> None:
+        """The silence was too short to end the speech: that early decision is moot."""
+        self._early = None
+
+    def speech_ended(self, speech_end: float) -> None:
+        self._last_end = speech_end
+        early, self._early = self._early, None
+        if early is not None and early[0] == speech_end:
+            decision = early[1]
+        else:
+            decision = self._start(self._probability(self._turn_audio()))
+        self._track(self._start(self._deliver(speech_end, decision)))
+
+    def _turn_audio(self) -> bytes:
+        return b"".join(pcm for start, pcm in self._frames if start >= self._turn_start)
+
+    def _start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        return asyncio.get_running_loop().create_task(coro)
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _probability(self, audio: bytes) -> float | None:
+        async with self._lock:
+            try:
+                return await asyncio.to_thread(self._model.completion_probability, audio)
+            except Exception:
+                log.exception("the end-of-turn model %s failed", self._model.name)
+                return None
+
+    async def _deliver(self, speech_end: float, decision: asyncio.Task[float | None]) -> None:
+        self._feed(e.TurnScored(speech_end, await decision))
+
+    async def drain(self) -> None:
+        """Wait for the decisions under way."""
+        while True:
+            pending: list[asyncio.Future[Any]] = [t for t in self._tasks if not t.done()]
+            if self._early is not None and not self._early[1].done():
+                pending.append(self._early[1])
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        tasks: list[asyncio.Task[Any]] = list(self._tasks)
+        if self._early is not None:
+            tasks.append(self._early[1])
+        self._early = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

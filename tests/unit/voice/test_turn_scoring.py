@@ -1,0 +1,146 @@
+"""The end-of-turn scorer beside the VAD, with a scripted model: which audio it scores,
+that it scores off the event loop's thread, and what a failing model gives."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from openreplica.engine import io as e
+from openreplica.runtime.turn_scoring import TurnScorer
+
+FRAME = 0.032
+SAMPLES = 512
+
+
+class Scripted:
+    name = "scripted"
+
+    def __init__(self, answer: float | Exception = 0.9) -> None:
+        self.answer = answer
+        self.seen: list[bytes] = []
+        self.threads: list[int] = []
+
+    def completion_probability(self, pcm16k: bytes) -> float:
+        self.seen.append(pcm16k)
+        self.threads.append(threading.get_ident())
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def frame(k: int) -> bytes:
+    return bytes([k % 256]) * (2 * SAMPLES)
+
+
+def push(scorer: TurnScorer, first: int, last: int) -> None:
+    for k in range(first, last):
+        scorer.frame(k * FRAME, frame(k))
+
+
+async def test_a_pause_is_scored_on_the_turn_audio_in_a_worker_thread() -> None:
+    model, fed = Scripted(0.87), list[e.EngineInput]()
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.064, turn_gap=1.0)
+    push(scorer, 0, 50)  # 1.6 s of silence before the speech
+    scorer.speech_started(50 * FRAME)
+    push(scorer, 50, 80)
+    scorer.speech_ended(78 * FRAME)
+    await scorer.drain()
+    assert fed == [e.TurnScored(78 * FRAME, 0.87)]
+    # from two frames before the onset (the pre-roll) to the frame that confirmed the end
+    assert model.seen == [b"".join(frame(k) for k in range(48, 80))]
+    assert model.threads[0] != threading.get_ident()
+
+
+async def test_speech_after_a_short_pause_is_the_same_turn() -> None:
+    model, fed = Scripted(0.2), list[e.EngineInput]()
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0)
+    scorer.speech_started(10 * FRAME)
+    push(scorer, 10, 30)
+    scorer.speech_ended(28 * FRAME)
+    push(scorer, 30, 45)  # 0.5 s pause, under the gap
+    scorer.speech_started(45 * FRAME)
+    push(scorer, 45, 60)
+    scorer.speech_ended(58 * FRAME)
+    await scorer.drain()
+    assert [x.speech_end for x in fed if isinstance(x, e.TurnScored)] == [28 * FRAME, 58 * FRAME]
+    assert all(isinstance(x, e.TurnScored) for x in fed)
+    assert model.seen[1] == b"".join(frame(k) for k in range(10, 60))
+
+
+async def test_the_window_holds_at_most_eight_seconds() -> None:
+    model, fed = Scripted(), list[e.EngineInput]()
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 400)  # 12.8 s of speech
+    scorer.speech_ended(399 * FRAME)
+    await scorer.drain()
+    assert len(model.seen[0]) // 2 <= 8 * 16000 + 2 * SAMPLES
+
+
+async def test_a_failing_model_leaves_the_decision_to_the_silence(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model, fed = Scripted(RuntimeError("boom")), list[e.EngineInput]()
+    scorer = TurnScorer(model, fed.append, FRAME)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ended(18 * FRAME)
+    await scorer.drain()
+    assert fed == [e.TurnScored(18 * FRAME, None)]
+    assert "end-of-turn model scripted failed" in caplog.text
+
+
+async def test_closing_cancels_a_decision_under_way() -> None:
+    gate, returned = threading.Event(), threading.Event()
+
+    class Slow(Scripted):
+        def completion_probability(self, pcm16k: bytes) -> float:
+            gate.wait(5)
+            returned.set()
+            return 0.5
+
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(Slow(), fed.append, FRAME)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 5)
+    scorer.speech_ended(4 * FRAME)
+    await asyncio.sleep(0)
+    await scorer.aclose()
+    gate.set()
+    assert returned.wait(5)
+    for _ in range(10):  # let the thread's result reach the loop, were anyone waiting
+        await asyncio.sleep(0)
+    assert fed == []
+
+
+async def test_the_decision_starts_at_the_first_silent_frame() -> None:
+    model, fed = Scripted(0.9), list[e.EngineInput]()
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME)  # the first silent frame: scoring starts
+    push(scorer, 20, 24)
+    scorer.speech_ended(20 * FRAME)  # confirmed: no second decision
+    await scorer.drain()
+    assert fed == [e.TurnScored(20 * FRAME, 0.9)]
+    assert model.seen == [b"".join(frame(k) for k in range(0, 20))]
+
+
+async def test_an_early_decision_is_dropped_when_the_speech_resumes() -> None:
+    model, fed = Scripted(0.9), list[e.EngineInput]()
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME)
+    push(scorer, 20, 22)
+    scorer.speech_resumed()  # a stop consonant, not a pause
+    push(scorer, 22, 40)
+    scorer.speech_ending(40 * FRAME)
+    push(scorer, 40, 44)
+    scorer.speech_ended(40 * FRAME)
+    await scorer.drain()
+    assert fed == [e.TurnScored(40 * FRAME, 0.9)]
+    assert len(model.seen) == 2 and len(model.seen[1]) == 40 * 2 * SAMPLES
