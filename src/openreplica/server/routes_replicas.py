@@ -82,6 +82,7 @@ def trainer(request: Request) -> ReplicaTrainer:
 def job_out(job: ReplicaJob, request: Request) -> dict[str, Any]:
     out: dict[str, Any] = {
         "replica_id": job.replica_id,
+        "face_id": job.replica_id,  # the hosted API's new name (SPEC §5)
         "replica_name": job.name,
         "replica_type": "user",
         "status": job.status,
