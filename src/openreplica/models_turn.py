@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from openreplica.models import DownloadError, ProgressBar, download
+from openreplica.model_downloads import DownloadError, ProgressBar, download
 
 __all__ = [
     "TURN_MODEL",

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from openreplica.models import DownloadError
+from openreplica.model_downloads import DownloadError
 from turn_model import turn_model_path
 
 from openreplica.cli import main
