@@ -18,13 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from openreplica.server.models import (
-    Base,
     ConversationRow,
     EventRow,
     PersonaRow,
     ReplicaRow,
     WebhookDeliveryRow,
 )
+from openreplica.server.schema import upgrade
 
 __all__ = [
     "ConversationRecord",
@@ -61,6 +61,8 @@ class ConversationRecord:
     shutdown_reason: str | None
     request: dict[str, Any]
     persona: dict[str, Any]
+    #: in a cluster, the node hosting the conversation now
+    node_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,7 @@ def _conversation(row: ConversationRow) -> ConversationRecord:
         shutdown_reason=row.shutdown_reason,
         request=dict(row.request),
         persona=dict(row.persona),
+        node_id=row.node_id,
     )
 
 
@@ -140,15 +143,15 @@ class Store:
 
     @classmethod
     async def open(cls, url: str) -> Store:
-        """Connect and create any missing tables (and the SQLite file's directory)."""
+        """Connect and bring the schema up to date (creating the SQLite file's
+        directory when needed)."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        await upgrade(engine)
         return cls(engine)
 
     async def aclose(self) -> None:
