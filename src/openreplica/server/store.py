@@ -240,12 +240,39 @@ class Store:
                 .values(status="ended", shutdown_reason=reason, ended_at=now, updated_at=now)
             )
 
-    async def active_conversation_ids(self) -> list[str]:
+    async def active_conversation_ids(self, node_id: str | None = None) -> list[str]:
+        """Active conversations: all of them, or those hosted by `node_id`."""
+        where = [ConversationRow.status == "active"]
+        if node_id is not None:
+            where.append(ConversationRow.node_id == node_id)
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(ConversationRow.conversation_id).where(ConversationRow.status == "active")
-            )
+            rows = await session.scalars(select(ConversationRow.conversation_id).where(*where))
             return list(rows)
+
+    async def active_conversation_nodes(self) -> dict[str, str]:
+        """conversation_id -> node_id of every active conversation placed on a node."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(ConversationRow.conversation_id, ConversationRow.node_id).where(
+                    ConversationRow.status == "active", ConversationRow.node_id.is_not(None)
+                )
+            )
+            return {cid: str(node) for cid, node in rows}
+
+    async def move_conversation(self, conversation_id: str, from_node: str, to_node: str) -> bool:
+        """Hand an active conversation from `from_node` to `to_node`, unless another node
+        did first (compare-and-set on `node_id`); True when this call moved it."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ConversationRow)
+                .where(
+                    ConversationRow.conversation_id == conversation_id,
+                    ConversationRow.node_id == from_node,
+                    ConversationRow.status == "active",
+                )
+                .values(node_id=to_node)
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     async def delete_conversation(self, conversation_id: str) -> bool:
         async with self._sessions.begin() as session:
