@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,12 +22,21 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from openreplica import __version__
+from openreplica.cluster import (
+    Coordinator,
+    LocalCoordinator,
+    LocalPipes,
+    Pipes,
+    RedisCoordinator,
+    RedisPipes,
+)
 from openreplica.plugins.avatar.catalog import AvatarCatalog
 from openreplica.plugins.avatar.facemesh import FaceModels, FaceModelsMissing
 from openreplica.plugins.registry import ModelCache
 from openreplica.runtime import Clock, SystemClock
 from openreplica.server import (
     call_config,
+    routes_cluster,
     routes_conversations,
     routes_interactions,
     routes_personas,
@@ -34,6 +44,7 @@ from openreplica.server import (
     ws,
 )
 from openreplica.server.api_docs import add_api_docs
+from openreplica.server.cluster_node import ClusterNode
 from openreplica.server.conversation_end import Finisher
 from openreplica.server.deps import Services
 from openreplica.server.errors import install_error_handlers
@@ -110,7 +121,8 @@ def create_app(
         if resumed:
             log.warning("resuming pending webhooks of %d conversations", resumed)
         finisher = Finisher(store, webhooks, clock, settings.base_url)
-        recovered = await finisher.recover()
+        # in a cluster a node recovers only what it hosted: the others' are theirs
+        recovered = await finisher.recover(settings.this_node_id if settings.clustered else None)
         if recovered:
             log.warning("marked %d conversations of a previous run as ended", len(recovered))
         catalog = AvatarCatalog(
@@ -140,10 +152,16 @@ def create_app(
         )
         if observability.metrics is not None:
             observability.metrics.track_live(hub.census)
+        coordinator, pipes = _cluster_backends(settings, clock)
+        node = ClusterNode(
+            settings, coordinator, pipes, store, hub, finisher, clock, time.process_time
+        )
+        await node.start()
         app.state.hub = hub
+        app.state.node = node
         app.state.avatars = catalog
         app.state.webhooks = webhooks
-        app.state.services = Services(settings, store, hub, clock, catalog)
+        app.state.services = Services(settings, store, hub, clock, catalog, node)
         warming = (
             asyncio.create_task(
                 factory.warm(settings.tts_engine, settings.stt_engine, settings.vad_engine)
@@ -156,7 +174,9 @@ def create_app(
         finally:
             if warming is not None:
                 warming.cancel()
+            await node.drain()
             await hub.aclose()
+            await node.aclose()
             await webhooks.aclose(grace=settings.webhook_shutdown_grace)
             await client.aclose()
             if owns_cache:
@@ -190,6 +210,7 @@ def create_app(
     app.include_router(routes_replicas.router)
     app.include_router(routes_interactions.router)  # send-app-message, /v2/interactions
     app.include_router(routes_personas.pals_router)  # /v2/pals = /v2/personas
+    app.include_router(routes_cluster.router)  # node to node (docs/scaling.md)
     app.include_router(ws.router)
     add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
     app.include_router(call_config.router)  # /c/{id}/config: ICE servers, can it listen
@@ -206,3 +227,13 @@ def create_app(
 def _turn_model_path(settings: ServerSettings) -> Path | None:
     """The Smart Turn file when the server may use it (`turn_detector` = smart_turn)."""
     return settings.smart_turn_path if settings.turn_detector == "smart_turn" else None
+
+
+def _cluster_backends(settings: ServerSettings, clock: Clock) -> tuple[Coordinator, Pipes]:
+    """Redis when the settings name one, else the one-process in-memory backends."""
+    if settings.redis_url is None:
+        return LocalCoordinator(clock.now), LocalPipes()
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    return RedisCoordinator(redis), RedisPipes(redis)

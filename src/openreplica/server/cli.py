@@ -23,6 +23,7 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     for option in OPTIONS:
         serve.add_argument(
             option.flag,
+            *option.aliases,
             dest=option.name,
             default=None,
             metavar=option.metavar,

@@ -10,6 +10,7 @@ comes just before `system.shutdown`), `system.shutdown`, then
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from openreplica.protocol import (
@@ -44,6 +45,8 @@ class EndReasons:
     SERVER_RESTARTED = "server_restarted"
     #: a bug in the conversation's runtime (runtime/guard.py)
     INTERNAL_ERROR = INTERNAL_ERROR
+    #: the cluster node hosting it died and it could not be taken over (SPEC §1.2)
+    NODE_FAILED = "node_failed"
 
 
 def transcript_of(events: list[EventRecord]) -> list[dict[str, Any]]:
@@ -63,13 +66,21 @@ def transcript_of(events: list[EventRecord]) -> list[dict[str, Any]]:
 
 class Finisher:
     def __init__(
-        self, store: Store, webhooks: WebhookSender, clock: Clock, base_url: str = ""
+        self,
+        store: Store,
+        webhooks: WebhookSender,
+        clock: Clock,
+        base_url: str = "",
+        on_ended: Callable[[ConversationRecord], Awaitable[None]] | None = None,
     ) -> None:
+        """`base_url` is the server's public base URL (for `recording_url`); `on_ended`
+        hears of every conversation stored as ended here (the cluster uncounts it from
+        its node)."""
         self._store = store
         self._webhooks = webhooks
         self._clock = clock
-        #: the server's public base URL, for `recording_url`
         self._base_url = base_url
+        self.on_ended = on_ended
 
     def webhook_listener(self, record: ConversationRecord) -> Listener:
         """A runtime listener that sends the `system.*` webhooks of a live conversation."""
@@ -94,6 +105,7 @@ class Finisher:
     async def ended(self, record: ConversationRecord, reason: str) -> None:
         """A live conversation shut down and its events are stored."""
         await self._store.mark_ended(record.conversation_id, reason, self._clock.now())
+        await self._notify_ended(record)
         await self._send_transcript(record)
 
     def recording_ready(self, record: ConversationRecord, duration: float) -> None:
@@ -133,6 +145,7 @@ class Finisher:
             ]
         )
         await self._store.mark_ended(conversation_id, reason, self._clock.now())
+        await self._notify_ended(record)
         if record.callback_url:
             self._webhooks.send(
                 conversation_id,
@@ -142,13 +155,21 @@ class Finisher:
             )
         await self._send_transcript(record)
 
-    async def recover(self) -> list[str]:
-        """Mark every conversation a previous process left `active` as ended."""
-        ids = await self._store.active_conversation_ids()
+    async def recover(self, node_id: str | None = None) -> list[str]:
+        """Mark every conversation a previous process left `active` as ended (in a
+        cluster, only those it hosted as `node_id`)."""
+        ids = await self._store.active_conversation_ids(node_id)
         for conversation_id in ids:
             log.info("%s: was live when the server stopped; marking it ended", conversation_id)
             await self.end_unstarted(conversation_id, EndReasons.SERVER_RESTARTED)
         return ids
+
+    async def _notify_ended(self, record: ConversationRecord) -> None:
+        if self.on_ended is not None:
+            try:
+                await self.on_ended(record)
+            except Exception:
+                log.exception("%s: on_ended failed", record.conversation_id)
 
     async def _send_transcript(self, record: ConversationRecord) -> None:
         if not record.callback_url:

@@ -11,6 +11,7 @@ from fastapi.security import APIKeyHeader
 
 from openreplica.plugins.avatar.catalog import AvatarCatalog
 from openreplica.runtime import Clock
+from openreplica.server.cluster_node import ClusterNode
 from openreplica.server.hub import ConversationHub
 from openreplica.server.request_body import check_api_key
 from openreplica.server.settings import ServerSettings
@@ -33,6 +34,8 @@ class Services:
     hub: ConversationHub
     clock: Clock
     catalog: AvatarCatalog
+    #: this process as a cluster node (or the only one)
+    node: ClusterNode
 
 
 def services(request: Request) -> Services:

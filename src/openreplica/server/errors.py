@@ -61,6 +61,10 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, {"error": message})
 
 
+def unavailable(message: str) -> ApiError:
+    return ApiError(503, {"error": message})
+
+
 def unauthorised() -> ApiError:
     return ApiError(401, {"message": INVALID_TOKEN})
 

@@ -36,6 +36,9 @@ class EndConversationsFirst(uvicorn.Server):
         for listener in self.servers:
             listener.close()  # no new connections while the conversations end
         hub: ConversationHub | None = getattr(self._app_state, "hub", None)
+        node = getattr(self._app_state, "node", None)
+        if node is not None:
+            await node.drain()  # no new placements here while it stops
         if hub is not None and not self.force_exit:
             try:
                 await hub.stop(SHUTDOWN_CLOSE_GRACE)

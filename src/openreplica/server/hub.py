@@ -326,10 +326,20 @@ class ConversationHub:
             if live is None and conversation_id not in self._ending:
                 record = await self._store.get_conversation(conversation_id)
                 if record is not None and record.status == "active":
+                    self._check_hosted_here(record)
                     live = await self._start(record)
             if live is None or live.ending:
                 raise JoinRefused(4410, 410, f"conversation {conversation_id!r} has ended")
             return live
+
+    def _check_hosted_here(self, record: ConversationRecord) -> None:
+        """In a cluster only the node hosting a conversation runs it (WebSockets on other
+        nodes are relayed before they get here; a WebRTC offer is not forwarded yet)."""
+        here = self._settings.this_node_id
+        if self._settings.clustered and record.node_id not in (None, here):
+            raise JoinRefused(
+                1013, 503, f"conversation hosted by cluster node {record.node_id!r}: connect there"
+            )
 
     def _authorised(self, record: ConversationRecord, credential: str | None) -> bool:
         if credential is None:

@@ -7,12 +7,13 @@ import secrets
 import uuid
 from typing import Annotated, Any, Literal
 
+import httpx
 from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import FileResponse
 
 from openreplica.server.conversation_end import EndReasons, transcript_of
 from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
-from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found
+from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found, unavailable
 from openreplica.server.request_body import GuardedRoute
 from openreplica.server.schemas import (
     ConversationCreate,
@@ -49,6 +50,8 @@ def conversation_out(record: ConversationRecord, base_url: str) -> dict[str, Any
         "persona_id": record.persona_id,
         "replica_id": record.replica_id,
     }
+    if record.node_id is not None:
+        out["node_id"] = record.node_id  # SPEC §5: in a cluster, the hosting node
     if record.require_auth:
         out["meeting_token"] = record.meeting_token
     if record.shutdown_reason is not None:
@@ -88,6 +91,12 @@ async def create_conversation(
     if replica_id not in known:
         field = "replica_id" if body.replica_id else "default_replica_id of the persona"
         raise bad_request(f"`{field}`: no replica {replica_id!r}; see GET /v2/replicas")
+    node_id = await s.node.place()
+    if node_id is None:
+        raise unavailable(
+            "every node of the cluster is at capacity (or draining): no conversation can "
+            "start now; retry later or add nodes"
+        )
     now = s.clock.now()
     record = ConversationRecord(
         conversation_id="c" + uuid.uuid4().hex[:12],
@@ -104,11 +113,35 @@ async def create_conversation(
         shutdown_reason=None,
         request={**body.model_dump(mode="json", exclude_none=True), "replica_id": replica_id},
         persona=persona,
+        node_id=node_id if s.node.clustered else None,
     )
     await s.store.add_conversation(record)
     if not body.test_mode:  # a test-mode conversation never goes live
-        s.hub.conversation_created(record)
+        await placed(s, record)
     return conversation_out(record, s.settings.base_url)
+
+
+async def placed(s: Services, record: ConversationRecord) -> None:
+    """Start the new conversation's timers on the node hosting it."""
+    if record.node_id in (None, s.node.node_id):
+        s.hub.conversation_created(record)
+        return
+    await _on_owner(s, record, f"/cluster/v1/conversations/{record.conversation_id}/placed")
+
+
+async def _on_owner(s: Services, record: ConversationRecord, path: str) -> bool:
+    """POST `path` to the live node hosting `record`; False when that is this node (or
+    none is live: then this node acts)."""
+    owner = await s.node.owner_elsewhere(record)
+    url = await s.node.node_url(owner) if owner else None
+    if url is None:
+        return False
+    headers = {"x-api-key": s.settings.api_key} if s.settings.api_key else {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(url.rstrip("/") + path, headers=headers)
+    if response.status_code >= 500:
+        raise unavailable(f"the node hosting the conversation failed: {response.text[:200]}")
+    return True
 
 
 @router.get(
@@ -161,8 +194,9 @@ async def get_conversation(
 async def end_conversation(
     conversation_id: str, s: Annotated[Services, Depends(services)]
 ) -> dict[str, Any]:
-    await _get(s, conversation_id)
-    await s.hub.end(conversation_id, EndReasons.ENDPOINT)
+    record = await _get(s, conversation_id)
+    if not await _on_owner(s, record, f"/v2/conversations/{conversation_id}/end"):
+        await s.hub.end(conversation_id, EndReasons.ENDPOINT)
     return conversation_out(await _get(s, conversation_id), s.settings.base_url)
 
 
@@ -196,7 +230,9 @@ async def delete_conversation(
     conversation_id: str, s: Annotated[Services, Depends(services)]
 ) -> Response:
     record = await _get(s, conversation_id)
-    if record.status == "active":
+    if record.status == "active" and not await _on_owner(
+        s, record, f"/cluster/v1/conversations/{conversation_id}/end-deleted"
+    ):
         await s.hub.end(conversation_id, EndReasons.DELETED)
     await s.store.delete_conversation(conversation_id)
     if s.hub.recordings is not None:

@@ -119,10 +119,34 @@ class ServerSettings:
     recording_max_bytes: int = 5 * 1024**3
     #: frames per second of a recording's video
     recording_fps: float = 10.0
+    #: the cluster (docs/scaling.md): Redis URL; None = one process, coordinated in memory
+    redis_url: str | None = None
+    #: where the other nodes reach this one (required with `redis_url`)
+    node_url: str | None = None
+    #: this node's id; None = derived from `node_url` (host-port)
+    node_id: str | None = None
+    #: conversations this node hosts at most; 0 = no limit
+    node_capacity: int = 0
+    #: seconds between heartbeats, and how long a node counts as live after its last one
+    node_heartbeat: float = 1.0
+    node_ttl: float = 5.0
 
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'openreplica.db'}"
+
+    @property
+    def clustered(self) -> bool:
+        return self.redis_url is not None
+
+    @property
+    def this_node_id(self) -> str:
+        if self.node_id:
+            return self.node_id
+        if self.node_url:
+            netloc = self.node_url.split("://", 1)[-1].split("/", 1)[0]
+            return re.sub(r"[^A-Za-z0-9_.-]", "-", netloc)
+        return "local"
 
     @property
     def base_url(self) -> str:
@@ -186,6 +210,25 @@ class ServerSettings:
         from openreplica.server.tracing import check_tracing
 
         check_tracing(self)
+        self._check_cluster()
+
+    def _check_cluster(self) -> None:
+        if self.node_capacity < 0:
+            raise SettingsError("--node-capacity must be 0 (no limit) or more")
+        if self.node_heartbeat <= 0 or self.node_ttl <= self.node_heartbeat:
+            raise SettingsError("--node-ttl must be longer than --node-heartbeat (both > 0)")
+        if not self.clustered:
+            return
+        if not self.node_url:
+            raise SettingsError(
+                "--redis joins a cluster: give --node-url http://ADDRESS:PORT, where the "
+                "other nodes reach this one"
+            )
+        if self.sqlalchemy_url.startswith("sqlite"):
+            raise SettingsError(
+                "the nodes of a cluster share one database: give --database "
+                "postgresql+asyncpg://USER@HOST/DB"
+            )
 
     @classmethod
     def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -282,6 +325,8 @@ class Option:
     parse: Callable[[Any], Any] = str
     metavar: str = "TEXT"
     flag_only: bool = False
+    #: shorter flags meaning the same
+    aliases: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -313,6 +358,23 @@ OPTIONS: tuple[Option, ...] = (
         "SQLAlchemy async URL (default sqlite+aiosqlite in DATA_DIR; e.g. "
         "postgresql+asyncpg://user:pw@host/db)",
         metavar="URL",
+        aliases=("--database",),
+    ),
+    Option(
+        "redis_url",
+        "join a cluster coordinated through this Redis, e.g. redis://host:6379/0 "
+        "(needs --node-url and a shared --database; docs/scaling.md)",
+        metavar="URL",
+        aliases=("--redis",),
+    ),
+    Option("node_url", "where the other cluster nodes reach this one", metavar="URL"),
+    Option("node_id", "this node's id in the cluster (default: from --node-url)", metavar="ID"),
+    Option(
+        "node_capacity", "conversations this node hosts at most (default 0: no limit)", int, "N"
+    ),
+    Option("node_heartbeat", "seconds between cluster heartbeats (default 1)", float, "S"),
+    Option(
+        "node_ttl", "seconds a node stays live after its last heartbeat (default 5)", float, "S"
     ),
     Option(
         "public_url",

@@ -17,8 +17,8 @@ from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from openreplica.server.schema import upgrade
 from openreplica.server.tables import (
-    Base,
     ConversationRow,
     EventRow,
     PersonaRow,
@@ -61,6 +61,8 @@ class ConversationRecord:
     shutdown_reason: str | None
     request: dict[str, Any]
     persona: dict[str, Any]
+    #: in a cluster, the node hosting the conversation now
+    node_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,7 @@ def _conversation(row: ConversationRow) -> ConversationRecord:
         shutdown_reason=row.shutdown_reason,
         request=dict(row.request),
         persona=dict(row.persona),
+        node_id=row.node_id,
     )
 
 
@@ -140,15 +143,15 @@ class Store:
 
     @classmethod
     async def open(cls, url: str) -> Store:
-        """Connect and create any missing tables (and the SQLite file's directory)."""
+        """Connect and bring the schema up to date (creating the SQLite file's
+        directory when needed)."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        await upgrade(engine)
         return cls(engine)
 
     async def aclose(self) -> None:
@@ -237,12 +240,39 @@ class Store:
                 .values(status="ended", shutdown_reason=reason, ended_at=now, updated_at=now)
             )
 
-    async def active_conversation_ids(self) -> list[str]:
+    async def active_conversation_ids(self, node_id: str | None = None) -> list[str]:
+        """Active conversations: all of them, or those hosted by `node_id`."""
+        where = [ConversationRow.status == "active"]
+        if node_id is not None:
+            where.append(ConversationRow.node_id == node_id)
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(ConversationRow.conversation_id).where(ConversationRow.status == "active")
-            )
+            rows = await session.scalars(select(ConversationRow.conversation_id).where(*where))
             return list(rows)
+
+    async def active_conversation_nodes(self) -> dict[str, str]:
+        """conversation_id -> node_id of every active conversation placed on a node."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(ConversationRow.conversation_id, ConversationRow.node_id).where(
+                    ConversationRow.status == "active", ConversationRow.node_id.is_not(None)
+                )
+            )
+            return {cid: str(node) for cid, node in rows}
+
+    async def move_conversation(self, conversation_id: str, from_node: str, to_node: str) -> bool:
+        """Hand an active conversation from `from_node` to `to_node`, unless another node
+        did first (compare-and-set on `node_id`); True when this call moved it."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ConversationRow)
+                .where(
+                    ConversationRow.conversation_id == conversation_id,
+                    ConversationRow.node_id == from_node,
+                    ConversationRow.status == "active",
+                )
+                .values(node_id=to_node)
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     async def delete_conversation(self, conversation_id: str) -> bool:
         async with self._sessions.begin() as session:

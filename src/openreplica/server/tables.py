@@ -1,6 +1,9 @@
 """Database tables (SQLAlchemy 2): personas, conversations and their events, webhook
 deliveries, and what the server keeps about replicas (names given through the API).
 
+The schema is changed only through an Alembic migration (`server/migrations/versions`);
+`tests/unit/server/test_schema.py` checks that the migrations build exactly these tables.
+
 Times are Unix epoch seconds (float) from the server's clock. Documents a client sent
 (a persona, a conversation's request) are kept whole as JSON so fields this version does
 not know survive a round trip.
@@ -58,6 +61,8 @@ class ConversationRow(Base):
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: the persona as it was when the conversation was created
     persona: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: in a cluster, the node hosting the conversation now (None on a single server)
+    node_id: Mapped[str | None] = mapped_column(String(128), default=None)
 
 
 class EventRow(Base):
@@ -103,3 +108,7 @@ class WebhookDeliveryRow(Base):
     next_attempt_at: Mapped[float] = mapped_column(Float)
     #: `pending`, `delivered` or `failed` (given up)
     status: Mapped[str] = mapped_column(String(16))
+    #: the node making this delivery now, until `claimed_until` (a lease: a node that
+    #: dies mid-attempt leaves it to another once the lease runs out)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    claimed_until: Mapped[float | None] = mapped_column(Float, default=None)

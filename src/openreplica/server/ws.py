@@ -20,6 +20,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from openreplica.server.hub import ConversationHub, JoinRefused
+from openreplica.server.relay import relay_socket
 from openreplica.transports import ConversationChannel
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,18 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     hub: ConversationHub = websocket.app.state.hub
     query = websocket.query_params
     credential = query.get("t") or websocket.headers.get("x-api-key")
+    owner = await _owner_elsewhere(websocket, conversation_id)
+    if owner is not None:  # another cluster node hosts it: relay (server/relay.py)
+        node = websocket.app.state.node
+        await relay_socket(
+            websocket,
+            node.pipes,
+            owner,
+            conversation_id,
+            credential,
+            _last_seq(query.get("last_seq")),
+        )
+        return
     try:
         async with hub.participant(conversation_id, credential) as participant:
             await websocket.accept()
@@ -75,6 +88,14 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
         if websocket.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close(1011, "internal error")
+
+
+async def _owner_elsewhere(websocket: WebSocket, conversation_id: str) -> str | None:
+    node = websocket.app.state.node
+    if not node.clustered:
+        return None
+    record = await websocket.app.state.services.store.get_conversation(conversation_id)
+    return None if record is None else await node.owner_elsewhere(record)
 
 
 async def _serve(websocket: WebSocket, channel: ConversationChannel) -> None:

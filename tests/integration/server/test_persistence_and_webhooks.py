@@ -28,9 +28,13 @@ def _get(server: ServerProcess, path: str) -> dict[str, Any]:
 
 
 async def test_a_restart_loses_no_persona_conversation_event_or_transcript(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    server = ServerProcess(tmp_path / "data", env={"OPENREPLICA_API_KEY": "k-test"})
+    """On SQLite and on a real PostgreSQL (tests/conftest.py)."""
+    server = ServerProcess(
+        tmp_path / "data",
+        env={"OPENREPLICA_API_KEY": "k-test", "OPENREPLICA_DATABASE_URL": database_url},
+    )
     server.start()
     try:
         persona = server.post("/v2/personas", {"persona_name": "Keeper"}, headers=KEY)

@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from openreplica.model_downloads import DownloadError
 from turn_model import turn_model_path
 
 from openreplica.cli import main
+from openreplica.model_downloads import DownloadError
 from openreplica.models_turn import TURN_MODEL, license_path, pull_turn_model
 
 MODEL = b"onnx bytes " * 1000

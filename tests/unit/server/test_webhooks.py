@@ -11,7 +11,6 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,8 +26,9 @@ Handle = Callable[[httpx.Request], Any]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """On SQLite and on a real PostgreSQL (tests/conftest.py)."""
+    opened = await Store.open(database_url)
     yield opened
     await opened.aclose()
 

@@ -1,0 +1,24 @@
+"""A cluster of openreplica nodes: node registry and placement (`Coordinator`) and the
+pipes a node relays a connection through to the conversation's owner (`Pipes`).
+
+Two backends behind the same narrow interfaces: in memory (one process, the default) and
+Redis (any number of nodes). This package never imports the server; the server wires it.
+"""
+
+from openreplica.cluster.coordinator import Coordinator, NodeStatus
+from openreplica.cluster.memory import LocalCoordinator, LocalPipes
+from openreplica.cluster.pipes import Pipe, PipeClosed, PipeOpen, Pipes
+from openreplica.cluster.redis_backend import RedisCoordinator, RedisPipes
+
+__all__ = [
+    "Coordinator",
+    "LocalCoordinator",
+    "LocalPipes",
+    "NodeStatus",
+    "Pipe",
+    "PipeClosed",
+    "PipeOpen",
+    "Pipes",
+    "RedisCoordinator",
+    "RedisPipes",
+]

@@ -1,0 +1,222 @@
+"""Redis backends: the node registry and placement (Lua scripts, so each step is atomic)
+and relay pipes (Redis Streams).
+
+Keys (prefix `or:`):
+- `or:nodes`: set of node ids ever registered (pruned when their hash is gone)
+- `or:node:{id}`: hash url, capacity, load, cpu, draining; expires with the heartbeat TTL
+- `or:inbox:{id}`: stream of pipe opens for node `id`
+- `or:pipe:{pipe}:to-owner` / `:to-relay`: one stream per direction of one connection,
+  expiring when idle (`PIPE_IDLE_TTL`)
+
+Scripts touch keys they compute from arguments: fine on one Redis (or a primary with
+replicas, Sentinel), not on Redis Cluster (docs/scaling.md says where it partitions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import Redis
+
+from openreplica.cluster.coordinator import NodeStatus
+from openreplica.cluster.pipes import PipeClosed, PipeOpen
+
+__all__ = ["PIPE_IDLE_TTL", "RedisCoordinator", "RedisPipes"]
+
+PREFIX = "or:"
+NODES = PREFIX + "nodes"
+#: seconds a pipe's streams outlive their last message (a relay that vanished)
+PIPE_IDLE_TTL = 600
+#: how long a blocking stream read waits before looping (ms); bounds shutdown time
+BLOCK_MS = 1000
+
+_HEARTBEAT = """
+local key, ttl_ms = KEYS[1], ARGV[1]
+local new = redis.call('EXISTS', key) == 0
+redis.call('HSET', key, 'url', ARGV[3], 'capacity', ARGV[4], 'cpu', ARGV[5], 'draining', ARGV[6])
+if new then redis.call('HSET', key, 'load', ARGV[7]) end
+redis.call('PEXPIRE', key, ttl_ms)
+redis.call('SADD', KEYS[2], ARGV[2])
+return new and 1 or 0
+"""
+
+_PLACE = """
+local best, best_ratio = false, 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local v = redis.call('HMGET', ARGV[1] .. id, 'capacity', 'load', 'draining')
+  if not v[1] then
+    redis.call('SREM', KEYS[1], id)
+  else
+    local cap, load = tonumber(v[1]), tonumber(v[2] or '0')
+    if v[3] ~= '1' and (cap == 0 or load < cap) then
+      local ratio = 0
+      if cap > 0 then ratio = load / cap end
+      if (not best) or ratio < best_ratio or (ratio == best_ratio and id < best) then
+        best, best_ratio = id, ratio
+      end
+    end
+  end
+end
+if best then redis.call('HINCRBY', ARGV[1] .. best, 'load', 1) end
+return best
+"""
+
+_RELEASE = """
+local load = tonumber(redis.call('HGET', KEYS[1], 'load') or '0')
+if load > 0 then redis.call('HINCRBY', KEYS[1], 'load', -1) end
+return load
+"""
+
+
+def _node_key(node_id: str) -> str:
+    return f"{PREFIX}node:{node_id}"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisCoordinator:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._heartbeat = redis.register_script(_HEARTBEAT)
+        self._place = redis.register_script(_PLACE)
+        self._release = redis.register_script(_RELEASE)
+
+    async def heartbeat(self, node: NodeStatus, ttl: float) -> bool:
+        new = await self._heartbeat(
+            keys=[_node_key(node.node_id), NODES],
+            args=[
+                max(1, int(ttl * 1000)),
+                node.node_id,
+                node.url,
+                node.capacity,
+                f"{node.cpu:.3f}",
+                int(node.draining),
+                node.load,
+            ],
+        )
+        return bool(new)
+
+    async def nodes(self) -> list[NodeStatus]:
+        found = []
+        for raw_id in sorted(await self._redis.smembers(NODES)):
+            node_id = _text(raw_id)
+            fields = await self._redis.hgetall(_node_key(node_id))
+            if not fields:
+                continue
+            f = {_text(k): _text(v) for k, v in fields.items()}
+            found.append(
+                NodeStatus(
+                    node_id=node_id,
+                    url=f.get("url", ""),
+                    capacity=int(f.get("capacity", "0")),
+                    load=int(f.get("load", "0")),
+                    cpu=float(f.get("cpu", "0")),
+                    draining=f.get("draining") == "1",
+                )
+            )
+        return found
+
+    async def place(self) -> str | None:
+        chosen = await self._place(keys=[NODES], args=[f"{PREFIX}node:"])
+        return _text(chosen) if chosen else None
+
+    async def release(self, node_id: str) -> None:
+        await self._release(keys=[_node_key(node_id)])
+
+    async def leave(self, node_id: str) -> None:
+        await self._redis.delete(_node_key(node_id))
+        await self._redis.srem(NODES, node_id)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+class _RedisPipe:
+    """One end: writes to `out`, reads `inbox` from the last id it saw."""
+
+    def __init__(self, redis: Redis, inbox: str, out: str) -> None:
+        self._redis = redis
+        self._inbox = inbox
+        self._out = out
+        self._last_id = "0-0"
+        self._pending: list[bytes | PipeClosed] = []
+        self._closed = False
+
+    async def send(self, data: bytes) -> None:
+        if not self._closed:
+            await self._add({"d": data})
+
+    async def receive(self) -> bytes | PipeClosed:
+        while not self._pending:
+            answer: Any = await self._redis.xread(
+                {self._inbox: self._last_id}, count=64, block=BLOCK_MS
+            )
+            for _stream, entries in answer or []:
+                for entry_id, fields in entries:
+                    self._last_id = _text(entry_id)
+                    if b"d" in fields:
+                        self._pending.append(fields[b"d"])
+                    else:
+                        code = int(_text(fields.get(b"c", b"1011")))
+                        self._pending.append(PipeClosed(code, _text(fields.get(b"r", b""))))
+        return self._pending.pop(0)
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self._closed:
+            await self._add({"c": code, "r": reason})
+            self._closed = True
+
+    async def _add(self, fields: dict[Any, Any]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._out, fields)
+            pipe.expire(self._out, PIPE_IDLE_TTL)
+            await pipe.execute()
+
+
+class RedisPipes:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def open(self, owner_node_id: str, request: PipeOpen) -> _RedisPipe:
+        body = json.dumps(
+            {
+                "pipe_id": request.pipe_id,
+                "conversation_id": request.conversation_id,
+                "credential": request.credential,
+                "last_seq": request.last_seq,
+            }
+        )
+        inbox = f"{PREFIX}inbox:{owner_node_id}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(inbox, {"open": body}, maxlen=10_000, approximate=True)
+            pipe.expire(inbox, PIPE_IDLE_TTL)
+            await pipe.execute()
+        base = f"{PREFIX}pipe:{request.pipe_id}"
+        return _RedisPipe(self._redis, inbox=f"{base}:to-relay", out=f"{base}:to-owner")
+
+    async def accept(self, node_id: str) -> AsyncIterator[PipeOpen]:
+        inbox = f"{PREFIX}inbox:{node_id}"
+        # opens made before this node started are stale (their relay gave up): start
+        # after the newest entry, by id, so that nothing between two reads is missed
+        newest: Any = await self._redis.xrevrange(inbox, count=1)
+        last_id = _text(newest[0][0]) if newest else "0-0"
+        while True:
+            answer: Any = await self._redis.xread({inbox: last_id}, count=64, block=BLOCK_MS)
+            for _stream, entries in answer or []:
+                for entry_id, fields in entries:
+                    last_id = _text(entry_id)
+                    body = json.loads(fields[b"open"])
+                    yield PipeOpen(
+                        pipe_id=body["pipe_id"],
+                        conversation_id=body["conversation_id"],
+                        credential=body["credential"],
+                        last_seq=body["last_seq"],
+                    )
+
+    def attach(self, request: PipeOpen) -> _RedisPipe:
+        base = f"{PREFIX}pipe:{request.pipe_id}"
+        return _RedisPipe(self._redis, inbox=f"{base}:to-owner", out=f"{base}:to-relay")

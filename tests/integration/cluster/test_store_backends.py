@@ -1,0 +1,160 @@
+"""The store behaves the same on SQLite and on a real PostgreSQL, and its schema is the
+one the Alembic migrations build."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from openreplica.server.schema import upgrade
+from openreplica.server.store import (
+    ConversationRecord,
+    DeliveryStatus,
+    EventRecord,
+    PersonaRecord,
+    Store,
+    WebhookDeliveryRecord,
+)
+from openreplica.server.tables import Base
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(database_url)
+    yield opened
+    await opened.aclose()
+
+
+def _conversation(
+    cid: str, created: float, status: str = "active", **kw: Any
+) -> ConversationRecord:
+    return ConversationRecord(
+        conversation_id=cid,
+        conversation_name=f"name {cid}",
+        persona_id="p1",
+        replica_id="r1",
+        status=status,
+        callback_url=None,
+        require_auth=False,
+        meeting_token=None,
+        created_at=created,
+        updated_at=created,
+        ended_at=None,
+        shutdown_reason=None,
+        request={"properties": {"max_call_duration": 60}, "unknown_field": [1, "x"]},
+        persona={"persona_name": "Ada", "layers": {"llm": {"model": "m"}}},
+        **kw,
+    )
+
+
+def _diff(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+async def test_the_migrations_build_exactly_the_tables_the_code_declares(
+    database_url: str,
+) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_diff) == []
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).one()
+            assert version[0] == "0002"
+        await upgrade(engine)  # a second start changes nothing
+    finally:
+        await engine.dispose()
+
+
+async def test_a_database_made_before_migrations_is_adopted(database_url: str) -> None:
+    """Such a database has the initial revision's tables and no `alembic_version`."""
+    engine = create_async_engine(database_url)
+    try:
+        await upgrade(engine, "0001")
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE alembic_version"))
+            await conn.execute(
+                text(
+                    "INSERT INTO personas (persona_id, persona_name, created_at, updated_at,"
+                    " document) VALUES ('kept', 'Kept', 1.0, 1.0, '{}')"
+                )
+            )
+            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+            assert "alembic_version" not in tables
+    finally:
+        await engine.dispose()
+    store = await Store.open(database_url)
+    try:
+        assert (await store.get_persona("kept")) is not None
+        await store.add_conversation(_conversation("c1", 1.0, node_id="node-a"))
+        got = await store.get_conversation("c1")
+        assert got is not None and got.node_id == "node-a"
+    finally:
+        await store.aclose()
+
+
+async def test_personas_conversations_events_and_replicas_round_trip(store: Store) -> None:
+    await store.add_persona(PersonaRecord("p1", "Ada", 1.0, 1.0, {"system_prompt": "hi"}))
+    await store.add_persona(PersonaRecord("p2", None, 2.0, 2.0, {}))
+    personas, total = await store.list_personas(10, 0)
+    assert total == 2 and [p.persona_id for p in personas] == ["p2", "p1"]
+    await store.update_persona("p1", "Ada II", {"system_prompt": "bye"}, 3.0)
+    updated = await store.get_persona("p1")
+    assert updated == PersonaRecord("p1", "Ada II", 1.0, 3.0, {"system_prompt": "bye"})
+    assert await store.delete_persona("p2") and not await store.delete_persona("p2")
+
+    for i in range(3):
+        await store.add_conversation(_conversation(f"c{i}", float(i), node_id=f"n{i}"))
+    stored = await store.get_conversation("c1")
+    assert stored == _conversation("c1", 1.0, node_id="n1")
+    await store.mark_ended("c0", "end_conversation_endpoint_hit", 9.0)
+    active, n_active = await store.list_conversations(10, 0, "active")
+    assert n_active == 2 and [c.conversation_id for c in active] == ["c2", "c1"]
+    assert sorted(await store.active_conversation_ids()) == ["c1", "c2"]
+    ended = await store.get_conversation("c0")
+    assert ended is not None and ended.status == "ended" and ended.ended_at == 9.0
+
+    events = [
+        EventRecord("c1", s, "conversation.utterance", 10.0 + s, b'{"seq":%d}' % s)
+        for s in range(1, 6)
+    ]
+    await store.add_events(events)
+    assert await store.load_events("c1") == events
+    assert await store.load_events("c1", after_seq=3) == events[3:]
+    assert await store.last_event("c1") == (5, 15.0)
+    assert await store.last_event("c2") == (0, 0.0)
+    with pytest.raises(Exception):  # noqa: B017 - (conversation, seq) is unique on both
+        await store.add_events([events[0]])
+
+    await store.set_replica_name("r1", "Face", 1.0)
+    await store.set_replica_name("r1", "Face II", 2.0)
+    assert await store.replica_names() == {"r1": ("Face II", 2.0)}
+
+    assert await store.delete_conversation("c1")
+    assert await store.get_conversation("c1") is None
+    assert await store.load_events("c1") == []
+
+
+async def test_webhook_deliveries_keep_their_order_and_pending_ones_survive_a_delete(
+    store: Store,
+) -> None:
+    await store.add_conversation(_conversation("c1", 1.0))
+    deliveries = [
+        WebhookDeliveryRecord(f"msg_{i}", "c1", "http://x/h", b'{"i":%d}' % i, 0, 1.0)
+        for i in range(3)
+    ]
+    await store.add_webhook_deliveries(deliveries)
+    assert await store.conversations_with_pending_webhooks() == ["c1"]
+    assert (await store.next_webhook_delivery("c1")) == deliveries[0]
+    await store.record_webhook_attempt("msg_0", 1, DeliveryStatus.DELIVERED, 2.0)
+    await store.record_webhook_attempt("msg_1", 5, DeliveryStatus.FAILED, 3.0)
+    nxt = await store.next_webhook_delivery("c1")
+    assert nxt is not None and nxt.webhook_id == "msg_2"
+    await store.delete_conversation("c1")
+    assert [d.webhook_id for d in await store.webhook_deliveries("c1")] == ["msg_2"]
