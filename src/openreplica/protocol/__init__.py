@@ -10,7 +10,8 @@ keeps this list, `__all__` and the package's names in step):
   `ReplicaJoined`, `UserStartedSpeaking`, `UserStoppedSpeaking`,
   `ReplicaStartedSpeaking`, `ReplicaStoppedSpeaking`, `StartedSpeaking`,
   `StoppedSpeaking`, `Utterance`, `UtteranceStreaming`, `ToolCall`,
-  `PerceptionToolCall`, `PerceptionAnalysis`, `ReplicaInterrupted`, `Shutdown`,
+  `PerceptionToolCall`, `PerceptionAnalysis`, `ReplicaInterrupted`, `ReplicaPresent`,
+  `Shutdown`,
   `ErrorEvent`; their properties `ReplicaJoinedProps`, `RoleProps`, `StoppedProps`,
   `ReplicaStoppedProps`, `UtteranceProps`, `StreamingProps`, `ToolCallProps`,
   `PerceptionToolCallProps`, `Frame`, `AnalysisProps`, `ShutdownProps`, `ErrorProps`;

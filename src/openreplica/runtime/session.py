@@ -201,8 +201,9 @@ class ConversationRuntime:
 
     @property
     def ended(self) -> bool:
-        """`system.shutdown` was emitted: nothing more goes in or out."""
-        return self.engine.ended
+        """`system.shutdown` was emitted: nothing more goes in or out. (Usually by the
+        engine; after a bug, by the runtime itself, see `_end_engine`.)"""
+        return self._shutdown_sent
 
     @property
     def turn_stats(self) -> TurnStats:
