@@ -753,13 +753,14 @@ async def attack_huge_last_seq(t: Target) -> Verdict:
 
 
 async def attack_invalid_utf8(t: Target) -> Verdict:
-    """(h) text frames that are not UTF-8 (a new socket whenever the server closes one)."""
+    """(h) text frames that are not UTF-8, at the rate limit (a new socket whenever the
+    server closes one); faster, the liveness echo after them would only be rate-limited."""
     frames = t.args.utf8_frames
     before = t.server.log_text()
     closes: Counter[str] = Counter()
     replies = 0
     peer = await t.peer(keep=False)
-    for _ in range(frames):
+    async for _ in paced(t.rate, frames):
         if peer.closed.is_set():
             closes[str(peer.close_code)] += 1
             await peer.close()
