@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
-from chromium import CHROMIUM, FLAGS
+from chromium import CHROMIUM, FLAGS, browser_context
 from eventually import eventually
 
 from openreplica.runtime import ConversationRuntime
@@ -117,9 +117,6 @@ async def test_call_page_end_to_end(
     live_server: tuple[str, Any], mic_frames: list[bytes], tmp_path: Path
 ) -> None:
     base, app = live_server
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
-    from playwright.async_api import async_playwright
 
     async with httpx.AsyncClient(base_url=base, trust_env=False) as http:
         created = (
@@ -130,99 +127,86 @@ async def test_call_page_end_to_end(
     url = created["conversation_url"]
     assert url.startswith(f"{base}/c/")
 
-    env: dict[str, str | float | bool] = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-    }
-    async with async_playwright() as p:
-        browser = await p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            args=FLAGS,
-            env=env,
-            viewport=_viewport(),
-            color_scheme=os.environ.get("OPENREPLICA_SCREENSHOT_SCHEME", "dark"),  # type: ignore[arg-type]
-            permissions=["microphone", "camera"],
-        )
+    scheme = os.environ.get("OPENREPLICA_SCREENSHOT_SCHEME", "dark")
+    async with browser_context(
+        tmp_path,
+        viewport=_viewport(),
+        color_scheme=scheme,
+        permissions=["microphone", "camera"],
+    ) as browser:
+        page = browser.pages[0] if browser.pages else await browser.new_page()
+        console: list[str] = []
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+        await page.goto(url)
         try:
-            page = browser.pages[0] if browser.pages else await browser.new_page()
-            console: list[str] = []
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            await page.goto(url)
-            try:
-                await page.wait_for_selector("#app[data-state=live]", timeout=20_000)
-            except Exception as exc:
-                raise AssertionError(f"page did not join; console: {console[-10:]}") from exc
-
-            # The fake microphone reaches the server.
-            async def mic_heard() -> bool:
-                return any(np.abs(np.frombuffer(f, "<i2")).max() > 1000 for f in mic_frames[-200:])
-
-            await eventually(mic_heard, timeout=10, message="microphone audio at the server")
-
-            # The replica's video element shows frames.
-            async def video_frames() -> int:
-                return int(
-                    await page.evaluate(
-                        "() => { const v = document.getElementById('replica-video');"
-                        " return v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames"
-                        " : 0; }"
-                    )
-                )
-
-            first = await eventually(video_frames, timeout=10, message="video frames")
-
-            async def more_frames() -> bool:
-                return await video_frames() > first
-
-            await eventually(more_frames, message="the replica's video keeps playing")
-
-            # Typing gets a spoken reply with captions and a transcript.
-            await page.fill("#message", MESSAGE)
-            await page.press("#message", "Enter")
-            await page.wait_for_selector(".msg.user >> text=lighthouse", timeout=10_000)
-            await page.wait_for_function(
-                "() => document.getElementById('caption-text').textContent.startsWith('You said')",
-                timeout=10_000,
-            )
-            assert await page.locator("#app.speaking").count() == 1
-            assert await page.locator("#app.no-captions").count() == 0  # enable_closed_captions
-            peak = await page.evaluate(AUDIO_PEAK_JS, 1200)
-            assert peak > 0.05, f"no replica audio in the browser (peak {peak})"
-            await asyncio.sleep(0.6)
-            ARTIFACTS.mkdir(exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "call-page.png"))
-
-            # The interrupt button stops the replica: the turn ends interrupted, audio stops.
-            await page.click("#interrupt")
-            await page.wait_for_selector(".msg.replica .tag >> text=interrupted", timeout=5_000)
-            assert await page.locator("#app.speaking").count() == 0
-
-            async def quiet() -> bool:  # once what was already in flight has drained
-                return float(await page.evaluate(AUDIO_PEAK_JS, 800)) < 0.02
-
-            await eventually(quiet, timeout=5, message="the replica silent after the interrupt")
-            turns = await page.evaluate("() => window.openreplicaCall.getTurns()")
-            assert turns[-1]["interrupted"] is True
-            assert turns[-1]["user"] == MESSAGE
-
-            # A dropped connection: the page says so, reconnects and resumes from the last
-            # seq (the transcript neither loses nor repeats anything).
-            bubbles = await page.locator(".msg.user, .msg.replica").count()
-            for peer in list(app.state.webrtc_peers.peers):
-                peer._finish("test: connection dropped")
-            await page.wait_for_selector("#app[data-state=reconnecting]", timeout=10_000)
-            assert "Connection lost" in await page.inner_text("#overlay-title")
             await page.wait_for_selector("#app[data-state=live]", timeout=20_000)
-            await page.fill("#message", "are you back")
-            await page.press("#message", "Enter")
-            await page.wait_for_selector(
-                ".msg.replica >> text=You said: are you back", timeout=10_000
+        except Exception as exc:
+            raise AssertionError(f"page did not join; console: {console[-10:]}") from exc
+
+        # The fake microphone reaches the server.
+        async def mic_heard() -> bool:
+            return any(np.abs(np.frombuffer(f, "<i2")).max() > 1000 for f in mic_frames[-200:])
+
+        await eventually(mic_heard, timeout=10, message="microphone audio at the server")
+
+        # The replica's video element shows frames.
+        async def video_frames() -> int:
+            return int(
+                await page.evaluate(
+                    "() => { const v = document.getElementById('replica-video');"
+                    " return v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames"
+                    " : 0; }"
+                )
             )
-            assert await page.locator(".msg.user, .msg.replica").count() == bubbles + 2
-        finally:
-            await browser.close()
+
+        first = await eventually(video_frames, timeout=10, message="video frames")
+
+        async def more_frames() -> bool:
+            return await video_frames() > first
+
+        await eventually(more_frames, message="the replica's video keeps playing")
+
+        # Typing gets a spoken reply with captions and a transcript.
+        await page.fill("#message", MESSAGE)
+        await page.press("#message", "Enter")
+        await page.wait_for_selector(".msg.user >> text=lighthouse", timeout=10_000)
+        await page.wait_for_function(
+            "() => document.getElementById('caption-text').textContent.startsWith('You said')",
+            timeout=10_000,
+        )
+        assert await page.locator("#app.speaking").count() == 1
+        assert await page.locator("#app.no-captions").count() == 0  # enable_closed_captions
+        peak = await page.evaluate(AUDIO_PEAK_JS, 1200)
+        assert peak > 0.05, f"no replica audio in the browser (peak {peak})"
+        await asyncio.sleep(0.6)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "call-page.png"))
+
+        # The interrupt button stops the replica: the turn ends interrupted, audio stops.
+        await page.click("#interrupt")
+        await page.wait_for_selector(".msg.replica .tag >> text=interrupted", timeout=5_000)
+        assert await page.locator("#app.speaking").count() == 0
+
+        async def quiet() -> bool:  # once what was already in flight has drained
+            return float(await page.evaluate(AUDIO_PEAK_JS, 800)) < 0.02
+
+        await eventually(quiet, timeout=5, message="the replica silent after the interrupt")
+        turns = await page.evaluate("() => window.openreplicaCall.getTurns()")
+        assert turns[-1]["interrupted"] is True
+        assert turns[-1]["user"] == MESSAGE
+
+        # A dropped connection: the page says so, reconnects and resumes from the last
+        # seq (the transcript neither loses nor repeats anything).
+        bubbles = await page.locator(".msg.user, .msg.replica").count()
+        for peer in list(app.state.webrtc_peers.peers):
+            peer._finish("test: connection dropped")
+        await page.wait_for_selector("#app[data-state=reconnecting]", timeout=10_000)
+        assert "Connection lost" in await page.inner_text("#overlay-title")
+        await page.wait_for_selector("#app[data-state=live]", timeout=20_000)
+        await page.fill("#message", "are you back")
+        await page.press("#message", "Enter")
+        await page.wait_for_selector(".msg.replica >> text=You said: are you back", timeout=10_000)
+        assert await page.locator(".msg.user, .msg.replica").count() == bubbles + 2
     if os.environ.get("OPENREPLICA_UPDATE_DOCS_SCREENSHOT"):
         docs = Path(__file__).resolve().parents[2] / "docs" / "images" / "call-page.png"
         shutil.copy(ARTIFACTS / "call-page.png", docs)

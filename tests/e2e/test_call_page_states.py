@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from chromium import CHROMIUM, FLAGS
+from chromium import browser_context
 from tests.e2e.test_call_page import _free_port
 
 from openreplica.plugins.scripted import ScriptedTTS
@@ -60,10 +59,6 @@ async def server(tmp_path: Path) -> AsyncIterator[str]:
 async def test_a_replica_that_cannot_answer_or_hear_says_so_kindly(
     server: str, tmp_path: Path
 ) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
-    from playwright.async_api import async_playwright
-
     async with httpx.AsyncClient(base_url=server, trust_env=False) as http:
         persona = (await http.post("/v2/personas", json={"persona_name": "Mute"})).json()
         assert "openreplica models pull" in persona["warnings"][0]  # the operator's guidance
@@ -73,52 +68,37 @@ async def test_a_replica_that_cannot_answer_or_hear_says_so_kindly(
         before = (await http.get(f"/c/{created['conversation_id']}/config")).json()
     assert before == {"ice_servers": ICE, "listening": None, "answering": False}
 
-    env: dict[str, str | float | bool] = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-    }
-    async with async_playwright() as p:
-        browser = await p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            args=FLAGS,
-            env=env,
-            permissions=["microphone", "camera"],
+    async with browser_context(tmp_path, permissions=["microphone", "camera"]) as browser:
+        page = browser.pages[0] if browser.pages else await browser.new_page()
+        await page.goto(created["conversation_url"])
+        await page.wait_for_selector("#app[data-state=live]", timeout=20_000)
+        ice: Any = await page.evaluate("() => window.openreplicaCall.options.iceServers")
+        assert ice == ICE
+
+        notice = page.locator("#notice")
+        await notice.wait_for(state="visible", timeout=10_000)
+        await page.wait_for_function(
+            """() => document.getElementById("notice").textContent.includes("can't hear")""",
+            timeout=10_000,
         )
-        try:
-            page = browser.pages[0] if browser.pages else await browser.new_page()
-            await page.goto(created["conversation_url"])
-            await page.wait_for_selector("#app[data-state=live]", timeout=20_000)
-            ice: Any = await page.evaluate("() => window.openreplicaCall.options.iceServers")
-            assert ice == ICE
+        assert "can't answer yet" in await notice.inner_text()
+        assert await page.locator("#transcript-empty").inner_text() == "Type a message below."
 
-            notice = page.locator("#notice")
-            await notice.wait_for(state="visible", timeout=10_000)
-            await page.wait_for_function(
-                """() => document.getElementById("notice").textContent.includes("can't hear")""",
-                timeout=10_000,
-            )
-            assert "can't answer yet" in await notice.inner_text()
-            assert await page.locator("#transcript-empty").inner_text() == "Type a message below."
-
-            # A typed question: the server's llm_unavailable error (an operator's message)
-            # arrives, and the user still sees only the friendly state.
-            await page.evaluate(
-                """() => { window.errors = [];
-                  window.openreplicaCall.on("app-message", ({ data }) => {
-                    if (data.event_type === "system.error") window.errors.push(data.properties);
-                  }); }"""
-            )
-            await page.fill("#message", "Hello there")
-            await page.press("#message", "Enter")
-            await page.wait_for_selector(".msg.user >> text=Hello there", timeout=10_000)
-            await page.wait_for_function("() => window.errors.length > 0", timeout=10_000)
-            [error] = await page.evaluate("() => window.errors")
-            assert error["code"] == "llm_unavailable" and "OPENREPLICA_" in error["message"]
-            body = await page.inner_text("body")
-            assert "OPENREPLICA_" not in body and "layers.llm" not in body
-            assert await page.locator("#toast").is_hidden()
-            await page.screenshot(path=str(tmp_path / "cannot-answer.png"))
-        finally:
-            await browser.close()
+        # A typed question: the server's llm_unavailable error (an operator's message)
+        # arrives, and the user still sees only the friendly state.
+        await page.evaluate(
+            """() => { window.errors = [];
+              window.openreplicaCall.on("app-message", ({ data }) => {
+                if (data.event_type === "system.error") window.errors.push(data.properties);
+              }); }"""
+        )
+        await page.fill("#message", "Hello there")
+        await page.press("#message", "Enter")
+        await page.wait_for_selector(".msg.user >> text=Hello there", timeout=10_000)
+        await page.wait_for_function("() => window.errors.length > 0", timeout=10_000)
+        [error] = await page.evaluate("() => window.errors")
+        assert error["code"] == "llm_unavailable" and "OPENREPLICA_" in error["message"]
+        body = await page.inner_text("body")
+        assert "OPENREPLICA_" not in body and "layers.llm" not in body
+        assert await page.locator("#toast").is_hidden()
+        await page.screenshot(path=str(tmp_path / "cannot-answer.png"))

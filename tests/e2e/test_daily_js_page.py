@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from chromium import CHROMIUM, FLAGS
+from chromium import browser_context
 from eventually import eventually
 
 from openreplica.runtime import ConversationRuntime
@@ -122,26 +122,8 @@ def server_media(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
 
 @pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
-    from playwright.async_api import async_playwright
-
-    env: dict[str, str | float | bool] = {
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-    }
-    async with async_playwright() as p:
-        context = await p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            args=FLAGS,
-            env=env,
-            permissions=["microphone", "camera"],
-        )
-        try:
-            yield context
-        finally:
-            await context.close()
+    async with browser_context(tmp_path, permissions=["microphone", "camera"]) as context:
+        yield context
 
 
 def _loud(frames: list[bytes]) -> bool:

@@ -4,9 +4,16 @@ fails with how to install it."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -34,3 +41,25 @@ def require_chromium() -> str:
     except ImportError:
         pytest.fail("playwright is missing: `pip install playwright` (never `playwright install`)")
     return CHROMIUM
+
+
+@asynccontextmanager
+async def browser_context(tmp_path: Path, **options: Any) -> AsyncIterator[BrowserContext]:
+    """Debian's Chromium with a profile, config and cache of its own under `tmp_path`;
+    `options` go to Playwright's `launch_persistent_context` (permissions, viewport …)."""
+    require_chromium()
+    from playwright.async_api import async_playwright
+
+    env: dict[str, str | float | bool] = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+    }
+    async with async_playwright() as p:
+        context = await p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, env=env, **options
+        )
+        try:
+            yield context
+        finally:
+            await context.close()
