@@ -46,7 +46,6 @@ from openreplica.plugins.perception import PerceptionConfig
 from openreplica.plugins.perception.basic import BasicPerception
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
-from openreplica.runtime.camera import camera_frames
 
 RATE = 16000
 REPLY = "Yes, I can see you. You are looking right at the camera."
@@ -71,7 +70,7 @@ def camera_frame() -> np.ndarray:
 
 
 async def push_camera(runtime: ConversationRuntime, fps: float, frame: np.ndarray) -> None:
-    ring = camera_frames(runtime)
+    ring = runtime.camera
     clock = SystemClock()
     while True:
         ring.push(frame.copy(), clock.now())  # a new frame, as a decoder hands it over
@@ -101,7 +100,7 @@ async def one_run(mode: str, tts: TTS, fps: float, frame: np.ndarray) -> tuple[f
 
     def look() -> None:
         if runtime.perception is not None:
-            camera_frames(runtime).push(frame.copy(), clock.now())
+            runtime.camera.push(frame.copy(), clock.now())
             runtime.perception.look_now()
 
     runtime.subscribe(on_event)

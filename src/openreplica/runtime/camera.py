@@ -5,21 +5,20 @@ taken; a conversation keeps only the latest few in a ring (`CameraFrames.capacit
 Perception reads them with `latest()` / `frames()` whenever it decides to look: nothing is
 analysed here and nothing is kept beyond the ring.
 
-One ring per conversation, found with `camera_frames(runtime)`, whichever transport the
+One ring per conversation, owned by its runtime (`runtime.camera`), whichever transport the
 frames came from (WebRTC today). Transports should throttle what they push (the WebRTC
 transport pushes at most `WebRTCSettings.camera_fps` frames per second).
 """
 
 from __future__ import annotations
 
-import weakref
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CameraFrame", "CameraFrames", "camera_frames"]
+__all__ = ["CameraFrame", "CameraFrames"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +53,3 @@ class CameraFrames:
 
     def __len__(self) -> int:
         return len(self._ring)
-
-
-_rings: weakref.WeakKeyDictionary[object, CameraFrames] = weakref.WeakKeyDictionary()
-
-
-def camera_frames(runtime: object) -> CameraFrames:
-    """The camera ring of a conversation (a `ConversationRuntime`), created on first use
-    and gone with the runtime."""
-    ring = _rings.get(runtime)
-    if ring is None:
-        ring = _rings[runtime] = CameraFrames()
-    return ring

@@ -35,13 +35,14 @@ from openreplica.protocol import (
     encode,
     error_event,
 )
-from openreplica.runtime.camera import camera_frames
+from openreplica.runtime.camera import CameraFrames
 from openreplica.runtime.clock import Clock
 from openreplica.runtime.guard import INTERNAL_ERROR, Guard
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
 from openreplica.runtime.observer import NULL_OBSERVER, RuntimeObserver
 from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
+from openreplica.runtime.speech_out import SpeechFanout, SpeechListener
 from openreplica.runtime.synthesis import SpeechWorkers
 from openreplica.runtime.visemes import VisemeSink, VisemeTrack
 from openreplica.runtime.voice import VoiceInput, VoiceSettings
@@ -133,10 +134,14 @@ class ConversationRuntime:
         self._voice: VoiceInput | None = None
         if plugins.vad is not None and plugins.asr is not None:
             self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice, plugins.turn)
-        # Perception looks at the camera frames transports push to `camera_frames(self)`.
+        #: the user's latest camera frames, pushed by transports, read by perception
+        self.camera = CameraFrames()
+        #: every listener of the replica's speech (see add_speech_listener)
+        self._speech_out = SpeechFanout()
+        # Perception looks at the camera frames transports push to `self.camera`.
         self._perception: PerceptionLayer | None = None
         if plugins.perception is not None:
-            self._perception = PerceptionLayer(self, plugins.perception, camera_frames(self), clock)
+            self._perception = PerceptionLayer(self, plugins.perception, self.camera, clock)
             self.subscribe(self._perception.on_event)
 
     # ------------------------------------------------------------------ lifecycle
@@ -246,6 +251,22 @@ class ConversationRuntime:
 
     def set_audio_sink(self, sink: AudioSink | None) -> None:
         self.playout.sink = sink
+
+    def add_speech_listener(self, listener: SpeechListener) -> None:
+        """`listener` hears the replica from now on (audio frames as played, and their
+        visemes), beside any other listener."""
+        if self.playout.sink is not self._speech_out:
+            self.set_audio_sink(self._speech_out)
+            self.viseme_sink = self._speech_out
+        self._speech_out.listeners.append(listener)
+
+    def remove_speech_listener(self, listener: SpeechListener) -> None:
+        out = self._speech_out
+        if listener in out.listeners:
+            out.listeners.remove(listener)
+            if not out.listeners and self.playout.sink is out:
+                self.set_audio_sink(None)
+                self.viseme_sink = None
 
     def push_user_audio(self, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
         """The user's microphone (16-bit PCM, any rate, mono or interleaved stereo) from

@@ -12,7 +12,7 @@
   track renders the avatar at `fps` with the mouth driven by that audio
   (`webrtc_tracks`). No avatar means an audio-only conversation.
 - The user's microphone goes to `runtime.push_user_audio`; the camera to the
-  conversation's `camera_frames(runtime)` ring, for perception.
+  conversation's camera ring (`runtime.camera`), for perception.
 - The peer is closed when ICE/DTLS fails or closes, the data channel closes, the
   connection never comes up within `connect_timeout`, or the conversation has shut down
   and its last event was sent. The caller then leaves the conversation.
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 import zlib
 from dataclasses import dataclass, field, replace
 
@@ -33,10 +32,8 @@ from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from openreplica.plugins.base import Avatar
-from openreplica.plugins.visemes import Viseme
 from openreplica.protocol import ErrorCode, encode, error_event
 from openreplica.runtime import ConversationRuntime
-from openreplica.runtime.camera import camera_frames
 from openreplica.transports.channel import ChannelLimits, ConversationChannel, History
 from openreplica.transports.rate_limit import TokenBucket
 from openreplica.transports.webrtc_loopback import enable_loopback_candidates
@@ -68,47 +65,6 @@ MAX_DATA_CHANNEL_MESSAGE = 256 * 1024
 #: pause sending events while this much is queued on the data channel
 _SEND_HIGH_WATER = 1024 * 1024
 _SEND_LOW_WATER = 256 * 1024
-
-
-class _AudioFanout:
-    """The runtime has one audio sink; every WebRTC peer of a conversation listens."""
-
-    def __init__(self) -> None:
-        self.sinks: list[SpeechFeed] = []
-
-    def write(self, pcm: bytes, sample_rate: int) -> None:
-        for sink in self.sinks:
-            sink.write(pcm, sample_rate)
-
-    def write_viseme(self, viseme: Viseme) -> None:
-        for sink in self.sinks:
-            sink.write_viseme(viseme)
-
-    def rest(self) -> None:
-        for sink in self.sinks:
-            sink.rest()
-
-
-_fanouts: weakref.WeakKeyDictionary[ConversationRuntime, _AudioFanout] = weakref.WeakKeyDictionary()
-
-
-def _attach_feed(runtime: ConversationRuntime, feed: SpeechFeed) -> None:
-    fanout = _fanouts.get(runtime)
-    if fanout is None:
-        fanout = _fanouts[runtime] = _AudioFanout()
-    if runtime.playout.sink is not fanout:
-        runtime.set_audio_sink(fanout)
-        runtime.viseme_sink = fanout
-    fanout.sinks.append(feed)
-
-
-def _detach_feed(runtime: ConversationRuntime, feed: SpeechFeed) -> None:
-    fanout = _fanouts.get(runtime)
-    if fanout is not None and feed in fanout.sinks:
-        fanout.sinks.remove(feed)
-        if not fanout.sinks and runtime.playout.sink is fanout:
-            runtime.set_audio_sink(None)
-            runtime.viseme_sink = None
 
 
 @dataclass
@@ -183,7 +139,7 @@ class WebRTCPeer:
             self.pc.addTrack(self.audio)
         if "video" in kinds and self.video is not None:
             self.pc.addTrack(self.video)
-        _attach_feed(self.runtime, self.feed)
+        self.runtime.add_speech_listener(self.feed)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self._tasks.append(asyncio.create_task(self._watch_connect(), name="webrtc-connect"))
         return self.pc.localDescription.sdp
@@ -251,7 +207,7 @@ class WebRTCPeer:
                 track, self.runtime.push_user_audio, self.runtime.end_user_audio
             )
         elif track.kind == "video":
-            ring = camera_frames(self.runtime)
+            ring = self.runtime.camera
             task = consume_user_video(track, ring.push, self.clock, self.settings.camera_fps)
         else:
             return
@@ -306,7 +262,7 @@ class WebRTCPeer:
             return
         self._closed = True
         self._finish("closed by the server")
-        _detach_feed(self.runtime, self.feed)
+        self.runtime.remove_speech_listener(self.feed)
         if self.channel is not None:
             await self.channel.close()
         self.audio.stop()

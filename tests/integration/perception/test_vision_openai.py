@@ -24,7 +24,6 @@ from openreplica.plugins.perception import (
 from openreplica.plugins.perception.vision_openai import OpenAIVisionPerception
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
-from openreplica.runtime.camera import camera_frames
 
 StartServer = Callable[[Handler], Awaitable[StubServer]]
 
@@ -185,7 +184,7 @@ async def test_through_the_runtime_the_model_sees_and_calls_a_tool(
     )
     events: list[p.Event] = []
     runtime.subscribe(lambda event, _: events.append(event))
-    camera_frames(runtime).push(data.astronaut(), clock.now())
+    runtime.camera.push(data.astronaut(), clock.now())
     await runtime.start()
     assert runtime.perception is not None
     await clock.advance(0)  # the first look starts

@@ -19,7 +19,6 @@ from openreplica.plugins.audio import tone
 from openreplica.plugins.avatar import BUILTIN_STYLES, CharacterAvatar
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
-from openreplica.runtime.camera import camera_frames
 from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings, enable_loopback_candidates
 
 from .conftest import MS_PER_WORD, Join, Server
@@ -124,14 +123,14 @@ async def test_microphone_and_camera_reach_the_conversation(
     client = await join(cid, tracks=(ToneTrack(), CameraTrack()))
     await client.wait_event("system.replica_joined")
     await eventually(
-        lambda: len(pushed) > 25 and len(camera_frames(server.runtime(cid))) >= 2,
+        lambda: len(pushed) > 25 and len(server.runtime(cid).camera) >= 2,
         message="microphone and camera frames at the server",
     )
     pcm, rate, channels = pushed[-1]
     assert rate == 48000 and channels in (1, 2)
     samples = np.frombuffer(pcm, "<i2").reshape(-1, channels)
     assert np.abs(samples).max() > 5000  # the tone, not silence
-    ring = camera_frames(server.runtime(cid))
+    ring = server.runtime(cid).camera
     latest = ring.latest()
     assert latest is not None and latest.image.shape == (120, 160, 3)
 

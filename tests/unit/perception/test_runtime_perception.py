@@ -33,7 +33,6 @@ from openreplica.plugins.perception import (
 from openreplica.plugins.perception.basic import BasicPerception
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
-from openreplica.runtime.camera import camera_frames
 from openreplica.runtime.perception import PerceptionLayer
 
 RATE = 16000
@@ -54,7 +53,7 @@ class Harness:
         return self.runtime.perception
 
     def show(self, image: Image) -> None:
-        camera_frames(self.runtime).push(image, self.clock.now())
+        self.runtime.camera.push(image, self.clock.now())
 
     async def look(self, seconds: float = 1.0) -> None:
         """Let the sampler take a look, and wait for the worker thread's answer."""

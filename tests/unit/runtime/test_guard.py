@@ -22,7 +22,6 @@ from openreplica.plugins.audio import silence, tone
 from openreplica.plugins.perception import Image, Observation, PerceptionConfig, SpeechFeatures
 from openreplica.plugins.scripted import ScriptedASR, ScriptedLLM, ScriptedTTS, ScriptedVAD
 from openreplica.runtime import INTERNAL_ERROR, ConversationRuntime, RuntimePlugins, VirtualClock
-from openreplica.runtime.camera import camera_frames
 
 RATE = 16000
 ECHO = '{"event_type": "conversation.echo", "properties": {"text": "One two three."}}'
@@ -202,7 +201,7 @@ async def test_a_failure_on_the_perception_path_ends_the_conversation(
     )
     h = await _harness(plugins)
     seen = raise_on(h.runtime, e.VisualContextUpdated)
-    camera_frames(h.runtime).push(np.zeros((16, 16, 3), np.uint8), h.clock.now())
+    h.runtime.camera.push(np.zeros((16, 16, 3), np.uint8), h.clock.now())
     await h.runtime.start()
     layer = h.runtime.perception
     assert layer is not None
