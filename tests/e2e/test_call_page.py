@@ -81,11 +81,7 @@ async def live_server(tmp_path: Path) -> AsyncIterator[tuple[str, Any]]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
+    await eventually(lambda: server.started, timeout=5, interval=0.01, message="uvicorn start")
     try:
         yield f"http://127.0.0.1:{port}", app
     finally:
@@ -178,7 +174,11 @@ async def test_call_page_end_to_end(
         assert await page.locator("#app.no-captions").count() == 0  # enable_closed_captions
         peak = await page.evaluate(AUDIO_PEAK_JS, 1200)
         assert peak > 0.05, f"no replica audio in the browser (peak {peak})"
-        await asyncio.sleep(0.6)
+        # the screenshot shows the replica mid-sentence, with its caption on screen
+        await page.wait_for_function(
+            "() => document.getElementById('caption-text').textContent.trim().length > 0",
+            timeout=10_000,
+        )
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "call-page.png"))
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from chromium import browser_context
+from eventually import eventually
 from tests.e2e.test_call_page import _free_port
 
 from openreplica.plugins.scripted import ScriptedTTS
@@ -44,11 +45,7 @@ async def server(tmp_path: Path) -> AsyncIterator[str]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
+    await eventually(lambda: server.started, timeout=5, interval=0.01, message="uvicorn start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

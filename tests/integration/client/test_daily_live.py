@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from eventually import eventually_sync
 
 from openreplica.client import ReplicaClient
 from openreplica.client.daily import CallClient, Daily, EventHandler
@@ -196,9 +197,9 @@ def test_app_messages_participants_and_the_replicas_voice(
         duration = float(stopped["properties"]["duration"])
         # keep reading until half a second of audio past the end has arrived
         target = len(heard) + RATE  # bytes: 0.5 s of 16-bit mono
-        deadline = time.monotonic() + 10
-        while len(heard) < target and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually_sync(
+            lambda: len(heard) >= target, timeout=10, interval=0.02, message="audio past the end"
+        )
         stop.set()
         reader.join(5)
         span, voiced = voiced_span(bytes(heard))

@@ -3,13 +3,13 @@ speaking, and it is at rest within 80 ms of an interrupt."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import numpy as np
-import pytest
+from eventually import eventually
 from face_models import load_face_models
+from requires import require_module
 
 from openreplica.engine import EngineSettings
 from openreplica.plugins.avatar.photo import PhotoAvatar
@@ -20,7 +20,7 @@ from openreplica.transports.webrtc import WebRTCSettings
 
 from .test_media import _peer_and_client
 
-skimage_data = pytest.importorskip("skimage.data")
+skimage_data = require_module("skimage.data", "pip install scikit-image")
 REST = VISEMES.index("rest")
 
 
@@ -49,30 +49,31 @@ async def test_photo_replica_lips_follow_visemes_and_rest_on_interrupt() -> None
     stream.render_visemes = spy  # type: ignore[attr-defined]
 
     try:
-        await asyncio.sleep(0.5)
+        await eventually(lambda: len(rendered) > 0, timeout=10, message="the face rendering")
         text = " ".join(["ba"] * 20)
         dc.send(json.dumps({"event_type": "conversation.echo", "properties": {"text": text}}))
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:  # bounded wait for both shapes to show
-            shown = {VISEMES[int(np.argmax(w))] for _, w in rendered[-40:]}
-            if {"mbp", "aa"} <= shown:
-                break
-            await asyncio.sleep(0.05)
-        assert {"mbp", "aa"} <= shown, f"lips showed only {shown}"
+
+        def shown() -> set[str]:
+            return {VISEMES[int(np.argmax(w))] for _, w in rendered[-40:]}
+
+        await eventually(
+            lambda: {"mbp", "aa"} <= shown(),
+            timeout=10,
+            message=f"lips showing both m/b/p and aa (last: {shown()})",
+        )
         received = len(frames)
         dc.send(json.dumps({"event_type": "conversation.interrupt"}))
         cut = time.monotonic()
-        while time.monotonic() < cut + 2.0:
-            at_rest = [t for t, w in rendered if t > cut and w[REST] == 1.0]
-            if at_rest:
-                break
-            await asyncio.sleep(0.01)
-        assert at_rest, "the face never came to rest after the interrupt"
+        at_rest: list[float] = await eventually(
+            lambda: [t for t, w in rendered if t > cut and w[REST] == 1.0],
+            timeout=2,
+            interval=0.01,
+            message="the face coming to rest after the interrupt",
+        )
         assert at_rest[0] - cut <= 0.08, f"at rest {1000 * (at_rest[0] - cut):.0f} ms after"
         assert all(w[REST] == 1.0 for t, w in rendered if t > at_rest[0])
-        while len(frames) <= received + 5 and time.monotonic() < cut + 5.0:
-            await asyncio.sleep(0.02)
-        assert len(frames) > received + 5  # video kept flowing to the client
+        # video keeps flowing to the client
+        await eventually(lambda: len(frames) > received + 5, timeout=5, message="video frames")
     finally:
         await pc.close()
         await peer.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from eventually import eventually
 from stub_http import Handler, Reply, Request, StubServer
 
 from .conftest import Join, Server
@@ -65,9 +66,8 @@ async def test_a_recorded_call_is_one_mixed_webm_announced_and_deleted(
     joined = await client.wait_event("system.replica_joined")
     await client.wait_event("conversation.replica.stopped_speaking")  # 8 words, 1.6 s
     sent = microphone._pts
-    async with asyncio.timeout(10):  # a second more of the user's voice alone
-        while microphone._pts < sent + 48000:
-            await asyncio.sleep(0.02)
+    # a second more of the user's voice alone
+    await eventually(lambda: microphone._pts >= sent + 48000, timeout=10, message="user audio")
     assert (await server.http.post(f"/v2/conversations/{cid}/end")).status_code == 200
     shutdown = await client.wait_event("system.shutdown")
     call_seconds = shutdown["timestamp"] - joined["timestamp"]

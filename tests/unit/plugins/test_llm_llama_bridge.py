@@ -6,7 +6,6 @@ The real model path is exercised where llama-cpp-python is installed; here a sta
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import threading
 import types
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from eventually import eventually
 
 from openreplica.plugins.base import ChatMessage, LLMUnavailable, TextDelta, ToolCallRequest
 from openreplica.plugins.llm_llama import LlamaCppLLM
@@ -102,11 +102,12 @@ async def test_closing_the_stream_stops_generation(fake_llama: Path) -> None:
     assert await anext(stream) == TextDelta("0")
     await stream.aclose()  # type: ignore[attr-defined]  # barge-in: sets the stop flag
     llama.permits.release(1000)  # let the worker run freely from now on
-    for _ in range(500):
-        if not any(t.name == "llama-generate" for t in threading.enumerate()):
-            break
-        await asyncio.sleep(0.01)
-    assert not any(t.name == "llama-generate" for t in threading.enumerate())
+    await eventually(
+        lambda: not any(t.name == "llama-generate" for t in threading.enumerate()),
+        timeout=5,
+        interval=0.01,
+        message="the llama worker thread ending",
+    )
     # it stopped at the next token instead of generating all 1000
     assert llama.produced <= 2
 

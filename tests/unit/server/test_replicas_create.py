@@ -10,15 +10,17 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from eventually import eventually
 from face_models import require_face_models
 from numpy.typing import NDArray
+from requires import require_module
 from stub_http import Reply, Request, StubServer
 
 from openreplica.plugins.avatar.photo import PhotoAvatar
 
 from .conftest import Api, MakeApi
 
-skimage_data = pytest.importorskip("skimage.data")
+skimage_data = require_module("skimage.data", "pip install scikit-image")
 
 
 def png(rgb: NDArray[np.uint8]) -> bytes:
@@ -73,13 +75,6 @@ def replica_files(api: Api) -> list[str]:
     )
 
 
-async def eventually(check: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_an_uploaded_photo_becomes_a_photoreal_replica(api: Api, hooks: Any) -> None:
     response = await api.client.post(
         "/v2/replicas",
@@ -104,7 +99,7 @@ async def test_an_uploaded_photo_becomes_a_photoreal_replica(api: Api, hooks: An
     assert image is not None and image.shape == (256, 256, 3)
 
     assert isinstance(api.app.state.services.catalog.get(rid), PhotoAvatar)
-    await eventually(lambda: len(hooks.received) == 1)
+    await eventually(lambda: len(hooks.received) == 1, timeout=10, message="the webhook")
     hook = hooks.received[0]
     assert hook["event_type"] == "application.replica_training_finished"
     assert hook["properties"] == {"replica_id": rid, "status": "completed"}
@@ -151,7 +146,7 @@ async def test_bad_photos_fail_with_a_reason_and_leave_nothing(
     done = await finished(api, rid)
     assert done["status"] == "error" and error in done["error_message"]
     assert replica_files(api) == []
-    await eventually(lambda: len(hooks.received) == 1)
+    await eventually(lambda: len(hooks.received) == 1, timeout=10, message="the webhook")
     assert hooks.received[0]["properties"]["status"] == "error"
     assert error in hooks.received[0]["properties"]["error_message"]
     # A failed replica is listed until deleted, and cannot be used in a call.
