@@ -12,9 +12,10 @@ import contextlib
 import uuid
 
 from fastapi import WebSocket
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketState
 
 from openreplica.cluster import Pipe, PipeClosed, PipeOpen, Pipes
+from openreplica.server.ws_frames import client_frames
 
 __all__ = ["relay_socket"]
 
@@ -43,17 +44,8 @@ async def relay_socket(
 
 
 async def _client_to_owner(websocket: WebSocket, pipe: Pipe) -> None:
-    try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            data = text.encode() if text is not None else message.get("bytes")
-            if data is not None:
-                await pipe.send(data)
-    except WebSocketDisconnect:
-        return
+    async for data in client_frames(websocket):
+        await pipe.send(data)
 
 
 async def _owner_to_client(websocket: WebSocket, pipe: Pipe) -> None:

@@ -17,10 +17,11 @@ import contextlib
 import logging
 
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketState
 
 from openreplica.server.hub import ConversationHub, JoinRefused
 from openreplica.server.relay import relay_socket
+from openreplica.server.ws_frames import client_frames
 from openreplica.transports import ConversationChannel
 
 log = logging.getLogger(__name__)
@@ -116,18 +117,5 @@ async def _serve(websocket: WebSocket, channel: ConversationChannel) -> None:
 
 
 async def _read(websocket: WebSocket, channel: ConversationChannel) -> None:
-    try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            data = text.encode() if text is not None else message.get("bytes")
-            if data is not None:
-                channel.receive(data)
-            # A receive from an already-filled buffer never suspends, so a client sending
-            # back to back would otherwise keep the event loop from every other
-            # conversation until its buffer drains (#11): give way after each message.
-            await asyncio.sleep(0)
-    except WebSocketDisconnect:
-        return
+    async for data in client_frames(websocket):
+        channel.receive(data)
