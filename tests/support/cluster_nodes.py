@@ -26,6 +26,8 @@ def node_id(node: ServerProcess) -> str:
 @dataclass
 class Nodes:
     nodes: list[ServerProcess]
+    #: the SQLAlchemy URL of the nodes' PostgreSQL database
+    database: str
 
     def by_id(self, wanted: str) -> ServerProcess:
         return next(n for n in self.nodes if node_id(n) == wanted)
@@ -67,7 +69,7 @@ def running_nodes(
     try:
         for node in nodes:
             node.start()
-        yield Nodes(nodes)
+        yield Nodes(nodes, database)
     finally:
         for node in nodes:
             node.stop(signal.SIGKILL)
