@@ -147,6 +147,14 @@ async def test_an_offer_to_another_node_is_answered_by_the_owner_and_media_flows
             assert not ports & (udp_ports_of(pid(relay)) | udp_ports_of(pid(third)))
             assert link.answers[0]["replica_id"] == created["replica_id"]
 
+            # the page's config after joining: what the owner knows of the live replica
+            token = created["meeting_token"]
+            async with httpx.AsyncClient(trust_env=False) as http:
+                config = (await http.get(f"{relay.url}/c/{cid}/config?t={token}")).json()
+                direct = (await http.get(f"{owner.url}/c/{cid}/config?t={token}")).json()
+            assert isinstance(direct["listening"], bool)
+            assert config == direct
+
             # the peer connection is lost: the client renegotiates through `relay` again
             # and resumes after the last event it had
             before = conv.last_seq
