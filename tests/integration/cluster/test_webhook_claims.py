@@ -30,7 +30,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from webhook_receiver import Received, WebhookReceiver
 
+from openreplica.runtime import VirtualClock
 from openreplica.server.store import DeliveryStatus, Store, WebhookDeliveryRecord
+from openreplica.server.webhooks import WebhookSender
 
 from ..server.test_ws import echo, is_type, recv_until
 
@@ -121,6 +123,48 @@ async def test_of_many_nodes_claiming_at_once_exactly_one_gets_the_lease(
     finally:
         for s in stores:
             await s.aclose()
+
+
+async def test_a_sender_whose_lease_is_taken_cancels_its_post_and_records_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = VirtualClock()
+    posting = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def receiver_hangs(request: httpx.Request) -> httpx.Response:
+        posting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        raise AssertionError("unreachable")
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(receiver_hangs))
+    sender = WebhookSender(store, http, clock, node="node-a", lease=30.0)
+    renew = store.renew_webhook_claim
+
+    async def taken_meanwhile(webhook_id: str, node: str, until: float) -> bool:
+        # node a was cut off from the database past its lease; node b took the delivery
+        late = clock.now() + 60
+        taken = await store.claim_webhook_delivery("c1", "node-b", late, late + 30)
+        assert taken.delivery is not None
+        return await renew(webhook_id, node, until)
+
+    monkeypatch.setattr(store, "renew_webhook_claim", taken_meanwhile)
+    sender.send("c1", "http://receiver/hook", "system.shutdown", {})
+    await eventually(posting.is_set, timeout=5, message="the POST in flight")
+    await clock.advance(10.0)  # the first renewal: refused
+    # the worker gives the delivery up to node b (bounded in real time: a POST left
+    # hanging would never end)
+    assert await asyncio.wait_for(sender.drain(), 10)
+    assert cancelled == [True]
+    (delivery,) = await store.webhook_deliveries("c1")
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
+    assert (await store.claim_webhook_delivery("c1", "node-a", clock.now(), 0.0)).held
+    await sender.aclose()
+    await http.aclose()
 
 
 # ---------------------------------------------------------------------- three nodes
