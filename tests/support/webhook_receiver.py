@@ -5,7 +5,7 @@ entry of `plan` (then `default`):
 
 - `ok`: answer 204 and count the request as delivered,
 - `fail`: answer 500,
-- `hang`: read the request and never answer (the sender times out),
+- `hang`: read the request and never answer (until the sender gives up and closes),
 - `close`: reset the connection right after accepting it, before reading anything.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +27,9 @@ class Received:
     headers: dict[str, str]
     body: bytes
     behaviour: Behaviour
+    #: monotonic seconds: the request was read / its connection was over (None: still open)
+    started: float = 0.0
+    ended: float | None = None
 
     @property
     def webhook_id(self) -> str:
@@ -67,6 +71,7 @@ class WebhookReceiver:
         assert task is not None
         self._tasks.add(task)
         behaviour = self.plan.pop(0) if self.plan else self.default
+        received: Received | None = None
         try:
             if behaviour == "close":
                 self.resets += 1
@@ -83,10 +88,14 @@ class WebhookReceiver:
                     name, value = line.split(":", 1)
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.requests.append(Received(path, headers, body, behaviour))
+            received = Received(path, headers, body, behaviour, time.monotonic())
+            self.requests.append(received)
             if behaviour == "hang":
-                await asyncio.Event().wait()
+                while await reader.read(4096):  # until the sender closes (or dies)
+                    pass
+                return
             status = "204 No Content" if behaviour == "ok" else "500 Internal Server Error"
+            received.ended = time.monotonic()  # answered: the sender may go on from here
             writer.write(
                 f"HTTP/1.1 {status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".encode()
             )
@@ -94,5 +103,7 @@ class WebhookReceiver:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            if received is not None and received.ended is None:
+                received.ended = time.monotonic()
             self._tasks.discard(task)
             writer.close()

@@ -116,10 +116,13 @@ def create_app(
             max_attempts=settings.webhook_max_attempts,
             retry_delay=settings.webhook_retry_delay,
             observe=observability.webhook_outcome,
+            node=settings.this_node_id,
+            lease=settings.webhook_lease,
         )
         resumed = await webhooks.resume()  # deliveries a previous run left pending
         if resumed:
             log.warning("resuming pending webhooks of %d conversations", resumed)
+        webhooks.start()  # and those of nodes that die (leases run out)
         finisher = Finisher(store, webhooks, clock, settings.base_url)
         # in a cluster a node recovers only what it hosted: the others' are theirs
         recovered = await finisher.recover(settings.this_node_id if settings.clustered else None)

@@ -334,7 +334,7 @@ class ConversationHub:
 
     def _check_hosted_here(self, record: ConversationRecord) -> None:
         """In a cluster only the node hosting a conversation runs it (WebSockets on other
-        nodes are relayed before they get here; a WebRTC offer is not forwarded yet)."""
+        nodes are relayed, WebRTC offers forwarded, before they get here)."""
         here = self._settings.this_node_id
         if self._settings.clustered and record.node_id not in (None, here):
             raise JoinRefused(

@@ -3,6 +3,10 @@
 - `POST /cluster/v1/conversations/{id}/placed`: another node created a conversation
   placed here; start its timers (participant absent timeout).
 - `POST /cluster/v1/conversations/{id}/end-deleted`: end it because it is being deleted.
+- `POST /cluster/v1/conversations/{id}/webrtc/offer`: a client's WebRTC offer that reached
+  another node, `{"sdp", "type", "last_seq", "credential"}` (the client's own credential,
+  checked again here): answered here as on the public offer route
+  (server/offer_forwarding.py).
 `POST /v2/conversations/{id}/end` is forwarded as it is.
 """
 
@@ -10,11 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from openreplica.server.conversation_end import EndReasons
 from openreplica.server.deps import Services, require_api_key, services
 from openreplica.server.errors import not_found
+from openreplica.server.request_body import parse_json, read_body
+from openreplica.server.webrtc_routes import answer_offer, parse_last_seq
 
 __all__ = ["router"]
 
@@ -40,3 +47,19 @@ async def conversation_end_deleted(
 ) -> dict[str, str]:
     await s.hub.end(conversation_id, EndReasons.DELETED)
     return {"status": "ok"}
+
+
+@router.post("/conversations/{conversation_id}/webrtc/offer")
+async def forwarded_offer(conversation_id: str, request: Request) -> Response:
+    limit = request.app.state.settings.max_offer_bytes
+    body = parse_json(await read_body(request, limit), '{"sdp": "...", "type": "offer"}')
+    credential = body.get("credential") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(body.get("sdp"), str):
+        return JSONResponse({"error": "`sdp` (string) is required"}, status_code=400)
+    if credential is not None and not isinstance(credential, str):
+        return JSONResponse({"error": "`credential` must be a string"}, status_code=400)
+    try:
+        last_seq = parse_last_seq(body.get("last_seq"))
+    except (TypeError, ValueError):
+        return JSONResponse({"error": "`last_seq` must be a non-negative integer"}, 400)
+    return await answer_offer(request.app, conversation_id, credential, body["sdp"], last_seq)

@@ -67,6 +67,9 @@ class ServerSettings:
     webhook_timeout: float = 10.0
     #: seconds pending webhooks may still be tried when the server stops
     webhook_shutdown_grace: float = 5.0
+    #: seconds a node's lease on a webhook delivery lasts unrenewed (another node takes
+    #: a dead node's deliveries after it)
+    webhook_lease: float = 30.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     rate_limit: float = 20.0
     rate_burst: int = 40
@@ -217,6 +220,8 @@ class ServerSettings:
             raise SettingsError("--node-capacity must be 0 (no limit) or more")
         if self.node_heartbeat <= 0 or self.node_ttl <= self.node_heartbeat:
             raise SettingsError("--node-ttl must be longer than --node-heartbeat (both > 0)")
+        if self.webhook_lease <= 0:
+            raise SettingsError("--webhook-lease must be > 0 seconds")
         if not self.clustered:
             return
         if not self.node_url:
@@ -443,6 +448,13 @@ OPTIONS: tuple[Option, ...] = (
         "webhook_shutdown_grace",
         "seconds pending webhooks are still tried when the server stops; the rest are "
         "made at the next start (default 5)",
+        float,
+        "S",
+    ),
+    Option(
+        "webhook_lease",
+        "seconds a node's lease on a webhook delivery lasts without renewal; another node "
+        "takes over a dead node's deliveries after it (default 30)",
         float,
         "S",
     ),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import and_, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -32,6 +32,7 @@ __all__ = [
     "EventRecord",
     "PersonaRecord",
     "Store",
+    "WebhookClaim",
     "WebhookDeliveryRecord",
 ]
 
@@ -89,6 +90,16 @@ class WebhookDeliveryRecord:
     attempts: int
     next_attempt_at: float
     status: str = DeliveryStatus.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookClaim:
+    """What `claim_webhook_delivery` got: the conversation's oldest pending delivery,
+    now leased to the caller; or None, with `held` when another node's lease is live on
+    it (that node makes it and the ones after it)."""
+
+    delivery: WebhookDeliveryRecord | None
+    held: bool = False
 
 
 def _persona(row: PersonaRow) -> PersonaRecord:
@@ -385,6 +396,103 @@ class Store:
             )
             return _delivery(row) if row is not None else None
 
+    # Leases (docs/scaling.md, "Webhooks across nodes"): a node makes a conversation's
+    # deliveries only while it holds a lease on the oldest pending one, taken with one
+    # compare-and-set UPDATE (free = never claimed, expired, or already ours), so on
+    # PostgreSQL or SQLite two nodes never hold it at once and the order stays.
+
+    @staticmethod
+    def _lease_free(node: str, now: float) -> Any:
+        return or_(
+            WebhookDeliveryRow.claimed_until.is_(None),
+            WebhookDeliveryRow.claimed_until < now,
+            WebhookDeliveryRow.claimed_by == node,
+        )
+
+    async def claim_webhook_delivery(
+        self, conversation_id: str, node: str, now: float, until: float
+    ) -> WebhookClaim:
+        """Lease the oldest pending delivery of a conversation to `node` until `until`,
+        unless another node's lease on it is live at `now`."""
+        async with self._sessions.begin() as session:
+            head = await session.scalar(
+                select(WebhookDeliveryRow.id)
+                .where(
+                    WebhookDeliveryRow.conversation_id == conversation_id,
+                    WebhookDeliveryRow.status == DeliveryStatus.PENDING,
+                )
+                .order_by(WebhookDeliveryRow.id)
+                .limit(1)
+            )
+            if head is None:
+                return WebhookClaim(None)
+            claimed = await session.execute(
+                update(WebhookDeliveryRow)
+                .where(
+                    WebhookDeliveryRow.id == head,
+                    WebhookDeliveryRow.status == DeliveryStatus.PENDING,
+                    self._lease_free(node, now),
+                )
+                .values(claimed_by=node, claimed_until=until)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return WebhookClaim(None, held=True)
+            row = await session.scalar(
+                select(WebhookDeliveryRow).where(WebhookDeliveryRow.id == head)
+            )
+            assert row is not None
+            return WebhookClaim(_delivery(row))
+
+    async def renew_webhook_claim(self, webhook_id: str, node: str, until: float) -> bool:
+        """Extend `node`'s lease on a pending delivery; False when it is not ours now."""
+        async with self._sessions.begin() as session:
+            renewed = await session.execute(
+                update(WebhookDeliveryRow)
+                .where(
+                    WebhookDeliveryRow.webhook_id == webhook_id,
+                    WebhookDeliveryRow.status == DeliveryStatus.PENDING,
+                    WebhookDeliveryRow.claimed_by == node,
+                )
+                .values(claimed_until=until)
+            )
+            return bool(getattr(renewed, "rowcount", 0) == 1)
+
+    async def release_webhook_claims(self, node: str) -> int:
+        """Give up every lease `node` holds (a clean stop): others take them at once."""
+        async with self._sessions.begin() as session:
+            released = await session.execute(
+                update(WebhookDeliveryRow)
+                .where(
+                    WebhookDeliveryRow.claimed_by == node,
+                    WebhookDeliveryRow.status == DeliveryStatus.PENDING,
+                )
+                .values(claimed_by=None, claimed_until=None)
+            )
+            return int(getattr(released, "rowcount", 0))
+
+    async def conversations_with_claimable_webhooks(self, node: str, now: float) -> list[str]:
+        """Conversations whose oldest pending delivery has no live lease but `node`'s
+        (never claimed, released, or its node stopped renewing: it died)."""
+        oldest = (
+            select(func.min(WebhookDeliveryRow.id))
+            .where(WebhookDeliveryRow.status == DeliveryStatus.PENDING)
+            .group_by(WebhookDeliveryRow.conversation_id)
+            .scalar_subquery()
+        )
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(WebhookDeliveryRow.conversation_id)
+                .where(
+                    and_(
+                        WebhookDeliveryRow.status == DeliveryStatus.PENDING,
+                        WebhookDeliveryRow.id.in_(oldest),
+                        self._lease_free(node, now),
+                    )
+                )
+                .distinct()
+            )
+            return list(rows)
+
     async def conversations_with_pending_webhooks(self) -> list[str]:
         async with self._sessions() as session:
             rows = await session.scalars(
@@ -395,14 +503,30 @@ class Store:
             return list(rows)
 
     async def record_webhook_attempt(
-        self, webhook_id: str, attempts: int, status: str, next_attempt_at: float
-    ) -> None:
+        self,
+        webhook_id: str,
+        attempts: int,
+        status: str,
+        next_attempt_at: float,
+        claimed_by: str | None = None,
+    ) -> bool:
+        """Store an attempt's outcome. With `claimed_by`, only while that node holds the
+        lease (False otherwise: another node has the delivery now), and a delivery that
+        is done (delivered or given up) is released."""
+        done = status != DeliveryStatus.PENDING
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "status": status,
+            "next_attempt_at": next_attempt_at,
+        }
+        query = update(WebhookDeliveryRow).where(WebhookDeliveryRow.webhook_id == webhook_id)
+        if claimed_by is not None:
+            query = query.where(WebhookDeliveryRow.claimed_by == claimed_by)
+            if done:
+                values.update(claimed_by=None, claimed_until=None)
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(WebhookDeliveryRow)
-                .where(WebhookDeliveryRow.webhook_id == webhook_id)
-                .values(attempts=attempts, status=status, next_attempt_at=next_attempt_at)
-            )
+            result = await session.execute(query.values(**values))
+            return bool(getattr(result, "rowcount", 0) == 1)
 
     async def webhook_deliveries(self, conversation_id: str) -> list[WebhookDeliveryRecord]:
         """Every stored delivery of a conversation, oldest first."""

@@ -14,6 +14,18 @@ Waits are on the injected clock. A receiver may get a delivery more than once (i
 out, or the server stopped between the POST and storing its result): every attempt of one
 delivery carries the same `webhook-id`, so the receiver can drop duplicates.
 
+Across the nodes of a cluster (or one process), the table is the queue: a worker makes a
+conversation's deliveries only while it holds a lease on the oldest pending one
+(`claimed_by`/`claimed_until`, taken with one compare-and-set UPDATE,
+`Store.claim_webhook_delivery`). It renews the lease every third of `lease` while it waits
+for the next attempt and while the POST is in flight; if a renewal is refused, or fails
+until the lease is nearly out, the POST is cancelled and nothing is recorded, so no two
+nodes send a delivery at once while a lease is live (given clocks that agree to well
+within `lease`). A delivery that is made or given up is released with its outcome. Every
+`lease / 2` seconds each node looks for conversations whose oldest pending delivery has no
+live lease (its node died, or stopped) and takes them over: at least once, in order, the
+same `webhook-id` on every attempt from every node. A clean stop releases its leases.
+
 Headers (Standard Webhooks, https://www.standardwebhooks.com): `webhook-id`,
 `webhook-timestamp` (Unix seconds of this attempt) and, with a secret, `webhook-signature:
 v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`. The key is the secret's bytes, or,
@@ -121,8 +133,14 @@ class WebhookSender:
         retry_delay: float = 1.0,
         new_id: Callable[[], str] = new_webhook_id,
         observe: Callable[[str], None] = lambda _: None,
+        node: str = "local",
+        lease: float = 30.0,
     ) -> None:
         self._store = store
+        #: the name this sender's leases carry (the cluster node id)
+        self._node = node
+        self._lease = lease
+        self._sweeper: asyncio.Task[None] | None = None
         self._client = client
         #: told `delivered`, `failed` (one attempt) or `given_up` (server/metrics.py)
         self._observe = observe
@@ -152,12 +170,31 @@ class WebhookSender:
             self._saver = asyncio.create_task(self._save(), name="webhooks-save")
 
     async def resume(self) -> int:
-        """Start the workers of every conversation with stored pending deliveries (the
-        ones a previous process left); returns how many conversations."""
-        ids = await self._store.conversations_with_pending_webhooks()
+        """Start the workers of every conversation with stored pending deliveries no
+        other node holds (the ones a previous process, or a dead node, left); returns
+        how many conversations."""
+        now = self._clock.now()
+        ids = await self._store.conversations_with_claimable_webhooks(self._node, now)
         for conversation_id in ids:
             self._wake(conversation_id)
         return len(ids)
+
+    def start(self) -> None:
+        """Keep taking over pending deliveries left without a live lease (a node died):
+        `resume()` every `lease / 2` seconds."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="webhooks-sweep")
+
+    async def _sweep(self) -> None:
+        while True:
+            await self._clock.sleep_until(self._clock.now() + self._lease / 2)
+            try:
+                taken = await self.resume()
+            except Exception as exc:  # the store is away: try again at the next sweep
+                log.warning("looking for webhooks to take over failed: %s", exc)
+                continue
+            if taken:
+                log.info("webhooks of %d conversations to make here", taken)
 
     async def flush(self) -> None:
         """Wait until every delivery sent so far is stored."""
@@ -185,6 +222,9 @@ class WebhookSender:
         pending deliveries `grace` seconds, then stop: what is still pending stays stored
         for the next start."""
         self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         await self.flush()
         if not await self.drain(grace):
             log.warning(
@@ -196,6 +236,10 @@ class WebhookSender:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
+        try:  # what is left goes to another node at once, not when the leases run out
+            await self._store.release_webhook_claims(self._node)
+        except Exception as exc:
+            log.warning("releasing webhook leases failed (%s): they run out by themselves", exc)
 
     # ------------------------------------------------------------------ storing
 
@@ -232,19 +276,70 @@ class WebhookSender:
             while True:
                 wakes = worker.wakes
                 try:
-                    delivery = await self._store.next_webhook_delivery(conversation_id)
-                    if delivery is None:
+                    now = self._clock.now()
+                    claim = await self._store.claim_webhook_delivery(
+                        conversation_id, self._node, now, now + self._lease
+                    )
+                    if claim.held:
+                        return  # another node makes them (the sweep finds any it leaves)
+                    if claim.delivery is None:
                         if worker.wakes == wakes:
                             return  # nothing stored since the query: done
                         continue
-                    await self._clock.sleep_until(delivery.next_attempt_at)
-                    await self._attempt(delivery)
+                    await self._holding(claim.delivery, now + self._lease)
                 except Exception:  # the store failed: never lose the worker
                     log.exception("%s: webhook worker error; retrying", conversation_id)
                     await self._clock.sleep_until(self._clock.now() + self._retry_delay)
         finally:
             if self._workers.get(conversation_id) is worker:
                 del self._workers[conversation_id]
+
+    async def _holding(self, delivery: WebhookDeliveryRecord, until: float) -> None:
+        """Wait for the delivery's next attempt and make it, renewing the lease all the
+        while; stop (cancelling the POST) as soon as the lease may be lost."""
+        lost = asyncio.Event()
+        renewer = asyncio.create_task(self._renew(delivery.webhook_id, until, lost))
+        lease_lost = asyncio.create_task(lost.wait())
+
+        async def wait_and_attempt() -> None:
+            await self._clock.sleep_until(delivery.next_attempt_at)
+            await self._attempt(delivery)
+
+        work = asyncio.create_task(wait_and_attempt())
+        try:
+            await asyncio.wait({work, lease_lost}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                log.warning(
+                    "%s: lost the lease on webhook %s; another node makes it",
+                    delivery.conversation_id,
+                    delivery.webhook_id,
+                )
+        finally:
+            for task in (work, renewer, lease_lost):
+                task.cancel()
+            results = await asyncio.gather(work, renewer, lease_lost, return_exceptions=True)
+        if isinstance(results[0], Exception):
+            raise results[0]
+
+    async def _renew(self, webhook_id: str, until: float, lost: asyncio.Event) -> None:
+        """Extend the lease every third of it; set `lost` when it is someone else's or
+        a third of it is all that is left without a renewal."""
+        every = self._lease / 3
+        while True:
+            await self._clock.sleep_until(self._clock.now() + every)
+            now = self._clock.now()
+            try:
+                if not await self._store.renew_webhook_claim(
+                    webhook_id, self._node, now + self._lease
+                ):
+                    lost.set()
+                    return
+                until = now + self._lease
+            except Exception as exc:
+                log.warning("renewing the lease on webhook %s failed: %s", webhook_id, exc)
+                if until - self._clock.now() <= every:
+                    lost.set()
+                    return
 
     async def _attempt(self, delivery: WebhookDeliveryRecord) -> None:
         problem = await self._post(delivery)
@@ -274,7 +369,14 @@ class WebhookSender:
                 delivery.url,
                 problem,
             )
-        await self._store.record_webhook_attempt(delivery.webhook_id, attempts, status, next_at)
+        if not await self._store.record_webhook_attempt(
+            delivery.webhook_id, attempts, status, next_at, claimed_by=self._node
+        ):
+            log.warning(
+                "%s: webhook %s is another node's now; its attempt is not recorded here",
+                delivery.conversation_id,
+                delivery.webhook_id,
+            )
 
     async def _post(self, delivery: WebhookDeliveryRecord) -> str | None:
         """One POST; None on success, else what went wrong."""

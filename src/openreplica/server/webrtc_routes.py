@@ -7,6 +7,9 @@
   (or `"last_seq"` in the body) replays what a reconnecting client missed. The participant joins the
   conversation when the offer is accepted and leaves when the peer connection is lost
   or closed.
+- In a cluster, an offer for a conversation another node hosts is forwarded to that node
+  (server/offer_forwarding.py), whose answer carries its own ICE candidates: media flows
+  to the owner directly.
 - `GET /c/{id}` (SPEC §2.4): the call page; `/static/*`: its files and the JS client.
 
 `add_webrtc_routes(app)` wires all of it into the app built by `create_app`.
@@ -30,12 +33,20 @@ from fastapi.staticfiles import StaticFiles
 from openreplica.plugins.avatar import AvatarCatalog, UnknownReplica
 from openreplica.plugins.base import Avatar
 from openreplica.runtime import ConversationRuntime
+from openreplica.server.offer_forwarding import forward_offer
 from openreplica.server.request_body import parse_json, read_body
 from openreplica.transports.channel import ChannelLimits, History
 from openreplica.transports.rate_limit import TokenBucket
 from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings, enable_loopback_candidates
 
-__all__ = ["STATIC_DIR", "PeerRegistry", "add_webrtc_routes", "webrtc_settings_for"]
+__all__ = [
+    "STATIC_DIR",
+    "PeerRegistry",
+    "add_webrtc_routes",
+    "answer_offer",
+    "parse_last_seq",
+    "webrtc_settings_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +206,7 @@ def _bad_request(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
 
-def _parse_last_seq(value: object) -> int | None:
+def parse_last_seq(value: object) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -225,15 +236,24 @@ async def _offer(conversation_id: str, request: Request) -> Response:
     if body.get("type", "offer") != "offer":
         return _bad_request('`type` must be "offer"')
     try:
-        last_seq = _parse_last_seq(request.query_params.get("last_seq", body.get("last_seq")))
+        last_seq = parse_last_seq(request.query_params.get("last_seq", body.get("last_seq")))
     except (TypeError, ValueError):
         return _bad_request("`last_seq` must be a non-negative integer")
-    app: FastAPI = request.app
+    # another cluster node hosts it: its answer (and ICE candidates) come back as they are
+    forwarded = await forward_offer(request.app, conversation_id, credential, body["sdp"], last_seq)
+    if forwarded is not None:
+        return forwarded
+    return await answer_offer(request.app, conversation_id, credential, body["sdp"], last_seq)
+
+
+async def answer_offer(
+    app: FastAPI, conversation_id: str, credential: str | None, sdp: str, last_seq: int | None
+) -> Response:
+    """Join the participant here and answer its offer (an authorised, parsed offer: from
+    a client, or forwarded by another cluster node, `routes_cluster`)."""
     ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
     app.state.webrtc_peers.spawn(
-        _serve_participant(
-            app, app.state.hub, conversation_id, credential, body["sdp"], last_seq, ready
-        )
+        _serve_participant(app, app.state.hub, conversation_id, credential, sdp, last_seq, ready)
     )
     try:
         answer = await ready

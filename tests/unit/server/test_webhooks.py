@@ -222,15 +222,15 @@ async def test_a_store_error_does_not_stop_the_worker(
 ) -> None:
     clock = VirtualClock()
     seen: list[str] = []
-    real = store.next_webhook_delivery
+    real = store.claim_webhook_delivery
     failures = [RuntimeError("database is locked")]
 
-    async def flaky(conversation_id: str) -> Any:
+    async def flaky(conversation_id: str, node: str, now: float, until: float) -> Any:
         if failures:
             raise failures.pop()
-        return await real(conversation_id)
+        return await real(conversation_id, node, now, until)
 
-    monkeypatch.setattr(store, "next_webhook_delivery", flaky)
+    monkeypatch.setattr(store, "claim_webhook_delivery", flaky)
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(json.loads(request.content)["event_type"])
