@@ -203,7 +203,7 @@ def measure_video(
         for i, v in enumerate(labels)
     ]
     start = time.perf_counter()
-    replica = VideoReplica(video, photo._models, size, size, labels)
+    replica = VideoReplica.build(video, photo._models, size, size, labels)
     setup = (time.perf_counter() - start) * 1000
     stream = replica.create_stream(seed=1)
     smooth = VisemeSmoother()
