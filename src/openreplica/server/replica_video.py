@@ -20,13 +20,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from openreplica.plugins.avatar.facemesh import FaceModels
-from openreplica.plugins.avatar.photo import FaceTooSmall, NoFaceFound, SeveralFaces
 from openreplica.plugins.avatar.video_avatar import VIDEO_SUFFIX
-from openreplica.plugins.avatar.video_training import VideoLimits, VideoRejected, train_video
+from openreplica.plugins.avatar.video_training import VideoRejected, training_worker
 
 __all__ = ["MAX_VIDEO_BYTES", "VIDEO_SUFFIX", "VideoTrainer", "looks_like_video"]
 
@@ -50,27 +45,6 @@ def looks_like_video(content_type: str, filename: str, head: bytes) -> bool:
         or head[:4] == b"\x1a\x45\xdf\xa3"
         or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
     )
-
-
-def _worker(conn: Connection, source: str, models_dir: str, output: str, thumb: str) -> None:
-    try:
-        models = FaceModels.load(Path(models_dir))
-        trained = train_video(
-            Path(source), models, VideoLimits(), lambda p: conn.send(("progress", p))
-        )
-        trained.data.save(Path(output))
-        bgr = cv2.cvtColor(trained.thumbnail, cv2.COLOR_RGB2BGR)
-        ok, jpeg = cv2.imencode(".jpg", bgr)
-        if not ok:
-            raise RuntimeError("cannot encode the thumbnail")
-        Path(thumb).write_bytes(np.asarray(jpeg).tobytes())
-        conn.send(("done", trained.stats))
-    except (VideoRejected, NoFaceFound, SeveralFaces, FaceTooSmall) as exc:
-        conn.send(("rejected", str(exc)))
-    except Exception as exc:  # reported as an internal error by the parent
-        conn.send(("error", repr(exc)))
-    finally:
-        conn.close()
 
 
 def _receive(conn: Connection) -> tuple[str, object] | None:
@@ -122,7 +96,7 @@ class VideoTrainer:
     ) -> None:
         parent, child = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=_worker,
+            target=training_worker,
             args=(child, str(source), str(self._models_dir), str(output), str(thumb)),
             name="openreplica-video-training",
             daemon=True,

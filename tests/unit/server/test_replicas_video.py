@@ -3,6 +3,7 @@ the replica's frames follow visemes; bad videos fail with a reason and leave not
 
 from __future__ import annotations
 
+import multiprocessing
 from typing import Any
 
 import cv2
@@ -76,6 +77,27 @@ async def test_an_uploaded_video_becomes_a_video_replica(
     assert (await api.client.delete(f"/v2/replicas/{rid}")).status_code == 204
     assert replica_files(api) == []
     assert rid not in api.app.state.services.catalog
+
+
+async def test_deleting_a_video_in_training_stops_it_and_leaves_nothing(
+    api: Api, hooks: Any, video: TalkingVideo
+) -> None:
+    response = await api.client.post(
+        "/v2/replicas",
+        data={"callback_url": hooks.url + "/hook"},
+        files={"file": ("talking.webm", video.data, "application/octet-stream")},
+    )
+    rid = response.json()["replica_id"]
+    assert response.json()["kind"] == "video"  # told by its name
+    job = api.app.state.replica_trainer.jobs[rid]
+    await eventually(lambda: job.progress >= 5, timeout=30, message="training under way")
+    assert (await api.client.delete(f"/v2/replicas/{rid}")).status_code == 204
+    assert job.task is not None and job.task.cancelled()
+    workers = [p for p in multiprocessing.active_children() if "video-training" in p.name]
+    assert workers == []  # the worker process was stopped and reaped
+    assert replica_files(api) == []
+    assert (await api.client.get(f"/v2/replicas/{rid}")).status_code == 404
+    assert hooks.received == []
 
 
 def _noise_video(seconds: float) -> bytes:

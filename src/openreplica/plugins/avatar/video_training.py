@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import av
@@ -34,7 +35,7 @@ from .photo_rig import NoFaceFound, frame_photo
 from .video_avatar import VideoReplicaData
 from .video_replica import mouth_features
 
-__all__ = ["TrainedVideo", "VideoLimits", "VideoRejected", "train_video"]
+__all__ = ["TrainedVideo", "VideoLimits", "VideoRejected", "train_video", "training_worker"]
 
 Image = NDArray[np.uint8]
 Progress = Callable[[int], None]
@@ -345,3 +346,31 @@ def train_video(
         "labelled": labelled / len(labels),
     }
     return TrainedVideo(data, thumbnail, stats)
+
+
+def training_worker(
+    conn: Connection, source: str, models_dir: str, output: str, thumb: str
+) -> None:
+    """A worker process's body (`server/replica_video.py` spawns it): train the video at
+    `source`, write the replica file to `output` and a JPEG thumbnail to `thumb`, and
+    report on `conn`: ("progress", percent)..., then ("done", stats), ("rejected",
+    reason) or ("error", repr)."""
+    cv2.setNumThreads(1)  # one core: the server's conversations have the others
+    try:
+        models = FaceModels.load(Path(models_dir))
+        trained = train_video(
+            Path(source), models, VideoLimits(), lambda p: conn.send(("progress", p))
+        )
+        trained.data.save(Path(output))
+        bgr = cv2.cvtColor(trained.thumbnail, cv2.COLOR_RGB2BGR)
+        ok, jpeg = cv2.imencode(".jpg", bgr)
+        if not ok:
+            raise RuntimeError("cannot encode the thumbnail")
+        Path(thumb).write_bytes(np.asarray(jpeg).tobytes())
+        conn.send(("done", trained.stats))
+    except (VideoRejected, NoFaceFound, SeveralFaces, FaceTooSmall) as exc:
+        conn.send(("rejected", str(exc)))
+    except Exception as exc:  # reported as an internal error by the parent
+        conn.send(("error", repr(exc)))
+    finally:
+        conn.close()
