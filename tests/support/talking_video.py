@@ -68,11 +68,12 @@ def encode_video(
     container: str = "mp4",
     codec: str = "libx264",
     audio_codec: str = "aac",
+    fps: int = FPS,
 ) -> bytes:
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as c:
         h, w = frames[0].shape[:2]
-        video = c.add_stream(codec, rate=FPS)
+        video = c.add_stream(codec, rate=fps)
         assert isinstance(video, av.VideoStream)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         video.options = {"crf": "20"} if codec == "libx264" else {}

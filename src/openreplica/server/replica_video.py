@@ -27,7 +27,8 @@ __all__ = ["MAX_VIDEO_BYTES", "VIDEO_SUFFIX", "VideoTrainer", "looks_like_video"
 
 #: the largest video upload or download accepted
 MAX_VIDEO_BYTES = 64 * 1024 * 1024
-#: a worker that runs longer than this is stopped (2 minutes of 1080p take about 1)
+#: a worker that runs longer than this is stopped (two minutes of 720p take about a
+#: minute of CPU)
 WORKER_TIMEOUT_S = 600.0
 
 _VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from eventually import eventually
 from face_models import load_face_models, require_face_models
+from numpy.typing import NDArray
 from requires import require_module
 from stub_http import Reply, Request, StubServer
 from talking_video import TalkingVideo, encode_video, piper_speech, talking_video
@@ -109,16 +110,27 @@ def _noise_video(seconds: float) -> bytes:
     return encode_video([coffee] * round(seconds * 25), pcm)
 
 
+def _still_video(picture: NDArray[np.uint8], seconds: float) -> bytes:
+    """A still picture over Piper's speech."""
+    pcm, _ = piper_speech("Good morning, this is a test.")
+    return encode_video([np.ascontiguousarray(picture)] * round(seconds * 25), pcm)
+
+
 @pytest.fixture(scope="module")
 def bad_videos(video: TalkingVideo) -> dict[str, bytes]:
     rig_frames_silent = talking_video(
         load_face_models(), ASTRONAUT, "Hello, my name is Eileen.", size=256, silent=True
     )
+    face = ASTRONAUT[0:300, 100:350]
+    small = np.asarray(cv2.resize(ASTRONAUT, (200, 200), interpolation=cv2.INTER_AREA), np.uint8)
     return {
         "no-speech": rig_frames_silent.data,
         "no-face": _noise_video(3.0),
+        "two-faces": _still_video(np.hstack([face, face]), 3.0),
+        "face-too-small": _still_video(small, 3.0),
         "corrupt": video.data[:64] + bytes(4096),
         "too-short": encode_video([ASTRONAUT[:256, 100:356]] * 25, bytes(2 * 24000)),
+        "too-long": encode_video([ASTRONAUT[:64, 100:164]] * 125, bytes(2 * 24000 * 125), fps=1),
     }
 
 
@@ -127,8 +139,11 @@ def bad_videos(video: TalkingVideo) -> dict[str, bytes]:
     [
         ("no-speech", "no speech heard"),
         ("no-face", "no face found in the video"),
+        ("two-faces", "2 faces in the video"),
+        ("face-too-small", "px wide in the video"),
         ("corrupt", "not a readable video"),
         ("too-short", "the video is 1.0 s long"),
+        ("too-long", "the video is 125 s long"),
     ],
 )
 async def test_bad_videos_fail_with_a_reason_and_leave_nothing(
