@@ -189,3 +189,15 @@ async def test_train_video_url_is_fetched_with_bounds(make_api: MakeApi) -> None
         assert replica_files(strict) == [] and replica_files(allowed) == []
     finally:
         await server.stop()
+
+
+async def test_a_video_without_the_face_models_fails_saying_so(
+    make_api: MakeApi, video: TalkingVideo
+) -> None:
+    api = await make_api()  # no face models pulled
+    response = await api.client.post(
+        "/v2/replicas", files={"file": ("talking.mp4", video.data, "video/mp4")}
+    )
+    done = await finished(api, response.json()["replica_id"])
+    assert done["status"] == "error" and "openreplica models pull face" in done["error_message"]
+    assert replica_files(api) == []
