@@ -70,7 +70,8 @@ class VideoTrainer:
         self, data: bytes, output: Path, thumbnail: Path, progress: Callable[[int], None]
     ) -> None:
         """Make `output` (the replica file) and `thumbnail` from the video `data`, or
-        raise VideoRejected (the video's fault) / RuntimeError (ours)."""
+        raise VideoRejected (the video's fault, a worker crash or the time limit) /
+        RuntimeError (an error of ours inside the worker)."""
         if not data:
             raise VideoRejected("the file is empty")
         tag = uuid.uuid4().hex[:8]
@@ -108,9 +109,11 @@ class VideoTrainer:
             async with asyncio.timeout(self._timeout):
                 while True:
                     message = await asyncio.to_thread(_receive, parent)
-                    if message is None:
-                        raise RuntimeError(
-                            f"the video analysis stopped (exit code {process.exitcode})"
+                    if message is None:  # it crashed: most likely on the file
+                        await asyncio.to_thread(process.join, 5.0)
+                        raise VideoRejected(
+                            "the video could not be analysed: the worker stopped (exit code "
+                            f"{process.exitcode}); the file may be corrupt"
                         )
                     kind, value = message
                     if kind == "progress" and isinstance(value, int):
@@ -122,7 +125,10 @@ class VideoTrainer:
                     else:
                         raise RuntimeError(f"the video analysis failed: {value}")
         except TimeoutError as exc:
-            raise RuntimeError(f"the video analysis took over {self._timeout:g} s") from exc
+            raise VideoRejected(
+                f"analysing the video took over {self._timeout:g} s; send a shorter or "
+                "smaller video"
+            ) from exc
         finally:
             if process.is_alive():
                 process.kill()

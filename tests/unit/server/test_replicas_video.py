@@ -4,6 +4,7 @@ the replica's frames follow visemes; bad videos fail with a reason and leave not
 from __future__ import annotations
 
 import multiprocessing
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -18,6 +19,8 @@ from talking_video import TalkingVideo, encode_video, piper_speech, talking_vide
 
 from openreplica.plugins.avatar.lipsync import viseme_weights
 from openreplica.plugins.avatar.video_avatar import VideoAvatar
+from openreplica.plugins.avatar.video_training import VideoRejected
+from openreplica.server.replica_video import VideoTrainer
 
 from .conftest import Api, MakeApi
 from .test_replicas_create import finished, hooks, replica_files
@@ -201,3 +204,12 @@ async def test_a_video_without_the_face_models_fails_saying_so(
     done = await finished(api, response.json()["replica_id"])
     assert done["status"] == "error" and "openreplica models pull face" in done["error_message"]
     assert replica_files(api) == []
+
+
+async def test_a_worker_over_its_time_limit_is_stopped(tmp_path: Path, video: TalkingVideo) -> None:
+    trainer = VideoTrainer(require_face_models(), timeout=0.5)
+    output, thumb = tmp_path / "r-x.video", tmp_path / ".thumbnails" / "r-x.jpg"
+    with pytest.raises(VideoRejected, match=r"took over 0\.5 s"):
+        await trainer.train(video.data, output, thumb, lambda p: None)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
+    assert not [p for p in multiprocessing.active_children() if "video-training" in p.name]
