@@ -113,7 +113,8 @@ class JpegFrames:
         if bgr is None:
             raise ValueError(f"frame {index} of the video replica is not a readable JPEG")
         if bgr.shape[1::-1] != self._size:
-            interp = cv2.INTER_AREA if self.scale < 1.0 else cv2.INTER_LINEAR
+            # bilinear down to half size: 0.5 ms against INTER_AREA's 1.2 at 512 -> 384
+            interp = cv2.INTER_AREA if self.scale < 0.5 else cv2.INTER_LINEAR
             bgr = cv2.resize(bgr, self._size, interpolation=interp)
         ox, oy = int(self.offset[0]), int(self.offset[1])
         rgb = np.ascontiguousarray(
