@@ -124,6 +124,9 @@ def _decoded(
                         audio_t0 = frame.time
                     for out in resampler.resample(frame):
                         audio += bytes(out.planes[0])[: out.samples * 2]
+        if resampler is not None:  # what the resampler still holds
+            for out in resampler.resample(None):
+                audio += bytes(out.planes[0])[: out.samples * 2]
     except av.FFmpegError as exc:
         raise VideoRejected(f"the video is corrupt or truncated ({exc})") from exc
     if t0 is not None and audio_t0 is not None:  # line the audio up with the picture
