@@ -7,6 +7,10 @@ only then are the portrait and its thumbnail written (each atomically, by rename
 the replicas folder, where the catalog finds them. A failed job writes nothing. When a
 `callback_url` was given, a webhook says how it ended.
 
+A video (`kind` "video") is analysed in a worker process by `replica_video.VideoTrainer`
+and becomes `<replica_id>.video` beside the photos, with the same thumbnail, progress,
+errors and webhook.
+
 Job records live in memory: a restart forgets unfinished and failed jobs (the finished
 replicas are files and stay).
 """
@@ -38,8 +42,11 @@ from openreplica.plugins.avatar.photo import (
     check_photo,
 )
 from openreplica.plugins.avatar.photo_rig import PhotoRig
+from openreplica.plugins.avatar.video_avatar import VIDEO_SUFFIX
+from openreplica.plugins.avatar.video_training import VideoRejected
 from openreplica.runtime import Clock
 from openreplica.server.replica_fetch import FetchError
+from openreplica.server.replica_video import VideoTrainer
 
 __all__ = ["REPLICA_WEBHOOK_EVENT", "ReplicaJob", "ReplicaTrainer", "TrainingFailed"]
 
@@ -54,6 +61,7 @@ Status = Literal["started", "completed", "error"]
 Notify = Callable[[str, str, dict[str, object]], None]  # (replica_id, url, properties)
 SaveName = Callable[[str, str], Awaitable[None]]  # (replica_id, name)
 Load = Callable[[], Awaitable[bytes]]
+Kind = Literal["portrait", "video"]
 
 
 class TrainingFailed(ValueError):
@@ -71,6 +79,7 @@ class ReplicaJob:
     progress: int = 0
     error_message: str | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    kind: Kind = "portrait"
 
 
 def decode_photo(data: bytes) -> NDArray[np.uint8]:
@@ -94,8 +103,10 @@ class ReplicaTrainer:
         clock: Clock,
         notify: Notify,
         save_name: SaveName,
+        video: VideoTrainer | None = None,
     ) -> None:
         self._catalog = catalog
+        self._video = video
         self._save_name = save_name
         self._dir = directory
         self._clock = clock
@@ -105,10 +116,12 @@ class ReplicaTrainer:
     def thumbnail_path(self, replica_id: str) -> Path:
         return self._dir / ".thumbnails" / f"{replica_id}.jpg"
 
-    def start(self, name: str, callback_url: str | None, load: Load) -> ReplicaJob:
-        """Begin a job; `load()` is awaited for the image bytes (upload or URL)."""
+    def start(
+        self, name: str, callback_url: str | None, load: Load, kind: Kind = "portrait"
+    ) -> ReplicaJob:
+        """Begin a job; `load()` is awaited for the image or video bytes (upload or URL)."""
         now = self._clock.now()
-        job = ReplicaJob(f"r-{uuid.uuid4().hex[:12]}", name, now, now, callback_url)
+        job = ReplicaJob(f"r-{uuid.uuid4().hex[:12]}", name, now, now, callback_url, kind=kind)
         self.jobs[job.replica_id] = job
         job.task = asyncio.create_task(self._run(job, load), name=f"replica-{job.replica_id}")
         return job
@@ -116,6 +129,11 @@ class ReplicaTrainer:
     async def _run(self, job: ReplicaJob, load: Load) -> None:
         try:
             data = await load()
+            if job.kind == "video":
+                await self._train_video(job, data)
+                await self._save_name(job.replica_id, job.name)
+                self._finish(job, "completed", None)
+                return
             self._progress(job, 20)
             rgb = decode_photo(data)
             self._progress(job, 40)
@@ -123,7 +141,14 @@ class ReplicaTrainer:
             self._progress(job, 80)
             await asyncio.to_thread(self._write, job.replica_id, rgb, thumb)
             await self._save_name(job.replica_id, job.name)
-        except (TrainingFailed, FetchError, NoFaceFound, SeveralFaces, FaceTooSmall) as exc:
+        except (
+            TrainingFailed,
+            FetchError,
+            NoFaceFound,
+            SeveralFaces,
+            FaceTooSmall,
+            VideoRejected,
+        ) as exc:
             self._finish(job, "error", str(exc))
             return
         except asyncio.CancelledError:
@@ -133,6 +158,18 @@ class ReplicaTrainer:
             self._finish(job, "error", f"internal error: {exc!r}")
             return
         self._finish(job, "completed", None)
+
+    async def _train_video(self, job: ReplicaJob, data: bytes) -> None:
+        if self._video is None or self._catalog.face_models is None:
+            raise TrainingFailed(
+                "video replicas need the face models: run `openreplica models pull face`"
+            )
+        self._progress(job, 5)
+        output = self._dir / f"{job.replica_id}{VIDEO_SUFFIX}"
+        self._dir.mkdir(parents=True, exist_ok=True)
+        await self._video.train(
+            data, output, self.thumbnail_path(job.replica_id), lambda p: self._progress(job, p)
+        )
 
     def _check_and_rig(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Check the face and return a thumbnail (the rig's rest frame)."""
@@ -182,7 +219,9 @@ class ReplicaTrainer:
             job.task.cancel()
             await asyncio.gather(job.task, return_exceptions=True)
         removed = job is not None
-        for path in [self._dir / f"{replica_id}{s}" for s in (".png", ".jpg", ".jpeg")]:
+        for path in [
+            self._dir / f"{replica_id}{s}" for s in (".png", ".jpg", ".jpeg", VIDEO_SUFFIX)
+        ]:
             if path.is_file():
                 path.unlink()
                 removed = True

@@ -2,8 +2,9 @@
 objects (SPEC §5): list, get one, create from a photo, rename, delete, thumbnail.
 
 Built-in characters are `system` replicas; portraits found in the data directory are
-`user` replicas. `POST` makes one from an uploaded photo (multipart `file`) or
-`train_image_url` in the background (`server/replica_training.py`): `status` `started`
+`user` replicas. `POST` makes one from an uploaded photo or video (multipart `file`),
+`train_image_url` or `train_video_url` in the background (`server/replica_training.py`,
+videos in a worker process: `server/replica_video.py`): `status` `started`
 with `training_progress`, then `completed` or `error` with `error_message`. Names given
 with `PATCH …/name` or at creation are kept in the store (the one source of truth across
 restarts and nodes) and handed to this node's catalog so that calls show them at once.
@@ -27,12 +28,13 @@ from openreplica.server.errors import (
     describe_validation_error,
     not_found,
 )
-from openreplica.server.replica_fetch import fetch_image
+from openreplica.server.replica_fetch import fetch_image, fetch_video
 from openreplica.server.replica_training import (
     REPLICA_WEBHOOK_EVENT,
     ReplicaJob,
     ReplicaTrainer,
 )
+from openreplica.server.replica_video import MAX_VIDEO_BYTES, VideoTrainer, looks_like_video
 from openreplica.server.request_body import GuardedRoute, read_body
 from openreplica.server.schemas import ReplicaCreate, ReplicaList, ReplicaOut, ReplicaRename
 
@@ -73,8 +75,9 @@ def trainer(request: Request) -> ReplicaTrainer:
             await s.store.set_replica_name(replica_id, name, s.clock.now())
             s.catalog.rename(replica_id, name)
 
+        video = VideoTrainer(s.settings.face_models_path)
         found = state.replica_trainer = ReplicaTrainer(
-            s.catalog, s.settings.data_dir / "replicas", s.clock, notify, save_name
+            s.catalog, s.settings.data_dir / "replicas", s.clock, notify, save_name, video
         )
     return found
 
@@ -89,7 +92,7 @@ def job_out(job: ReplicaJob, request: Request) -> dict[str, Any]:
         "training_progress": f"{job.progress}/100",
         "created_at": iso(job.created_at),
         "updated_at": iso(job.updated_at),
-        "kind": "portrait",
+        "kind": job.kind,
     }
     if job.error_message is not None:
         out["error_message"] = job.error_message
@@ -98,7 +101,7 @@ def job_out(job: ReplicaJob, request: Request) -> dict[str, Any]:
 
 def _thumbnail_url(request: Request, info: AvatarInfo) -> str | None:
     t = trainer(request)
-    if info.kind != "portrait" or not t.thumbnail_path(info.replica_id).is_file():
+    if info.kind == "character" or not t.thumbnail_path(info.replica_id).is_file():
         return None
     return str(request.url_for("replica_thumbnail", replica_id=info.replica_id))
 
@@ -187,28 +190,35 @@ async def get_replica(
     "",
     response_model=ReplicaOut,
     response_model_exclude_none=True,
-    summary="Make a replica from a photo",
-    description="JSON with `train_image_url`, or a multipart upload with the photo as "
-    "`file`; both take `replica_name` and `callback_url`. Training runs in the "
-    "background: poll `GET /v2/replicas/{id}` or wait for the webhook.",
+    summary="Make a replica from a photo or a video",
+    description="JSON with `train_image_url` or `train_video_url`, or a multipart upload "
+    "with the photo or video as `file`; all take `replica_name` and `callback_url`. A "
+    "video: 2 s to 2 min (30 s or more recommended) of one person talking, with sound, "
+    f"at most {MAX_VIDEO_BYTES // 2**20} MiB. Training runs in the background: poll "
+    "`GET /v2/replicas/{id}` or wait for the webhook.",
 )
 async def create_replica(
     request: Request, s: Annotated[Services, Depends(services)]
 ) -> dict[str, Any]:
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_PHOTO_BYTES + 65536:
-        raise ApiError(413, {"error": f"the photo is over {MAX_PHOTO_BYTES // 2**20} MiB"})
+    if length.isdigit() and int(length) > MAX_VIDEO_BYTES + 65536:
+        raise ApiError(413, {"error": f"the upload is over {MAX_VIDEO_BYTES // 2**20} MiB"})
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     upload: bytes | None = None
+    upload_is_video = False
     if kind == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=8)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         file = form.get("file")
         if file is None or isinstance(file, str):
-            raise bad_request("`file`: the multipart upload needs the photo as `file`")
-        upload = await file.read(MAX_PHOTO_BYTES + 1)
-        if len(upload) > MAX_PHOTO_BYTES:
-            raise ApiError(413, {"error": f"the photo is over {MAX_PHOTO_BYTES // 2**20} MiB"})
+            raise bad_request("`file`: the multipart upload needs the photo or video as `file`")
+        upload = await file.read(MAX_VIDEO_BYTES + 1)
+        upload_is_video = looks_like_video(
+            file.content_type or "", file.filename or "", upload[:16]
+        )
+        limit, what = (MAX_VIDEO_BYTES, "video") if upload_is_video else (MAX_PHOTO_BYTES, "photo")
+        if len(upload) > limit:
+            raise ApiError(413, {"error": f"the {what} is over {limit // 2**20} MiB"})
     else:
         try:
             fields = json.loads(await read_body(request, s.settings.max_body_bytes) or b"{}")
@@ -221,25 +231,38 @@ async def create_replica(
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         raise bad_request(describe_validation_error(errors)) from exc
-    if body.train_video_url is not None:
-        raise bad_request("`train_video_url`: video replicas are not supported yet; send a photo")
-    if upload is None and body.train_image_url is None:
-        raise bad_request("send `train_image_url` or upload the photo as multipart `file`")
+    if body.train_video_url is not None and body.train_image_url is not None:
+        raise bad_request("send one of `train_image_url` and `train_video_url`, not both")
+    if upload is None and body.train_image_url is None and body.train_video_url is None:
+        raise bad_request(
+            "send `train_image_url` or `train_video_url`, or upload the photo or video as "
+            "multipart `file`"
+        )
     name = body.replica_name or "Replica"
+    allow = s.settings.replica_fetch_private
     if upload is not None:
         data = upload
 
         async def load() -> bytes:
             return data
+
+        kind_made: Literal["portrait", "video"] = "video" if upload_is_video else "portrait"
+    elif body.train_video_url is not None:
+        video_url = body.train_video_url
+
+        async def load() -> bytes:
+            return await fetch_video(video_url, allow_private=allow, max_bytes=MAX_VIDEO_BYTES)
+
+        kind_made = "video"
     else:
         url = body.train_image_url
         assert url is not None
-        allow = s.settings.replica_fetch_private
 
         async def load() -> bytes:
             return await fetch_image(url, allow_private=allow, max_bytes=MAX_PHOTO_BYTES)
 
-    job = trainer(request).start(name, body.callback_url, load)
+        kind_made = "portrait"
+    job = trainer(request).start(name, body.callback_url, load, kind_made)
     return job_out(job, request)
 
 

@@ -39,7 +39,7 @@ def talking_video(
 def replica(astronaut: NDArray[np.uint8]) -> VideoReplica:
     models = load_face_models()
     video, labels = talking_video(models, astronaut, 150, seed=4)
-    return VideoReplica(video, models, SIZE, SIZE, labels)
+    return VideoReplica.build(video, models, SIZE, SIZE, labels)
 
 
 def test_frames_are_chosen_by_the_viseme_wanted(replica: VideoReplica) -> None:

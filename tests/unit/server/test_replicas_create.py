@@ -188,8 +188,11 @@ async def test_train_image_url_is_fetched_with_bounds(make_api: MakeApi) -> None
 @pytest.mark.parametrize(
     ("body", "error"),
     [
-        ({}, "send `train_image_url` or upload"),
-        ({"train_video_url": "http://x/v.mp4"}, "video replicas are not supported yet"),
+        ({}, "send `train_image_url` or `train_video_url`, or upload"),
+        (
+            {"train_video_url": "http://x/v.mp4", "train_image_url": "http://x/a.png"},
+            "not both",
+        ),
         ({"train_image_url": "http://x/a.png", "callback_url": "ftp://x"}, "callback_url"),
         ({"train_image_url": "http://x/a.png", "replica_name": ""}, "replica_name"),
     ],

@@ -6,6 +6,9 @@ from the id (`r-sam` -> `Sam`) unless registered explicitly. Listing only scans 
 names; a portrait's image is loaded and its face detected on first `get`, then kept.
 Built-in ids always win over a file of the same name.
 
+A video replica is a `<replica_id>.video` file made by training (`video_training.py`);
+it becomes a `VideoAvatar` (kind "video").
+
 With the face models (`openreplica models pull face`) a portrait becomes a photoreal
 `PhotoAvatar` (face mesh, lips shaped per viseme); without them, or when the mesh finds
 no single usable face, it stays a `PortraitAvatar` (OpenCV Haar cascades).
@@ -29,12 +32,14 @@ from .facemesh import FaceModels
 from .photo import FaceTooSmall, NoFaceFound, PhotoAvatar, SeveralFaces
 from .portrait import PortraitAvatar
 from .style import BUILTIN_STYLES, CharacterStyle
+from .video_avatar import VIDEO_SUFFIX, VideoAvatar
 
 __all__ = ["PORTRAIT_SUFFIXES", "AvatarCatalog", "AvatarInfo", "UnknownReplica"]
 
 PORTRAIT_SUFFIXES = (".jpg", ".jpeg", ".png")
 
-AvatarKind = Literal["character", "portrait"]
+AvatarKind = Literal["character", "portrait", "video"]
+Loaded = PortraitAvatar | PhotoAvatar | VideoAvatar
 
 
 class UnknownReplica(KeyError):
@@ -79,7 +84,7 @@ class AvatarCatalog:
         self._builtins = {s.replica_id: CharacterAvatar(s) for s in styles}
         self._portrait_dir = Path(portrait_dir) if portrait_dir is not None else None
         self._registered: dict[str, PortraitAvatar | PhotoAvatar] = {}
-        self._loaded: dict[Path, PortraitAvatar | PhotoAvatar] = {}
+        self._loaded: dict[Path, Loaded] = {}
         #: display names given with `rename`, over the ones taken from ids
         self._names: dict[str, str] = {}
 
@@ -88,7 +93,9 @@ class AvatarCatalog:
         if d is None or not d.is_dir():
             return {}
         files = sorted(
-            p for p in d.iterdir() if p.is_file() and p.suffix.lower() in PORTRAIT_SUFFIXES
+            p
+            for p in d.iterdir()
+            if p.is_file() and p.suffix.lower() in (*PORTRAIT_SUFFIXES, VIDEO_SUFFIX)
         )
         found: dict[str, Path] = {}
         for p in files:
@@ -104,7 +111,12 @@ class AvatarCatalog:
         ]
         files = self._portrait_files()
         portraits: dict[str, AvatarInfo] = {
-            rid: AvatarInfo(rid, self._names.get(rid, name_from_id(rid)), "portrait", _mtime(p))
+            rid: AvatarInfo(
+                rid,
+                self._names.get(rid, name_from_id(rid)),
+                "video" if p.suffix.lower() == VIDEO_SUFFIX else "portrait",
+                _mtime(p),
+            )
             for rid, p in files.items()
         }
         portraits.update(
@@ -126,7 +138,7 @@ class AvatarCatalog:
         if path is not None and path in self._loaded:
             self._loaded[path].name = name
 
-    def get(self, replica_id: str) -> CharacterAvatar | PortraitAvatar | PhotoAvatar:
+    def get(self, replica_id: str) -> CharacterAvatar | Loaded:
         if replica_id in self._builtins:
             return self._builtins[replica_id]
         if replica_id in self._registered:
@@ -136,7 +148,10 @@ class AvatarCatalog:
             raise UnknownReplica(replica_id)
         if path not in self._loaded:
             name = self._names.get(replica_id, name_from_id(replica_id))
-            self._loaded[path] = self._portrait(load_rgb(path), replica_id, name)
+            if path.suffix.lower() == VIDEO_SUFFIX:
+                self._loaded[path] = VideoAvatar.from_file(path, replica_id, name)
+            else:
+                self._loaded[path] = self._portrait(load_rgb(path), replica_id, name)
         return self._loaded[path]
 
     def _portrait(
