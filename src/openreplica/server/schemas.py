@@ -170,6 +170,12 @@ class ConversationCreate(_Open):
     def _old_names(cls, data: Any) -> Any:
         return old_names(data, "pal_id", "face_id")
 
+    @classmethod
+    def stored(cls, request: dict[str, Any]) -> ConversationCreate:
+        """The request a conversation was created with, as stored with its record (it was
+        validated then, so this cannot fail on a record this server wrote)."""
+        return cls.model_validate(request)
+
     @field_validator("callback_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

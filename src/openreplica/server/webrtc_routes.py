@@ -61,6 +61,8 @@ class ParticipantLike(Protocol):
     history: History | None
     conversation_bucket: TokenBucket | None
 
+    async def join(self) -> None: ...
+
 
 class HubLike(Protocol):
     async def authorise(self, conversation_id: str, credential: str | None) -> None: ...
@@ -172,6 +174,7 @@ async def _serve_participant(
                 history=participant.history,
                 last_seq=last_seq,
                 conversation_bucket=participant.conversation_bucket,
+                on_channel_open=participant.join,
             )
             registry.peers.add(peer)
             try:
