@@ -45,7 +45,6 @@ __all__ = [
     "add_webrtc_routes",
     "answer_offer",
     "parse_last_seq",
-    "webrtc_settings_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,38 +69,6 @@ class HubLike(Protocol):
     def participant(
         self, conversation_id: str, credential: str | None
     ) -> AbstractAsyncContextManager[ParticipantLike]: ...
-
-
-#: optional `ServerSettings` attributes -> the `WebRTCSettings.from_env` names they set
-_SETTING_NAMES = {
-    "webrtc_loopback": "OPENREPLICA_WEBRTC_LOOPBACK",
-    "webrtc_ice_servers": "OPENREPLICA_WEBRTC_ICE_SERVERS",
-    "webrtc_video_size": "OPENREPLICA_WEBRTC_VIDEO_SIZE",
-    "webrtc_video_fps": "OPENREPLICA_WEBRTC_VIDEO_FPS",
-    "webrtc_camera_fps": "OPENREPLICA_WEBRTC_CAMERA_FPS",
-}
-
-
-def webrtc_settings_for(server_settings: object | None) -> WebRTCSettings:
-    """The WebRTC settings of a server: its `webrtc` attribute when it is a
-    `WebRTCSettings`; else from its optional `webrtc_*` attributes (`webrtc_loopback`,
-    `webrtc_ice_servers`, `webrtc_video_size` "WxH", `webrtc_video_fps`,
-    `webrtc_camera_fps`). Loopback candidates default to on when the server is bound to a
-    loopback address: then only this machine can reach it, and loopback is the path that
-    always works, even in a loopback-only network namespace."""
-    explicit = getattr(server_settings, "webrtc", None)
-    if isinstance(explicit, WebRTCSettings):
-        return explicit
-    values: dict[str, str] = {}
-    for attribute, name in _SETTING_NAMES.items():
-        value = getattr(server_settings, attribute, None)
-        if value is not None and value != "":
-            values[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-    if "OPENREPLICA_WEBRTC_LOOPBACK" not in values:
-        values["OPENREPLICA_WEBRTC_LOOPBACK"] = (
-            "1" if getattr(server_settings, "loopback", False) else "0"
-        )
-    return WebRTCSettings.from_env(values)
 
 
 class PeerRegistry:
@@ -317,10 +284,11 @@ def add_webrtc_routes(app: FastAPI, settings: WebRTCSettings | None = None) -> N
     """The WebRTC offer endpoint, the call page at `/c/{id}` and `/static/*`.
 
     Needs `app.state.hub` (a `ConversationHub`); uses `app.state.avatars` (an
-    `AvatarCatalog`) when set and `app.state.settings` for the WebRTC options."""
+    `AvatarCatalog`) when set. `settings` are the WebRTC options (default: those of
+    `app.state.settings`, a `ServerSettings`)."""
     if hasattr(app.state, "webrtc_peers"):
         return  # already added
-    webrtc = settings or webrtc_settings_for(getattr(app.state, "settings", None))
+    webrtc = settings or app.state.settings.webrtc
     if webrtc.loopback:
         enable_loopback_candidates()
     registry = PeerRegistry()
