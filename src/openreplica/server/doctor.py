@@ -106,8 +106,9 @@ def _face_models(settings: ServerSettings) -> Check:
 async def _llm(settings: ServerSettings) -> Check:
     from openreplica.server.persona_config import conversation_config
     from openreplica.server.readiness import llm_problem
+    from openreplica.server.schemas import ConversationCreate, PersonaCreate
 
-    config = conversation_config({}, {}, settings, "r")
+    config = conversation_config(PersonaCreate(), ConversationCreate(), settings, "r")
     problem = await llm_problem(config, timeout=2.0)
     if problem is not None:
         return Check("LLM", "warn", problem)

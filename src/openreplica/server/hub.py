@@ -41,7 +41,7 @@ from openreplica.server.persona_config import conversation_config
 from openreplica.server.plugin_factory import PluginFactory
 from openreplica.server.readiness import llm_problem
 from openreplica.server.recordings import Recordings
-from openreplica.server.schemas import ConversationCreate
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, Store
 from openreplica.transports import ChannelLimits, History, TokenBucket
@@ -79,11 +79,6 @@ class Participant:
     audio_only: bool = False
     #: the persona's name (the replica's display name in clients), when it has one
     persona_name: str | None = None
-
-
-def _persona_name(record: ConversationRecord) -> str | None:
-    name = record.persona.get("persona_name")
-    return name if isinstance(name, str) and name else None
 
 
 def _seconds(value: float | None, default: float) -> float:
@@ -228,7 +223,7 @@ class ConversationHub:
                 join,
                 conversation_bucket=live.bucket,
                 audio_only=live.request.audio_only,
-                persona_name=_persona_name(live.record),
+                persona_name=live.persona.persona_name or None,
             )
         finally:
             self._participants -= 1
@@ -345,9 +340,8 @@ class ConversationHub:
         """The conversation's runtime and what hangs off it (event writer, webhooks,
         recording), not started."""
         request = ConversationCreate.stored(record.request)
-        config = conversation_config(
-            record.persona, record.request, self._settings, self._default_replica_id
-        )
+        persona = PersonaCreate.stored(record.persona)
+        config = conversation_config(persona, request, self._settings, self._default_replica_id)
         for warning in config.warnings:
             log.warning("%s: %s", record.conversation_id, warning)
         if config.llm_engine != "openai":  # no network probe on the join path
@@ -373,7 +367,7 @@ class ConversationHub:
             self._settings.conversation_rate_burst,
             self._clock.now(),
         )
-        live = Live(record, request, runtime, writer, bucket)
+        live = Live(record, request, persona, runtime, writer, bucket)
         recorded = request.properties is not None and request.properties.enable_recording is True
         if self.recordings is not None and recorded:
             live.recorder = self.recordings.start(

@@ -22,7 +22,7 @@ from enum import Enum
 from openreplica.runtime import ConversationRuntime
 from openreplica.server.event_writer import EventWriter
 from openreplica.server.recordings import CallRecorder
-from openreplica.server.schemas import ConversationCreate
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.store import ConversationRecord
 from openreplica.transports import TokenBucket
 
@@ -57,8 +57,9 @@ class Live:
     writer, shared rate limit, timers and recorder."""
 
     record: ConversationRecord
-    #: the creation request, typed (validated when the conversation was created)
+    #: the creation request and the persona, typed (validated when they were sent)
     request: ConversationCreate
+    persona: PersonaCreate
     runtime: ConversationRuntime
     writer: EventWriter
     bucket: TokenBucket

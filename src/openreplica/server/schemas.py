@@ -84,6 +84,13 @@ class TTSLayer(_Open):
     external_voice_id: str | None = None
     api_key: str | None = None
     base_url: str | None = None
+    model: str | None = None
+    #: the hosted API's name for `model`
+    tts_model_name: str | None = None
+    #: a rate (> 0; 1 = normal); a hosted engine's word for it ("fast") is ignored here
+    speed: float | str | None = None
+    #: a hosted engine's voice settings; `speed` in it is read as `speed` above
+    voice_settings: dict[str, Any] | None = None
 
 
 class STTLayer(_Open):
@@ -91,6 +98,14 @@ class STTLayer(_Open):
     participant_pause_sensitivity: SensitivityLevel | None = None
     participant_interrupt_sensitivity: SensitivityLevel | None = None
     hotwords: list[str] | None = None
+    #: ours: `auto`, `silero` or `webrtc` (default: the server's `--vad-engine`)
+    vad_engine: str | None = None
+    #: ours: `smart_turn` or `silence` (default: the server's `--turn-detector`)
+    turn_detector: str | None = None
+    #: ours: an OpenAI-compatible transcription endpoint (`stt_engine: openai`)
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
 
 
 class ConversationalFlowLayer(_Open):
@@ -124,6 +139,12 @@ class PersonaCreate(_PersonaFields):
     @classmethod
     def _old_names(cls, data: Any) -> Any:
         return old_names(data, "default_face_id")
+
+    @classmethod
+    def stored(cls, document: dict[str, Any]) -> PersonaCreate:
+        """A persona document as stored (validated by this model when it was created
+        or patched)."""
+        return cls.model_validate(document)
 
 
 class PersonaOut(_PersonaFields):

@@ -35,6 +35,7 @@ from openreplica.plugins.base import Avatar
 from openreplica.runtime import ConversationRuntime
 from openreplica.server.offer_forwarding import forward_offer
 from openreplica.server.request_body import parse_json, read_body
+from openreplica.server.schemas import ConversationCreate
 from openreplica.transports.channel import ChannelLimits, History
 from openreplica.transports.rate_limit import TokenBucket
 from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings, enable_loopback_candidates
@@ -253,8 +254,10 @@ async def _captions_on(request: Request, conversation_id: str) -> bool:
     hosted API, where it turns on the call room's captions)."""
     services = getattr(request.app.state, "services", None)
     record = await services.store.get_conversation(conversation_id) if services else None
-    properties = record.request.get("properties") if record is not None else None
-    return isinstance(properties, dict) and properties.get("enable_closed_captions") is True
+    if record is None:
+        return False
+    properties = ConversationCreate.stored(record.request).properties
+    return properties is not None and properties.enable_closed_captions is True
 
 
 async def _call_page(conversation_id: str, request: Request) -> HTMLResponse:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from openreplica.server.persona_config import conversation_config
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings
 
 SETTINGS = ServerSettings(data_dir=Path("/tmp/x"))
@@ -15,7 +16,12 @@ SETTINGS = ServerSettings(data_dir=Path("/tmp/x"))
 
 def _config(persona: dict[str, Any], request: dict[str, Any] | None = None, **settings: Any):  # type: ignore[no-untyped-def]
     server = ServerSettings(data_dir=Path("/tmp/x"), **settings)
-    return conversation_config(persona, request or {}, server, "r-default")
+    return conversation_config(
+        PersonaCreate.model_validate(persona),
+        ConversationCreate.model_validate(request or {}),
+        server,
+        "r-default",
+    )
 
 
 @pytest.mark.parametrize(
