@@ -7,9 +7,17 @@ use) is accepted and round-trips unchanged.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from openreplica.protocol import SensitivityLevel
 from openreplica.server.errors import bad_request
@@ -143,8 +151,26 @@ class PersonaCreate(_PersonaFields):
     @classmethod
     def stored(cls, document: dict[str, Any]) -> PersonaCreate:
         """A persona document as stored (validated by this model when it was created
-        or patched)."""
-        return cls.model_validate(document)
+        or patched). A document stored before a field it holds was declared here may have
+        a value of another type there: such a value is left out (it was never used)."""
+        try:
+            return cls.model_validate(document)
+        except ValidationError as exc:
+            cleaned = copy.deepcopy(document)
+            for error in exc.errors():
+                _drop(cleaned, error["loc"])
+            return cls.model_validate(cleaned)
+
+
+def _drop(document: dict[str, Any], loc: tuple[int | str, ...]) -> None:
+    """Remove the field at `loc` (a pydantic error location) from `document`."""
+    parent: Any = document
+    for key in loc[:-1]:
+        if not isinstance(parent, dict) or key not in parent:
+            return
+        parent = parent[key]
+    if isinstance(parent, dict):
+        parent.pop(loc[-1], None)
 
 
 class PersonaOut(_PersonaFields):
