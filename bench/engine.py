@@ -84,7 +84,7 @@ async def one_run(observer: RuntimeObserver = NULL_OBSERVER) -> tuple[float, flo
             stopped_at.append(time.perf_counter())
 
     runtime.subscribe(listener)
-    runtime.set_audio_sink(sink)
+    runtime.add_speech_listener(sink)
     await runtime.start()
     accepted = time.perf_counter()
     runtime.submit(p.Respond(properties=p.RespondProps(text="Talk to me.")))

@@ -104,7 +104,7 @@ async def one_run(mode: str, tts: TTS, fps: float, frame: np.ndarray) -> tuple[f
             runtime.perception.look_now()
 
     runtime.subscribe(on_event)
-    runtime.set_audio_sink(sink)
+    runtime.add_speech_listener(sink)
     camera = asyncio.create_task(push_camera(runtime, fps, frame))
     await runtime.start()
     await asyncio.sleep(random.uniform(0.3, 1.3))  # a random phase of the 1 s sampling

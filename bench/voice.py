@@ -260,7 +260,7 @@ def new_runtime(
     runtime = ConversationRuntime("bench", settings, plugins, clock)
     trace = Trace()
     spy(runtime, trace, clock)
-    runtime.set_audio_sink(Sink(clock, trace))
+    runtime.add_speech_listener(Sink(clock, trace))
     return runtime, trace, asr, tts
 
 

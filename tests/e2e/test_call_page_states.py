@@ -22,6 +22,7 @@ from openreplica.runtime import RuntimePlugins
 from openreplica.server.app import create_app
 from openreplica.server.persona_config import ConversationConfig
 from openreplica.server.settings import ServerSettings
+from openreplica.transports.webrtc_settings import parse_ice_servers
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +39,10 @@ async def no_llm_no_ears(config: ConversationConfig) -> RuntimePlugins:
 async def server(tmp_path: Path) -> AsyncIterator[str]:
     port = _free_port()
     settings = ServerSettings(
-        host="127.0.0.1", port=port, data_dir=tmp_path / "data", webrtc_ice_servers=json.dumps(ICE)
+        host="127.0.0.1",
+        port=port,
+        data_dir=tmp_path / "data",
+        webrtc_ice_servers=parse_ice_servers(json.dumps(ICE)),
     )
     app = create_app(settings, plugin_factory=no_llm_no_ears)
     server = uvicorn.Server(

@@ -1,7 +1,9 @@
 """Audio playout: paces queued speech out in 20 ms frames on the clock.
 
 Speaking takes real time even when no media consumer is attached (no sink), so events
-and captions follow the same timeline a listener would hear. A stop drops everything
+and captions follow the same timeline a listener would hear. Every played frame goes to
+each of `sinks` (WebRTC peers, a call recording: whoever hears the replica, attached
+through `ConversationRuntime.add_speech_listener`). A stop drops everything
 queued for a generation at once: the audio ends within the frame being played.
 
 Audio of any rate is resampled to the output rate on the way in. A small chunk is
@@ -32,7 +34,7 @@ RESAMPLE_SLICE_BYTES = 32 * 1024
 
 
 class AudioSink(Protocol):
-    """Where played frames go (a WebRTC track, a recorder). 16-bit mono PCM."""
+    """Where played frames go (a WebRTC peer, a recorder). 16-bit mono PCM."""
 
     def write(self, pcm: bytes, sample_rate: int) -> None: ...
 
@@ -78,9 +80,8 @@ class Playout:
         """`spawn` starts the playout's tasks (the runtime's guard: a failure in
         `on_played`, `on_drained` or the sink ends the conversation, not just playout)."""
         self.sample_rate = sample_rate
-        self.sink: AudioSink | None = None
-        #: also get every played frame (a call recording), whatever the sink
-        self.taps: list[AudioSink] = []
+        #: every played frame goes to each of these, in order
+        self.sinks: list[AudioSink] = []
         self._clock = clock
         self._spawn = spawn
         self._frame_bytes = round(sample_rate * FRAME_SECONDS) * 2
@@ -201,10 +202,8 @@ class Playout:
                 await self._wake.wait()
                 next_frame = max(next_frame, self._clock.now())
             frame, pieces = self._take_frame()
-            if self.sink is not None:
-                self.sink.write(frame, self.sample_rate)
-            for tap in self.taps:
-                tap.write(frame, self.sample_rate)
+            for sink in self.sinks:
+                sink.write(frame, self.sample_rate)
             for gen, segment, samples in pieces:
                 self._on_played(gen, segment, samples)
             next_frame += FRAME_SECONDS

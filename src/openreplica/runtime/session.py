@@ -42,7 +42,6 @@ from openreplica.runtime.llm_bridge import chat_messages, stream_generation
 from openreplica.runtime.observer import NULL_OBSERVER, RuntimeObserver
 from openreplica.runtime.perception import PerceptionLayer
 from openreplica.runtime.playout import AudioSink, Playout
-from openreplica.runtime.speech_out import SpeechFanout, SpeechListener
 from openreplica.runtime.synthesis import SpeechWorkers
 from openreplica.runtime.visemes import VisemeSink, VisemeTrack
 from openreplica.runtime.voice import VoiceInput, VoiceSettings
@@ -119,9 +118,10 @@ class ConversationRuntime:
             now=clock.now,
             on_audio=self._on_synthesised,
         )
-        #: mouth shapes for the audio played, to `viseme_sink` (see runtime/visemes.py)
+        #: mouth shapes for the audio played (see runtime/visemes.py), to every speech
+        #: listener that takes them
         self.visemes = VisemeTrack(settings.output_sample_rate)
-        self.viseme_sink: VisemeSink | None = None
+        self._faces: list[VisemeSink] = []
         self._listeners: list[Listener] = []
         self.user_audio_taps: list[UserAudioTap] = []
         self._llm_tasks: dict[int, asyncio.Task[None]] = {}
@@ -136,8 +136,6 @@ class ConversationRuntime:
             self._voice = VoiceInput(self, plugins.vad, plugins.asr, voice, plugins.turn)
         #: the user's latest camera frames, pushed by transports, read by perception
         self.camera = CameraFrames()
-        #: every listener of the replica's speech (see add_speech_listener)
-        self._speech_out = SpeechFanout()
         # Perception looks at the camera frames transports push to `self.camera`.
         self._perception: PerceptionLayer | None = None
         if plugins.perception is not None:
@@ -237,8 +235,9 @@ class ConversationRuntime:
 
     def _on_played(self, gen: int, segment: int, samples: int) -> None:
         viseme = self.visemes.played(gen, segment, samples)
-        if viseme is not None and self.viseme_sink is not None:
-            self.viseme_sink.write_viseme(viseme)
+        if viseme is not None:
+            for face in self._faces:
+                face.write_viseme(viseme)
         self.feed(e.AudioPlayed(gen, segment, samples))
 
     def _on_synthesised(self, gen: int, segment: int, chunk: AudioChunk) -> None:
@@ -249,24 +248,22 @@ class ConversationRuntime:
         self.visemes.stop(gen)  # all its audio has played: nothing left to time
         self.feed(e.PlayoutDrained(gen))
 
-    def set_audio_sink(self, sink: AudioSink | None) -> None:
-        self.playout.sink = sink
+    def add_speech_listener(self, listener: AudioSink) -> None:
+        """`listener` hears the replica from now on, beside every other listener (WebRTC
+        peers, a call recording): each audio frame as played (the playout's sinks) and,
+        when it also takes mouth shapes (a `VisemeSink`: `write_viseme` and `rest`), the
+        viseme of each frame right after its audio. The one attachment point for
+        whoever hears the replica."""
+        self.playout.sinks.append(listener)
+        if isinstance(listener, VisemeSink):
+            self._faces.append(listener)
 
-    def add_speech_listener(self, listener: SpeechListener) -> None:
-        """`listener` hears the replica from now on (audio frames as played, and their
-        visemes), beside any other listener."""
-        if self.playout.sink is not self._speech_out:
-            self.set_audio_sink(self._speech_out)
-            self.viseme_sink = self._speech_out
-        self._speech_out.listeners.append(listener)
-
-    def remove_speech_listener(self, listener: SpeechListener) -> None:
-        out = self._speech_out
-        if listener in out.listeners:
-            out.listeners.remove(listener)
-            if not out.listeners and self.playout.sink is out:
-                self.set_audio_sink(None)
-                self.viseme_sink = None
+    def remove_speech_listener(self, listener: AudioSink) -> None:
+        """`listener` hears the replica no more (nothing happens if it did not)."""
+        if listener in self.playout.sinks:
+            self.playout.sinks.remove(listener)
+        if isinstance(listener, VisemeSink) and listener in self._faces:
+            self._faces.remove(listener)
 
     def push_user_audio(self, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
         """The user's microphone (16-bit PCM, any rate, mono or interleaved stereo) from
@@ -341,8 +338,8 @@ class ConversationRuntime:
                     if silent_at is not None:
                         self.observer.playout_cut(gen, self.clock.now(), silent_at)
                     self.visemes.stop(gen)
-                    if self.viseme_sink is not None:
-                        self.viseme_sink.rest()
+                    for face in self._faces:
+                        face.rest()
         # A generation that is no longer live (speaking, or a preemptive reply waiting for
         # its turn) needs no more synthesis.
         self.speech.retire_except(self.engine.live_generations)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from openreplica.plugins.visemes import Viseme, VisemeMark
 
@@ -22,6 +22,7 @@ __all__ = ["DEFAULT_LEAD_S", "VisemeSink", "VisemeTrack"]
 DEFAULT_LEAD_S = 0.04
 
 
+@runtime_checkable
 class VisemeSink(Protocol):
     """Takes the viseme of each audio frame just handed to the audio sink."""
 

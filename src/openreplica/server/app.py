@@ -215,7 +215,7 @@ def create_app(
     app.include_router(routes_personas.pals_router)  # /v2/pals = /v2/personas
     app.include_router(routes_cluster.router)  # node to node (docs/scaling.md)
     app.include_router(ws.router)
-    add_webrtc_routes(app)  # WebRTC offer, the call page /c/{id}, /static
+    add_webrtc_routes(app, settings.webrtc)  # WebRTC offer, the call page /c/{id}, /static
     app.include_router(call_config.router)  # /c/{id}/config: ICE servers, can it listen
     observability.add_routes(app)  # GET /metrics
     add_api_docs(app)  # /docs and /redoc, assets served locally

@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from openreplica.server.offer_forwarding import owner_url
 from openreplica.server.persona_config import conversation_config
 from openreplica.server.readiness import llm_problem
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 
 __all__ = ["router"]
 
@@ -54,7 +55,9 @@ async def call_config(conversation_id: str, request: Request) -> JSONResponse:
     if live is not None:
         listening, answering = live
     else:
-        config = conversation_config(record.persona, record.request, services.settings, "r-unknown")
+        persona = PersonaCreate.stored(record.persona)
+        conversation = ConversationCreate.stored(record.request)
+        config = conversation_config(persona, conversation, services.settings, "r-unknown")
         listening, answering = None, await llm_problem(config) is None
     webrtc = app.state.webrtc_settings
     return JSONResponse(

@@ -191,6 +191,7 @@ class ClusterNode:
                     p.runtime, pipe.send, p.clock, p.limits, p.history, p.conversation_bucket
                 )
                 await channel.open(request.last_seq)
+                await p.join()  # the replica joins (the first time)
                 try:
                     code, reason = await _pump(pipe, channel)
                 finally:

@@ -106,8 +106,9 @@ def _face_models(settings: ServerSettings) -> Check:
 async def _llm(settings: ServerSettings) -> Check:
     from openreplica.server.persona_config import conversation_config
     from openreplica.server.readiness import llm_problem
+    from openreplica.server.schemas import ConversationCreate, PersonaCreate
 
-    config = conversation_config({}, {}, settings, "r")
+    config = conversation_config(PersonaCreate(), ConversationCreate(), settings, "r")
     problem = await llm_problem(config, timeout=2.0)
     if problem is not None:
         return Check("LLM", "warn", problem)
@@ -115,13 +116,11 @@ async def _llm(settings: ServerSettings) -> Check:
     return Check("LLM", "ok", f"{config.llm_engine}: {where}")
 
 
-def _webrtc(settings: ServerSettings) -> Check:
-    from openreplica.server.webrtc_routes import webrtc_settings_for
-
-    try:
-        webrtc = webrtc_settings_for(settings)
-    except (ValueError, KeyError, TypeError) as exc:
-        return Check("WebRTC settings", "fail", f"cannot parse them ({exc})")
+def _webrtc(settings: ServerSettings, invalid: dict[str, str]) -> Check:
+    problems = [message for name, message in invalid.items() if name.startswith("webrtc_")]
+    if problems:
+        return Check("WebRTC settings", "fail", f"cannot parse them ({'; '.join(problems)})")
+    webrtc = settings.webrtc
     servers = ", ".join(u for s in webrtc.ice_servers for u in s.urls) or "host candidates only"
     return Check("WebRTC settings", "ok", servers)
 
@@ -163,7 +162,9 @@ def _port(settings: ServerSettings) -> Check:
     return Check("port", "ok", f"{settings.host}:{settings.port} is free")
 
 
-async def run_checks(settings: ServerSettings) -> list[Check]:
+async def run_checks(
+    settings: ServerSettings, invalid: dict[str, str] | None = None
+) -> list[Check]:
     checks = [
         _espeak(),
         _chromium(),
@@ -174,7 +175,12 @@ async def run_checks(settings: ServerSettings) -> list[Check]:
         _turn(settings),
         await _llm(settings),
     ]
-    checks += [_webrtc(settings), _data_dir(settings), await _database(settings), _port(settings)]
+    checks += [
+        _webrtc(settings, invalid or {}),
+        _data_dir(settings),
+        await _database(settings),
+        _port(settings),
+    ]
     return checks
 
 
@@ -197,13 +203,18 @@ def add_doctor_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _run(args: argparse.Namespace) -> int:
+    # The WebRTC values get their own check line; any other bad value stops here.
+    invalid: dict[str, str] = {}
     try:
-        settings = ServerSettings.load(vars(args))
+        settings = ServerSettings.load(vars(args), invalid=invalid)
+        others = [message for name, message in invalid.items() if not name.startswith("webrtc_")]
+        if others:
+            raise SettingsError(others[0])
         settings.check()
     except SettingsError as exc:
         print(f"{MARK['fail']} settings: {exc}")
         return 1
-    checks = asyncio.run(run_checks(settings))
+    checks = asyncio.run(run_checks(settings, invalid))
     for check in checks:
         print(f"{MARK[check.status]} {check.name}: {check.detail}")
     failed = [c for c in checks if c.status == "fail"]

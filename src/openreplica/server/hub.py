@@ -1,15 +1,17 @@
 """The live conversations of one server process, and their lifecycle (SPEC §1.2, §5).
 
-A conversation is `active` from creation. The replica joins when the first participant
-connects: the hub builds its plugins and a `ConversationRuntime`, and the runtime starts
-when that participant's channel subscribes, so the participant sees
-`system.replica_joined` as `seq` 1 and then the greeting. Transports (WebSocket, WebRTC)
-use one call:
+A conversation is `active` from creation. The replica joins when `start` is called: the
+transports call it once the first participant's channel is open (so that participant
+sees `system.replica_joined` as `seq` 1, then hears the greeting), `send-app-message`
+calls it before any participant, and a cluster node taking a conversation over can call
+it from the persisted record. Nothing starts a conversation as a side effect. The
+phases a live conversation goes through are a table in server/live.py. Transports:
 
     async with hub.participant(conversation_id, credential) as p:
         channel = ConversationChannel(p.runtime, send, p.clock, p.limits, p.history)
-        await channel.open(last_seq)   # the replica joins here for the first participant
-        ...                            # leaving the block = the participant left
+        await channel.open(last_seq)
+        await p.join()                     # the replica joins (once; later calls wait)
+        ...                                # leaving the block = the participant left
 
 A conversation ends, always with `system.shutdown` as its last event, on:
 `POST …/end` (`end_conversation_endpoint_hit`), `max_call_duration` counted from the
@@ -27,17 +29,19 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from openreplica.runtime import NULL_OBSERVER, Clock, ConversationRuntime, Listener, RuntimeObserver
+from openreplica.runtime import NULL_OBSERVER, Clock, ConversationRuntime, RuntimeObserver
 from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.event_writer import EventWriter
+from openreplica.server.live import Live, Phase
 from openreplica.server.persona_config import conversation_config
 from openreplica.server.plugin_factory import PluginFactory
 from openreplica.server.readiness import llm_problem
-from openreplica.server.recordings import CallRecorder, Recordings
+from openreplica.server.recordings import Recordings
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, Store
 from openreplica.transports import ChannelLimits, History, TokenBucket
@@ -64,6 +68,11 @@ class Participant:
     limits: ChannelLimits
     history: History
     clock: Clock
+    #: the replica joins now if it has not (`ConversationHub.start`): call it once this
+    #: participant's channel is open, so the participant sees the join and the greeting.
+    #: A conversation that ended meanwhile is no error here: the channel hears its
+    #: `system.shutdown`.
+    join: Callable[[], Awaitable[None]]
     #: the rate limit shared by all of the conversation's connections
     conversation_bucket: TokenBucket | None = None
     #: the conversation was created with `audio_only` (no video track needed)
@@ -72,61 +81,10 @@ class Participant:
     persona_name: str | None = None
 
 
-def _persona_name(record: ConversationRecord) -> str | None:
-    name = record.persona.get("persona_name")
-    return name if isinstance(name, str) and name else None
-
-
-class _HubRuntime(ConversationRuntime):
-    """Starts (the replica joins) when the first participant's channel subscribes."""
-
-    start_task: asyncio.Task[None] | None = None
-    _armed = False
-
-    def arm(self) -> None:
-        self._armed = True
-
-    def disarm(self) -> None:
-        self._armed = False
-
-    async def join(self) -> None:
-        """The replica joins now if it has not (a server-side interaction before any
-        participant), and this returns once it has."""
-        if self._armed:
-            self._armed = False
-            self.start_task = asyncio.get_running_loop().create_task(self.start())
-        if self.start_task is not None:
-            await self.start_task
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        unsubscribe = super().subscribe(listener)
-        if self._armed:
-            self._armed = False
-            self.start_task = asyncio.get_running_loop().create_task(self.start())
-        return unsubscribe
-
-
-@dataclass
-class _Live:
-    record: ConversationRecord
-    runtime: _HubRuntime
-    writer: EventWriter
-    bucket: TokenBucket
-    participants: int = 0
-    ending: bool = False
-    timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    recorder: CallRecorder | None = None
-
-
-def _recorded(record: ConversationRecord) -> bool:
-    properties = record.request.get("properties") or {}
-    return properties.get("enable_recording") is True
-
-
-def _property(record: ConversationRecord, name: str, default: float) -> float:
-    properties = record.request.get("properties") or {}
-    value = properties.get(name)
-    return float(value) if isinstance(value, int | float) and value >= 0 else default
+def _seconds(value: float | None, default: float) -> float:
+    """A timeout from the conversation's `properties` (validated when it was created:
+    never negative), else the server's default."""
+    return default if value is None else value
 
 
 class ConversationHub:
@@ -157,7 +115,7 @@ class ConversationHub:
             rate=settings.rate_limit,
             burst=settings.rate_burst,
         )
-        self._live: dict[str, _Live] = {}
+        self._live: dict[str, Live] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._absent: dict[str, asyncio.Task[None]] = {}
         self._ending: dict[str, asyncio.Task[None]] = {}
@@ -196,8 +154,10 @@ class ConversationHub:
 
     def conversation_created(self, record: ConversationRecord) -> None:
         """Start the participant-absent timer of a new conversation."""
-        seconds = _property(
-            record, "participant_absent_timeout", self._settings.participant_absent_timeout
+        properties = ConversationCreate.stored(record.request).properties
+        seconds = _seconds(
+            properties.participant_absent_timeout if properties else None,
+            self._settings.participant_absent_timeout,
         )
         self._absent[record.conversation_id] = self._timer(
             record.conversation_id, seconds, EndReasons.ABSENT
@@ -249,6 +209,10 @@ class ConversationHub:
             events = await self._store.load_events(conversation_id, after_seq)
             return [(e.seq, e.data) for e in events]
 
+        async def join() -> None:
+            with suppress(JoinRefused):
+                await self.start(conversation_id)
+
         try:
             yield Participant(
                 conversation_id,
@@ -256,9 +220,10 @@ class ConversationHub:
                 self.limits,
                 history,
                 self._clock,
+                join,
                 conversation_bucket=live.bucket,
-                audio_only=bool(live.record.request.get("audio_only")),
-                persona_name=_persona_name(live.record),
+                audio_only=live.request.audio_only,
+                persona_name=live.persona.persona_name or None,
             )
         finally:
             self._participants -= 1
@@ -266,29 +231,52 @@ class ConversationHub:
                 self._nobody.set()
             live.participants -= 1
             if live.participants == 0 and not live.ending:
-                seconds = _property(
-                    live.record,
-                    "participant_left_timeout",
+                properties = live.request.properties
+                seconds = _seconds(
+                    properties.participant_left_timeout if properties else None,
                     self._settings.participant_left_timeout,
                 )
                 live.timers["left"] = self._timer(conversation_id, seconds, EndReasons.LEFT)
 
     # ------------------------------------------------------------------ joining
 
-    async def app_message_runtime(self, conversation_id: str) -> ConversationRuntime:
-        """The runtime a server-side interaction (`send-app-message`) goes to. The
-        caller holds the API key. An active conversation nobody has joined yet starts
-        now: the replica joins the call (as in the hosted API, where it is in the call
-        from creation) and the participant-absent timer keeps running."""
+    async def start(self, conversation_id: str) -> ConversationRuntime:
+        """The replica joins the conversation now: `system.replica_joined`, then the
+        greeting, and `max_call_duration` starts counting. Builds the conversation's
+        runtime from its stored record first if this process has not (so a node taking
+        over a conversation can call this with nothing but the persisted record).
+        Idempotent: a later call waits for the first one's join. Transports call it once
+        their channel is open, so their participant sees the join; the caller has been
+        authorised (`participant`, or the API key). Raises `JoinRefused` (4410) when the
+        conversation has ended or is ending, 4404 when there is no such conversation."""
         live = self._live.get(conversation_id)
         if live is None and await self._store.get_conversation(conversation_id) is None:
             raise JoinRefused(4404, 404, f"no conversation {conversation_id!r}")
         live = await self._open(conversation_id)
-        with suppress(Exception):  # a failed join is reported by the runtime itself
-            await live.runtime.join()
+        if live.phase is Phase.OPEN:
+            live.move(Phase.JOINING)
+            properties = live.request.properties
+            seconds = _seconds(
+                properties.max_call_duration if properties else None,
+                self._settings.max_call_duration,
+            )
+            live.timers["max"] = self._timer(conversation_id, seconds, EndReasons.MAX_DURATION)
+            live.joining = asyncio.get_running_loop().create_task(
+                self._join(live), name=f"join-{conversation_id}"
+            )
+        if live.joining is not None:
+            with suppress(Exception):  # a failed join is reported by the runtime itself
+                await asyncio.shield(live.joining)
         if live.ending or live.runtime.ended:
             raise JoinRefused(4410, 410, f"conversation {conversation_id!r} has ended")
         return live.runtime
+
+    async def _join(self, live: Live) -> None:
+        try:
+            await live.runtime.start()
+        finally:
+            if live.phase is Phase.JOINING:
+                live.move(Phase.JOINED)
 
     def allow_interaction(self, conversation_id: str) -> bool:
         """Take one interaction from the live conversation's shared rate limit (for senders
@@ -314,12 +302,13 @@ class ConversationHub:
         if not self._authorised(record, credential):
             raise JoinRefused(4401, 401, "Invalid access token")
 
-    async def _admit(self, conversation_id: str, credential: str | None) -> _Live:
+    async def _admit(self, conversation_id: str, credential: str | None) -> Live:
         await self.authorise(conversation_id, credential)
         return await self._open(conversation_id)
 
-    async def _open(self, conversation_id: str) -> _Live:
-        """The live state of an active conversation, made (not yet joined) if needed."""
+    async def _open(self, conversation_id: str) -> Live:
+        """The live state of an active conversation, built (OPEN: not joined yet) if
+        needed."""
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             live = self._live.get(conversation_id)
@@ -327,7 +316,7 @@ class ConversationHub:
                 record = await self._store.get_conversation(conversation_id)
                 if record is not None and record.status == "active":
                     self._check_hosted_here(record)
-                    live = await self._start(record)
+                    live = await self._build(record)
             if live is None or live.ending:
                 raise JoinRefused(4410, 410, f"conversation {conversation_id!r} has ended")
             return live
@@ -347,10 +336,12 @@ class ConversationHub:
         valid = [v for v in (record.meeting_token, self._settings.api_key) if v]
         return any(hmac.compare_digest(credential.encode(), v.encode()) for v in valid)
 
-    async def _start(self, record: ConversationRecord) -> _Live:
-        config = conversation_config(
-            record.persona, record.request, self._settings, self._default_replica_id
-        )
+    async def _build(self, record: ConversationRecord) -> Live:
+        """The conversation's runtime and what hangs off it (event writer, webhooks,
+        recording), not started."""
+        request = ConversationCreate.stored(record.request)
+        persona = PersonaCreate.stored(record.persona)
+        config = conversation_config(persona, request, self._settings, self._default_replica_id)
         for warning in config.warnings:
             log.warning("%s: %s", record.conversation_id, warning)
         if config.llm_engine != "openai":  # no network probe on the join path
@@ -359,7 +350,7 @@ class ConversationHub:
                 log.warning("%s: %s", record.conversation_id, problem)
         plugins = await self._plugins(config)
         cid = record.conversation_id
-        runtime = _HubRuntime(
+        runtime = ConversationRuntime(
             cid,
             config.engine,
             plugins,
@@ -376,15 +367,13 @@ class ConversationHub:
             self._settings.conversation_rate_burst,
             self._clock.now(),
         )
-        live = _Live(record, runtime, writer, bucket)
-        if self.recordings is not None and _recorded(record):
+        live = Live(record, request, persona, runtime, writer, bucket)
+        recorded = request.properties is not None and request.properties.enable_recording is True
+        if self.recordings is not None and recorded:
             live.recorder = self.recordings.start(
-                runtime, config.engine.replica_id, bool(record.request.get("audio_only"))
+                runtime, config.engine.replica_id, request.audio_only
             )
-        runtime.arm()
         self._live[record.conversation_id] = live
-        seconds = _property(record, "max_call_duration", self._settings.max_call_duration)
-        live.timers["max"] = self._timer(record.conversation_id, seconds, EndReasons.MAX_DURATION)
         return live
 
     # ------------------------------------------------------------------ ending
@@ -418,15 +407,15 @@ class ConversationHub:
             if live is None:
                 await self._finisher.end_unstarted(conversation_id, reason)
                 return
-            live.ending = True
+            if not live.ending:
+                live.move(Phase.ENDING)
             current = asyncio.current_task()
             for timer in live.timers.values():
                 if timer is not current:
                     timer.cancel()
-            live.runtime.disarm()
-            if live.runtime.start_task is not None:  # let a pending join finish first
+            if live.joining is not None:  # let a pending join finish first
                 with suppress(Exception):
-                    await live.runtime.start_task
+                    await live.joining
             await live.runtime.shutdown(reason)
             await live.writer.aclose()
             await self._finisher.ended(live.record, reason)

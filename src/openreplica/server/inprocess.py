@@ -99,6 +99,7 @@ class InProcessConnection:
                     participant.conversation_bucket,
                 )
                 await channel.open(last_seq)
+                await participant.join()  # the replica joins (the first time)
                 self._channel = channel
                 ready.set_result(None)
                 try:

@@ -1,6 +1,9 @@
 """Persona layers + conversation request + server defaults → one conversation's settings.
 
-Pure: no I/O, no plugin loading. The plugin factory turns the result into plugins.
+Pure: no I/O, no plugin loading. The plugin factory turns the result into plugins. Both
+documents come typed (`schemas.PersonaCreate`, `schemas.ConversationCreate`, validated
+when they were sent); only a hosted engine's open `voice_settings` and the perception
+layer (validated by `perception_config`) are read as plain JSON.
 
 Mapping (SPEC §4.2, §5):
 - `layers.conversational_flow.turn_taking_patience` runs the other way from pause
@@ -24,16 +27,23 @@ Mapping (SPEC §4.2, §5):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from openreplica.engine import EngineSettings, PipelineMode, TurnTaking
+from openreplica.engine import EngineSettings, TurnTaking
 from openreplica.plugins.base import LLMOptions
 from openreplica.plugins.options import ASROptions, TTSOptions
 from openreplica.plugins.perception import PerceptionConfig, perception_config
 from openreplica.plugins.registry import ASR_ENGINES, TTS_ENGINES, VAD_ENGINES, resolve_engine
-from openreplica.protocol import SENSITIVITY_LEVELS, SensitivityLevel
+from openreplica.protocol import SensitivityLevel
+from openreplica.server.schemas import (
+    ConversationalFlowLayer,
+    ConversationCreate,
+    LLMLayer,
+    PersonaCreate,
+    STTLayer,
+    TTSLayer,
+)
 from openreplica.server.settings import ServerSettings
 
 __all__ = [
@@ -68,137 +78,110 @@ class ConversationConfig:
     perception: PerceptionConfig = field(default_factory=lambda: PerceptionConfig(engine=None))
 
 
-def _section(layers: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = layers.get(name)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _level(value: object) -> SensitivityLevel | None:
-    for level in SENSITIVITY_LEVELS:
-        if value == level:
-            return level
-    return None
-
-
-def _turn_taking(stt: Mapping[str, Any], flow: Mapping[str, Any]) -> TurnTaking:
-    pause = PATIENCE_TO_PAUSE.get(str(flow.get("turn_taking_patience")))
-    interrupt = INTERRUPTIBILITY_TO_INTERRUPT.get(str(flow.get("replica_interruptibility")))
-    pause = pause or _level(stt.get("participant_pause_sensitivity"))
-    interrupt = interrupt or _level(stt.get("participant_interrupt_sensitivity"))
+def _turn_taking(stt: STTLayer, flow: ConversationalFlowLayer) -> TurnTaking:
+    pause = PATIENCE_TO_PAUSE.get(flow.turn_taking_patience or "")
+    interrupt = INTERRUPTIBILITY_TO_INTERRUPT.get(flow.replica_interruptibility or "")
+    pause = pause or stt.participant_pause_sensitivity
+    interrupt = interrupt or stt.participant_interrupt_sensitivity
     return TurnTaking().updated(pause, interrupt)
 
 
-def _llm(llm: Mapping[str, Any], settings: ServerSettings) -> tuple[str | None, LLMOptions]:
-    own_endpoint = _str(llm.get("base_url"))
-    model = _str(llm.get("model"))
-    headers = _section(llm, "headers")
-    extra = _section(llm, "extra_body")
+def _llm(llm: LLMLayer, settings: ServerSettings) -> tuple[str | None, LLMOptions]:
+    own_endpoint = llm.base_url or None
+    model = llm.model or None
+    headers = dict(llm.headers or {})
+    extra = dict(llm.extra_body or {})
     if model is not None and model.endswith(".gguf"):
-        return "llama", LLMOptions(model=model, extra_body=dict(extra))
+        return "llama", LLMOptions(model=model, extra_body=extra)
     if own_endpoint is not None:
         options = LLMOptions(
             model=model,
             base_url=own_endpoint,
-            api_key=_str(llm.get("api_key")),
-            headers={str(k): str(v) for k, v in dict(headers).items()},
-            extra_body=dict(extra),
+            api_key=llm.api_key or None,
+            headers=headers,
+            extra_body=extra,
         )
         return "openai", options
     if settings.llm_model_path is not None:  # the server's local model
-        return "llama", LLMOptions(model=settings.llm_model_path, extra_body=dict(extra))
+        return "llama", LLMOptions(model=settings.llm_model_path, extra_body=extra)
     if settings.llm_base_url is None:
         return None, LLMOptions(model=model)
     options = LLMOptions(
         model=settings.llm_model or model,
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key,
-        headers={str(k): str(v) for k, v in dict(headers).items()},
-        extra_body=dict(extra),
+        headers=headers,
+        extra_body=extra,
     )
     return "openai", options
 
 
-def _tts(tts: Mapping[str, Any]) -> TTSOptions:
-    voice_settings = tts.get("voice_settings")
-    speed = voice_settings.get("speed") if isinstance(voice_settings, Mapping) else None
-    speed = tts.get("speed", speed)
+def _speed(value: object) -> float | None:
+    """A usable speaking rate, or None (a hosted engine's "fast", zero, a negative)."""
+    if isinstance(value, int | float) and value > 0:
+        return float(value)
+    return None
+
+
+def _tts(tts: TTSLayer) -> TTSOptions:
+    speed = tts.speed if tts.speed is not None else (tts.voice_settings or {}).get("speed")
     return TTSOptions(
-        voice=_str(tts.get("voice")) or _str(tts.get("external_voice_id")),
-        model=_str(tts.get("model")) or _str(tts.get("tts_model_name")),
-        base_url=_str(tts.get("base_url")),
-        api_key=_str(tts.get("api_key")),
-        speed=float(speed) if isinstance(speed, int | float) and speed > 0 else None,
+        voice=tts.voice or tts.external_voice_id or None,
+        model=tts.model or tts.tts_model_name or None,
+        base_url=tts.base_url or None,
+        api_key=tts.api_key or None,
+        speed=_speed(speed),
     )
 
 
-def _stt(stt: Mapping[str, Any], language: str | None) -> ASROptions:
-    hotwords = stt.get("hotwords")
-    keywords = tuple(str(w) for w in hotwords) if isinstance(hotwords, list) and hotwords else None
+def _stt(stt: STTLayer, language: str | None) -> ASROptions:
     return ASROptions(
-        model=_str(stt.get("model")),
-        base_url=_str(stt.get("base_url")),
-        api_key=_str(stt.get("api_key")),
+        model=stt.model or None,
+        base_url=stt.base_url or None,
+        api_key=stt.api_key or None,
         language=language,
-        keywords=keywords,
+        keywords=tuple(stt.hotwords) if stt.hotwords else None,
     )
 
 
-def _tools(llm: Mapping[str, Any]) -> tuple[dict[str, object], ...]:
-    tools = llm.get("tools")
-    if not isinstance(tools, list):
-        return ()
-    return tuple(dict(t) for t in tools if isinstance(t, Mapping))
+def _tools(llm: LLMLayer) -> tuple[dict[str, object], ...]:
+    return tuple(dict(t) for t in llm.tools or ())
 
 
 def conversation_config(
-    persona: Mapping[str, Any],
-    request: Mapping[str, Any],
+    persona: PersonaCreate,
+    request: ConversationCreate,
     settings: ServerSettings,
     default_replica_id: str,
 ) -> ConversationConfig:
     """The settings of one conversation created with `request` on `persona`."""
-    layers = _section(persona, "layers")
-    llm, tts, stt = (_section(layers, n) for n in ("llm", "tts", "stt"))
-    flow = _section(layers, "conversational_flow")
+    layers = persona.layers
+    llm = (layers.llm if layers else None) or LLMLayer()
+    tts = (layers.tts if layers else None) or TTSLayer()
+    stt = (layers.stt if layers else None) or STTLayer()
+    flow = (layers.conversational_flow if layers else None) or ConversationalFlowLayer()
     warnings: list[str] = []
-    tts_engine, warning = resolve_engine(
-        "TTS", tts.get("tts_engine"), TTS_ENGINES, settings.tts_engine
-    )
+    tts_engine, warning = resolve_engine("TTS", tts.tts_engine, TTS_ENGINES, settings.tts_engine)
     warnings += [warning] if warning else []
-    stt_engine, warning = resolve_engine(
-        "STT", stt.get("stt_engine"), ASR_ENGINES, settings.stt_engine
-    )
+    stt_engine, warning = resolve_engine("STT", stt.stt_engine, ASR_ENGINES, settings.stt_engine)
     warnings += [warning] if warning else []
-    vad_engine, warning = resolve_engine(
-        "VAD", stt.get("vad_engine"), VAD_ENGINES, settings.vad_engine
-    )
+    vad_engine, warning = resolve_engine("VAD", stt.vad_engine, VAD_ENGINES, settings.vad_engine)
     warnings += [warning] if warning else []
     turn_detector, warning = resolve_engine(
-        "turn detector",
-        stt.get("turn_detector"),
-        ("smart_turn", "silence"),
-        settings.turn_detector,
+        "turn detector", stt.turn_detector, ("smart_turn", "silence"), settings.turn_detector
     )
     warnings += [warning] if warning else []
     llm_engine, llm_options = _llm(llm, settings)
-    perception, perception_warnings = _perception(_section(layers, "perception"))
+    perception, perception_warnings = _perception((layers.perception if layers else None) or {})
     warnings += perception_warnings
-    contexts = [_str(persona.get("context")), _str(request.get("conversational_context"))]
-    mode = persona.get("pipeline_mode")
-    properties = request.get("properties")
-    language = properties.get("language") if isinstance(properties, Mapping) else None
+    contexts = [persona.context, request.conversational_context]
+    language = request.properties.language if request.properties else None
     engine = EngineSettings(
-        replica_id=_str(request.get("replica_id"))
-        or _str(persona.get("default_replica_id"))
-        or default_replica_id,
-        pipeline_mode=cast(PipelineMode, mode) if mode in ("full", "echo") else "full",
-        system_prompt=_str(persona.get("system_prompt")) or EngineSettings().system_prompt,
+        replica_id=request.replica_id or persona.default_replica_id or default_replica_id,
+        pipeline_mode=persona.pipeline_mode,
+        system_prompt=persona.system_prompt or EngineSettings().system_prompt,
         context="\n\n".join(c for c in contexts if c),
-        custom_greeting=_str(request.get("custom_greeting")),
+        custom_greeting=request.custom_greeting or None,
         tools=_tools(llm),
         turn_taking=_turn_taking(stt, flow),
         limits=settings.speech_limits,
@@ -212,7 +195,7 @@ def conversation_config(
         tts_engine=tts_engine,
         tts=_tts(tts),
         stt_engine=stt_engine,
-        stt=_stt(stt, _str(language)),
+        stt=_stt(stt, language or None),
         warnings=tuple(warnings),
         vad_engine=vad_engine or "auto",
         turn_detector=turn_detector or "smart_turn",
@@ -220,7 +203,7 @@ def conversation_config(
     )
 
 
-def _perception(layer: Mapping[str, Any]) -> tuple[PerceptionConfig, list[str]]:
+def _perception(layer: dict[str, Any]) -> tuple[PerceptionConfig, list[str]]:
     try:
         return perception_config(layer)
     except (ValueError, TypeError) as exc:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
 from openreplica.server.persona_config import ConversationConfig, conversation_config
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings
 
 __all__ = ["llama_installed", "llm_problem", "persona_warnings", "reachable"]
@@ -78,9 +77,9 @@ def _is_file(path: str) -> bool:
 
 
 async def persona_warnings(
-    persona: Mapping[str, Any], settings: ServerSettings, default_replica_id: str = ""
+    persona: PersonaCreate, settings: ServerSettings, default_replica_id: str = ""
 ) -> list[str]:
     """The persona's `warnings` for its REST reply: engine fallbacks and the LLM."""
-    config = conversation_config(persona, {}, settings, default_replica_id)
+    config = conversation_config(persona, ConversationCreate(), settings, default_replica_id)
     problem = await llm_problem(config)
     return [*config.warnings, *([problem] if problem else [])]

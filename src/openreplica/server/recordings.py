@@ -1,8 +1,9 @@
 """Call recordings (SPEC §5 [added]): `properties.enable_recording: true`.
 
-While the call runs, the recorder taps the replica's played-out speech (a playout tap)
-and the user's microphone (a runtime user-audio tap); both taps only queue timestamped
-chunks. One worker thread per recording mixes them, renders the replica's face and
+While the call runs, the recorder hears the replica's played-out speech (a speech
+listener, like a WebRTC peer) and the user's microphone (a runtime user-audio tap); both
+only queue timestamped chunks. One worker thread per recording mixes them, renders the
+replica's face and
 encodes a WebM file (`recording_writer.CallMix`), a little behind real time; nothing of
 that runs on the event loop. When the conversation ends the worker finishes the file,
 which is then renamed from `ID.webm.part` to `ID.webm` in `DATA_DIR/recordings` and served
@@ -88,7 +89,7 @@ class CallRecorder:
             self._stop_at = self._clock.now()
 
     def write(self, pcm: bytes, sample_rate: int) -> None:
-        """`AudioSink` (a playout tap): one frame of the replica's speech as played."""
+        """`AudioSink` (a speech listener): one frame of the replica's speech as played."""
         if self._start is not None and self._stop_at is None:
             at = self._clock.now() - self._start
             self._chunks.append(Chunk("replica", at, pcm, sample_rate))
@@ -193,14 +194,13 @@ class Recordings:
         mix = CallMix(self._path(cid, ".webm.part"), face, self.settings.fps, budget)
         recorder = CallRecorder(mix, self._clock, lambda error: self._failed(runtime, error))
         runtime.subscribe(recorder.on_event)
-        runtime.playout.taps.append(recorder)
+        runtime.add_speech_listener(recorder)
         runtime.user_audio_taps.append(recorder.user_audio)
         return recorder
 
     async def finish(self, runtime: ConversationRuntime, recorder: CallRecorder) -> float | None:
         """Detach and finish a recording: its duration once the file is ready, or None."""
-        if recorder in runtime.playout.taps:
-            runtime.playout.taps.remove(recorder)
+        runtime.remove_speech_listener(recorder)
         if recorder.user_audio in runtime.user_audio_taps:
             runtime.user_audio_taps.remove(recorder.user_audio)
         duration = await recorder.finish()

@@ -214,10 +214,10 @@ async def get_recording(
     path = recordings.ready(conversation_id) if recordings is not None else None
     if path is None:
         failure = recordings.failure(conversation_id) if recordings is not None else None
-        properties = record.request.get("properties") or {}
+        properties = ConversationCreate.stored(record.request).properties
         if failure is not None:
             message = failure
-        elif properties.get("enable_recording") is not True:
+        elif properties is None or properties.enable_recording is not True:
             message = f"conversation {conversation_id!r} was not recorded (enable_recording)"
         else:
             message = f"the recording of {conversation_id!r} is not ready yet"

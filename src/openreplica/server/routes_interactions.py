@@ -82,7 +82,10 @@ def _conversation_id_of(body: bytes) -> str:
 
 async def _runtime(s: Services, conversation_id: str) -> ConversationRuntime:
     try:
-        return await s.hub.app_message_runtime(conversation_id)
+        # A server-side interaction before any participant starts the conversation: the
+        # replica joins the call (as in the hosted API, where it is in the call from
+        # creation) and the participant-absent timer keeps running.
+        return await s.hub.start(conversation_id)
     except JoinRefused as refused:
         if refused.http_status == 404:
             raise not_found(f"conversation {conversation_id!r} not found") from None

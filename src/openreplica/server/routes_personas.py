@@ -80,7 +80,7 @@ def persona_out(record: PersonaRecord) -> dict[str, Any]:
 async def _checked(s: Services, record: PersonaRecord) -> dict[str, Any]:
     """`persona_out` plus the operator's `warnings` when the persona cannot work."""
     out = persona_out(record)
-    warnings = await persona_warnings(record.document, s.settings)
+    warnings = await persona_warnings(PersonaCreate.stored(record.document), s.settings)
     if warnings:
         out["warnings"] = warnings
     return out

@@ -7,9 +7,17 @@ use) is accepted and round-trips unchanged.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from openreplica.protocol import SensitivityLevel
 from openreplica.server.errors import bad_request
@@ -84,6 +92,13 @@ class TTSLayer(_Open):
     external_voice_id: str | None = None
     api_key: str | None = None
     base_url: str | None = None
+    model: str | None = None
+    #: the hosted API's name for `model`
+    tts_model_name: str | None = None
+    #: a rate (> 0; 1 = normal); a hosted engine's word for it ("fast") is ignored here
+    speed: float | str | None = None
+    #: a hosted engine's voice settings; `speed` in it is read as `speed` above
+    voice_settings: dict[str, Any] | None = None
 
 
 class STTLayer(_Open):
@@ -91,6 +106,14 @@ class STTLayer(_Open):
     participant_pause_sensitivity: SensitivityLevel | None = None
     participant_interrupt_sensitivity: SensitivityLevel | None = None
     hotwords: list[str] | None = None
+    #: ours: `auto`, `silero` or `webrtc` (default: the server's `--vad-engine`)
+    vad_engine: str | None = None
+    #: ours: `smart_turn` or `silence` (default: the server's `--turn-detector`)
+    turn_detector: str | None = None
+    #: ours: an OpenAI-compatible transcription endpoint (`stt_engine: openai`)
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
 
 
 class ConversationalFlowLayer(_Open):
@@ -124,6 +147,30 @@ class PersonaCreate(_PersonaFields):
     @classmethod
     def _old_names(cls, data: Any) -> Any:
         return old_names(data, "default_face_id")
+
+    @classmethod
+    def stored(cls, document: dict[str, Any]) -> PersonaCreate:
+        """A persona document as stored (validated by this model when it was created
+        or patched). A document stored before a field it holds was declared here may have
+        a value of another type there: such a value is left out (it was never used)."""
+        try:
+            return cls.model_validate(document)
+        except ValidationError as exc:
+            cleaned = copy.deepcopy(document)
+            for error in exc.errors():
+                _drop(cleaned, error["loc"])
+            return cls.model_validate(cleaned)
+
+
+def _drop(document: dict[str, Any], loc: tuple[int | str, ...]) -> None:
+    """Remove the field at `loc` (a pydantic error location) from `document`."""
+    parent: Any = document
+    for key in loc[:-1]:
+        if not isinstance(parent, dict) or key not in parent:
+            return
+        parent = parent[key]
+    if isinstance(parent, dict):
+        parent.pop(loc[-1], None)
 
 
 class PersonaOut(_PersonaFields):
@@ -169,6 +216,12 @@ class ConversationCreate(_Open):
     @classmethod
     def _old_names(cls, data: Any) -> Any:
         return old_names(data, "pal_id", "face_id")
+
+    @classmethod
+    def stored(cls, request: dict[str, Any]) -> ConversationCreate:
+        """The request a conversation was created with, as stored with its record (it was
+        validated then, so this cannot fail on a record this server wrote)."""
+        return cls.model_validate(request)
 
     @field_validator("callback_url")
     @classmethod

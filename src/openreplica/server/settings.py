@@ -18,6 +18,12 @@ from typing import Any
 
 from openreplica.engine import SpeechLimits
 from openreplica.protocol import DEFAULT_MAX_MESSAGE_BYTES
+from openreplica.transports.webrtc_settings import (
+    IceServer,
+    WebRTCSettings,
+    parse_ice_servers,
+    parse_video_size,
+)
 
 __all__ = ["OPTIONS", "Option", "ServerSettings", "SettingsError", "default_data_dir"]
 
@@ -91,11 +97,12 @@ class ServerSettings:
     log_level: str = "info"
     #: text, or json (one object per line, for log collectors)
     log_format: str = "text"
-    #: WebRTC (None = the transport's default; loopback candidates default to on when
-    #: bound to a loopback address)
+    #: WebRTC, parsed at load (see `webrtc`). None = the transport's default; loopback
+    #: candidates default to on when bound to a loopback address
     webrtc_loopback: bool | None = None
-    webrtc_ice_servers: str | None = None
-    webrtc_video_size: str | None = None
+    webrtc_ice_servers: tuple[IceServer, ...] = ()
+    #: (width, height)
+    webrtc_video_size: tuple[int, int] | None = None
     webrtc_video_fps: int | None = None
     webrtc_camera_fps: float | None = None
     #: origins allowed to call the API, the offer endpoint and /static from a browser
@@ -172,6 +179,25 @@ class ServerSettings:
             return False
 
     @property
+    def webrtc(self) -> WebRTCSettings:
+        """The WebRTC transport's settings. Loopback candidates default to on when the
+        server is bound to a loopback address: then only this machine can reach it, and
+        loopback is the path that always works, even in a loopback-only network
+        namespace."""
+        default = WebRTCSettings()
+        width, height = self.webrtc_video_size or (default.video_width, default.video_height)
+        return WebRTCSettings(
+            ice_servers=self.webrtc_ice_servers,
+            loopback=self.loopback if self.webrtc_loopback is None else self.webrtc_loopback,
+            video_width=width,
+            video_height=height,
+            video_fps=default.video_fps if self.webrtc_video_fps is None else self.webrtc_video_fps,
+            camera_fps=(
+                default.camera_fps if self.webrtc_camera_fps is None else self.webrtc_camera_fps
+            ),
+        )
+
+    @property
     def speech_limits(self) -> SpeechLimits:
         """The limits every conversation's engine and runtime work within."""
         return SpeechLimits(
@@ -236,8 +262,17 @@ class ServerSettings:
             )
 
     @classmethod
-    def load(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ServerSettings:
-        """Settings from parsed flags (None = not given) and the environment."""
+    def load(
+        cls,
+        flags: Mapping[str, Any],
+        env: Mapping[str, str] | None = None,
+        *,
+        invalid: dict[str, str] | None = None,
+    ) -> ServerSettings:
+        """Settings from parsed flags (None = not given) and the environment, each value
+        parsed into its type here. A value that does not parse raises `SettingsError`;
+        with `invalid` (`openreplica doctor`, which reports every problem at once) it is
+        recorded there by option name instead, and the option keeps its default."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for option in OPTIONS:
@@ -249,7 +284,10 @@ class ServerSettings:
             try:
                 values[option.name] = option.parse(raw)
             except ValueError as exc:
-                raise SettingsError(f"{option.env} / {option.flag}: {exc}") from None
+                message = f"{option.env} / {option.flag}: {exc}"
+                if invalid is None:
+                    raise SettingsError(message) from None
+                invalid[option.name] = message
         if "data_dir" not in values:
             values["data_dir"] = default_data_dir(env)
         settings = cls(**values)
@@ -552,9 +590,15 @@ OPTIONS: tuple[Option, ...] = (
         "webrtc_ice_servers",
         "STUN/TURN servers for WebRTC, also given to the call page: comma-separated URLs, or "
         'JSON [{"urls": ..., "username": ..., "credential": ...}] (default none)',
-        metavar="SERVERS",
+        lambda raw: parse_ice_servers(str(raw)),
+        "SERVERS",
     ),
-    Option("webrtc_video_size", "replica video size WxH (default 384x384)", metavar="WxH"),
+    Option(
+        "webrtc_video_size",
+        "replica video size WxH (default 384x384)",
+        lambda raw: parse_video_size(str(raw)),
+        "WxH",
+    ),
     Option("webrtc_video_fps", "replica video frame rate (default 25)", int, "FPS"),
     Option(
         "webrtc_camera_fps",

@@ -35,6 +35,7 @@ from openreplica.plugins.base import Avatar
 from openreplica.runtime import ConversationRuntime
 from openreplica.server.offer_forwarding import forward_offer
 from openreplica.server.request_body import parse_json, read_body
+from openreplica.server.schemas import ConversationCreate
 from openreplica.transports.channel import ChannelLimits, History
 from openreplica.transports.rate_limit import TokenBucket
 from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings, enable_loopback_candidates
@@ -45,7 +46,6 @@ __all__ = [
     "add_webrtc_routes",
     "answer_offer",
     "parse_last_seq",
-    "webrtc_settings_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class ParticipantLike(Protocol):
     history: History | None
     conversation_bucket: TokenBucket | None
 
+    async def join(self) -> None: ...
+
 
 class HubLike(Protocol):
     async def authorise(self, conversation_id: str, credential: str | None) -> None: ...
@@ -68,38 +70,6 @@ class HubLike(Protocol):
     def participant(
         self, conversation_id: str, credential: str | None
     ) -> AbstractAsyncContextManager[ParticipantLike]: ...
-
-
-#: optional `ServerSettings` attributes -> the `WebRTCSettings.from_env` names they set
-_SETTING_NAMES = {
-    "webrtc_loopback": "OPENREPLICA_WEBRTC_LOOPBACK",
-    "webrtc_ice_servers": "OPENREPLICA_WEBRTC_ICE_SERVERS",
-    "webrtc_video_size": "OPENREPLICA_WEBRTC_VIDEO_SIZE",
-    "webrtc_video_fps": "OPENREPLICA_WEBRTC_VIDEO_FPS",
-    "webrtc_camera_fps": "OPENREPLICA_WEBRTC_CAMERA_FPS",
-}
-
-
-def webrtc_settings_for(server_settings: object | None) -> WebRTCSettings:
-    """The WebRTC settings of a server: its `webrtc` attribute when it is a
-    `WebRTCSettings`; else from its optional `webrtc_*` attributes (`webrtc_loopback`,
-    `webrtc_ice_servers`, `webrtc_video_size` "WxH", `webrtc_video_fps`,
-    `webrtc_camera_fps`). Loopback candidates default to on when the server is bound to a
-    loopback address: then only this machine can reach it, and loopback is the path that
-    always works, even in a loopback-only network namespace."""
-    explicit = getattr(server_settings, "webrtc", None)
-    if isinstance(explicit, WebRTCSettings):
-        return explicit
-    values: dict[str, str] = {}
-    for attribute, name in _SETTING_NAMES.items():
-        value = getattr(server_settings, attribute, None)
-        if value is not None and value != "":
-            values[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-    if "OPENREPLICA_WEBRTC_LOOPBACK" not in values:
-        values["OPENREPLICA_WEBRTC_LOOPBACK"] = (
-            "1" if getattr(server_settings, "loopback", False) else "0"
-        )
-    return WebRTCSettings.from_env(values)
 
 
 class PeerRegistry:
@@ -172,6 +142,7 @@ async def _serve_participant(
                 history=participant.history,
                 last_seq=last_seq,
                 conversation_bucket=participant.conversation_bucket,
+                on_channel_open=participant.join,
             )
             registry.peers.add(peer)
             try:
@@ -283,8 +254,10 @@ async def _captions_on(request: Request, conversation_id: str) -> bool:
     hosted API, where it turns on the call room's captions)."""
     services = getattr(request.app.state, "services", None)
     record = await services.store.get_conversation(conversation_id) if services else None
-    properties = record.request.get("properties") if record is not None else None
-    return isinstance(properties, dict) and properties.get("enable_closed_captions") is True
+    if record is None:
+        return False
+    properties = ConversationCreate.stored(record.request).properties
+    return properties is not None and properties.enable_closed_captions is True
 
 
 async def _call_page(conversation_id: str, request: Request) -> HTMLResponse:
@@ -314,10 +287,11 @@ def add_webrtc_routes(app: FastAPI, settings: WebRTCSettings | None = None) -> N
     """The WebRTC offer endpoint, the call page at `/c/{id}` and `/static/*`.
 
     Needs `app.state.hub` (a `ConversationHub`); uses `app.state.avatars` (an
-    `AvatarCatalog`) when set and `app.state.settings` for the WebRTC options."""
+    `AvatarCatalog`) when set. `settings` are the WebRTC options (default: those of
+    `app.state.settings`, a `ServerSettings`)."""
     if hasattr(app.state, "webrtc_peers"):
         return  # already added
-    webrtc = settings or webrtc_settings_for(getattr(app.state, "settings", None))
+    webrtc = settings or app.state.settings.webrtc
     if webrtc.loopback:
         enable_loopback_candidates()
     registry = PeerRegistry()

@@ -77,6 +77,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                 participant.conversation_bucket,
             )
             await channel.open(_last_seq(query.get("last_seq")))
+            await participant.join()  # the replica joins (the first time)
             try:
                 await _serve(websocket, channel)
             finally:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
@@ -88,8 +89,13 @@ class WebRTCPeer:
         history: History | None = None,
         last_seq: int | None = None,
         conversation_bucket: TokenBucket | None = None,
+        on_channel_open: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_channel_open` is awaited once the data channel is open and delivering
+        (the server starts the conversation then, so this participant sees the replica
+        join and hears the greeting)."""
         self.runtime = runtime
+        self._on_channel_open = on_channel_open
         self._conversation_bucket = conversation_bucket
         self.settings = settings = settings or WebRTCSettings()
         self.clock = runtime.clock
@@ -190,6 +196,8 @@ class WebRTCPeer:
 
     async def _run_channel(self, channel: ConversationChannel) -> None:
         await channel.open(self._last_seq)
+        if self._on_channel_open is not None:
+            await self._on_channel_open()
         await channel.finished.wait()
         # The conversation has ended (or this peer fell too far behind): let the last
         # events leave before closing.

@@ -1,16 +1,18 @@
 """WebRTC settings: the ICE servers handed to aiortc (and, by the call page, to the
-browser), avatar video size and rate, camera sampling, and the connect timeout. Read from
-`OPENREPLICA_WEBRTC_*` at the edge (`WebRTCSettings.from_env`) and passed down."""
+browser), avatar video size and rate, camera sampling, and the connect timeout. Typed
+values, built at the edge (the server's `ServerSettings.webrtc`, from its flags and
+`OPENREPLICA_WEBRTC_*` variables, parsed once with the parsers here) and passed down."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from aiortc import RTCConfiguration, RTCIceServer
+if TYPE_CHECKING:  # aiortc is only needed once a peer is made
+    from aiortc import RTCConfiguration
 
-__all__ = ["IceServer", "WebRTCSettings", "parse_ice_servers"]
+__all__ = ["IceServer", "WebRTCSettings", "parse_ice_servers", "parse_video_size"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,30 +48,9 @@ class WebRTCSettings:
     #: a connection that is not up this long after the answer is dropped (seconds)
     connect_timeout: float = 30.0
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WebRTCSettings:
-        """From `OPENREPLICA_WEBRTC_*` variables (read at the edge, passed in here):
-        `_LOOPBACK` (1/true), `_ICE_SERVERS` (a JSON list of `{urls, username,
-        credential}`, or comma-separated URLs), `_VIDEO_SIZE` (`WxH`), `_VIDEO_FPS`,
-        `_CAMERA_FPS`."""
-        s = cls()
-        loopback = env.get("OPENREPLICA_WEBRTC_LOOPBACK", "").strip().lower()
-        if loopback:
-            s = replace(s, loopback=loopback in ("1", "true", "yes", "on"))
-        servers = env.get("OPENREPLICA_WEBRTC_ICE_SERVERS", "").strip()
-        if servers:
-            s = replace(s, ice_servers=parse_ice_servers(servers))
-        size = env.get("OPENREPLICA_WEBRTC_VIDEO_SIZE", "").strip().lower()
-        if size:
-            w, _, h = size.partition("x")
-            s = replace(s, video_width=int(w), video_height=int(h or w))
-        if fps := env.get("OPENREPLICA_WEBRTC_VIDEO_FPS", "").strip():
-            s = replace(s, video_fps=float(fps))
-        if camera := env.get("OPENREPLICA_WEBRTC_CAMERA_FPS", "").strip():
-            s = replace(s, camera_fps=float(camera))
-        return s
-
     def rtc_configuration(self) -> RTCConfiguration:
+        from aiortc import RTCConfiguration, RTCIceServer
+
         # An explicit empty list: aiortc would otherwise contact a public STUN server.
         return RTCConfiguration(
             iceServers=[
@@ -80,18 +61,26 @@ class WebRTCSettings:
 
 def parse_ice_servers(text: str) -> tuple[IceServer, ...]:
     """`[{"urls": "stun:host:3478"}, {"urls": [...], "username": ..., "credential": ...}]`
-    or `stun:a:3478,turn:b:3478`."""
-    if text.startswith("["):
-        items = json.loads(text)
-        out = []
-        for item in items:
-            urls = item["urls"]
-            out.append(
-                IceServer(
-                    tuple([urls] if isinstance(urls, str) else urls),
-                    item.get("username"),
-                    item.get("credential"),
-                )
-            )
-        return tuple(out)
-    return tuple(IceServer((u.strip(),)) for u in text.split(",") if u.strip())
+    or `stun:a:3478,turn:b:3478`. Raises ValueError on anything else."""
+    text = text.strip()
+    if not text.startswith("["):
+        return tuple(IceServer((u.strip(),)) for u in text.split(",") if u.strip())
+    items = json.loads(text)
+    out = []
+    for item in items:
+        urls = item.get("urls") if isinstance(item, dict) else None
+        if isinstance(urls, str):
+            urls = [urls]
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise ValueError(f"an ICE server needs `urls` (a string or a list): {item!r}")
+        out.append(IceServer(tuple(urls), item.get("username"), item.get("credential")))
+    return tuple(out)
+
+
+def parse_video_size(text: str) -> tuple[int, int]:
+    """`WxH` (or one number for a square) -> (width, height). Raises ValueError."""
+    w, _, h = text.strip().lower().partition("x")
+    width, height = int(w), int(h or w)
+    if width < 1 or height < 1:
+        raise ValueError(f"expected WxH, got {text!r}")
+    return width, height

@@ -63,7 +63,7 @@ async def _conversation(
     )
     recorder = Recorder()
     runtime.subscribe(lambda event, _: recorder.events.append(event))
-    runtime.set_audio_sink(recorder)
+    runtime.add_speech_listener(recorder)
     await runtime.start()
     return runtime, recorder
 

@@ -53,14 +53,17 @@ def test_a_reader_that_stalls_does_not_build_latency() -> None:
 
 
 def test_settings_from_the_environment() -> None:
-    s = WebRTCSettings.from_env(
+    from openreplica.server.settings import ServerSettings
+
+    s = ServerSettings.load(
+        {},
         {
             "OPENREPLICA_WEBRTC_LOOPBACK": "1",
             "OPENREPLICA_WEBRTC_ICE_SERVERS": "stun:a:3478, turn:b:3478",
             "OPENREPLICA_WEBRTC_VIDEO_SIZE": "320x240",
             "OPENREPLICA_WEBRTC_VIDEO_FPS": "20",
-        }
-    )
+        },
+    ).webrtc
     assert s.loopback and s.video_width == 320 and s.video_height == 240 and s.video_fps == 20
     assert s.ice_servers == (IceServer(("stun:a:3478",)), IceServer(("turn:b:3478",)))
     assert parse_ice_servers('[{"urls": ["turn:c"], "username": "u", "credential": "p"}]') == (
@@ -82,20 +85,21 @@ def test_camera_ring_keeps_the_latest_frames() -> None:
 
 
 def test_server_settings_map_onto_webrtc_settings() -> None:
-    from types import SimpleNamespace
+    from openreplica.server.settings import ServerSettings
 
-    from openreplica.server.webrtc_routes import webrtc_settings_for
-
-    assert webrtc_settings_for(SimpleNamespace(loopback=True)).loopback
-    assert not webrtc_settings_for(SimpleNamespace(loopback=False)).loopback
-    s = webrtc_settings_for(
-        SimpleNamespace(
-            loopback=True,
-            webrtc_loopback=False,
-            webrtc_ice_servers="stun:a:3478",
-            webrtc_video_size="256x256",
-        )
-    )
+    assert ServerSettings(host="127.0.0.1").webrtc.loopback
+    assert not ServerSettings(host="0.0.0.0", api_key="k").webrtc.loopback
+    s = ServerSettings(
+        host="127.0.0.1",
+        webrtc_loopback=False,
+        webrtc_ice_servers=parse_ice_servers("stun:a:3478"),
+        webrtc_video_size=(256, 256),
+    ).webrtc
     assert not s.loopback and s.video_width == 256 and s.ice_servers[0].urls == ("stun:a:3478",)
-    explicit = WebRTCSettings(video_fps=20)
-    assert webrtc_settings_for(SimpleNamespace(webrtc=explicit)) is explicit
+    from fastapi import FastAPI
+
+    from openreplica.server.webrtc_routes import add_webrtc_routes
+
+    app, explicit = FastAPI(), WebRTCSettings(video_fps=20)
+    add_webrtc_routes(app, explicit)  # explicit settings are used as given
+    assert app.state.webrtc_settings is explicit

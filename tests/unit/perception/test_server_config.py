@@ -8,12 +8,14 @@ from typing import Any
 from openreplica.plugins.perception.basic import BasicPerception
 from openreplica.server.persona_config import ConversationConfig, conversation_config
 from openreplica.server.plugin_factory import ScriptedFactory
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings
 
 
 def _config(layers: dict[str, Any]) -> ConversationConfig:
     settings = ServerSettings(data_dir=Path("/tmp/x"))
-    return conversation_config({"layers": layers}, {}, settings, "r-default")
+    persona = PersonaCreate.model_validate({"layers": layers})
+    return conversation_config(persona, ConversationCreate(), settings, "r-default")
 
 
 async def test_a_perception_layer_gives_the_conversation_a_perception_engine() -> None:

@@ -4,6 +4,7 @@ and webrtcvad (a hard dependency) otherwise, so every install can listen."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,8 @@ from openreplica.plugins.options import VADOptions
 from openreplica.plugins.registry import ModelCache, build_vad, resolve_vad
 from openreplica.plugins.vad_silero import SileroVAD, find_silero_model
 from openreplica.plugins.vad_webrtc import WebRtcVAD
-from openreplica.server.persona_config import conversation_config
+from openreplica.server.persona_config import ConversationConfig, conversation_config
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings, SettingsError
 
 
@@ -54,11 +56,17 @@ def test_webrtc_by_name(engine: str) -> None:
 
 def test_the_persona_layer_wins_over_the_server_setting() -> None:
     settings = ServerSettings(vad_engine="silero")
-    own = conversation_config({"layers": {"stt": {"vad_engine": "webrtcvad"}}}, {}, settings, "r")
+
+    def config(persona: dict[str, Any], settings: ServerSettings) -> ConversationConfig:
+        return conversation_config(
+            PersonaCreate.model_validate(persona), ConversationCreate(), settings, "r"
+        )
+
+    own = config({"layers": {"stt": {"vad_engine": "webrtcvad"}}}, settings)
     assert own.vad_engine == "webrtc"
-    assert conversation_config({}, {}, settings, "r").vad_engine == "silero"
-    assert conversation_config({}, {}, ServerSettings(), "r").vad_engine == "auto"
-    odd = conversation_config({"layers": {"stt": {"vad_engine": "cobra"}}}, {}, settings, "r")
+    assert config({}, settings).vad_engine == "silero"
+    assert config({}, ServerSettings()).vad_engine == "auto"
+    odd = config({"layers": {"stt": {"vad_engine": "cobra"}}}, settings)
     assert odd.vad_engine == "silero" and any("cobra" in w for w in odd.warnings)
 
 

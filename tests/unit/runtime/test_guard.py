@@ -143,7 +143,7 @@ async def test_a_failing_audio_sink_ends_the_conversation(
             raise Bug("a broken sink")
 
     h = await _harness()
-    h.runtime.set_audio_sink(BrokenSink())
+    h.runtime.add_speech_listener(BrokenSink())
     await h.runtime.start()
     h.send(ECHO)
     await h.clock.advance(2.0)

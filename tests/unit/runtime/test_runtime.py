@@ -94,7 +94,7 @@ async def test_a_reply_takes_the_time_of_its_audio_and_events_are_sequenced() ->
 async def test_interrupt_stops_the_audio_within_one_frame() -> None:
     h = await _harness(ScriptedLLM.replies("One two three four five six seven eight."))
     sink = Sink(clock=h.clock)
-    h.runtime.set_audio_sink(sink)
+    h.runtime.add_speech_listener(sink)
     h.send(RESPOND % "Count")
     await h.clock.advance(0.5)
     interrupted_at = h.clock.now()

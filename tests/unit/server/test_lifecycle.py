@@ -42,9 +42,11 @@ async def test_the_first_participant_sees_the_replica_join_then_the_greeting(api
     cid = await _conversation(api, custom_greeting="Welcome aboard.")
     async with _hub(api).participant(cid, None) as first:
         _, peer = await connect_memory_peer(first.runtime, first.clock)
+        await first.join()  # as a transport does once its channel is open
         await api.clock.advance(0.01)
         async with _hub(api).participant(cid, None) as second:
             _, late = await connect_memory_peer(second.runtime, second.clock)
+            await second.join()  # as a transport does once its channel is open
             await api.clock.advance(2.0)
     events = peer.events()
     assert events[0].event_type == "system.replica_joined" and events[0].seq == 1
@@ -59,6 +61,7 @@ async def test_end_endpoint_shuts_down_with_its_reason_and_finishes_the_channel(
     cid = await _conversation(api)
     async with _hub(api).participant(cid, None) as participant:
         channel, peer = await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
         await settle()
         response = await api.client.post(f"/v2/conversations/{cid}/end")
         assert response.json()["status"] == "ended"
@@ -75,6 +78,7 @@ async def test_max_call_duration_counts_from_the_replica_joining(api: Api) -> No
     await api.clock.advance(100)  # nobody joined yet: not counted
     async with _hub(api).participant(cid, None) as participant:
         _, peer = await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
         await api.clock.advance(29)
         assert await _status(api, cid) == ("active", None)
         await api.clock.advance(2)
@@ -88,6 +92,7 @@ async def test_participant_left_timeout_and_a_rejoin_in_time(api: Api) -> None:
     hub = _hub(api)
     async with hub.participant(cid, None) as participant:
         await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
     await api.clock.advance(4)
     async with hub.participant(cid, None):  # back in time: the timer is cancelled
         await api.clock.advance(10)
@@ -103,6 +108,7 @@ async def test_participant_left_timeout_zero_ends_at_once(api: Api) -> None:
     cid = await _conversation(api, properties={"participant_left_timeout": 0})
     async with _hub(api).participant(cid, None) as participant:
         await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
     await settle()
     await api.clock.advance(0)
     assert await _status(api, cid) == ("ended", "participant_left_timeout reached")
@@ -112,6 +118,7 @@ async def test_the_default_left_timeout_is_sixty_seconds(api: Api) -> None:
     cid = await _conversation(api)
     async with _hub(api).participant(cid, None) as participant:
         await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
     await api.clock.advance(59)
     assert (await _status(api, cid))[0] == "active"
     await api.clock.advance(2)
@@ -136,6 +143,7 @@ async def test_stopping_the_server_ends_live_conversations(make_api: MakeApi) ->
     hub = _hub(api)
     async with hub.participant(cid, None) as participant:
         _, peer = await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
         await settle()
         await hub.aclose()
     assert _types(peer)[-1] == "system.shutdown"
@@ -177,6 +185,7 @@ async def test_history_reads_the_stored_events(api: Api) -> None:
     cid = await _conversation(api, custom_greeting="One two three.")
     async with _hub(api).participant(cid, None) as participant:
         _, peer = await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
         await api.clock.advance(2)
         stored = await participant.history(2)
         assert [seq for seq, _ in stored] == [e.seq for e in peer.events()][2:]
@@ -192,6 +201,7 @@ async def test_stop_ends_conversations_then_waits_for_participants_within_its_gr
     hub = _hub(api)
     async with hub.participant(cid, None) as participant:
         channel, peer = await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
         await settle()
         stopping = asyncio.create_task(hub.stop(grace=5.0))
         await channel.finished.wait()  # the shutdown reached this participant

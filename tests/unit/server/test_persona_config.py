@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from openreplica.server.persona_config import conversation_config
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings
 
 SETTINGS = ServerSettings(data_dir=Path("/tmp/x"))
@@ -15,7 +16,12 @@ SETTINGS = ServerSettings(data_dir=Path("/tmp/x"))
 
 def _config(persona: dict[str, Any], request: dict[str, Any] | None = None, **settings: Any):  # type: ignore[no-untyped-def]
     server = ServerSettings(data_dir=Path("/tmp/x"), **settings)
-    return conversation_config(persona, request or {}, server, "r-default")
+    return conversation_config(
+        PersonaCreate.model_validate(persona),
+        ConversationCreate.model_validate(request or {}),
+        server,
+        "r-default",
+    )
 
 
 @pytest.mark.parametrize(
@@ -155,3 +161,19 @@ def test_presence_and_replica_interrupted_come_from_the_server_settings() -> Non
     assert (default.presence_interval, default.emit_replica_interrupted) == (5.0, True)
     tuned = _config({}, presence_interval=0.0, replica_interrupted=False).engine
     assert (tuned.presence_interval, tuned.emit_replica_interrupted) == (0.0, False)
+
+
+def test_a_stored_persona_with_a_value_of_another_type_keeps_working() -> None:
+    # Stored before `layers.tts.model` and `layers.stt.vad_engine` were declared: such
+    # values were never used, and are left out when the document is read back.
+    document: dict[str, Any] = {
+        "system_prompt": "Be brief.",
+        "layers": {"tts": {"model": 5, "voice": "amy"}, "stt": {"vad_engine": ["x"]}},
+    }
+    persona = PersonaCreate.stored(document)
+    assert persona.layers is not None and persona.layers.tts is not None
+    assert persona.layers.tts.model is None and persona.layers.tts.voice == "amy"
+    assert persona.system_prompt == "Be brief."
+    assert document["layers"]["tts"]["model"] == 5  # the stored document is not changed
+    config = conversation_config(persona, ConversationCreate(), ServerSettings(), "r")
+    assert config.tts.voice == "amy" and config.vad_engine == "auto"

@@ -244,6 +244,7 @@ async def test_verbose_has_the_events_and_the_transcript(api: Api) -> None:
     cid = conv["conversation_id"]
     async with api.app.state.hub.participant(cid, None) as participant:
         channel, _ = await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()  # as a transport does once its channel is open
         await api.clock.advance(2.0)
         await channel.close()
     await api.clock.advance(0.01)  # the zero-second left timer fires

@@ -9,6 +9,7 @@ import pytest
 from openreplica.cli import main
 from openreplica.engine import SpeechLimits
 from openreplica.server.persona_config import conversation_config
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import OPTIONS, ServerSettings, SettingsError
 
 
@@ -99,7 +100,8 @@ def test_speech_limits_are_read_at_the_edge_and_reach_every_conversation() -> No
     settings = ServerSettings.load({"tts_ahead": "3"}, env)
     limits = SpeechLimits(max_utterance_chars=500, max_echo_audio_ahead=4.5, tts_ahead=3.0)
     assert settings.speech_limits == limits
-    assert conversation_config({}, {}, settings, "r-aria").engine.limits == limits
+    config = conversation_config(PersonaCreate(), ConversationCreate(), settings, "r-aria")
+    assert config.engine.limits == limits
     assert ServerSettings().speech_limits == SpeechLimits()  # one set of defaults
     for bad in ({"max_utterance_chars": 0}, {"max_echo_audio_ahead": 0.0}, {"tts_ahead": -1.0}):
         with pytest.raises(SettingsError):

@@ -12,12 +12,15 @@ from turn_model import turn_model_path
 from openreplica.plugins.registry import ModelCache
 from openreplica.server.persona_config import conversation_config
 from openreplica.server.plugin_factory import ModelFactory
+from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings, SettingsError
 
 
 def config(persona: dict[str, Any], **settings: Any):  # type: ignore[no-untyped-def]
     server = ServerSettings(data_dir=Path("/tmp/x"), **settings)
-    return conversation_config(persona, {}, server, "r-default")
+    return conversation_config(
+        PersonaCreate.model_validate(persona), ConversationCreate(), server, "r-default"
+    )
 
 
 def test_the_setting_is_read_from_flags_and_the_environment(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from openreplica.server.settings import ServerSettings
-from openreplica.server.webrtc_routes import webrtc_settings_for
 
 
 def test_webrtc_flags_and_env_reach_the_transport_settings() -> None:
@@ -15,13 +14,13 @@ def test_webrtc_flags_and_env_reach_the_transport_settings() -> None:
             "OPENREPLICA_WEBRTC_LOOPBACK": "false",
         },
     )
-    webrtc = webrtc_settings_for(settings)
+    webrtc = settings.webrtc
     assert (webrtc.video_width, webrtc.video_height, webrtc.video_fps) == (320, 240, 15.0)
     assert [s.urls for s in webrtc.ice_servers] == [("stun:stun.example.invalid:3478",)]
     assert webrtc.loopback is False
 
 
 def test_loopback_candidates_default_on_for_a_loopback_server_only() -> None:
-    assert webrtc_settings_for(ServerSettings(host="127.0.0.1")).loopback is True
+    assert ServerSettings(host="127.0.0.1").webrtc.loopback is True
     public = ServerSettings(host="0.0.0.0", api_key="k")
-    assert webrtc_settings_for(public).loopback is False
+    assert public.webrtc.loopback is False

@@ -47,8 +47,7 @@ async def _runtime(reply: str) -> tuple[ConversationRuntime, VirtualClock, Sink]
         clock,
     )
     sink = Sink(clock)
-    runtime.set_audio_sink(sink)
-    runtime.viseme_sink = sink
+    runtime.add_speech_listener(sink)
     await runtime.start()
     runtime.submit(p.decode_interaction(RESPOND % "Hi"), lambda err, _: None)
     return runtime, clock, sink
@@ -81,4 +80,35 @@ async def test_an_interrupt_cuts_the_visemes_with_the_audio() -> None:
     # At most the frame already being played; the face is at rest within 80 ms.
     assert all(t <= cut_at + 0.02 for t in after)
     assert sink.rested and sink.rested[0] <= cut_at + 0.02  # told to rest at once
+    await runtime.shutdown("done")
+
+
+@dataclass
+class Ears:
+    """A listener of the audio only (a call recording, say): no mouth shapes."""
+
+    frames: int = 0
+
+    def write(self, pcm: bytes, sample_rate: int) -> None:
+        self.frames += 1
+
+
+async def test_every_speech_listener_hears_each_frame_through_one_attachment_point() -> None:
+    runtime, clock, face = await _runtime("ba ba ba ba ba ba")  # 6 words = 60 frames
+    ears, late = Ears(), Ears()
+    runtime.add_speech_listener(ears)
+    await clock.advance(0.2)
+    assert ears.frames == len(face.audio) > 0  # both hear every frame
+    runtime.add_speech_listener(late)
+    await clock.advance(0.2)
+    assert 0 < late.frames < ears.frames  # from when it was attached on
+    runtime.remove_speech_listener(face)
+    heard_by_face = len(face.audio)
+    assert heard_by_face == ears.frames
+    await clock.advance(2.0)
+    assert ears.frames == 60 and late.frames < 60
+    assert len(face.audio) == heard_by_face  # removed: hears nothing more
+    # only the face took mouth shapes, one per frame of speech it heard
+    assert len(face.visemes) == len([t for t, pcm in face.audio if rms(pcm) > 0]) > 0
+    runtime.remove_speech_listener(Ears())  # never attached: nothing happens
     await runtime.shutdown("done")
