@@ -52,6 +52,7 @@ from openreplica.server.hub import ConversationHub
 from openreplica.server.observability import Observability
 from openreplica.server.plugin_factory import ModelFactory, PluginFactory, ScriptedFactory
 from openreplica.server.recordings import Recordings, RecordingSettings
+from openreplica.server.relay_census import RelayCensus
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 from openreplica.server.webhooks import WebhookSender
@@ -196,6 +197,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.relays = RelayCensus()  # relayed sockets, waited for on a stop (graceful.py)
     # SPEC §2.5: apps call the API, the offer endpoint and /static from their own origin.
     # Credentials are the x-api-key header and meeting tokens, never cookies, so
     # credentialed CORS stays off and `*` exposes nothing a cross-site page could abuse.
