@@ -239,6 +239,16 @@ def _cluster_backends(settings: ServerSettings, clock: Clock) -> tuple[Coordinat
     if settings.redis_url is None:
         return LocalCoordinator(clock.now), LocalPipes()
     from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
 
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    # A restarted Redis leaves every pooled connection dead: a command on one is retried
+    # on a fresh connection instead of failing (docs/scaling.md, failure model).
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=5,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[ConnectionError, TimeoutError],
+    )
     return RedisCoordinator(redis), RedisPipes(redis)
