@@ -302,6 +302,11 @@ class Held:
     median_audio: float
     server_cpu_pct: float
     client_cpu_pct: float
+    #: per conversation per second: events a client receives, Redis commands, PostgreSQL
+    #: transactions (the paper estimate in docs/scaling.md scales these)
+    events: float = 0.0
+    redis_ops: float = 0.0
+    pg_commits: float = 0.0
 
     @property
     def full_rate(self) -> bool:
@@ -311,11 +316,12 @@ class Held:
         return (
             f"| {self.workers} | {self.n:3d} | {self.min_audio:5.1f} | {self.median_audio:5.1f} "
             f"| {self.server_cpu_pct:6.1f} | {self.client_cpu_pct:5.1f} | "
-            f"{'yes' if self.full_rate else 'NO'} |"
+            f"{'yes' if self.full_rate else 'NO'} | {self.events:5.1f} | {self.redis_ops:5.1f} "
+            f"| {self.pg_commits:5.1f} |"
         )
 
 
-async def _speak_forever(url: str, stop: asyncio.Event) -> None:
+async def _speak_forever(url: str, stop: asyncio.Event, received: list[int]) -> None:
     """Keep one conversation speaking: a long echo, again whenever it stops."""
     text = server_bench._echo(webrtc_bench.TEXT, "long")
     async with websockets.connect(url, **server_bench.CONNECT) as ws:
@@ -326,12 +332,31 @@ async def _speak_forever(url: str, stop: asyncio.Event) -> None:
                     raw = await ws.recv(decode=False)
             except TimeoutError:
                 continue
+            received[0] += 1
             if b'"conversation.replica.stopped_speaking"' in raw:
                 await ws.send(text, text=True)
 
 
+def _redis_commands(infra: Infra) -> int:
+    import redis
+
+    with redis.Redis.from_url(infra.redis.url) as r:
+        return int(r.info("stats")["total_commands_processed"])
+
+
+async def _pg_commits(infra: Infra) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{infra.postgres.port}/postgres")
+    try:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        return int(await conn.fetchval("SELECT sum(xact_commit) FROM pg_stat_database"))
+    finally:
+        await conn.close()
+
+
 async def _hold(
-    server: ServerProcess, workers: int, n: int, seconds: float, pids: list[int]
+    infra: Infra, server: ServerProcess, workers: int, n: int, seconds: float, pids: list[int]
 ) -> Held:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -346,18 +371,20 @@ async def _hold(
     http = httpx.AsyncClient(timeout=60)
     stop = asyncio.Event()
     speakers: list[asyncio.Task[None]] = []
+    received = [0]
     try:
         persona = await http.post(server.url + "/v2/personas", json={"pipeline_mode": "echo"})
         persona_id = persona.json()["persona_id"]
-        made = [
-            (
-                await http.post(
-                    server.url + "/v2/conversations",
-                    json={"persona_id": persona_id, "properties": LONG},
-                )
-            ).json()
-            for _ in range(n)
-        ]
+        made = []
+        for _ in range(n):
+            response = await http.post(
+                server.url + "/v2/conversations",
+                json={"persona_id": persona_id, "properties": LONG},
+            )
+            if response.status_code != 200:
+                tail = server.output()[-4000:]
+                raise RuntimeError(f"create: {response.status_code} {response.text}\n{tail}")
+            made.append(response.json())
         urls = {node["node_id"]: node["url"] for node in _registry(server)}
         offers = await ask("offers", n)
         answers = []
@@ -370,12 +397,14 @@ async def _hold(
         await ask("answers", answers)
         for conversation in made:
             url = server.ws_url(conversation["conversation_id"])
-            speakers.append(asyncio.create_task(_speak_forever(url, stop)))
+            speakers.append(asyncio.create_task(_speak_forever(url, stop, received)))
         await asyncio.sleep(3.0)  # connect, first utterances
         counts0, client0 = await ask("counts")
+        ops0, commits0, events0 = _redis_commands(infra), await _pg_commits(infra), received[0]
         cpu0, t0 = sum(_cpu_seconds(p) for p in pids), time.perf_counter()
         await asyncio.sleep(seconds)
         cpu1, t1 = sum(_cpu_seconds(p) for p in pids), time.perf_counter()
+        ops1, commits1, events1 = _redis_commands(infra), await _pg_commits(infra), received[0]
         counts1, client1 = await ask("counts")
     finally:
         stop.set()
@@ -397,6 +426,9 @@ async def _hold(
         statistics.median(rates),
         (cpu1 - cpu0) / wall * 100,
         (client1 - client0) / wall * 100,
+        (events1 - events0) / wall / n,
+        (ops1 - ops0) / wall / n,
+        (commits1 - commits0) / wall / n,
     )
 
 
@@ -410,8 +442,11 @@ def _registry(server: ServerProcess) -> list[dict[str, str]]:
 
 async def capacity(infra: Infra, counts: list[int], seconds: float) -> None:
     print("\n## 4. Audio conversations at full rate: --workers 1 vs 2\n")
-    print("| workers | N | min audio f/s | median | server CPU % | client CPU % | full rate |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| workers | N | min audio f/s | median | server CPU % | client CPU % | full rate "
+        "| events/s/conv | Redis cmds/s/conv | PG commits/s/conv |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     held: dict[int, int] = {}
     for workers in (1, 2):
         server = ServerProcess(infra.root / f"w{workers}", ready_timeout=90)
@@ -432,7 +467,7 @@ async def capacity(infra: Infra, counts: list[int], seconds: float) -> None:
             pids = [int(p) for p in re.findall(r"pid (\d+)", server.output())]
             held[workers] = 0
             for n in counts:
-                result = await _hold(server, workers, n, seconds, pids)
+                result = await _hold(infra, server, workers, n, seconds, pids)
                 print(result.row(), flush=True)
                 if not result.full_rate:
                     break
