@@ -22,9 +22,11 @@ is measured is the server and the cluster machinery, not models.
    conversations each speaking without pause (a long echo, again at every stop, driven
    over WebSockets to the shared port), each with a WebRTC peer in a client process that
    counts the Opus frames it receives (bench/webrtc.py's client); full rate = every
-   conversation ≥ 48 audio frames/s. The offer goes to the owner's own URL from the
-   registry (forwarding an offer that reaches another worker is being built). Prints the
-   largest N held per worker count and the ratio. Target: 2 workers ≥ 1.7× of 1.
+   conversation ≥ 48 audio frames/s. The offer goes to the shared port too (a worker
+   that does not host the conversation forwards it to the owner; the media then flows to
+   the owner). Prints the largest N held per worker count and the ratio, and per
+   conversation the events a client receives, Redis commands and PostgreSQL commits per
+   second. Target: 2 workers ≥ 1.7× of 1.
 
 Run: unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/cluster.py'
      [--quick] [--rounds 400] [--seconds 3] [--trials 10] [--audio 20,30,40,50,60]
@@ -385,13 +387,11 @@ async def _hold(
                 tail = server.output()[-4000:]
                 raise RuntimeError(f"create: {response.status_code} {response.text}\n{tail}")
             made.append(response.json())
-        urls = {node["node_id"]: node["url"] for node in _registry(server)}
         offers = await ask("offers", n)
         answers = []
         for conversation, sdp in zip(made, offers, strict=True):
-            owner_url = urls[conversation["node_id"]]
             path = f"/v2/conversations/{conversation['conversation_id']}/webrtc/offer"
-            answer = await http.post(owner_url + path, json={"sdp": sdp, "type": "offer"})
+            answer = await http.post(server.url + path, json={"sdp": sdp, "type": "offer"})
             answer.raise_for_status()
             answers.append(answer.json()["sdp"])
         await ask("answers", answers)
@@ -430,14 +430,6 @@ async def _hold(
         (ops1 - ops0) / wall / n,
         (commits1 - commits0) / wall / n,
     )
-
-
-def _registry(server: ServerProcess) -> list[dict[str, str]]:
-    """node id and URL of every worker (from the supervisor's 'serving' line)."""
-    line = [x for x in server.output().splitlines() if "workers serving on" in x][-1]
-    return [
-        {"node_id": m[0], "url": m[1]} for m in re.findall(r"([\w.-]+) at (http://[\d.:]+)", line)
-    ]
 
 
 async def capacity(infra: Infra, counts: list[int], seconds: float) -> None:
