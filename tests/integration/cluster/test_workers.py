@@ -1,7 +1,8 @@
 """`openreplica serve --workers 2` on a real Redis and PostgreSQL: two node processes
 behind one port (SO_REUSEPORT). Conversations spread over both workers, a WebSocket to
 the shared port reaches a conversation whichever worker accepted it (directly, or
-relayed), a crashed worker is replaced by a new node, and SIGTERM drains every worker."""
+relayed), a crashed worker is replaced by a new node, SIGTERM drains every worker, and a
+worker that cannot start stops the supervisor with the reason."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import collections
 import os
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import redis
 import websockets
 from db_servers import PostgresServer, RedisServer
 from eventually import eventually, eventually_sync
-from server_process import ServerProcess
+from server_process import ServerProcess, free_port
 
 from ..server.test_ws import echo, is_type, recv_until
 
@@ -171,3 +174,28 @@ async def test_sigterm_drains_every_worker_and_exits_cleanly(
     assert "stopping 2 workers" in workers.output()
     with redis.Redis.from_url(redis_server.url) as r:  # both left the registry
         assert r.keys("or:node:*") == []
+
+
+def test_a_worker_that_cannot_start_stops_the_supervisor_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    dead = free_port()  # nothing listens there: the workers cannot open the database
+    env = {
+        **os.environ,
+        "OPENREPLICA_DATA_DIR": str(tmp_path / "data"),
+        "OPENREPLICA_TESTING_SCRIPTED_PLUGINS": "1",
+        "OPENREPLICA_WORKERS": "2",
+        "OPENREPLICA_REDIS_URL": f"redis://127.0.0.1:{dead}/0",
+        "OPENREPLICA_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{dead}/none",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "openreplica.cli", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "before it was ready (its log above says why); stopping" in done.stdout
+    assert "Connect call failed" in output or "refused" in output  # the why
