@@ -72,7 +72,7 @@ class WorkerSpec:
     generation: int = 0
 
     def restarted(self) -> WorkerSpec:
-        base = self.node_id.split(".", 1)[0] if self.generation else self.node_id
+        base = self.node_id.rsplit(".", 1)[0] if self.generation else self.node_id
         generation = self.generation + 1
         return replace(self, node_id=f"{base}.{generation}", generation=generation)
 

@@ -54,3 +54,5 @@ def test_each_worker_has_its_own_node_id_and_address() -> None:
     again = specs[1].restarted()
     assert (again.node_id, again.generation) == ("a-w1.1", 1)
     assert again.restarted().node_id == "a-w1.2"
+    dotted = WorkerSpec(0, "a.b-w0", "127.0.0.1", 0)
+    assert dotted.restarted().restarted().node_id == "a.b-w0.2"
