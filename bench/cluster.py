@@ -95,15 +95,22 @@ class Infra:
     databases: int = 0
 
     def database(self) -> str:
+        """A fresh PostgreSQL database; `redis_url` moves to a fresh Redis database with
+        it, so that a part never places on the nodes a previous part killed (they stay in
+        the registry for a TTL)."""
         self.databases += 1
         return self.postgres.create_database(f"bench_{self.databases}")
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis.port}/{self.databases % 16}"
 
     def node(self, name: str, database: str, **env: str) -> ServerProcess:
         node = ServerProcess(self.root / name, ready_timeout=90)
         node.env = {
             **UNLIMITED,
             "OPENREPLICA_DATABASE_URL": database,
-            "OPENREPLICA_REDIS_URL": self.redis.url,
+            "OPENREPLICA_REDIS_URL": self.redis_url,
             "OPENREPLICA_NODE_URL": node.url,
             "OPENREPLICA_NODE_ID": f"n{node.port}",
             **env,
@@ -443,10 +450,11 @@ async def capacity(infra: Infra, counts: list[int], seconds: float) -> None:
     cost: dict[int, tuple[float, float]] = {}  # server, client % of a core per conversation
     for workers in (1, 2):
         server = ServerProcess(infra.root / f"w{workers}", ready_timeout=90)
+        database = infra.database()
         server.env = {
             **UNLIMITED,
-            "OPENREPLICA_DATABASE_URL": infra.database(),
-            "OPENREPLICA_REDIS_URL": infra.redis.url,
+            "OPENREPLICA_DATABASE_URL": database,
+            "OPENREPLICA_REDIS_URL": infra.redis_url,
             "OPENREPLICA_WORKERS": str(workers),
             "OPENREPLICA_NODE_ID": f"w{workers}",
             "OPENREPLICA_WEBRTC_LOOPBACK": "true",
