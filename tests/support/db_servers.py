@@ -71,8 +71,9 @@ class PostgresServer:
         self.port = self.port or free_port()
         self.root.mkdir(parents=True, exist_ok=True)
         data = self.root / "pg"
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and not data.exists():
             # pytest's temp dirs are private to root: the postgres user needs its own
+            # (on a restart, `root` is that directory already)
             if not (self.root / "own").exists():
                 (self.root / "own").symlink_to(tempfile.mkdtemp(prefix="openreplica-pg-"))
             self.root = (self.root / "own").resolve()
@@ -129,15 +130,16 @@ class PostgresServer:
         )
         return self.database_url(name)
 
-    def stop(self) -> None:
+    def stop(self, keep_data: bool = False) -> None:
+        """Stop it (by the postmaster's pid); `keep_data` to `start` it again later."""
         data = self.root / "pg"
         pid_file = data / "postmaster.pid"
-        if not pid_file.exists():
-            return
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, signal.SIGINT)  # "fast" shutdown
-        _wait_for(lambda: not pid_file.exists(), "PostgreSQL stop")
-        shutil.rmtree(self.root, ignore_errors=True)
+        if pid_file.exists():
+            pid = int(pid_file.read_text().split()[0])
+            os.kill(pid, signal.SIGINT)  # "fast" shutdown
+            _wait_for(lambda: not pid_file.exists(), "PostgreSQL stop")
+        if not keep_data:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 @dataclass

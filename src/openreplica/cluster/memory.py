@@ -43,7 +43,7 @@ class LocalCoordinator:
             candidates = [n for n in await self.nodes() if has_room(n)]
             if not candidates:
                 return None
-            best = min(candidates, key=lambda n: (_ratio(n), n.node_id))
+            best = min(candidates, key=lambda n: (_ratio(n), n.load, n.node_id))
             self._adjust(best.node_id, +1)
             return best.node_id
 

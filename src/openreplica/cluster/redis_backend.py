@@ -43,7 +43,8 @@ return new and 1 or 0
 """
 
 _PLACE = """
-local best, best_ratio = false, 0
+-- least load/capacity first; then least load (nodes without a capacity); then id
+local best, best_ratio, best_load = false, 0, 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local v = redis.call('HMGET', ARGV[1] .. id, 'capacity', 'load', 'draining')
   if not v[1] then
@@ -53,8 +54,9 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     if v[3] ~= '1' and (cap == 0 or load < cap) then
       local ratio = 0
       if cap > 0 then ratio = load / cap end
-      if (not best) or ratio < best_ratio or (ratio == best_ratio and id < best) then
-        best, best_ratio = id, ratio
+      if (not best) or ratio < best_ratio or (ratio == best_ratio and (load < best_load
+          or (load == best_load and id < best))) then
+        best, best_ratio, best_load = id, ratio, load
       end
     end
   end

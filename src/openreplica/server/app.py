@@ -52,6 +52,7 @@ from openreplica.server.hub import ConversationHub
 from openreplica.server.observability import Observability
 from openreplica.server.plugin_factory import ModelFactory, PluginFactory, ScriptedFactory
 from openreplica.server.recordings import Recordings, RecordingSettings
+from openreplica.server.relay_census import RelayCensus
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 from openreplica.server.webhooks import WebhookSender
@@ -196,6 +197,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.relays = RelayCensus()  # relayed sockets, waited for on a stop (graceful.py)
     # SPEC §2.5: apps call the API, the offer endpoint and /static from their own origin.
     # Credentials are the x-api-key header and meeting tokens, never cookies, so
     # credentialed CORS stays off and `*` exposes nothing a cross-site page could abuse.
@@ -237,6 +239,16 @@ def _cluster_backends(settings: ServerSettings, clock: Clock) -> tuple[Coordinat
     if settings.redis_url is None:
         return LocalCoordinator(clock.now), LocalPipes()
     from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
 
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    # A restarted Redis leaves every pooled connection dead: a command on one is retried
+    # on a fresh connection instead of failing (docs/scaling.md, failure model).
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=5,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[ConnectionError, TimeoutError],
+    )
     return RedisCoordinator(redis), RedisPipes(redis)

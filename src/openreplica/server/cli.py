@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 from openreplica.server.settings import OPTIONS, ServerSettings, SettingsError
@@ -39,10 +40,15 @@ def _run_serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"openreplica serve: {exc}", file=sys.stderr)
         return 2
+    if settings.workers:
+        from openreplica.server.workers import supervise
+
+        return supervise(settings)
     return serve(settings)
 
 
-def serve(settings: ServerSettings) -> int:
+def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> int:
+    """Run the app until stopped; on `sockets` (already bound: `--workers`) when given."""
     import uvicorn
 
     from openreplica import __version__
@@ -54,9 +60,10 @@ def serve(settings: ServerSettings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     auth = "REST auth on (x-api-key)" if settings.rest_auth else "REST auth off: loopback only"
+    node = f"node {settings.this_node_id} at {settings.node_url}; " if settings.clustered else ""
     print(
         f"openreplica {__version__} serving on http://{settings.host}:{settings.port} "
-        f"({auth}); data in {settings.data_dir}",
+        f"({auth}); {node}data in {settings.data_dir}",
         flush=True,
     )
     if settings.testing_scripted_plugins:
@@ -76,7 +83,7 @@ def serve(settings: ServerSettings) -> int:
         lifespan="on",
     )
     server = EndConversationsFirst(config, app.state)
-    server.run()
+    server.run(sockets=sockets)
     return 0 if server.started else 3
 
 

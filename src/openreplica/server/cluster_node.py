@@ -59,6 +59,8 @@ class ClusterNode:
         self._cpu_seconds = cpu_seconds
         self._cpu_mark = (clock.now(), cpu_seconds())
         self._draining = False
+        #: no node is declared failed before this time (see `_may_fail_over`)
+        self._sweep_after = math.inf
         self._tasks: list[asyncio.Task[None]] = []
         self._served: set[asyncio.Task[None]] = set()
         finisher.on_ended = self._ended
@@ -105,7 +107,7 @@ class ClusterNode:
         if record.status != "active":
             return None  # ended: any node answers from the store
         live = {n.node_id for n in await self.coordinator.nodes()}
-        if owner in live:
+        if owner in live or not self._may_fail_over(live):
             return owner
         await self._fail_over(record.conversation_id, owner)
         return None
@@ -139,6 +141,9 @@ class ClusterNode:
         ttl = self.settings.node_ttl if self.clustered else math.inf
         if await self.coordinator.heartbeat(status, ttl):
             log.info("node %s registered (load %d)", self.node_id, status.load)
+            # every live node re-registers within a heartbeat of this one: until a TTL
+            # has passed, a node missing from the registry may just not have yet
+            self._sweep_after = now + self.settings.node_ttl
 
     async def _beat(self) -> None:
         while True:
@@ -146,6 +151,7 @@ class ClusterNode:
             try:
                 await self._heartbeat()
             except Exception as exc:  # Redis away: keep serving, re-register when back
+                self._sweep_after = math.inf  # the registry may come back empty
                 log.warning("node %s: heartbeat failed (%s); retrying", self.node_id, exc)
 
     # ------------------------------------------------------------------ failed nodes
@@ -155,11 +161,19 @@ class ClusterNode:
             await self._clock.sleep_until(self._clock.now() + self.settings.node_ttl)
             try:
                 live = {n.node_id for n in await self.coordinator.nodes()}
+                if not self._may_fail_over(live):
+                    continue
                 for cid, owner in (await self._store.active_conversation_nodes()).items():
                     if owner not in live and owner != self.node_id:
                         await self._fail_over(cid, owner)
             except Exception as exc:
                 log.warning("node %s: sweeping failed nodes failed (%s)", self.node_id, exc)
+
+    def _may_fail_over(self, live: set[str]) -> bool:
+        """Whether a node missing from the registry has failed, rather than the registry
+        forgot it (Redis restarted empty: every node re-registers within a heartbeat).
+        Not while this node is missing itself, nor within a TTL of re-registering."""
+        return self.node_id in live and self._clock.now() >= self._sweep_after
 
     async def _fail_over(self, conversation_id: str, dead_node: str) -> None:
         if await self._store.move_conversation(conversation_id, dead_node, self.node_id):

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from openreplica.server.hub import ConversationHub
+from openreplica.server.relay_census import RelayCensus
 
 log = logging.getLogger(__name__)
 
@@ -44,4 +45,14 @@ class EndConversationsFirst(uvicorn.Server):
                 await hub.stop(SHUTDOWN_CLOSE_GRACE)
             except Exception:
                 log.exception("ending the conversations before the stop failed")
+        relays: RelayCensus | None = getattr(self._app_state, "relays", None)
+        if node is not None and relays is not None and relays.count() and not self.force_exit:
+            # relayed sockets whose owner stops too get its system.shutdown and 4410 first
+            async def keep_running() -> set[str]:
+                return {n.node_id for n in await node.coordinator.nodes() if not n.draining}
+
+            try:
+                await relays.settle(keep_running, SHUTDOWN_CLOSE_GRACE)
+            except Exception:
+                log.exception("waiting for relayed connections before the stop failed")
         await super().shutdown(sockets)

@@ -140,6 +140,8 @@ class ServerSettings:
     #: seconds between heartbeats, and how long a node counts as live after its last one
     node_heartbeat: float = 1.0
     node_ttl: float = 5.0
+    #: node processes behind one port (server/workers.py); 0 = this process serves alone
+    workers: int = 0
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -248,6 +250,11 @@ class ServerSettings:
             raise SettingsError("--node-ttl must be longer than --node-heartbeat (both > 0)")
         if self.webhook_lease <= 0:
             raise SettingsError("--webhook-lease must be > 0 seconds")
+        if self.workers < 0:
+            raise SettingsError("--workers must be 0 (this process serves) or more")
+        if self.workers:
+            self._check_workers()
+            return
         if not self.clustered:
             return
         if not self.node_url:
@@ -260,6 +267,20 @@ class ServerSettings:
                 "the nodes of a cluster share one database: give --database "
                 "postgresql+asyncpg://USER@HOST/DB"
             )
+
+    def _check_workers(self) -> None:
+        if not self.clustered:
+            raise SettingsError(
+                "--workers runs node processes coordinated like a cluster: give --redis "
+                "redis://HOST:6379/0 (start one with `redis-server`; README, docs/scaling.md)"
+            )
+        if self.sqlalchemy_url.startswith("sqlite"):
+            raise SettingsError(
+                "--workers share one database and need PostgreSQL: give --database "
+                "postgresql+asyncpg://USER@HOST/DB (docs/scaling.md says why not SQLite)"
+            )
+        if self.port == 0:
+            raise SettingsError("--workers share one port: give --port a number, not 0")
 
     @classmethod
     def load(
@@ -418,6 +439,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("node_heartbeat", "seconds between cluster heartbeats (default 1)", float, "S"),
     Option(
         "node_ttl", "seconds a node stays live after its last heartbeat (default 5)", float, "S"
+    ),
+    Option(
+        "workers",
+        "run N node processes behind one port, coordinated like a cluster (needs --redis "
+        "and a PostgreSQL --database; default 0: this process serves alone)",
+        int,
+        "N",
     ),
     Option(
         "public_url",

@@ -52,14 +52,15 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     owner = await _owner_elsewhere(websocket, conversation_id)
     if owner is not None:  # another cluster node hosts it: relay (server/relay.py)
         node = websocket.app.state.node
-        await relay_socket(
-            websocket,
-            node.pipes,
-            owner,
-            conversation_id,
-            credential,
-            _last_seq(query.get("last_seq")),
-        )
+        with websocket.app.state.relays.relaying(owner):
+            await relay_socket(
+                websocket,
+                node.pipes,
+                owner,
+                conversation_id,
+                credential,
+                _last_seq(query.get("last_seq")),
+            )
         return
     try:
         async with hub.participant(conversation_id, credential) as participant:

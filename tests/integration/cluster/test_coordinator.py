@@ -45,6 +45,16 @@ async def test_placement_fills_the_least_loaded_node_and_stops_at_capacity(
     assert await coordinator.place() == "a"
 
 
+async def test_nodes_without_a_capacity_share_placements_by_load(
+    coordinator: Coordinator,
+) -> None:
+    await coordinator.heartbeat(_node("a", 0, load=1), 30)
+    await coordinator.heartbeat(_node("b", 0), 30)
+    placed = [await coordinator.place() for _ in range(5)]
+    assert placed[:2] == ["b", "a"]  # b had one fewer; then they alternate by id
+    assert collections.Counter(placed) == {"a": 2, "b": 3}
+
+
 async def test_concurrent_placements_never_overfill(coordinator: Coordinator) -> None:
     for name in ("a", "b", "c"):
         await coordinator.heartbeat(_node(name, 5), 30)
