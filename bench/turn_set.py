@@ -42,6 +42,10 @@ class TimedTurnModel:
         finally:
             self.cpu.append(time.thread_time() - started)
 
+    def sentence_end_probability(self, text: str) -> float | None:
+        ends: float | None = self.inner.sentence_end_probability(text)
+        return ends
+
 
 @dataclass
 class SetResult:

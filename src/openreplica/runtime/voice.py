@@ -290,6 +290,8 @@ class VoiceInput:
             except Exception:  # the analysis is optional; the transcript is not
                 log.exception("measuring the user's speech failed")
             self._target.feed(e.UserTranscript(text.strip(), final=True))
+            if self._scorer is not None:
+                self._scorer.final_transcript(text)
 
     @staticmethod
     async def _measure(audio: bytes) -> e.SpeechMeasurement:
