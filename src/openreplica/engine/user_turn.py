@@ -111,6 +111,11 @@ class UserTurn:
     def transcript(self) -> str:
         return " ".join(self._finals).strip()
 
+    @property
+    def heard_so_far(self) -> str:
+        """The finals and the latest partial: what a reply prepared now would answer."""
+        return " ".join([*self._finals, self._partial]).strip()
+
     def reset(self) -> None:
         """Forget this turn (it was committed or was only noise)."""
         self.__init__()  # type: ignore[misc]

@@ -5,7 +5,8 @@
       -> VAD probability -> SpeechDetector (hysteresis) -> UserSpeechStarted / Ended
       -> while speech is going (plus a pre-roll ring buffer, so the first syllable
          is not lost): audio to the ASR stream -> UserTranscript(partial)
-      -> at each speech end: finish() -> UserTranscript(final), exactly once, even
+      -> at each speech end: the latest partial at once (the segment's audio is all
+         in), then finish() -> UserTranscript(final), exactly once, even
          when the recogniser fails (then with "" and a broadcast `asr_unavailable`),
          just after UserSpeechMeasured (pace, loudness, pitch: `user_audio_analysis`),
          measured in a worker thread while the recogniser finishes
@@ -242,6 +243,7 @@ class VoiceInput:
                 continue
             item = self._queue.popleft()
             if isinstance(item, _Finish):
+                self._flush_partial()
                 await self._finish()
                 continue
             # Audio that queued up while the recogniser was busy goes in one push.
@@ -265,6 +267,14 @@ class VoiceInput:
             self._partial = transcript.text.strip()
         if self._partial != self._partial_sent and self.media_time >= self._partial_due:
             self._partial_due = self.media_time + self.settings.partial_interval
+            self._partial_sent = self._partial
+            self._target.feed(e.UserTranscript(self._partial, final=False))
+
+    def _flush_partial(self) -> None:
+        """The segment's audio is all in: its latest guess goes out now, whatever the
+        caption interval, before the final pass (tens of ms) runs. A reply can be
+        prepared on it at the pause (the final usually says the same)."""
+        if self._partial and self._partial != self._partial_sent:
             self._partial_sent = self._partial
             self._target.feed(e.UserTranscript(self._partial, final=False))
 
