@@ -444,7 +444,7 @@ class ConversationEngine:
         (the finals, or the latest partial while the last final is on its way). A reply
         prepared on words the final then changes is replaced (and counted as wasted)."""
         user = self._user
-        text = user.transcript if user.finals_in else user.heard_so_far
+        text = user.heard_so_far
         if (
             not self.settings.preemptive_replies
             or self.settings.pipeline_mode != "full"
@@ -572,6 +572,7 @@ class ConversationEngine:
         else:
             wait = turn_taking.pause_silence
         self._user.pause_began(item.media_time, pause_start, max(now, pause_start + wait))
+        self._maybe_preempt()  # on the partial sent at the speech's first silent frame
 
     def _on_turn_scored(self, item: TurnScored, now: float) -> None:
         user = self._user

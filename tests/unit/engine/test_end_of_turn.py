@@ -156,13 +156,13 @@ def test_a_prepared_reply_for_a_turn_that_went_on_never_shows() -> None:
 def test_a_reply_is_prepared_on_the_partial_at_the_pause_and_kept_when_the_final_agrees() -> None:
     t = Timeline(SMART)
     t.feed(e.UserSpeechStarted(media_time=1.0), 1.0)
-    t.feed(e.UserTranscript("what time", final=False), 1.5)
-    assert not t.of(e.StartGeneration)  # still speaking: nothing prepared
+    # the recogniser's guess once the speech's first silent frame came
+    t.feed(e.UserTranscript("what time is it", final=False), 2.04)
+    assert not t.of(e.StartGeneration)  # not a pause yet: nothing prepared
     t.feed(e.UserSpeechEnded(media_time=2.0, detected_after=0.1), 2.1)
-    assert not t.of(e.StartGeneration)  # that partial is stale: the last words are missing
-    t.feed(e.UserTranscript("what time is it", final=False), 2.11)  # the whole segment
-    (start,) = t.of(e.StartGeneration)
+    (start,) = t.of(e.StartGeneration)  # the pause is confirmed: prepared on the partial
     assert start.messages[-1].content == "what time is it"
+    t.feed(e.UserTranscript("what time is it", final=False), 2.11)  # flushed again: same
     t.feed(e.UserTranscript("what time is it", final=True), 2.16)
     t.feed(e.TurnScored(speech_end=2.0, probability=0.9), 2.17)
     t.tick(2.0 + TURN_WAIT["medium"].floor)
