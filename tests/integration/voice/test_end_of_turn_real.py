@@ -209,8 +209,8 @@ def held_out_cut_offs(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 17's bar (<= 5 % of hesitant utterances cut) is not met: 4 of the 40 "
-    "held-out pauses are cut (10 %): they fall where the words so far make a sentence "
+    reason="issue 17's bar (<= 5 % of hesitant utterances cut) is not met: 4-5 of the 40 "
+    "held-out pauses are cut (10-12 %): they fall where the words so far make a sentence "
     "('we went to the market') or are misheard, and Smart Turn calls most synthetic "
     "mid-sentence cuts complete",
 )
@@ -219,6 +219,7 @@ def test_mid_sentence_pauses_are_not_cut_at_medium(held_out_cut_offs: HeldOut) -
 
 
 def test_mid_sentence_cut_offs_stay_at_the_rate_reached(held_out_cut_offs: HeldOut) -> None:
-    # every pause is longer than the fixed silence, which cuts them all; measured 4 of 40
+    # every pause is longer than the fixed silence, which cuts them all; measured 4-5 of
+    # 40 (the recogniser's words at a pause vary a little with the threads' timing)
     assert held_out_cut_offs.hesitant == 40
     assert len(held_out_cut_offs.cut) <= 6, held_out_cut_offs
