@@ -42,6 +42,10 @@ class TimedTurnModel:
         finally:
             self.cpu.append(time.thread_time() - started)
 
+    def sentence_end_probability(self, text: str) -> float | None:
+        ends: float | None = self.inner.sentence_end_probability(text)
+        return ends
+
 
 @dataclass
 class SetResult:
@@ -51,6 +55,8 @@ class SetResult:
     by_voice: dict[str, list[float]] = field(default_factory=dict)
     cut_off: int = 0
     hesitant: int = 0
+    held_cut_off: int = 0
+    held_hesitant: int = 0
     wasted: int = 0
     started: int = 0
     decided_by_model: int = 0
@@ -113,19 +119,25 @@ def pct(values: Sequence[float], q: float) -> float:
 
 
 async def turn_taking_section(
-    models: Any, levels: Sequence[str], new_runtime: Callable[..., Any]
+    models: Any, levels: Sequence[str], new_runtime: Callable[..., Any], which: str = "small"
 ) -> None:
+    """`which`: the small set, the `larger` one, or its `held-out` half only."""
     from openreplica.plugins.turn_smart import SmartTurnModel
 
     if not MODEL_PATH.is_file():
         print(f"\nturn-taking: no model at {MODEL_PATH}: run scripts/setup --dev")
         return
     model = TimedTurnModel(SmartTurnModel(MODEL_PATH))
-    utterances = await speech_set({"piper": models.piper, "espeak": EspeakTTS()})
+    utterances = await speech_set(
+        {"piper": models.piper, "espeak": EspeakTTS()},
+        larger=which != "small",
+        held_out_only=which == "held-out",
+    )
     complete = sum(1 for u in utterances if not u.hesitant)
     print(
         f"\nturn-taking on the synthetic set: {complete} complete and "
-        f"{len(utterances) - complete} hesitant utterances (Piper and espeak-ng), real time"
+        f"{len(utterances) - complete} hesitant utterances (Piper and espeak-ng; {which} set), "
+        "real time"
     )
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     setups = (
@@ -134,7 +146,7 @@ async def turn_taking_section(
         ("Smart Turn + preemptive", True, model),
     )
     head = f"{'pause':8}{'set-up':28}{'first audio p50/p95':>22}{'commit':>14}{'after':>14}"
-    head += f"{'cut off':>12}"
+    head += f"{'cut off':>28}"
     print(head + f"{'model/silence':>15}{'wasted':>10}   first audio p50 per voice")
     for level in levels:
         results = [SetResult() for _ in setups]
@@ -149,6 +161,8 @@ async def turn_taking_section(
                 if u.hesitant:
                     r.hesitant += 1
                     r.cut_off += cut
+                    r.held_hesitant += u.held_out
+                    r.held_cut_off += cut and u.held_out
                 elif latency is not None:
                     r.first_audio.append(latency[0])
                     r.commit.append(latency[1])
@@ -160,9 +174,11 @@ async def turn_taking_section(
                 for v in (r.first_audio, r.commit, r.after_commit)
             )
             cut = f"{r.cut_off}/{r.hesitant} {100 * r.cut_off / max(1, r.hesitant):.0f}%"
+            if which == "larger":
+                cut += f" (held-out {r.held_cut_off}/{r.held_hesitant})"
             who = f"{r.decided_by_model}/{r.decided_by_silence}"
             print(
-                f"{level:8}{label:28}{lat:>22}{commit:>14}{after:>14}{cut:>12}{who:>15}"
+                f"{level:8}{label:28}{lat:>22}{commit:>14}{after:>14}{cut:>28}{who:>15}"
                 f"{f'{r.wasted}/{r.started}':>10}   "
                 + ", ".join(f"{v} {1000 * pct(x, 50):.0f}" for v, x in r.by_voice.items())
             )

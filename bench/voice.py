@@ -33,6 +33,7 @@ model (Smart Turn v3, `openreplica models pull turn`) with preemptive replies:
 the 20 ms packetisation of the input.
 
 Run: .venv/bin/python bench/voice.py [--runs 20] [--levels medium,high] [--set-levels medium]
+     [--set small|larger|held-out]
 """
 
 from __future__ import annotations
@@ -404,7 +405,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
                 f"{level:9}{1000 * minimum:>10.0f}{cell(lat):>16}{cell(beyond):>22}{after:>14.0f}"
             )
         if args.set_levels:
-            await turn_taking_section(models, args.set_levels, new_runtime)
+            await turn_taking_section(models, args.set_levels, new_runtime, args.set)
     return 0
 
 
@@ -422,6 +423,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
         default=["medium"],
         help="levels for the synthetic-set turn-taking comparison ('' to skip)",
+    )
+    parser.add_argument(
+        "--set",
+        choices=("small", "larger", "held-out"),
+        default="small",
+        help="the synthetic set: 6+6 sentences per voice, 40+40, or the held-out 20+20",
     )
     return parser.parse_args(argv)
 

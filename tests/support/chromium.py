@@ -5,7 +5,7 @@ fails with how to install it."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,9 +44,12 @@ def require_chromium() -> str:
 
 
 @asynccontextmanager
-async def browser_context(tmp_path: Path, **options: Any) -> AsyncIterator[BrowserContext]:
+async def browser_context(
+    tmp_path: Path, extra_args: Sequence[str] = (), **options: Any
+) -> AsyncIterator[BrowserContext]:
     """Debian's Chromium with a profile, config and cache of its own under `tmp_path`;
-    `options` go to Playwright's `launch_persistent_context` (permissions, viewport …)."""
+    `extra_args` go after the usual flags (e.g. `--use-file-for-fake-audio-capture=…`),
+    `options` to Playwright's `launch_persistent_context` (permissions, viewport …)."""
     require_chromium()
     from playwright.async_api import async_playwright
 
@@ -57,7 +60,11 @@ async def browser_context(tmp_path: Path, **options: Any) -> AsyncIterator[Brows
     }
     async with async_playwright() as p:
         context = await p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, env=env, **options
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            args=[*FLAGS, *extra_args],
+            env=env,
+            **options,
         )
         try:
             yield context

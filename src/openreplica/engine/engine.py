@@ -440,21 +440,26 @@ class ConversationEngine:
     # ------------------------------------------------------------------ preemptive replies
 
     def _maybe_preempt(self) -> None:
-        """At a pause with every final in: start the reply the turn would get now."""
+        """At a pause: start the reply the turn would get now, on what was heard so far
+        (the finals, or the latest partial while the last final is on its way). A reply
+        prepared on words the final then changes is replaced (and counted as wasted)."""
         user = self._user
-        text = user.transcript
+        text = user.heard_so_far
         if (
             not self.settings.preemptive_replies
             or self.settings.pipeline_mode != "full"
-            or self._preempt is not None
             or self._current is not None
             or self._deferred
-            or not (user.in_pause and user.finals_in and text)
+            or not (user.in_pause and text)
         ):
             return
         seen = self._perception.visual_context
         pending = ContextMessage(role="user", content=with_visual_context(text, seen))
         messages = (*self.context.messages(), pending)
+        if self._preempt is not None:
+            if self._preempt.messages == messages:
+                return
+            self._drop_preempt()
         gen = Generation(
             gen=self._next_gen,
             inference_id=self._new_inference_id(),
@@ -567,6 +572,7 @@ class ConversationEngine:
         else:
             wait = turn_taking.pause_silence
         self._user.pause_began(item.media_time, pause_start, max(now, pause_start + wait))
+        self._maybe_preempt()  # on the partial sent at the speech's first silent frame
 
     def _on_turn_scored(self, item: TurnScored, now: float) -> None:
         user = self._user
@@ -595,6 +601,7 @@ class ConversationEngine:
         speech = self._user.add_partial(text)
         if speech:
             self._emit_user_streaming(speech, final=False)
+            self._maybe_preempt()  # a partial during the pause: the words are in
 
     def _emit_user_streaming(self, speech: str, final: bool) -> None:
         self._emit(

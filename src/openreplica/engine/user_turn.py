@@ -111,6 +111,16 @@ class UserTurn:
     def transcript(self) -> str:
         return " ".join(self._finals).strip()
 
+    @property
+    def heard_so_far(self) -> str | None:
+        """What a reply prepared now would answer: the finals, and the latest partial of
+        a segment whose final is on its way; None while such a segment has no words yet."""
+        if self.finals_in:
+            return self.transcript
+        if not self._partial:
+            return None
+        return " ".join([*self._finals, self._partial]).strip()
+
     def reset(self) -> None:
         """Forget this turn (it was committed or was only noise)."""
         self.__init__()  # type: ignore[misc]

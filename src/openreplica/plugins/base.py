@@ -110,6 +110,11 @@ class EndOfTurnModel(Protocol):
         """P(complete) for the turn's 16 kHz mono 16-bit audio, up to the pause."""
         ...
 
+    def sentence_end_probability(self, text: str) -> float | None:
+        """P(a sentence ends after the turn's words so far), from a language model
+        (microseconds: call it anywhere); None when there is no text model or no word."""
+        ...
+
 
 # --------------------------------------------------------------------------- ASR
 

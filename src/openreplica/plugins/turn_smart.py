@@ -3,8 +3,11 @@
 An ONNX model (BSD-2-Clause, by Daily; `openreplica models pull turn` fetches it) over
 Whisper-style log-mel features of the last 8 s of the turn's 16 kHz audio
 (`turn_features.py`). Its single output is the probability that the turn is complete.
-One decision is about 10-20 ms of CPU: callers run `completion_probability` in a worker
-thread, never on the event loop.
+Beside it, the words: `sentence_end_probability` asks PocketSphinx's trigram language
+model whether a sentence ends after the transcript's last two words (`turn_text.py`).
+One audio decision is 25-35 ms of CPU on this project's loaded 2-core machine (~2 ms of
+it the features; the rest onnxruntime, 30 % of that its quantised softmax): callers run
+`completion_probability` in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import onnxruntime as ort
 
 from openreplica.plugins.audio import pcm16_to_float
 from openreplica.plugins.turn_features import log_mel
+from openreplica.plugins.turn_text import SentenceEndLM, default_lm_path
 
 __all__ = ["SmartTurnModel"]
 
@@ -25,7 +29,11 @@ class SmartTurnModel:
 
     name = "smart_turn"
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(
+        self, path: Path, threads: int = 1, *, text: SentenceEndLM | bool | None = True
+    ) -> None:
+        """`text`: the language model for the words (True: PocketSphinx's, if installed;
+        False or None: audio only)."""
         if not path.is_file():
             raise FileNotFoundError(
                 f"no end-of-turn model at {path}: run `openreplica models pull turn`"
@@ -40,9 +48,17 @@ class SmartTurnModel:
             str(path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
         self._input = self._session.get_inputs()[0].name
+        self.text: SentenceEndLM | None = None
+        if isinstance(text, SentenceEndLM):
+            self.text = text
+        elif text is True and (lm_path := default_lm_path()) is not None:
+            self.text = SentenceEndLM(lm_path)
 
     def completion_probability(self, pcm16k: bytes) -> float:
         """P(the turn is complete) for the turn's 16 kHz mono 16-bit audio up to now."""
         features = log_mel(pcm16_to_float(pcm16k))[np.newaxis]
         (out,) = self._session.run(None, {self._input: features})[:1]
         return float(np.asarray(out).reshape(-1)[0])
+
+    def sentence_end_probability(self, text: str) -> float | None:
+        return self.text.end_probability(text) if self.text is not None else None

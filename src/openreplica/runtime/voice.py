@@ -5,7 +5,8 @@
       -> VAD probability -> SpeechDetector (hysteresis) -> UserSpeechStarted / Ended
       -> while speech is going (plus a pre-roll ring buffer, so the first syllable
          is not lost): audio to the ASR stream -> UserTranscript(partial)
-      -> at each speech end: finish() -> UserTranscript(final), exactly once, even
+      -> at the first silent frame after speech and at each speech end: the latest
+         partial at once; at the end, finish() -> UserTranscript(final), exactly once, even
          when the recogniser fails (then with "" and a broadcast `asr_unavailable`),
          just after UserSpeechMeasured (pace, loudness, pitch: `user_audio_analysis`),
          measured in a worker thread while the recogniser finishes
@@ -88,6 +89,13 @@ class _Finish:
 _FINISH = _Finish()
 
 
+class _Pausing:
+    """Marker in the worker queue: the first silent frame after speech (maybe a pause)."""
+
+
+_PAUSING = _Pausing()
+
+
 class VoiceInput:
     def __init__(
         self,
@@ -117,7 +125,7 @@ class VoiceInput:
         self.received = 0.0
         ring_frames = math.ceil(self.settings.preroll / self.frame_duration)
         self._ring: deque[bytes] = deque(maxlen=ring_frames + self.detector.min_speech_frames)
-        self._queue: deque[bytes | _Finish] = deque()
+        self._queue: deque[bytes | _Finish | _Pausing] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -203,6 +211,8 @@ class VoiceInput:
             self._target.feed(edge)
         elif was_speaking:
             self._enqueue(frame)
+            if edge is None and self.detector.pending and not was_pending:
+                self._enqueue(_PAUSING)  # the words so far go out as soon as recognised
             if isinstance(edge, e.UserSpeechEnded):
                 self._target.feed(edge)
                 self._enqueue(_FINISH)
@@ -213,7 +223,7 @@ class VoiceInput:
 
     # ------------------------------------------------------------------ ASR worker
 
-    def _enqueue(self, item: bytes | _Finish) -> None:
+    def _enqueue(self, item: bytes | _Finish | _Pausing) -> None:
         self._queue.append(item)
         self._idle.clear()
         self._wake.set()
@@ -242,7 +252,11 @@ class VoiceInput:
                 continue
             item = self._queue.popleft()
             if isinstance(item, _Finish):
+                self._flush_partial()
                 await self._finish()
+                continue
+            if isinstance(item, _Pausing):
+                self._flush_partial()
                 continue
             # Audio that queued up while the recogniser was busy goes in one push.
             parts = [item]
@@ -268,6 +282,15 @@ class VoiceInput:
             self._partial_sent = self._partial
             self._target.feed(e.UserTranscript(self._partial, final=False))
 
+    def _flush_partial(self) -> None:
+        """The speech's audio is all in (at its first silent frame, and at its confirmed
+        end): the latest guess goes out now, whatever the caption interval, before the
+        final pass (~90 ms of CPU) runs. A reply is prepared on it once the pause is
+        confirmed (the final usually says the same)."""
+        if self._partial and self._partial != self._partial_sent:
+            self._partial_sent = self._partial
+            self._target.feed(e.UserTranscript(self._partial, final=False))
+
     async def _finish(self) -> None:
         """One final per speech segment, whatever happens."""
         text = ""
@@ -290,6 +313,8 @@ class VoiceInput:
             except Exception:  # the analysis is optional; the transcript is not
                 log.exception("measuring the user's speech failed")
             self._target.feed(e.UserTranscript(text.strip(), final=True))
+            if self._scorer is not None:
+                self._scorer.final_transcript(text)
 
     @staticmethod
     async def _measure(audio: bytes) -> e.SpeechMeasurement:

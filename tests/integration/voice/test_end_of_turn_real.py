@@ -3,13 +3,16 @@ and espeak-ng) through Silero, PocketSphinx and Smart Turn v3 on a virtual clock
 
 Complete questions and statements must commit at the level's floor; sentences with a
 400-900 ms pause in the middle must not be cut at `medium`; a reply prepared at a pause
-the user then talks through must never show.
+the user then talks through must never show. The issue's bar for the cut-offs (at most
+5 %) is asserted on the held-out half of the larger set and not met yet (xfail, strict:
+it fails loudly once it passes); a second test holds the rate reached so far.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import dataclass
 
 import pytest
 from speech_set import RATE, Utterance, speech_set
@@ -20,6 +23,7 @@ from openreplica import protocol as p
 from openreplica.engine import TURN_WAIT
 from openreplica.engine import io as e
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR
+from openreplica.plugins.base import TTS
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.plugins.tts_espeak import EspeakTTS
 from openreplica.plugins.tts_piper import PiperTTS
@@ -39,6 +43,15 @@ def utterances() -> list[Utterance]:
     piper = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
     piper.load()
     return asyncio.run(speech_set({"piper": piper, "espeak": EspeakTTS()}))
+
+
+@pytest.fixture(scope="module")
+def held_out() -> list[Utterance]:
+    """The held-out half of the larger set (20 + 20 sentences per voice)."""
+    piper = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
+    piper.load()
+    voices: dict[str, TTS] = {"piper": piper, "espeak": EspeakTTS()}
+    return asyncio.run(speech_set(voices, larger=True, held_out_only=True))
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +174,52 @@ async def test_mid_sentence_pauses_are_cut_less_than_by_silence_and_prepared_rep
     # (Smart Turn on synthetic voices is far from the issue's 5 %: see docs/voice.md.)
     assert len(by_model) < len(by_silence), (by_model, by_silence)
     assert wasted >= 1  # the set does exercise a cancelled preemptive reply
+
+
+@dataclass
+class HeldOut:
+    cut: list[str]
+    hesitant: int
+
+
+@pytest.fixture(scope="module")
+def held_out_cut_offs(
+    held_out: list[Utterance], model: SmartTurnModel, silero: SileroVAD, sphinx: PocketSphinxASR
+) -> HeldOut:
+    """Every held-out hesitant utterance through the model at `medium`; where a turn was
+    not cut, its prepared replies must not have shown."""
+
+    async def go() -> HeldOut:
+        cut: list[str] = []
+        hesitant = [u for u in held_out if u.hesitant]
+        for u in hesitant:
+            h, _, llm = await run(u, model, silero, sphinx)
+            if cut_off(h, u):
+                cut.append(f"{u.voice}: {u.text}")
+                continue
+            ((commit_t, props),) = user_props(h)
+            assert all(t >= commit_t for t, x in h.events if x.inference_id is not None)
+            assert llm.calls[-1].messages[-1].content == props.speech
+        return HeldOut(cut, len(hesitant))
+
+    result = asyncio.run(go())
+    print(f"held-out cut off at medium: {len(result.cut)}/{result.hesitant} {result.cut}")
+    return result
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17's bar (<= 5 % of hesitant utterances cut) is not met: 4-5 of the 40 "
+    "held-out pauses are cut (10-12 %): they fall where the words so far make a sentence "
+    "('we went to the market') or are misheard, and Smart Turn calls most synthetic "
+    "mid-sentence cuts complete",
+)
+def test_mid_sentence_pauses_are_not_cut_at_medium(held_out_cut_offs: HeldOut) -> None:
+    assert len(held_out_cut_offs.cut) <= 0.05 * held_out_cut_offs.hesitant, held_out_cut_offs
+
+
+def test_mid_sentence_cut_offs_stay_at_the_rate_reached(held_out_cut_offs: HeldOut) -> None:
+    # every pause is longer than the fixed silence, which cuts them all; measured 4-5 of
+    # 40 (the recogniser's words at a pause vary a little with the threads' timing)
+    assert held_out_cut_offs.hesitant == 40
+    assert len(held_out_cut_offs.cut) <= 6, held_out_cut_offs

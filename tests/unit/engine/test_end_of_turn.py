@@ -153,6 +153,47 @@ def test_a_prepared_reply_for_a_turn_that_went_on_never_shows() -> None:
     assert (stats.preemptive_started, stats.preemptive_used, stats.preemptive_wasted) == (2, 1, 1)
 
 
+def test_a_reply_is_prepared_on_the_partial_at_the_pause_and_kept_when_the_final_agrees() -> None:
+    t = Timeline(SMART)
+    t.feed(e.UserSpeechStarted(media_time=1.0), 1.0)
+    # the recogniser's guess once the speech's first silent frame came
+    t.feed(e.UserTranscript("what time is it", final=False), 2.04)
+    assert not t.of(e.StartGeneration)  # not a pause yet: nothing prepared
+    t.feed(e.UserSpeechEnded(media_time=2.0, detected_after=0.1), 2.1)
+    (start,) = t.of(e.StartGeneration)  # the pause is confirmed: prepared on the partial
+    assert start.messages[-1].content == "what time is it"
+    t.feed(e.UserTranscript("what time is it", final=False), 2.11)  # flushed again: same
+    t.feed(e.UserTranscript("what time is it", final=True), 2.16)
+    t.feed(e.TurnScored(speech_end=2.0, probability=0.9), 2.17)
+    t.tick(2.0 + TURN_WAIT["medium"].floor)
+    assert t.engine.turn_idx == 1
+    assert len(t.of(e.StartGeneration)) == 1 and not t.of(e.CancelGeneration)
+    stats = t.engine.turn_stats
+    assert (stats.preemptive_started, stats.preemptive_used, stats.preemptive_wasted) == (1, 1, 0)
+
+
+def test_a_reply_prepared_on_a_partial_the_final_corrects_is_replaced() -> None:
+    t = Timeline(SMART)
+    t.feed(e.UserSpeechStarted(media_time=1.0), 1.0)
+    t.feed(e.UserSpeechEnded(media_time=2.0, detected_after=0.1), 2.1)
+    t.feed(e.UserTranscript("what time is that", final=False), 2.11)
+    (early,) = t.of(e.StartGeneration)
+    mark = len(t.effects)
+    t.feed(e.LLMToken(early.gen, "That is later."), 2.13)
+    t.synthesize_all(t.of(e.Synthesize), 2.14)
+    t.feed(e.UserTranscript("what time is it", final=True), 2.16)
+    assert e.CancelGeneration(early.gen) in t.effects[mark:]
+    later = t.of(e.StartGeneration)[-1]
+    assert later.gen != early.gen and later.messages[-1].content == "what time is it"
+    t.feed(e.TurnScored(speech_end=2.0, probability=0.9), 2.17)
+    t.tick(2.0 + TURN_WAIT["medium"].floor)
+    assert len(t.of(e.StartGeneration)) == 2  # the commit took the second one
+    assert not [x for x in t.of(e.Play) if x.gen == early.gen]
+    assert early.gen not in {getattr(x, "gen", None) for x in t.effects[-3:]}
+    stats = t.engine.turn_stats
+    assert (stats.preemptive_started, stats.preemptive_used, stats.preemptive_wasted) == (2, 1, 1)
+
+
 def test_a_context_change_during_the_pause_discards_the_prepared_reply() -> None:
     t = Timeline()
     speak(t, 1.0, 2.0, "what time is it")

@@ -13,6 +13,8 @@ from .timeline import Timeline, interaction, respond
 def _speak(t: Timeline, start: float, end: float, text: str) -> None:
     t.feed(e.UserSpeechStarted(media_time=start), start)
     t.feed(e.UserTranscript(text[: len(text) // 2], final=False), (start + end) / 2)
+    # the voice path sends its latest guess at the speech's first silent frame
+    t.feed(e.UserTranscript(text, final=False), end)
     t.feed(e.UserSpeechEnded(media_time=end), end)
     t.feed(e.UserTranscript(text, final=True), end + 0.05)
 
@@ -61,14 +63,15 @@ def test_user_speaking_events_and_partial_captions() -> None:
         "conversation.user.started_speaking",
         "conversation.started_speaking",
         "conversation.utterance.streaming",
+        "conversation.utterance.streaming",  # the guess sent at the first silent frame
         "conversation.user.stopped_speaking",
         "conversation.stopped_speaking",
         "conversation.utterance.streaming",
         "conversation.utterance",
     ]
     # unsequenced: the sequencer gives user speaking events the current turn_idx
-    assert t.events()[4] == ("conversation.stopped_speaking", None, None, "user", 1.5, False)
-    assert t.events()[5][3:] == ("user", "hello there", 1, True, None)
+    assert t.events()[5] == ("conversation.stopped_speaking", None, None, "user", 1.5, False)
+    assert t.events()[6][3:] == ("user", "hello there", 2, True, None)
 
 
 def test_the_turn_waits_for_a_late_final_transcript() -> None:

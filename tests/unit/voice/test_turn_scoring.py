@@ -18,10 +18,14 @@ SAMPLES = 512
 class Scripted:
     name = "scripted"
 
-    def __init__(self, answer: float | Exception = 0.9) -> None:
+    def __init__(
+        self, answer: float | Exception = 0.9, ends: dict[str, float] | None = None
+    ) -> None:
         self.answer = answer
+        self.ends = ends or {}  # the language model's P(end of sentence) per turn text
         self.seen: list[bytes] = []
         self.threads: list[int] = []
+        self.texts: list[str] = []
 
     def completion_probability(self, pcm16k: bytes) -> float:
         self.seen.append(pcm16k)
@@ -29,6 +33,10 @@ class Scripted:
         if isinstance(self.answer, Exception):
             raise self.answer
         return self.answer
+
+    def sentence_end_probability(self, text: str) -> float | None:
+        self.texts.append(text)
+        return self.ends.get(text)
 
 
 def frame(k: int) -> bytes:
@@ -47,6 +55,7 @@ async def test_a_pause_is_scored_on_the_turn_audio_in_a_worker_thread() -> None:
     scorer.speech_started(50 * FRAME)
     push(scorer, 50, 80)
     scorer.speech_ended(78 * FRAME)
+    scorer.final_transcript("hello")
     await scorer.drain()
     assert fed == [e.TurnScored(78 * FRAME, 0.87)]
     # from two frames before the onset (the pre-roll) to the frame that confirmed the end
@@ -60,10 +69,12 @@ async def test_speech_after_a_short_pause_is_the_same_turn() -> None:
     scorer.speech_started(10 * FRAME)
     push(scorer, 10, 30)
     scorer.speech_ended(28 * FRAME)
+    scorer.final_transcript("hello")
     push(scorer, 30, 45)  # 0.5 s pause, under the gap
     scorer.speech_started(45 * FRAME)
     push(scorer, 45, 60)
     scorer.speech_ended(58 * FRAME)
+    scorer.final_transcript("hello")
     await scorer.drain()
     assert [x.speech_end for x in fed if isinstance(x, e.TurnScored)] == [28 * FRAME, 58 * FRAME]
     assert all(isinstance(x, e.TurnScored) for x in fed)
@@ -76,6 +87,7 @@ async def test_the_window_holds_at_most_eight_seconds() -> None:
     scorer.speech_started(0.0)
     push(scorer, 0, 400)  # 12.8 s of speech
     scorer.speech_ended(399 * FRAME)
+    scorer.final_transcript("hello")
     await scorer.drain()
     assert len(model.seen[0]) // 2 <= 8 * 16000 + 2 * SAMPLES
 
@@ -88,6 +100,7 @@ async def test_a_failing_model_leaves_the_decision_to_the_silence(
     scorer.speech_started(0.0)
     push(scorer, 0, 20)
     scorer.speech_ended(18 * FRAME)
+    scorer.final_transcript("hello")
     await scorer.drain()
     assert fed == [e.TurnScored(18 * FRAME, None)]
     assert "end-of-turn model scripted failed" in caplog.text
@@ -107,6 +120,7 @@ async def test_closing_cancels_a_decision_under_way() -> None:
     scorer.speech_started(0.0)
     push(scorer, 0, 5)
     scorer.speech_ended(4 * FRAME)
+    scorer.final_transcript("hello")
     await asyncio.sleep(0)
     await scorer.aclose()
     gate.set()
@@ -124,6 +138,7 @@ async def test_the_decision_starts_at_the_first_silent_frame() -> None:
     scorer.speech_ending(20 * FRAME)  # the first silent frame: scoring starts
     push(scorer, 20, 24)
     scorer.speech_ended(20 * FRAME)  # confirmed: no second decision
+    scorer.final_transcript("hello")
     await scorer.drain()
     assert fed == [e.TurnScored(20 * FRAME, 0.9)]
     assert model.seen == [b"".join(frame(k) for k in range(0, 20))]
@@ -141,6 +156,30 @@ async def test_an_early_decision_is_dropped_when_the_speech_resumes() -> None:
     scorer.speech_ending(40 * FRAME)
     push(scorer, 40, 44)
     scorer.speech_ended(40 * FRAME)
+    scorer.final_transcript("hello")
     await scorer.drain()
     assert fed == [e.TurnScored(40 * FRAME, 0.9)]
     assert len(model.seen) == 2 and len(model.seen[1]) == 40 * 2 * SAMPLES
+
+
+async def test_a_transcript_that_stops_mid_sentence_makes_the_turn_incomplete() -> None:
+    # the audio sounds finished; the words say the sentence goes on
+    model = Scripted(0.95, ends={"i would like a": 0.002, "i would like a coffee": 0.3})
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ended(18 * FRAME)
+    await asyncio.sleep(0.05)
+    assert fed == []  # the decision waits for the segment's final transcript
+    scorer.final_transcript("i would like a")
+    await scorer.drain()
+    assert fed == [e.TurnScored(18 * FRAME, 0.002)]
+    push(scorer, 20, 30)  # a 0.3 s pause: the same turn goes on
+    scorer.speech_started(30 * FRAME)
+    push(scorer, 30, 45)
+    scorer.speech_ended(43 * FRAME)
+    scorer.final_transcript("coffee")
+    await scorer.drain()
+    assert fed[1:] == [e.TurnScored(43 * FRAME, 0.95)]  # judged on the turn's words
+    assert model.texts == ["i would like a", "i would like a coffee"]

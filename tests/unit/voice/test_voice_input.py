@@ -246,3 +246,29 @@ async def test_a_microphone_that_stops_mid_speech_still_ends_the_turn() -> None:
     await h.clock.advance(PAUSE_SILENCE["medium"] + 0.1)
     assert "conversation.user.stopped_speaking" in h.names()
     assert [text for _, text in h.user_utterances()] == ["cut off"]
+
+
+async def test_the_latest_guess_goes_out_at_the_first_silent_frame_for_the_prepared_reply() -> None:
+    # captions at most every 10 s: only the first silent frame's flush can send the rest
+    h = await listening(
+        tts=ScriptedTTS(sample_rate=RATE, ms_per_word=200),
+        llm=ScriptedLLM.replies("Sure.", "Okay."),
+        vad=ScriptedVAD(frame_samples=512),
+        asr=ScriptedASR(["what time is it"], partials=True),
+        voice=VoiceSettings(detector=DETECTOR, partial_interval=10.0),
+    )
+    await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
+    kinds = [
+        (type(x).__name__, x.properties.speech if isinstance(x, p.UtteranceStreaming) else None)
+        for _, x in h.events
+        if isinstance(x, (p.UtteranceStreaming, p.UserStoppedSpeaking))
+    ]
+    # no caption during 1 s of speech, but the whole guess as soon as the speech fell
+    # silent, before the end is confirmed
+    assert kinds[:2] == [
+        ("UtteranceStreaming", "what time is it"),
+        ("UserStoppedSpeaking", None),
+    ], kinds
+    stats = h.runtime.turn_stats
+    # the reply prepared on that guess at the pause is the one the turn used
+    assert (stats.preemptive_started, stats.preemptive_used, stats.preemptive_wasted) == (1, 1, 0)
