@@ -10,9 +10,9 @@ The photo rig (`r-photo`, the astronaut; needs `openreplica models pull face`, f
 `--face-models`, default the test cache in the venv) is driven by the visemes of real
 Piper speech, as in a call; its "thread CPU" line is the render thread's own CPU time
 per frame (`time.thread_time`), the fair measure on a machine other work is loading
-(wall time there includes waiting for a core). "viseme timing" checks the playout path against Piper's own
-alignment: the share of 25 fps video frames whose shown viseme matches the alignment
-(at the frame's time plus the 40 ms lead) within one frame.
+(wall time there includes waiting for a core). "viseme timing" checks the playout
+path against Piper's own alignment: the share of 25 fps video frames whose shown viseme
+matches the alignment (at the frame's time plus the 40 ms lead) within one frame.
 
 Run: .venv/bin/python bench/avatar.py [--frames 500] [--sizes 256,320,384,512]
      [--photo-sizes 384,512] [--preview artifacts/avatar_preview.png] [--docs docs/images]
