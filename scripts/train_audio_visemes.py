@@ -9,7 +9,9 @@ own phoneme alignment at its centre; each is also heard resampled by 0.86 and 1.
 higher and a lower "voice", vocal-tract-length perturbation). The espeak-ng voices
 en-gb, en-us+m3 and en-us+f2 reading the same sentences are added, labelled by
 pocketsphinx forced alignment of the known text. A two-layer network (ReLU,
-softmax) is trained with Adam on numpy, deterministically from `--seed`. Then it is
+softmax) is trained with Adam on numpy from `--seed` (Piper samples its speech with
+noise, so each run's speech, and so its weights, differ a little: the scores of runs
+differ by about a point). The weights are saved as float16. Then it is
 scored on held-out sentences:
   - Piper, sentences never trained on (labels: Piper's alignments);
   - espeak-ng, two voices not trained on (en-us, en+f3; labels: pocketsphinx forced

@@ -3,16 +3,19 @@ audio), an estimate of the mouth shape every 10 ms.
 
 A small classifier (two layers, about 30k weights, numpy only) over log-mel spectra:
 24 mel bands, their shape (each band minus the frame's mean, so the speaker's level does
-not matter) and the frame's level relative to a slowly decaying peak of the speech so
-far, stacked over ±40 ms of context. It was trained on the packaged Piper voice's speech
-labelled by Piper's own phoneme alignments (`scripts/train_audio_visemes.py` makes the
-weights again, prints its agreement on held-out sentences and on espeak-ng voices, and
-writes `viseme_audio.npz` next to this module).
+not matter, minus the running mean shape of the speech so far, so a voice's or a
+channel's colour matters less) and the frame's level relative to a slowly decaying peak
+of the speech so far, stacked over ±40 ms of context. It was trained on the packaged
+Piper voice's speech labelled by Piper's own phoneme alignments, plus three espeak-ng
+voices labelled by pocketsphinx (`scripts/train_audio_visemes.py` makes the weights
+again, prints their agreement on held-out sentences and unseen espeak-ng voices, and
+writes `viseme_audio.npz` next to this module). Good on voices like those; little better
+than a guess on very different ones (see docs/webrtc.md for the figures).
 
 `AudioVisemeStream` takes one utterance's audio chunk by chunk (any rate) and returns
 each chunk's `VisemeMark`s. It keeps 64 ms of the previous chunk as context, so a stream
 cut into chunks is labelled almost as the whole would be (only the 40 ms of look-ahead
-at a chunk's end is missing). Cost: about 1–2 ms per second of audio.
+at a chunk's end is missing). Cost: about 4–6 ms of CPU per second of audio.
 """
 
 from __future__ import annotations
