@@ -13,9 +13,10 @@ writes `viseme_audio.npz` next to this module). Good on voices like those; littl
 than a guess on very different ones (see docs/webrtc.md for the figures).
 
 `AudioVisemeStream` takes one utterance's audio chunk by chunk (any rate) and returns
-each chunk's `VisemeMark`s. It keeps 64 ms of the previous chunk as context, so a stream
-cut into chunks is labelled almost as the whole would be (only the 40 ms of look-ahead
-at a chunk's end is missing). Cost: about 4–6 ms of CPU per second of audio.
+each chunk's `VisemeMark`s. It keeps the last 40 ms of features (and 25 ms of audio) of
+the previous chunk as context, so a stream cut into chunks is labelled almost as the
+whole would be (only the 40 ms of look-ahead at a chunk's end is missing). Cost: about
+4–6 ms of CPU per second of audio.
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ _CONTEXT = 4  # frames each side: ±40 ms
 _PEAK_DECAY = 0.01
 #: frames within this much (natural-log power, about 17 dB) of the peak count as speech
 _SPEECH_BELOW_PEAK = -4.0
+#: frames quieter than this (mean log band power; digital silence is -18.4, -60 dBFS
+#: noise about -7) are never speech, even when nothing louder came before them
+_SILENCE_LEVEL = -12.0
 #: the speech's mean shape follows the last second or so
 _MEAN_RATE = 0.01
-#: frames of the previous chunk kept as context (and the window's reach before them)
-_TAIL = _CONTEXT * HOP + _WINDOW
 _MIN_RUN = 3  # frames: a shape shows at least 30 ms
 #: closures are short and what a viewer misses most: on Piper's held-out speech, six
 #: times their odds finds 65 % of m/b/p frames (within a video frame) instead of 16 %,
@@ -122,7 +124,7 @@ def frame_features(x: FloatArray, first_centre: int, frames: int, norm: Normalis
     for j, value in enumerate(level.tolist()):
         norm.peak = max(value, norm.peak - _PEAK_DECAY)
         relative[j] = value - norm.peak
-        if relative[j] > _SPEECH_BELOW_PEAK:
+        if relative[j] > _SPEECH_BELOW_PEAK and value > _SILENCE_LEVEL:
             norm.count += 1
             k = max(_MEAN_RATE, 1.0 / norm.count)
             norm.mean = (
@@ -208,7 +210,10 @@ class AudioVisemeStream:
 
     def __init__(self, model: AudioVisemeModel) -> None:
         self._model = model
+        #: the audio just before this chunk (the first windows reach back into it)
         self._tail = np.zeros(0, np.float32)
+        #: the features of the last `_CONTEXT` frames so far (context for the next ones)
+        self._rows = np.zeros((0, _BANDS + 1), np.float32)
         self._norm = Normaliser()
 
     def marks(self, pcm: bytes, sample_rate: int) -> tuple[VisemeMark, ...]:
@@ -219,12 +224,13 @@ class AudioVisemeStream:
         chunk = pcm16_to_float(audio).astype(np.float32)
         frames = -(-len(chunk) // HOP)
         x = np.concatenate([self._tail, chunk])
-        left = min(_CONTEXT, len(self._tail) // HOP)
-        first = len(self._tail) + HOP // 2 - left * HOP
-        # (the context frames go into the running statistics twice: close enough)
-        features = frame_features(x, first, frames + left, self._norm)
-        self._tail = x[-_TAIL:]
-        labels = decode(self._model.probabilities(stack_context(features, left)))
+        features = frame_features(x, len(self._tail) + HOP // 2, frames, self._norm)
+        # The frames before are context: for the new frames' stacks, and for smoothing.
+        left = len(self._rows)
+        rows = np.concatenate([self._rows, features])
+        self._rows = rows[-_CONTEXT:]
+        self._tail = x[-_WINDOW:]
+        labels = decode(self._model.probabilities(stack_context(rows)))[left:]
         marks: list[VisemeMark] = []
         for j, label in enumerate(labels):
             viseme: Viseme = VISEMES[label]

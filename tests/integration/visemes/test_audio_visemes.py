@@ -145,6 +145,7 @@ def test_a_stream_in_small_chunks_labels_like_the_whole(
     for k in range(frames):
         at = round((k + 0.5) * chunk.sample_rate / 100)
         same += viseme_at(whole, at) == viseme_at(pieces, at)
+    print(f"40 ms chunks: labels match the whole utterance's on {same / frames:.1%} of frames")
     assert same / frames >= 0.85, f"chunked labels match the whole on {same / frames:.0%} of frames"
 
 
