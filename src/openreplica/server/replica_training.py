@@ -271,8 +271,11 @@ class ReplicaTrainer:
         task.add_done_callback(self._saving.discard)
 
     async def _save(self, job: ReplicaJob, quiet: bool = False) -> None:
-        """One save at a time (an update never races the insert)."""
+        """One save at a time (an update never races the insert). A background save
+        (`quiet`) of a job no longer running (finished, or deleted) is dropped."""
         async with self._save_lock:
+            if quiet and job.replica_id not in self.running:
+                return
             try:
                 await self._log.save(job)
             except Exception:
@@ -301,7 +304,8 @@ class ReplicaTrainer:
         if job is not None and job.task is not None and not job.task.done():
             job.task.cancel()
             await asyncio.gather(job.task, return_exceptions=True)
-        removed = await self._log.forget(replica_id) or job is not None
+        async with self._save_lock:  # after any background save of it
+            removed = await self._log.forget(replica_id) or job is not None
         for path in [
             self._dir / f"{replica_id}{s}" for s in (".png", ".jpg", ".jpeg", VIDEO_SUFFIX)
         ]:
