@@ -16,7 +16,7 @@ than a guess on very different ones (see docs/webrtc.md for the figures).
 each chunk's `VisemeMark`s. It keeps the last 40 ms of features (and 25 ms of audio) of
 the previous chunk as context, so a stream cut into chunks is labelled almost as the
 whole would be (only the 40 ms of look-ahead at a chunk's end is missing). Cost: about
-4–6 ms of CPU per second of audio.
+3–6 ms of CPU per second of audio.
 """
 
 from __future__ import annotations
