@@ -13,10 +13,16 @@ is reported separately). Per N, over `--seconds`:
 - "full rate" = every conversation's video >= 24 fps (and audio >= 48 frames/s) at the
   client.
 
+The "photo" mode is the same with a photoreal replica: the photo rig on the astronaut
+(scikit-image's portrait; the face models from `--face-models`, default the test cache in
+the venv), its lips driven by the visemes the TTS sends (each word: m/b/p, "ah", "ee",
+"oo" in turn), so each frame runs the full viseme path (warp, mouth cavity, blinks,
+sway) before VP8.
+
 Also the avatar's render time per frame (render + RGB->I420) at the chosen size.
 
 Run: .venv/bin/python bench/webrtc.py [--audio 10,25,50] [--video 1,3,5,7]
-     [--seconds 6] [--size 384] [--replica r-aria]
+     [--photo 1,2,4,5] [--seconds 6] [--size 384] [--replica r-aria]
 Needs loopback UDP (works inside `unshare -n` with `ip link set lo up`).
 """
 
@@ -28,10 +34,14 @@ import json
 import multiprocessing as mp
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
+
+from openreplica.plugins.visemes import Viseme
 
 FPS = 25
 TEXT = " ".join(["speaking"] * 40)  # 8 s of tone, then again
@@ -116,7 +126,7 @@ class Result:
     def row(self) -> str:
         video = (
             f"{self.video_fps_sent:5.1f} / {self.min_video_fps_recv:5.1f}"
-            if self.mode == "video"
+            if self.mode != "audio"
             else "      -      "
         )
         return (
@@ -126,7 +136,11 @@ class Result:
         )
 
 
-async def _conversation(i: int, avatar: Any, size: int) -> tuple[Any, Any]:
+#: what each scripted word's audio shows in the photo mode
+WORD_VISEMES: tuple[Viseme, ...] = ("mbp", "aa", "ee", "oo")
+
+
+async def _conversation(i: int, avatar: Any, size: int, visemes: bool) -> tuple[Any, Any]:
     from openreplica.engine import EngineSettings
     from openreplica.plugins.scripted import ScriptedTTS
     from openreplica.protocol import decode_interaction
@@ -134,9 +148,8 @@ async def _conversation(i: int, avatar: Any, size: int) -> tuple[Any, Any]:
     from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings
 
     cid = f"bench-{i}"
-    runtime = ConversationRuntime(
-        cid, EngineSettings(), RuntimePlugins(tts=ScriptedTTS(sample_rate=24000)), SystemClock()
-    )
+    tts = ScriptedTTS(sample_rate=24000, word_visemes=WORD_VISEMES if visemes else ())
+    runtime = ConversationRuntime(cid, EngineSettings(), RuntimePlugins(tts=tts), SystemClock())
     echo = decode_interaction(
         json.dumps({"event_type": "conversation.echo", "properties": {"text": TEXT}}),
         conversation_id=cid,
@@ -153,12 +166,22 @@ async def _conversation(i: int, avatar: Any, size: int) -> tuple[Any, Any]:
     return runtime, WebRTCPeer(runtime, settings=settings, avatar=avatar)
 
 
-async def _run(mode: str, n: int, seconds: float, size: int, replica: str) -> Result:
-    from openreplica.plugins.avatar import AvatarCatalog
+def photo_avatar(face_models: Path) -> Any:
+    """The astronaut as a photo replica."""
+    import numpy as np
+    from skimage import data
 
-    avatar = AvatarCatalog().get(replica) if mode == "video" else None
+    from openreplica.plugins.avatar.facemesh import FaceModels
+    from openreplica.plugins.avatar.photo import PhotoAvatar
+
+    image = np.asarray(data.astronaut(), np.uint8)
+    return PhotoAvatar(image, FaceModels.load(face_models), "r-astronaut-photo", "Astronaut")
+
+
+async def _run(mode: str, n: int, seconds: float, size: int, avatar: Any) -> Result:
+    avatar = avatar if mode != "audio" else None
     parent, child = mp.get_context("spawn").Pipe()
-    proc = mp.get_context("spawn").Process(target=_client_main, args=(child, mode == "video"))
+    proc = mp.get_context("spawn").Process(target=_client_main, args=(child, mode != "audio"))
     proc.start()
     loop = asyncio.get_running_loop()
 
@@ -166,7 +189,7 @@ async def _run(mode: str, n: int, seconds: float, size: int, replica: str) -> Re
         parent.send((command, arg))
         return await loop.run_in_executor(None, parent.recv)
 
-    pairs = [await _conversation(i, avatar, size) for i in range(n)]
+    pairs = [await _conversation(i, avatar, size, mode == "photo") for i in range(n)]
     offers = await ask("offers", n)
     answers = [await peer.answer(sdp) for (_, peer), sdp in zip(pairs, offers, strict=True)]
     await ask("answers", answers)
@@ -210,16 +233,21 @@ async def _run(mode: str, n: int, seconds: float, size: int, replica: str) -> Re
     )
 
 
-def render_time(replica: str, size: int, frames: int = 300) -> tuple[float, float]:
+def render_time(avatar: Any, size: int, frames: int = 300) -> tuple[float, float]:
     import cv2
 
-    from openreplica.plugins.avatar import AvatarCatalog
+    from openreplica.plugins.avatar.lipsync import viseme_weights
 
-    stream = AvatarCatalog().get(replica).create_stream(size, size, seed=1)
+    stream = avatar.create_stream(size, size, seed=1)
+    by_viseme = getattr(stream, "render_visemes", None)
     times = []
     for i in range(frames + 10):
         t0 = time.perf_counter()
-        rgb = stream.render(i / FPS, abs((i % 10) - 5) / 5)
+        if by_viseme is not None:
+            shape = WORD_VISEMES[(i // 3) % len(WORD_VISEMES)]
+            rgb = by_viseme(i / FPS, 0.5 * viseme_weights(shape) + 0.5 * viseme_weights("rest"))
+        else:
+            rgb = stream.render(i / FPS, abs((i % 10) - 5) / 5)
         cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
         if i >= 10:
             times.append((time.perf_counter() - t0) * 1000)
@@ -234,24 +262,44 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--size", type=int, default=384, help="avatar video size (square)")
     parser.add_argument("--replica", default="r-aria")
+    parser.add_argument("--photo", default="", help="photoreal conversation counts")
+    parser.add_argument(
+        "--face-models",
+        type=Path,
+        default=Path(sys.prefix) / "share" / "openreplica-test" / "face",
+        help="the face models for the photo mode (openreplica models pull face --dir DIR)",
+    )
     args = parser.parse_args()
+    from threadpoolctl import threadpool_limits
+
+    from openreplica.plugins.avatar import AvatarCatalog
     from openreplica.transports.webrtc import enable_loopback_candidates
 
     enable_loopback_candidates()
+    threadpool_limits(1)  # as the server runs (one BLAS thread)
 
-    median, p95 = render_time(args.replica, args.size)
+    character = AvatarCatalog().get(args.replica)
+    photo = photo_avatar(args.face_models) if args.photo else None
     print(f"machine: {os.cpu_count()} cores; avatar {args.replica} {args.size}x{args.size}")
-    print(f"avatar render + I420 per frame: median {median:.2f} ms, p95 {p95:.2f} ms\n")
+    for name, avatar in (("character", character), ("photo", photo)):
+        if avatar is not None:
+            median, p95 = render_time(avatar, args.size)
+            print(
+                f"{name} {avatar.replica_id}: render + I420 per frame: median {median:.2f} ms, "
+                f"p95 {p95:.2f} ms"
+            )
+    print()
     print(
         "| mode  |   N | CPU %  | %/conv | video fps sent / min recv | audio f/s sent / "
         "min recv | client CPU % | full rate |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    runs = [("audio", int(n)) for n in args.audio.split(",") if n] + [
-        ("video", int(n)) for n in args.video.split(",") if n
-    ]
+    runs = [("audio", int(n)) for n in args.audio.split(",") if n]
+    runs += [("video", int(n)) for n in args.video.split(",") if n]
+    runs += [("photo", int(n)) for n in args.photo.split(",") if n]
     for mode, n in runs:
-        result = asyncio.run(_run(mode, n, args.seconds, args.size, args.replica))
+        avatar = photo if mode == "photo" else character
+        result = asyncio.run(_run(mode, n, args.seconds, args.size, avatar))
         print(result.row(), flush=True)
 
 

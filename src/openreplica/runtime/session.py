@@ -24,6 +24,7 @@ from openreplica.engine import ConversationEngine, EngineSettings, TurnDetector,
 from openreplica.engine import io as e
 from openreplica.plugins.base import LLM, TTS, ASRModel, AudioChunk, EndOfTurnModel, VADModel
 from openreplica.plugins.perception import PerceptionEngine
+from openreplica.plugins.viseme_audio import AudioVisemeModel
 from openreplica.protocol import (
     AnyInteraction,
     ErrorCode,
@@ -37,6 +38,7 @@ from openreplica.protocol import (
 )
 from openreplica.runtime.camera import CameraFrames
 from openreplica.runtime.clock import Clock
+from openreplica.runtime.echo_visemes import EchoVisemes
 from openreplica.runtime.guard import INTERNAL_ERROR, Guard
 from openreplica.runtime.llm_bridge import chat_messages, stream_generation
 from openreplica.runtime.observer import NULL_OBSERVER, RuntimeObserver
@@ -67,6 +69,9 @@ class RuntimePlugins:
     turn: EndOfTurnModel | None = None
     #: per conversation; None = perception off (see runtime/perception.py)
     perception: PerceptionEngine | None = None
+    #: mouth shapes estimated from the sound, for echoed audio (which has no text or
+    #: timing); None = such audio shows no visemes and the face follows its level
+    visemes_from_audio: AudioVisemeModel | None = None
 
 
 class ConversationRuntime:
@@ -122,6 +127,7 @@ class ConversationRuntime:
         #: listener that takes them
         self.visemes = VisemeTrack(settings.output_sample_rate)
         self._faces: list[VisemeSink] = []
+        self._echo_visemes = EchoVisemes(plugins.visemes_from_audio)
         self._listeners: list[Listener] = []
         self.user_audio_taps: list[UserAudioTap] = []
         self._llm_tasks: dict[int, asyncio.Task[None]] = {}
@@ -242,10 +248,12 @@ class ConversationRuntime:
 
     def _on_synthesised(self, gen: int, segment: int, chunk: AudioChunk) -> None:
         """Each synthesised chunk's mouth shapes, timed later by the playout clock."""
+        self._echo_visemes.announce(gen, segment)
         self.visemes.add(gen, segment, chunk.visemes, chunk.samples, chunk.sample_rate)
 
     def _on_drained(self, gen: int) -> None:
         self.visemes.stop(gen)  # all its audio has played: nothing left to time
+        self._echo_visemes.forget(gen)
         self.feed(e.PlayoutDrained(gen))
 
     def add_speech_listener(self, listener: AudioSink) -> None:
@@ -332,12 +340,17 @@ class ConversationRuntime:
                 case e.Synthesize(gen, segment, text):
                     self.speech.synthesize(gen, segment, text)
                 case e.Play(gen, segment, pcm, rate):
+                    # audio no TTS announced is echoed: its visemes come from the sound
+                    marks = self._echo_visemes.marks(gen, segment, pcm, rate)
+                    if marks is not None:
+                        self.visemes.add(gen, segment, marks, len(pcm) // 2, rate)
                     self.playout.enqueue(gen, segment, pcm, rate)
                 case e.StopPlayout(gen):
                     silent_at = self.playout.stop(gen)
                     if silent_at is not None:
                         self.observer.playout_cut(gen, self.clock.now(), silent_at)
                     self.visemes.stop(gen)
+                    self._echo_visemes.forget(gen)
                     for face in self._faces:
                         face.rest()
         # A generation that is no longer live (speaking, or a preemptive reply waiting for

@@ -53,6 +53,8 @@ from openreplica.server.observability import Observability
 from openreplica.server.plugin_factory import ModelFactory, PluginFactory, ScriptedFactory
 from openreplica.server.recordings import Recordings, RecordingSettings
 from openreplica.server.relay_census import RelayCensus
+from openreplica.server.replica_jobs import recover_replica_jobs
+from openreplica.server.replica_training import REPLICA_WEBHOOK_EVENT
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
 from openreplica.server.webhooks import WebhookSender
@@ -129,6 +131,13 @@ def create_app(
         recovered = await finisher.recover(settings.this_node_id if settings.clustered else None)
         if recovered:
             log.warning("marked %d conversations of a previous run as ended", len(recovered))
+        await recover_replica_jobs(
+            store,
+            settings.data_dir / "replicas",
+            clock,
+            lambda rid, url, props: webhooks.send(rid, url, REPLICA_WEBHOOK_EVENT, props),
+            settings.this_node_id if settings.clustered else None,
+        )
         catalog = AvatarCatalog(
             settings.data_dir / "replicas", face_models=_face_models(settings.face_models_path)
         )

@@ -28,6 +28,7 @@ from openreplica.plugins.registry import (
     resolve_vad,
 )
 from openreplica.plugins.scripted import ScriptedTTS
+from openreplica.plugins.viseme_audio import AudioVisemeModel
 from openreplica.runtime import RuntimePlugins
 from openreplica.server.persona_config import ConversationConfig
 
@@ -58,7 +59,12 @@ class ModelFactory:
         if config.llm_engine is not None:
             llm, warning = build_llm(config.llm_engine, config.llm, self._cache)
             _warn(warning)
-        plugins = RuntimePlugins(tts=tts, llm=llm, perception=build_perception(config.perception))
+        plugins = RuntimePlugins(
+            tts=tts,
+            llm=llm,
+            perception=build_perception(config.perception),
+            visemes_from_audio=self._cache.get("visemes_from_audio", AudioVisemeModel.load),
+        )
         try:  # voice input is optional: a text-only conversation works without it
             plugins.vad, warning = build_vad(config.vad_engine, VADOptions(), self._cache)
             _warn(warning)
@@ -142,6 +148,7 @@ class ScriptedFactory:
 
     def __init__(self, ms_per_word: int = 200) -> None:
         self.ms_per_word = ms_per_word
+        self._visemes_from_audio = AudioVisemeModel.load()
 
     async def __call__(self, config: ConversationConfig) -> RuntimePlugins:
         rate = config.engine.output_sample_rate
@@ -149,4 +156,5 @@ class ScriptedFactory:
             tts=ScriptedTTS(sample_rate=rate, ms_per_word=self.ms_per_word),
             llm=EchoingLLM(),
             perception=build_perception(config.perception),
+            visemes_from_audio=self._visemes_from_audio,
         )

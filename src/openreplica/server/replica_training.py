@@ -11,8 +11,9 @@ A video (`kind` "video") is analysed in a worker process by `replica_video.Video
 and becomes `<replica_id>.video` beside the photos, with the same thumbnail, progress,
 errors and webhook.
 
-Job records live in memory: a restart forgets unfinished and failed jobs (the finished
-replicas are files and stay).
+Every change of a job goes to a `JobLog` (the store: `server/replica_jobs.py`), so
+status, progress and errors survive a restart; a job a stop cut off is `error` on the
+next start (see `recover_replica_jobs`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -48,7 +49,14 @@ from openreplica.runtime import Clock
 from openreplica.server.replica_fetch import FetchError
 from openreplica.server.replica_video import VideoTrainer
 
-__all__ = ["REPLICA_WEBHOOK_EVENT", "ReplicaJob", "ReplicaTrainer", "TrainingFailed"]
+__all__ = [
+    "REPLICA_WEBHOOK_EVENT",
+    "JobLog",
+    "MemoryJobs",
+    "ReplicaJob",
+    "ReplicaTrainer",
+    "TrainingFailed",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +90,40 @@ class ReplicaJob:
     kind: Kind = "portrait"
 
 
+class JobLog(Protocol):
+    """Where job records are kept (a completed job is dropped: the catalog has it)."""
+
+    async def save(self, job: ReplicaJob) -> None: ...
+
+    async def get(self, replica_id: str) -> ReplicaJob | None: ...
+
+    async def unfinished(self) -> list[ReplicaJob]: ...
+
+    async def forget(self, replica_id: str) -> bool: ...
+
+
+class MemoryJobs:
+    """Job records in memory only (tests, tools): a restart forgets them."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, ReplicaJob] = {}
+
+    async def save(self, job: ReplicaJob) -> None:
+        if job.status == "completed":
+            self._jobs.pop(job.replica_id, None)
+        else:
+            self._jobs[job.replica_id] = replace(job, task=None)
+
+    async def get(self, replica_id: str) -> ReplicaJob | None:
+        return self._jobs.get(replica_id)
+
+    async def unfinished(self) -> list[ReplicaJob]:
+        return list(self._jobs.values())
+
+    async def forget(self, replica_id: str) -> bool:
+        return self._jobs.pop(replica_id, None) is not None
+
+
 def decode_photo(data: bytes) -> NDArray[np.uint8]:
     """An uploaded or fetched image as RGB; TrainingFailed when it is not one."""
     if not data:
@@ -104,25 +146,44 @@ class ReplicaTrainer:
         notify: Notify,
         save_name: SaveName,
         video: VideoTrainer | None = None,
+        jobs: JobLog | None = None,
     ) -> None:
+        """`jobs`: where job records are kept (default: in memory)."""
         self._catalog = catalog
         self._video = video
         self._save_name = save_name
         self._dir = directory
         self._clock = clock
         self._notify = notify
-        self.jobs: dict[str, ReplicaJob] = {}
+        self._log: JobLog = jobs if jobs is not None else MemoryJobs()
+        #: jobs running in this process (their tasks)
+        self.running: dict[str, ReplicaJob] = {}
+        self._save_lock = asyncio.Lock()
+        self._saving: set[asyncio.Task[None]] = set()
 
     def thumbnail_path(self, replica_id: str) -> Path:
         return self._dir / ".thumbnails" / f"{replica_id}.jpg"
 
-    def start(
+    async def job(self, replica_id: str) -> ReplicaJob | None:
+        """A job still training or failed (a completed one is a replica in the catalog)."""
+        running = self.running.get(replica_id)
+        return running if running is not None else await self._log.get(replica_id)
+
+    async def unfinished(self) -> list[ReplicaJob]:
+        """Jobs still training or failed, oldest first."""
+        stored = {j.replica_id: j for j in await self._log.unfinished()}
+        stored.update({i: j for i, j in self.running.items() if i in stored})
+        return list(stored.values())
+
+    async def start(
         self, name: str, callback_url: str | None, load: Load, kind: Kind = "portrait"
     ) -> ReplicaJob:
-        """Begin a job; `load()` is awaited for the image or video bytes (upload or URL)."""
+        """Begin a job (recorded before this returns); `load()` is awaited for the image
+        or video bytes (upload or URL)."""
         now = self._clock.now()
         job = ReplicaJob(f"r-{uuid.uuid4().hex[:12]}", name, now, now, callback_url, kind=kind)
-        self.jobs[job.replica_id] = job
+        await self._save(job)
+        self.running[job.replica_id] = job
         job.task = asyncio.create_task(self._run(job, load), name=f"replica-{job.replica_id}")
         return job
 
@@ -132,13 +193,13 @@ class ReplicaTrainer:
             if job.kind == "video":
                 await self._train_video(job, data)
                 await self._save_name(job.replica_id, job.name)
-                self._finish(job, "completed", None)
+                await self._finish(job, "completed", None)
                 return
-            self._progress(job, 20)
+            await self._progress(job, 20)
             rgb = decode_photo(data)
-            self._progress(job, 40)
+            await self._progress(job, 40)
             thumb = await asyncio.to_thread(self._check_and_rig, rgb)
-            self._progress(job, 80)
+            await self._progress(job, 80)
             await asyncio.to_thread(self._write, job.replica_id, rgb, thumb)
             await self._save_name(job.replica_id, job.name)
         except (
@@ -149,26 +210,26 @@ class ReplicaTrainer:
             FaceTooSmall,
             VideoRejected,
         ) as exc:
-            self._finish(job, "error", str(exc))
+            await self._finish(job, "error", str(exc))
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug: say so on the job rather than hang at "started"
             log.exception("replica training failed")
-            self._finish(job, "error", f"internal error: {exc!r}")
+            await self._finish(job, "error", f"internal error: {exc!r}")
             return
-        self._finish(job, "completed", None)
+        await self._finish(job, "completed", None)
 
     async def _train_video(self, job: ReplicaJob, data: bytes) -> None:
         if self._video is None or self._catalog.face_models is None:
             raise TrainingFailed(
                 "video replicas need the face models: run `openreplica models pull face`"
             )
-        self._progress(job, 5)
+        await self._progress(job, 5)
         output = self._dir / f"{job.replica_id}{VIDEO_SUFFIX}"
         self._dir.mkdir(parents=True, exist_ok=True)
         await self._video.train(
-            data, output, self.thumbnail_path(job.replica_id), lambda p: self._progress(job, p)
+            data, output, self.thumbnail_path(job.replica_id), lambda p: self._progress_soon(job, p)
         )
 
     def _check_and_rig(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -195,17 +256,42 @@ class ReplicaTrainer:
             thumb_path.unlink(missing_ok=True)
             raise
 
-    def _progress(self, job: ReplicaJob, progress: int) -> None:
+    async def _progress(self, job: ReplicaJob, progress: int) -> None:
         job.progress = progress
         job.updated_at = self._clock.now()
+        await self._save(job)
 
-    def _finish(self, job: ReplicaJob, status: Status, error: str | None) -> None:
+    def _progress_soon(self, job: ReplicaJob, progress: int) -> None:
+        """`_progress` for a plain callback (the video worker's): saved in the background.
+        A save writes the job as it is then, so a late one cannot undo a later change."""
+        job.progress = progress
+        job.updated_at = self._clock.now()
+        task = asyncio.get_running_loop().create_task(self._save(job, quiet=True))
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
+
+    async def _save(self, job: ReplicaJob, quiet: bool = False) -> None:
+        """One save at a time (an update never races the insert). A background save
+        (`quiet`) of a job no longer running (finished, or deleted) is dropped."""
+        async with self._save_lock:
+            if quiet and job.replica_id not in self.running:
+                return
+            try:
+                await self._log.save(job)
+            except Exception:
+                if not quiet:
+                    raise
+                log.exception("replica %s: saving its progress failed", job.replica_id)
+
+    async def _finish(self, job: ReplicaJob, status: Status, error: str | None) -> None:
         job.status = status
         job.error_message = error
         job.progress = 100 if status == "completed" else job.progress
         job.updated_at = self._clock.now()
-        if status == "completed":
-            self.jobs.pop(job.replica_id, None)  # the catalog knows it from now on
+        try:
+            await self._save(job)  # completed: dropped, the catalog knows it from now on
+        finally:
+            self.running.pop(job.replica_id, None)
         if job.callback_url:
             props: dict[str, object] = {"replica_id": job.replica_id, "status": status}
             if error is not None:
@@ -214,11 +300,12 @@ class ReplicaTrainer:
 
     async def delete(self, replica_id: str) -> bool:
         """Forget a job or remove a finished replica's files. False when unknown."""
-        job = self.jobs.pop(replica_id, None)
+        job = self.running.pop(replica_id, None)
         if job is not None and job.task is not None and not job.task.done():
             job.task.cancel()
             await asyncio.gather(job.task, return_exceptions=True)
-        removed = job is not None
+        async with self._save_lock:  # after any background save of it
+            removed = await self._log.forget(replica_id) or job is not None
         for path in [
             self._dir / f"{replica_id}{s}" for s in (".png", ".jpg", ".jpeg", VIDEO_SUFFIX)
         ]:

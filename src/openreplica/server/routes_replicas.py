@@ -29,6 +29,7 @@ from openreplica.server.errors import (
     not_found,
 )
 from openreplica.server.replica_fetch import fetch_image, fetch_video
+from openreplica.server.replica_jobs import StoredJobs
 from openreplica.server.replica_training import (
     REPLICA_WEBHOOK_EVENT,
     ReplicaJob,
@@ -76,8 +77,15 @@ def trainer(request: Request) -> ReplicaTrainer:
             s.catalog.rename(replica_id, name)
 
         video = VideoTrainer(s.settings.face_models_path)
+        node_id = s.settings.this_node_id if s.settings.clustered else None
         found = state.replica_trainer = ReplicaTrainer(
-            s.catalog, s.settings.data_dir / "replicas", s.clock, notify, save_name, video
+            s.catalog,
+            s.settings.data_dir / "replicas",
+            s.clock,
+            notify,
+            save_name,
+            video,
+            jobs=StoredJobs(s.store, node_id),
         )
     return found
 
@@ -146,7 +154,7 @@ async def list_replicas(
     verbose: Annotated[bool, Query(description="accepted; every field is always sent")] = False,
 ) -> dict[str, Any]:
     infos: list[AvatarInfo | ReplicaJob] = [*s.catalog.list()]
-    infos += [j for j in trainer(request).jobs.values() if j.replica_id not in s.catalog]
+    infos += [j for j in await trainer(request).unfinished() if j.replica_id not in s.catalog]
     if replica_type is not None:
         infos = [i for i in infos if isinstance(i, ReplicaJob) or _type(i) == replica_type]
         infos = [i for i in infos if replica_type == "user" or not isinstance(i, ReplicaJob)]
@@ -179,7 +187,7 @@ async def get_replica(
     s: Annotated[Services, Depends(services)],
     verbose: Annotated[bool, Query(description="accepted; every field is always sent")] = False,
 ) -> dict[str, Any]:
-    job = trainer(request).jobs.get(replica_id)
+    job = await trainer(request).job(replica_id)
     if job is not None and replica_id not in s.catalog:
         return job_out(job, request)
     info = _find(s, replica_id)
@@ -262,7 +270,7 @@ async def create_replica(
             return await fetch_image(url, allow_private=allow, max_bytes=MAX_PHOTO_BYTES)
 
         kind_made = "portrait"
-    job = trainer(request).start(name, body.callback_url, load, kind_made)
+    job = await trainer(request).start(name, body.callback_url, load, kind_made)
     return job_out(job, request)
 
 

@@ -22,6 +22,7 @@ from openreplica.server.tables import (
     ConversationRow,
     EventRow,
     PersonaRow,
+    ReplicaJobRow,
     ReplicaRow,
     WebhookDeliveryRow,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "DeliveryStatus",
     "EventRecord",
     "PersonaRecord",
+    "ReplicaJobRecord",
     "Store",
     "WebhookClaim",
     "WebhookDeliveryRecord",
@@ -100,6 +102,41 @@ class WebhookClaim:
 
     delivery: WebhookDeliveryRecord | None
     held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaJobRecord:
+    """A replica training job (`server/replica_training.py`): `started` or `error`."""
+
+    replica_id: str
+    replica_name: str
+    status: str
+    progress: int
+    error_message: str | None
+    callback_url: str | None
+    created_at: float
+    updated_at: float
+    #: in a cluster, the node running it (None on a single server)
+    node_id: str | None = None
+    #: `portrait` or `video`
+    kind: str = "portrait"
+
+
+_JOB_FIELDS = (
+    "replica_name",
+    "status",
+    "progress",
+    "error_message",
+    "callback_url",
+    "created_at",
+    "updated_at",
+    "node_id",
+    "kind",
+)
+
+
+def _job(row: ReplicaJobRow) -> ReplicaJobRecord:
+    return ReplicaJobRecord(row.replica_id, *(getattr(row, f) for f in _JOB_FIELDS))
 
 
 def _persona(row: PersonaRow) -> PersonaRecord:
@@ -317,6 +354,44 @@ class Store:
                 session.add(ReplicaRow(replica_id=replica_id, replica_name=name, updated_at=now))
             else:
                 row.replica_name, row.updated_at = name, now
+
+    async def save_replica_job(self, job: ReplicaJobRecord) -> None:
+        """Insert or update a training job's record."""
+        async with self._sessions.begin() as session:
+            row = await session.get(ReplicaJobRow, job.replica_id)
+            if row is None:
+                session.add(
+                    ReplicaJobRow(
+                        replica_id=job.replica_id, **{f: getattr(job, f) for f in _JOB_FIELDS}
+                    )
+                )
+            else:
+                for f in _JOB_FIELDS:
+                    setattr(row, f, getattr(job, f))
+
+    async def replica_job(self, replica_id: str) -> ReplicaJobRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(ReplicaJobRow, replica_id)
+            return _job(row) if row is not None else None
+
+    async def replica_jobs(
+        self, status: str | None = None, node_id: str | None = None
+    ) -> list[ReplicaJobRecord]:
+        """Jobs oldest first; only those with `status`, and (when given) run by `node_id`."""
+        query = select(ReplicaJobRow).order_by(ReplicaJobRow.created_at)
+        if status is not None:
+            query = query.where(ReplicaJobRow.status == status)
+        if node_id is not None:
+            query = query.where(ReplicaJobRow.node_id == node_id)
+        async with self._sessions() as session:
+            return [_job(r) for r in await session.scalars(query)]
+
+    async def delete_replica_job(self, replica_id: str) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(ReplicaJobRow).where(ReplicaJobRow.replica_id == replica_id)
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     # ------------------------------------------------------------------ events
 

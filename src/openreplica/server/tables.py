@@ -21,6 +21,7 @@ __all__ = [
     "ConversationRow",
     "EventRow",
     "PersonaRow",
+    "ReplicaJobRow",
     "ReplicaRow",
     "WebhookDeliveryRow",
 ]
@@ -87,6 +88,29 @@ class ReplicaRow(Base):
     replica_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     replica_name: Mapped[str] = mapped_column(String(512))
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ReplicaJobRow(Base):
+    """A replica being made (`POST /v2/replicas`) or that failed to be: its status and
+    progress survive a restart. A completed job's row is deleted (the replica is the
+    catalog's from then on)."""
+
+    __tablename__ = "replica_jobs"
+
+    replica_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    replica_name: Mapped[str] = mapped_column(String(512))
+    #: `started` or `error` (a completed job has no row)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    #: out of 100
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    #: the node running the job, in a cluster (None on a single server)
+    node_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    #: what it makes: `portrait` (from a photo) or `video`
+    kind: Mapped[str] = mapped_column(String(16), default="portrait")
 
 
 class WebhookDeliveryRow(Base):

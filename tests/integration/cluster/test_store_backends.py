@@ -18,6 +18,7 @@ from openreplica.server.store import (
     DeliveryStatus,
     EventRecord,
     PersonaRecord,
+    ReplicaJobRecord,
     Store,
     WebhookDeliveryRecord,
 )
@@ -66,7 +67,7 @@ async def test_the_migrations_build_exactly_the_tables_the_code_declares(
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).one()
-            assert version[0] == "0002"
+            assert version[0] == "0003"
         await upgrade(engine)  # a second start changes nothing
     finally:
         await engine.dispose()
@@ -139,6 +140,23 @@ async def test_personas_conversations_events_and_replicas_round_trip(store: Stor
     assert await store.delete_conversation("c1")
     assert await store.get_conversation("c1") is None
     assert await store.load_events("c1") == []
+
+
+async def test_replica_jobs_round_trip_and_filter_by_status_and_node(store: Store) -> None:
+    started = ReplicaJobRecord("r-a", "Ada", "started", 20, None, "http://h/x", 1.0, 2.0, "n1")
+    failed = ReplicaJobRecord("r-b", "Bo", "error", 40, "no face found", None, 0.5, 3.0)
+    await store.save_replica_job(started)
+    await store.save_replica_job(failed)
+    assert await store.replica_job("r-a") == started
+    assert await store.replica_jobs() == [failed, started]  # oldest first
+    assert await store.replica_jobs("started") == [started]
+    assert await store.replica_jobs("started", "n2") == []
+    assert await store.replica_jobs(node_id="n1") == [started]
+    moved_on = ReplicaJobRecord("r-a", "Ada", "started", 80, None, "http://h/x", 1.0, 4.0, "n1")
+    await store.save_replica_job(moved_on)  # an update, not a second row
+    assert await store.replica_jobs("started") == [moved_on]
+    assert await store.delete_replica_job("r-a") and not await store.delete_replica_job("r-a")
+    assert await store.replica_job("r-a") is None
 
 
 async def test_webhook_deliveries_keep_their_order_and_pending_ones_survive_a_delete(

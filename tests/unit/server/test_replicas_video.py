@@ -93,7 +93,7 @@ async def test_deleting_a_video_in_training_stops_it_and_leaves_nothing(
     )
     rid = response.json()["replica_id"]
     assert response.json()["kind"] == "video"  # told by its name
-    job = api.app.state.replica_trainer.jobs[rid]
+    job = api.app.state.replica_trainer.running[rid]
     await eventually(lambda: job.progress >= 5, timeout=30, message="training under way")
     assert (await api.client.delete(f"/v2/replicas/{rid}")).status_code == 204
     assert job.task is not None and job.task.cancelled()

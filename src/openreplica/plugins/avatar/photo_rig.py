@@ -46,6 +46,8 @@ F64 = NDArray[np.float64]
 _FACE_FRACTION = 0.42  # forehead-to-chin height / frame height
 _FACE_CENTRE_Y = 0.46  # where the face's centre sits, as a fraction of the height
 _REST = VISEMES.index("rest")
+#: pixels a viseme moves by less than this (the upper face) are not remapped
+_TRIM_PX = 0.05
 _THROAT = np.array((44, 20, 20), np.float32)
 _TONGUE = np.array((128, 58, 56), np.float32)
 _TEETH = np.array((226, 218, 208), np.float32)
@@ -117,7 +119,8 @@ class PhotoRig:
         knots, keep = _spread(knots, 1.5)
         bases = viseme_bases(pts)
         bases = np.concatenate([bases, np.zeros((len(bases), len(border), 2))], 1)[:, keep]
-        self._fields = SplineFields(knots, bases, self.roi, step=4)
+        self._fields = SplineFields(knots, bases, self.roi, step=4, trim=_TRIM_PX)
+        self.roi = self._fields.roi  # only where the lips, jaw and chin move
         self._n_visemes = len(VISEMES)
         self._lids = _Eyelids(self.base, pts)
 

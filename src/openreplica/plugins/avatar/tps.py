@@ -5,7 +5,9 @@ because the spline is linear in those displacements, every *basis* displacement 
 (one per viseme, one for a blink) is turned into a dense field once, and a frame's field
 is just the weighted sum of the basis fields. Fields are computed on a coarse grid over
 a region of interest and upsampled; the backward map (which source pixel lands where)
-uses one fixed-point step: source(x) = x - d(x - d(x)).
+uses one fixed-point step: source(x) = x - d(x - d(x)). With `trim`, the region shrinks
+to where some basis moves pixels by at least `trim` px (the lips, jaw and chin: about
+the lower half of the face), so a frame remaps only that.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class SplineFields:
         roi: tuple[int, int, int, int],
         step: int = 4,
         smoothing: float = 0.5,
+        trim: float = 0.0,
     ) -> None:
         n = len(knots)
         x0, y0, x1, y1 = roi
@@ -65,6 +68,9 @@ class SplineFields:
             .reshape(len(bases), *self.grid_shape, 2)
             .astype(np.float32)
         )
+        if trim > 0.0:
+            self._trim(trim)
+        x0, y0, x1, y1 = self.roi
         gh, gw = self.grid_shape
         self._gx, self._gy = np.meshgrid(
             np.arange(gw, dtype=np.float32), np.arange(gh, dtype=np.float32)
@@ -74,6 +80,27 @@ class SplineFields:
             np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
         )
         self._ux, self._uy = self._px / step, self._py / step
+
+    def _trim(self, threshold: float) -> None:
+        """Keep the grid rows and columns where some basis moves a point by at least
+        `threshold` px, plus one grid cell around them."""
+        moving = np.abs(self.fields).max(axis=(0, 3)) >= threshold
+        if not moving.any():
+            return
+        rows, cols = np.nonzero(moving.any(axis=1))[0], np.nonzero(moving.any(axis=0))[0]
+        gh, gw = self.grid_shape
+        r0, r1 = max(0, int(rows[0]) - 1), min(gh - 1, int(rows[-1]) + 1)
+        c0, c1 = max(0, int(cols[0]) - 1), min(gw - 1, int(cols[-1]) + 1)
+        x0, y0, x1, y1 = self.roi
+        step = self.step
+        self.roi = (
+            x0 + c0 * step,
+            y0 + r0 * step,
+            min(x1, x0 + c1 * step),
+            min(y1, y0 + r1 * step),
+        )
+        self.fields = np.ascontiguousarray(self.fields[:, r0 : r1 + 1, c0 : c1 + 1])
+        self.grid_shape = (r1 - r0 + 1, c1 - c0 + 1)
 
     def maps(self, weights: F64) -> tuple[F32, F32]:
         """`cv2.remap` maps (ROI-relative source coordinates) for a weighted basis sum."""
