@@ -43,6 +43,7 @@ from openreplica.engine.deferred import (
     SpeakEcho,
     TurnEnd,
 )
+from openreplica.engine.echo_limits import echo_refusal, pcm_seconds
 from openreplica.engine.events import Events
 from openreplica.engine.generation import Generation, GenerationKind
 from openreplica.engine.io import (
@@ -326,46 +327,21 @@ class ConversationEngine:
     def _accept_echo(self, props: EchoProps, now: float) -> None:
         """Speak an echo now (or after the greeting) unless it would cross a limit."""
         pcm = props.pcm() if props.modality == "audio" else b""
-        refusal = self._echo_refusal(props, pcm)
+        waiting = [w for w in self._deferred if isinstance(w, SpeakEcho)]
+        refusal = echo_refusal(
+            props,
+            pcm,
+            continued=self._continued_echo(props),
+            waiting=(sum(w.chars for w in waiting), sum(w.seconds for w in waiting)),
+            limits=self.settings.limits,
+            output_sample_rate=self.settings.output_sample_rate,
+        )
         if refusal is not None:
             code, message = refusal
             self._out.append(SendError(code, message, "conversation.echo"))
             return
-        chars, seconds = len(props.text or ""), self._seconds(pcm, props.sample_rate)
+        chars, seconds = len(props.text or ""), pcm_seconds(pcm, props.sample_rate)
         self._defer_or_run(SpeakEcho(props, pcm, chars, seconds), now)
-
-    def _waiting_echoes(self) -> tuple[int, float]:
-        """(characters, seconds) of the echoes waiting for the greeting: they count
-        against the limits too."""
-        waiting = [w for w in self._deferred if isinstance(w, SpeakEcho)]
-        return sum(w.chars for w in waiting), sum(w.seconds for w in waiting)
-
-    def _echo_refusal(self, props: EchoProps, pcm: bytes) -> tuple[ErrorCode, str] | None:
-        limits = self.settings.limits
-        continued = self._continued_echo(props)
-        waiting_chars, waiting_seconds = self._waiting_echoes()
-        if props.modality == "text":
-            chars = len(props.text or "")
-            before = waiting_chars + (len(continued.text) if continued else 0)
-            if before + chars <= limits.max_utterance_chars:
-                return None
-            already = f" and this utterance already has {before}" if before else ""
-            return (
-                ErrorCode.INVALID_PROPERTIES,
-                f"`properties.text` is {chars} characters{already}; one replica utterance "
-                f"may speak at most {limits.max_utterance_chars} characters",
-            )
-        seconds = self._seconds(pcm, props.sample_rate)
-        queued = continued.spoken.queued_samples if continued else 0
-        ahead = waiting_seconds + queued / self.settings.output_sample_rate
-        if ahead + seconds <= limits.max_echo_audio_ahead:
-            return None
-        return (
-            ErrorCode.AUDIO_BUFFER_FULL,
-            f"this chunk holds {seconds:.2f} s of audio and {ahead:.2f} s already wait to "
-            f"be played; at most {limits.max_echo_audio_ahead:g} s of echoed audio may wait "
-            "ahead of playout: send audio no faster than real time",
-        )
 
     def _continued_echo(self, props: EchoProps) -> Generation | None:
         """The generation this echo adds to (same `inference_id`, not done), if any."""
@@ -378,10 +354,6 @@ class ConversationEngine:
         ):
             return current
         return None
-
-    @staticmethod
-    def _seconds(pcm: bytes, sample_rate: int) -> float:
-        return len(pcm) / 2 / sample_rate
 
     def _echo(self, props: EchoProps, pcm: bytes, now: float) -> None:
         continued = self._continued_echo(props)
