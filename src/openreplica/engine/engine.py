@@ -763,9 +763,12 @@ class ConversationEngine:
             self.context.add_replica(heard, self._tools.calls_of(gen.tool_calls))
         self._tools.generation_finished(gen.tool_calls)
         self._current = None
-        if not interrupted:  # an interruption cancels the waiting tools instead
+        if not interrupted:
+            # (a cut cancels the waiting tools instead; and deferred work waits for the
+            # greeting to be *spoken*: a cut greeting is a shutdown, and a cut made while
+            # running deferred work must not start the next item inside the current one)
             self._continue_after_tools(now)
-        self._run_deferred(now)
+            self._run_deferred(now)
 
     # ------------------------------------------------------------------ output
 
