@@ -26,7 +26,13 @@ from enum import Enum
 from typing import Generic, TypeVar
 
 
-class Words(Enum):
+class _IdentityEnum(Enum):
+    # Members are singletons compared by identity, so hash them by identity too: Enum's
+    # own __hash__ is a Python function, and table lookups run on per-frame paths.
+    __hash__ = object.__hash__
+
+
+class Words(_IdentityEnum):
     """Where a generation's text and audio come from."""
 
     LLM = "llm"  # a reply: the LLM is streaming it
@@ -34,12 +40,12 @@ class Words(Enum):
     COMPLETE = "complete"  # nothing more will be added
 
 
-class WordsEvent(Enum):
+class WordsEvent(_IdentityEnum):
     MORE = "more"  # text or audio added (an LLM token or tool call, an echo chunk)
     DONE = "done"  # the LLM finished or failed, the echo said done (or went quiet)
 
 
-class Voice(Enum):
+class Voice(_IdentityEnum):
     """What clients were told of a generation's speech."""
 
     QUIET = "quiet"  # nothing played yet: clients know nothing of it
@@ -48,13 +54,13 @@ class Voice(Enum):
     ENDED = "ended"  # finished or cut: stopped_speaking sent if it had started
 
 
-class VoiceEvent(Enum):
+class VoiceEvent(_IdentityEnum):
     PLAYED = "played"  # its first audio was played
     UTTERED = "uttered"  # its conversation.utterance went out
     END = "end"  # it finished playing, or was cut
 
 
-class Queue(Enum):
+class Queue(_IdentityEnum):
     """A generation's audio in the runtime's playout."""
 
     EMPTY = "empty"  # nothing handed to playout yet
@@ -62,12 +68,12 @@ class Queue(Enum):
     DRAINED = "drained"  # everything handed over has been played
 
 
-class QueueEvent(Enum):
+class QueueEvent(_IdentityEnum):
     PLAY = "play"  # audio handed to playout
     DRAINED = "drained"  # the runtime reports its queue empty
 
 
-class Listening(Enum):
+class Listening(_IdentityEnum):
     """The user's side of the current turn."""
 
     IDLE = "idle"  # no speech in this turn yet
@@ -76,7 +82,7 @@ class Listening(Enum):
     ELAPSED = "elapsed"  # the pause ran out: committing once every final is in
 
 
-class ListeningEvent(Enum):
+class ListeningEvent(_IdentityEnum):
     START = "start"  # VAD speech start
     END = "end"  # VAD speech end
     ELAPSE = "elapse"  # the pause's deadline passed (timer or the end-of-turn model)
@@ -84,7 +90,7 @@ class ListeningEvent(Enum):
     COMMIT = "commit"  # the turn was committed (or was only noise)
 
 
-class CallPhase(Enum):
+class CallPhase(_IdentityEnum):
     """One tool call the client runs."""
 
     ASKED = "asked"  # the LLM asked; its generation is still speaking
@@ -93,7 +99,7 @@ class CallPhase(Enum):
     READY = "ready"  # both: the result can go to the LLM
 
 
-class CallEvent(Enum):
+class CallEvent(_IdentityEnum):
     RESULT = "result"  # conversation.tool_result arrived
     ASKER_DONE = "asker_done"  # the generation that asked finished (not cut)
 
