@@ -179,10 +179,13 @@ class ConversationEngine:
         if self._ended:
             return []
         match item:
-            # model output first: it is most of the traffic (a report per played frame)
+            # the most frequent first: a report per played frame, then interactions
+            case AudioPlayed():
+                self._on_model_output(item, now)
+            case InteractionReceived(interaction):
+                self._on_interaction(interaction, now)
             case (
-                AudioPlayed()
-                | LLMToken()
+                LLMToken()
                 | SpeechAudio()
                 | SpeechSegmentDone()
                 | PlayoutDrained()
@@ -192,8 +195,6 @@ class ConversationEngine:
                 | SpeechFailed()
             ):
                 self._on_model_output(item, now)
-            case InteractionReceived(interaction):
-                self._on_interaction(interaction, now)
             case UserSpeechStarted():
                 self._on_user_started(item, now)
             case UserSpeechEnded():
@@ -776,7 +777,8 @@ class ConversationEngine:
         self._out.append(Emit(event))
 
     def _emit_all(self, events: tuple[Event, ...]) -> None:
-        self._out.extend(Emit(event) for event in events)
+        for event in events:  # (a loop: a generator costs more for two events)
+            self._out.append(Emit(event))
 
     def _emit_streaming(
         self, gen: Generation, speech: str, *, final: bool, interrupted: bool = False
