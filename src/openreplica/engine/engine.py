@@ -364,6 +364,7 @@ class ConversationEngine:
             self._interrupt(now)
             kind: GenerationKind = "echo_text" if props.modality == "text" else "echo_audio"
             gen = self._new_generation(kind, inference_id=props.inference_id)
+        gen.on_words(WordsEvent.MORE)
         if props.modality == "text":
             self._add_text(gen, props.text or "")
             if props.is_done is not False:
