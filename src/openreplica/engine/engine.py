@@ -22,15 +22,29 @@ Rules this module keeps (SPEC §1.1, §3):
 - A preemptive reply (started on the final transcript at a pause) stays invisible: no
   event, no playout, nothing in the context, until the turn commits with the context it
   was started on; if the user goes on it is cancelled (`turn_stats` counts both).
+
+How it is built: the phases of generations, the user's turn and tool calls, and every
+transition between them, are the tables in `phases.py`; the protocol events are built in
+`events.py`; work put off until the greeting ends is data (`deferred.py`) run by `_run`.
+Every input type has its case in `handle`; one that has none is refused with an error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import assert_never
 
 from openreplica.engine.audio_analysis import TurnAudio
 from openreplica.engine.context import LLMContext
+from openreplica.engine.deferred import (
+    BeginTurn,
+    ContinueAfterTools,
+    Deferred,
+    SpeakEcho,
+    TurnEnd,
+)
+from openreplica.engine.echo_limits import echo_refusal, pcm_seconds
+from openreplica.engine.events import Events
 from openreplica.engine.generation import Generation, GenerationKind
 from openreplica.engine.io import (
     AudioPlayed,
@@ -44,6 +58,7 @@ from openreplica.engine.io import (
     LLMFinished,
     LLMToken,
     LLMToolCall,
+    ModelOutput,
     PerceptionAnalysisReady,
     PerceptionToolCallDetected,
     Play,
@@ -64,13 +79,14 @@ from openreplica.engine.io import (
     resampled_length,
 )
 from openreplica.engine.perception import PerceptionState, with_visual_context
+from openreplica.engine.phases import Queue, QueueEvent, Voice, VoiceEvent, Words, WordsEvent
 from openreplica.engine.preemption import Preemption
 from openreplica.engine.presence import Heartbeat
 from openreplica.engine.sentences import SentenceSplitter
 from openreplica.engine.settings import COMPLETE_PROBABILITY, EngineSettings, TurnTaking
 from openreplica.engine.tools import ToolCalls
 from openreplica.engine.trailing_words import ends_mid_sentence
-from openreplica.engine.turn_stats import TurnDecider, TurnStats
+from openreplica.engine.turn_stats import TurnStats
 from openreplica.engine.user_turn import UserTurn
 from openreplica.protocol import (
     AnyInteraction,
@@ -81,38 +97,13 @@ from openreplica.protocol import (
     Event,
     Interrupt,
     OverwriteContext,
-    ReplicaInterrupted,
-    ReplicaJoined,
-    ReplicaJoinedProps,
-    ReplicaPresent,
-    ReplicaStartedSpeaking,
-    ReplicaStoppedProps,
-    ReplicaStoppedSpeaking,
     Respond,
     Resume,
-    Role,
-    RoleProps,
     Sensitivity,
-    Shutdown,
-    ShutdownProps,
-    StartedSpeaking,
-    StoppedProps,
-    StoppedSpeaking,
-    StreamingProps,
-    ToolCall,
-    ToolCallProps,
     ToolResult,
-    UserStartedSpeaking,
-    UserStoppedSpeaking,
-    Utterance,
     UtteranceProps,
-    UtteranceStreaming,
     event_type_of,
 )
-
-Deferred = Callable[[float], None]
-#: how a spoken user turn ended: (what decided it, seconds from speech end to commit)
-TurnEnd = tuple[TurnDecider, float]
 
 
 class ConversationEngine:
@@ -129,13 +120,12 @@ class ConversationEngine:
             settings.system_prompt, settings.context, settings.max_llm_history
         )
         self._new_inference_id = new_inference_id
+        self._events = Events(conversation_id, settings.replica_id)
         self._turn_idx = 0
         self._next_gen = 1
         self._current: Generation | None = None
+        #: waiting for the greeting to end, in arrival order
         self._deferred: list[Deferred] = []
-        # Echoes waiting for the greeting count against the limits too.
-        self._waiting_echo_chars = 0
-        self._waiting_echo_seconds = 0.0
         self._user = UserTurn()
         self._tools = ToolCalls()
         self._barge_in_at: float | None = None
@@ -175,26 +165,36 @@ class ConversationEngine:
 
     def start(self, now: float) -> list[Effect]:
         """The replica joins: `system.replica_joined`, then the greeting if any."""
-        self._emit(
-            ReplicaJoined(
-                conversation_id=self.conversation_id,
-                properties=ReplicaJoinedProps(replica_id=self.settings.replica_id),
-            )
-        )
+        self._emit(self._events.joined())
         self._heartbeat.start(now)
         greeting = (self.settings.custom_greeting or "").strip()
         if greeting:
-            gen = self._new_generation("greeting", interruptible=False)
+            gen = self._new_generation("greeting")
             self._add_text(gen, greeting)
             self._complete_text(gen)
         return self._flush()
 
     def handle(self, item: EngineInput, now: float) -> list[Effect]:
+        """Every input type has its case; one without raises (a bug, never dropped)."""
         if self._ended:
             return []
         match item:
+            # the most frequent first: a report per played frame, then interactions
+            case AudioPlayed():
+                self._on_model_output(item, now)
             case InteractionReceived(interaction):
                 self._on_interaction(interaction, now)
+            case (
+                LLMToken()
+                | SpeechAudio()
+                | SpeechSegmentDone()
+                | PlayoutDrained()
+                | LLMToolCall()
+                | LLMFinished()
+                | LLMFailed()
+                | SpeechFailed()
+            ):
+                self._on_model_output(item, now)
             case UserSpeechStarted():
                 self._on_user_started(item, now)
             case UserSpeechEnded():
@@ -213,7 +213,7 @@ class ConversationEngine:
                 if (analysis := self._perception.analysis(text)) is not None:
                     self._emit(analysis)
             case _:
-                self._on_model_output(item, now)
+                assert_never(item)
         return self._flush()
 
     def next_deadline(self) -> float | None:
@@ -230,12 +230,7 @@ class ConversationEngine:
         if self._ended:
             return []
         if self._heartbeat.due(now):
-            self._emit(
-                ReplicaPresent(
-                    conversation_id=self.conversation_id,
-                    properties=ReplicaJoinedProps(replica_id=self.settings.replica_id),
-                )
-            )
+            self._emit(self._events.present())
         if self._barge_in_at is not None and now >= self._barge_in_at:
             self._barge_in_at = None
             if self._user.speaking:
@@ -256,12 +251,7 @@ class ConversationEngine:
         if self._current is not None:
             self._cut(self._current, now)
         self._drop_preempt()
-        self._emit(
-            Shutdown(
-                conversation_id=self.conversation_id,
-                properties=ShutdownProps(shutdown_reason=reason),
-            )
-        )
+        self._emit(self._events.shutdown(reason))
         self._ended = True
         self._heartbeat.stop()
         return self._flush()
@@ -273,10 +263,8 @@ class ConversationEngine:
             case Echo(properties=echo):
                 self._accept_echo(echo, now)
             case Respond(properties=respond):
-                if self._refused_in_echo_mode(interaction):
-                    return
-                text = respond.text.strip()
-                self._defer_or_run(lambda t: self._begin_turn(text, t), now)
+                if not self._refused_in_echo_mode(interaction):
+                    self._defer_or_run(BeginTurn(respond.text.strip()), now)
             case Interrupt():
                 self._interrupt(now)
             case OverwriteContext(properties=props):
@@ -292,6 +280,8 @@ class ConversationEngine:
                     self._on_tool_result(interaction, now)
             case Resume():
                 pass  # replay is the transport's business; nothing changes here
+            case _:
+                assert_never(interaction)
 
     def _refused_in_echo_mode(self, interaction: AnyInteraction) -> bool:
         if self.settings.pipeline_mode != "echo":
@@ -307,62 +297,52 @@ class ConversationEngine:
         )
         return True
 
-    def _defer_or_run(self, action: Deferred, now: float) -> None:
+    # ------------------------------------------------------------------ deferred work
+
+    def _defer_or_run(self, work: Deferred, now: float) -> None:
         """Run now, or after the uninterruptible greeting has been spoken."""
         current = self._current
         if current is not None and not current.interruptible:
-            self._deferred.append(action)
+            self._deferred.append(work)
         else:
-            action(now)
+            self._run(work, now)
+
+    def _run_deferred(self, now: float) -> None:
+        while self._deferred and (self._current is None or self._current.interruptible):
+            self._run(self._deferred.pop(0), now)
+
+    def _run(self, work: Deferred, now: float) -> None:
+        match work:
+            case BeginTurn(text, ended_by, heard):
+                self._begin_turn(text, now, ended_by, heard)
+            case SpeakEcho(props, pcm):
+                self._echo(props, pcm, now)
+            case ContinueAfterTools(turn_idx):
+                self._interrupt(now)
+                self._start_reply(turn_idx)
+            case _:
+                assert_never(work)
+
+    # ------------------------------------------------------------------ echoes
 
     def _accept_echo(self, props: EchoProps, now: float) -> None:
         """Speak an echo now (or after the greeting) unless it would cross a limit."""
         pcm = props.pcm() if props.modality == "audio" else b""
-        refusal = self._echo_refusal(props, pcm)
+        waiting = [w for w in self._deferred if isinstance(w, SpeakEcho)]
+        refusal = echo_refusal(
+            props,
+            pcm,
+            continued=self._continued_echo(props),
+            waiting=(sum(w.chars for w in waiting), sum(w.seconds for w in waiting)),
+            limits=self.settings.limits,
+            output_sample_rate=self.settings.output_sample_rate,
+        )
         if refusal is not None:
             code, message = refusal
             self._out.append(SendError(code, message, "conversation.echo"))
             return
-        current = self._current
-        if current is None or current.interruptible:
-            self._echo(props, pcm, now)
-            return
-        chars, seconds = len(props.text or ""), self._seconds(pcm, props.sample_rate)
-        self._waiting_echo_chars += chars
-        self._waiting_echo_seconds += seconds
-
-        def run(t: float) -> None:
-            self._waiting_echo_chars -= chars
-            self._waiting_echo_seconds -= seconds
-            self._echo(props, pcm, t)
-
-        self._deferred.append(run)
-
-    def _echo_refusal(self, props: EchoProps, pcm: bytes) -> tuple[ErrorCode, str] | None:
-        limits = self.settings.limits
-        continued = self._continued_echo(props)
-        if props.modality == "text":
-            chars = len(props.text or "")
-            before = self._waiting_echo_chars + (len(continued.text) if continued else 0)
-            if before + chars <= limits.max_utterance_chars:
-                return None
-            already = f" and this utterance already has {before}" if before else ""
-            return (
-                ErrorCode.INVALID_PROPERTIES,
-                f"`properties.text` is {chars} characters{already}; one replica utterance "
-                f"may speak at most {limits.max_utterance_chars} characters",
-            )
-        seconds = self._seconds(pcm, props.sample_rate)
-        queued = continued.spoken.queued_samples if continued else 0
-        ahead = self._waiting_echo_seconds + queued / self.settings.output_sample_rate
-        if ahead + seconds <= limits.max_echo_audio_ahead:
-            return None
-        return (
-            ErrorCode.AUDIO_BUFFER_FULL,
-            f"this chunk holds {seconds:.2f} s of audio and {ahead:.2f} s already wait to "
-            f"be played; at most {limits.max_echo_audio_ahead:g} s of echoed audio may wait "
-            "ahead of playout: send audio no faster than real time",
-        )
+        chars, seconds = len(props.text or ""), pcm_seconds(pcm, props.sample_rate)
+        self._defer_or_run(SpeakEcho(props, pcm, chars, seconds), now)
 
     def _continued_echo(self, props: EchoProps) -> Generation | None:
         """The generation this echo adds to (same `inference_id`, not done), if any."""
@@ -371,14 +351,10 @@ class ConversationEngine:
             current is not None
             and props.inference_id is not None
             and current.inference_id == props.inference_id
-            and not current.complete
+            and current.words is not Words.COMPLETE
         ):
             return current
         return None
-
-    @staticmethod
-    def _seconds(pcm: bytes, sample_rate: int) -> float:
-        return len(pcm) / 2 / sample_rate
 
     def _echo(self, props: EchoProps, pcm: bytes, now: float) -> None:
         continued = self._continued_echo(props)
@@ -388,6 +364,7 @@ class ConversationEngine:
             self._interrupt(now)
             kind: GenerationKind = "echo_text" if props.modality == "text" else "echo_audio"
             gen = self._new_generation(kind, inference_id=props.inference_id)
+        gen.on_words(WordsEvent.MORE)
         if props.modality == "text":
             self._add_text(gen, props.text or "")
             if props.is_done is not False:
@@ -399,14 +376,15 @@ class ConversationEngine:
             self._play(gen, segment, pcm, props.sample_rate)
             gen.spoken.audio_done(segment)
             if props.is_done:
-                gen.complete = True
+                gen.on_words(WordsEvent.DONE)
         self._check_finished(gen, now)
 
+    # ------------------------------------------------------------------ turns
+
     def _begin_turn(
-        self, text: str, now: float, spoken: TurnEnd | None = None, heard: str | None = None
+        self, text: str, now: float, ended_by: TurnEnd | None = None, heard: str | None = None
     ) -> None:
-        """A new user turn with this text: respond, or a committed spoken turn (`spoken`:
-        what ended it and how long it waited; `heard`: its `user_audio_analysis`)."""
+        """A new user turn with this text: respond, or a committed spoken turn."""
         self._interrupt(now)
         self._cancel_waiting_tools()
         self._turn_idx += 1
@@ -418,13 +396,9 @@ class ConversationEngine:
             user_visual_analysis=seen or None,
             user_audio_analysis=heard,
         )
-        if spoken is not None:
-            props.turn_decided_by, props.turn_wait = spoken[0], round(spoken[1], 3)
-        self._emit(
-            Utterance(
-                conversation_id=self.conversation_id, turn_idx=self._turn_idx, properties=props
-            )
-        )
+        if ended_by is not None:
+            props.turn_decided_by, props.turn_wait = ended_by[0], round(ended_by[1], 3)
+        self._emit(self._events.user_utterance(self._turn_idx, props))
         self.context.add_user(with_visual_context(text, seen))
         if self.settings.pipeline_mode == "full":
             self._start_reply(self._turn_idx)
@@ -434,7 +408,6 @@ class ConversationEngine:
         if self._adopt_preempt(messages, turn_idx):
             return
         gen = self._new_generation("reply", turn_idx=turn_idx)
-        gen.llm_active = True
         self._out.append(StartGeneration(gen.gen, messages, self.settings.tools))
 
     # ------------------------------------------------------------------ preemptive replies
@@ -465,7 +438,6 @@ class ConversationEngine:
             inference_id=self._new_inference_id(),
             turn_idx=self._turn_idx + 1,
             kind="reply",
-            llm_active=True,
         )
         self._next_gen += 1
         self._preempt = Preemption(gen, messages)
@@ -493,7 +465,7 @@ class ConversationEngine:
             self.turn_stats.preemptive_wasted += 1
             self._out.append(CancelGeneration(pre.gen.gen))
 
-    def _on_preempt_output(self, pre: Preemption, item: EngineInput, now: float) -> None:
+    def _on_preempt_output(self, pre: Preemption, item: ModelOutput, now: float) -> None:
         """Build the reply as usual, holding back all but the first sentence's synthesis.
         A tool call or a failure would reach clients: drop it; the turn starts afresh."""
         if isinstance(item, (LLMToolCall, LLMFailed, SpeechFailed)):
@@ -504,6 +476,8 @@ class ConversationEngine:
         produced = self._out[mark:]
         del self._out[mark:]
         self._out.extend(pre.hold(produced))
+
+    # ------------------------------------------------------------------ tools
 
     def _on_tool_result(self, result: ToolResult, now: float) -> None:
         props = result.properties
@@ -522,11 +496,7 @@ class ConversationEngine:
         turn_idx, results = ready
         for call_id, name, output in results:
             self.context.add_tool_result(call_id, name, output)
-        self._defer_or_run(lambda t: self._resume_reply(turn_idx, t), now)
-
-    def _resume_reply(self, turn_idx: int, now: float) -> None:
-        self._interrupt(now)
-        self._start_reply(turn_idx)
+        self._defer_or_run(ContinueAfterTools(turn_idx), now)
 
     def _cancel_waiting_tools(self) -> None:
         for call_id, name in self._tools.cancel_all():
@@ -540,8 +510,7 @@ class ConversationEngine:
         if not self._user.start(item.media_time):
             return
         self._drop_preempt()  # the user went on: that reply answered too early
-        self._emit(UserStartedSpeaking(conversation_id=self.conversation_id))
-        self._emit(self._started_event("user"))
+        self._emit_all(self._events.user_started())
         current = self._current
         if current is not None and current.interruptible:
             wait = max(0.0, self.turn_taking.interrupt_min_speech - item.detected_after)
@@ -562,8 +531,7 @@ class ConversationEngine:
         ):
             self._user.drop_last_segment()
         self._barge_in_at = None
-        self._emit(UserStoppedSpeaking(conversation_id=self.conversation_id))
-        self._emit(self._stopped_event("user", duration, interrupted=False))
+        self._emit_all(self._events.user_stopped(duration))
         # Waits count from the end of the speech, which the detector confirmed late.
         pause_start = now - item.detected_after
         turn_taking = self.turn_taking
@@ -604,18 +572,9 @@ class ConversationEngine:
             self._maybe_preempt()  # a partial during the pause: the words are in
 
     def _emit_user_streaming(self, speech: str, final: bool) -> None:
-        self._emit(
-            UtteranceStreaming(
-                conversation_id=self.conversation_id,
-                turn_idx=self._turn_idx + 1,  # the turn this speech will start
-                properties=StreamingProps(
-                    role="user",
-                    speech=speech,
-                    content_index=self._user.next_content_index(),
-                    final=final,
-                ),
-            )
-        )
+        # the turn this speech will start
+        turn_idx, index = self._turn_idx + 1, self._user.next_content_index()
+        self._emit(self._events.user_streaming(turn_idx, speech, index, final=final))
 
     def _try_commit_user_turn(self, now: float) -> None:
         if not self._user.ready_to_commit:
@@ -629,76 +588,67 @@ class ConversationEngine:
                 return
         if text and self._user.streamed:
             self._emit_user_streaming(text, final=True)
-        spoken: TurnEnd = (self._user.decided_by, max(0.0, now - self._user.pause_started))
+        ended_by: TurnEnd = (self._user.decided_by, max(0.0, now - self._user.pause_started))
         self._user.reset()
         heard = self._turn_audio.take(text)
         if not text:
             self._drop_preempt()
             return  # noise or an empty transcript: no turn
-        self.turn_stats.committed(*spoken)
-        self._defer_or_run(lambda t: self._begin_turn(text, t, spoken, heard), now)
+        self.turn_stats.committed(*ended_by)
+        self._defer_or_run(BeginTurn(text, ended_by, heard), now)
 
     # ------------------------------------------------------------------ model output
 
-    def _on_model_output(self, item: EngineInput, now: float) -> None:
-        gen_id = getattr(item, "gen", None)
+    def _on_model_output(self, item: ModelOutput, now: float) -> None:
         pre = self._preempt
-        if pre is not None and pre.gen.gen == gen_id:
+        if pre is not None and pre.gen.gen == item.gen:
             self._on_preempt_output(pre, item, now)
             return
         gen = self._current
-        if gen is None or gen.gen != gen_id:
+        if gen is None or gen.gen != item.gen:
             return  # a cancelled or finished generation: drop its late output by id
         self._apply_output(gen, item, now)
         self._check_finished(gen, now)
 
-    def _apply_output(self, gen: Generation, item: EngineInput, now: float) -> None:
+    def _apply_output(self, gen: Generation, item: ModelOutput, now: float) -> None:
         match item:
+            case AudioPlayed(segment=segment, samples=samples):
+                self._on_played(gen, segment, samples)
             case LLMToken(text=text):
+                gen.on_words(WordsEvent.MORE)
                 room = self.settings.limits.max_utterance_chars - len(gen.text)
                 if room > 0:  # past the cap a runaway model is not spoken
                     self._add_text(gen, text[:room])
-            case LLMToolCall(tool_call_id=call_id, name=name, arguments=arguments):
-                gen.tool_calls.append(call_id)
-                self._tools.called(call_id, name, arguments, gen.turn_idx)
-                self._emit(
-                    ToolCall(
-                        conversation_id=self.conversation_id,
-                        turn_idx=gen.turn_idx,
-                        inference_id=gen.inference_id,
-                        properties=ToolCallProps(
-                            name=name, arguments=arguments, tool_call_id=call_id
-                        ),
-                    )
-                )
-            case LLMFinished():
-                gen.llm_active = False
-                self._complete_text(gen)
-            case LLMFailed(message=message):
-                gen.llm_active = False
-                self._complete_text(gen)
-                self._out.append(SendError(ErrorCode.LLM_UNAVAILABLE, message, to_sender=False))
             case SpeechAudio(segment=segment, pcm=pcm, sample_rate=rate):
                 self._play(gen, segment, pcm, rate)
             case SpeechSegmentDone(segment=segment):
                 gen.synthesizing.discard(segment)
                 gen.spoken.audio_done(segment)
+            case PlayoutDrained():
+                gen.on_queue(QueueEvent.DRAINED)
+                gen.drained_at = now
+            case LLMToolCall(tool_call_id=call_id, name=name, arguments=arguments):
+                gen.on_words(WordsEvent.MORE)
+                gen.tool_calls.append(call_id)
+                self._tools.called(call_id, name, arguments, gen.turn_idx)
+                self._emit(self._events.tool_call(gen, call_id, name, arguments))
+            case LLMFinished():
+                self._complete_text(gen)
+            case LLMFailed(message=message):
+                self._complete_text(gen)
+                self._out.append(SendError(ErrorCode.LLM_UNAVAILABLE, message, to_sender=False))
             case SpeechFailed(segment=segment, message=message):
                 gen.synthesizing.discard(segment)
                 gen.spoken.audio_done(segment)
                 self._out.append(SendError(ErrorCode.TTS_UNAVAILABLE, message, to_sender=False))
-            case AudioPlayed(segment=segment, samples=samples):
-                self._on_played(gen, segment, samples)
-            case PlayoutDrained():
-                gen.drained = True
-                gen.drained_at = now
+            case _:
+                assert_never(item)
 
     def _on_played(self, gen: Generation, segment: int, samples: int) -> None:
         gen.spoken.played(segment, samples)
-        if not gen.started:
-            gen.started = True
-            self._emit(self._tagged(ReplicaStartedSpeaking, gen))
-            self._emit(self._started_event("replica", gen))
+        if gen.voice is Voice.QUIET:
+            gen.on_voice(VoiceEvent.PLAYED)
+            self._emit_all(self._events.replica_started(gen))
             self._send_utterance_if_known(gen)
         if not gen.has_text:
             return
@@ -713,7 +663,6 @@ class ConversationEngine:
         self,
         kind: GenerationKind,
         *,
-        interruptible: bool = True,
         inference_id: str | None = None,
         turn_idx: int | None = None,
     ) -> Generation:
@@ -722,7 +671,6 @@ class ConversationEngine:
             inference_id=inference_id or self._new_inference_id(),
             turn_idx=self._turn_idx if turn_idx is None else turn_idx,
             kind=kind,
-            interruptible=interruptible,
             splitter=SentenceSplitter(max_chars=self.settings.limits.max_segment_chars),
         )
         self._next_gen += 1
@@ -739,7 +687,7 @@ class ConversationEngine:
             rest = gen.splitter.flush()
             if rest:
                 self._synthesize(gen, rest)
-        gen.complete = True
+        gen.on_words(WordsEvent.DONE)
         if gen.started:
             self._send_utterance_if_known(gen)
 
@@ -754,14 +702,19 @@ class ConversationEngine:
             return
         out_rate = self.settings.output_sample_rate
         gen.spoken.add_audio(segment, resampled_length(samples, sample_rate, out_rate))
-        gen.drained = False
-        gen.drained_at = None
+        gen.on_queue(QueueEvent.PLAY)
         self._out.append(Play(gen.gen, segment, pcm, sample_rate))
 
     def _send_utterance_if_known(self, gen: Generation) -> None:
-        if gen.has_text and gen.complete and not gen.utterance_sent and gen.text.strip():
-            gen.utterance_sent = True
-            self._emit(self._utterance(gen))
+        """Once it speaks and its whole text is known (SPEC §1.2 utterance)."""
+        if (
+            gen.voice is Voice.SPEAKING
+            and gen.has_text
+            and gen.words is Words.COMPLETE
+            and gen.text.strip()
+        ):
+            gen.on_voice(VoiceEvent.UTTERED)
+            self._emit(self._events.utterance(gen))
 
     def _check_finished(self, gen: Generation, now: float) -> None:
         if self._current is gen and gen.finished_playing:
@@ -769,7 +722,12 @@ class ConversationEngine:
 
     def _echo_grace_deadline(self) -> float | None:
         gen = self._current
-        if gen is None or gen.kind != "echo_audio" or gen.complete or gen.drained_at is None:
+        if (
+            gen is None
+            or gen.kind != "echo_audio"
+            or gen.words is Words.COMPLETE
+            or gen.queue is not Queue.DRAINED
+        ):
             return None
         return gen.drained_at + self.settings.echo_audio_grace
 
@@ -781,7 +739,7 @@ class ConversationEngine:
 
     def _cut(self, gen: Generation, now: float) -> None:
         self._barge_in_at = None
-        if gen.llm_active or gen.synthesizing:
+        if gen.words is Words.LLM or gen.synthesizing:
             self._out.append(CancelGeneration(gen.gen))
         self._out.append(StopPlayout(gen.gen))
         self._finish(gen, interrupted=True, now=now)
@@ -794,78 +752,40 @@ class ConversationEngine:
             heard = " ".join(s.text for _, s in sorted(gen.spoken.segments.items()) if s.text)
         if gen.started:
             if gen.has_text:
-                if not gen.utterance_sent and gen.text.strip():
-                    gen.utterance_sent = True
-                    self._emit(self._utterance(gen))
+                if gen.voice is Voice.SPEAKING and gen.text.strip():
+                    gen.on_voice(VoiceEvent.UTTERED)  # cut before its text was complete
+                    self._emit(self._events.utterance(gen))
                 self._emit_streaming(gen, heard, final=True, interrupted=interrupted)
             duration = gen.spoken.played_samples / self.settings.output_sample_rate
-            self._emit(
-                self._tagged(
-                    ReplicaStoppedSpeaking,
-                    gen,
-                    properties=ReplicaStoppedProps(duration=duration, interrupted=interrupted),
-                )
-            )
-            self._emit(self._stopped_event("replica", duration, interrupted, gen))
+            self._emit_all(self._events.replica_stopped(gen, duration, interrupted=interrupted))
             if interrupted and self.settings.emit_replica_interrupted:
-                self._emit(self._tagged(ReplicaInterrupted, gen))
+                self._emit(self._events.replica_interrupted(gen))
+        gen.on_voice(VoiceEvent.END)
         if gen.has_text:
             self.context.add_replica(heard, self._tools.calls_of(gen.tool_calls))
         self._tools.generation_finished(gen.tool_calls)
         self._current = None
-        if not interrupted:  # an interruption cancels the waiting tools instead
+        if not interrupted:
+            # (a cut cancels the waiting tools instead; and deferred work waits for the
+            # greeting to be *spoken*: a cut greeting is a shutdown, and a cut made while
+            # running deferred work must not start the next item inside the current one)
             self._continue_after_tools(now)
-        self._run_deferred(now)
+            self._run_deferred(now)
 
-    def _run_deferred(self, now: float) -> None:
-        while self._deferred and (self._current is None or self._current.interruptible):
-            self._deferred.pop(0)(now)
-
-    # ------------------------------------------------------------------ event helpers
+    # ------------------------------------------------------------------ output
 
     def _emit(self, event: Event) -> None:
         self._out.append(Emit(event))
 
-    def _flush(self) -> list[Effect]:
-        out, self._out = self._out, []
-        return out
-
-    def _tagged(self, cls: type[Event], gen: Generation, **fields: Any) -> Event:
-        return cls(
-            conversation_id=self.conversation_id,
-            turn_idx=gen.turn_idx,
-            inference_id=gen.inference_id,
-            **fields,
-        )
-
-    def _utterance(self, gen: Generation) -> Event:
-        props = UtteranceProps(role="replica", speech=gen.text.strip())
-        return self._tagged(Utterance, gen, properties=props)
+    def _emit_all(self, events: tuple[Event, ...]) -> None:
+        for event in events:  # (a loop: a generator costs more for two events)
+            self._out.append(Emit(event))
 
     def _emit_streaming(
         self, gen: Generation, speech: str, *, final: bool, interrupted: bool = False
     ) -> None:
-        props = StreamingProps(
-            role="replica",
-            speech=speech,
-            content_index=gen.content_index,
-            final=final,
-            is_interrupted=True if (final and interrupted) else None,
-        )
-        gen.content_index += 1
-        self._emit(self._tagged(UtteranceStreaming, gen, properties=props))
+        self._emit(self._events.streaming(gen, speech, final=final, interrupted=interrupted))
 
-    def _started_event(self, role: Role, gen: Generation | None = None) -> Event:
-        if gen is None:
-            return StartedSpeaking(
-                conversation_id=self.conversation_id, properties=RoleProps(role=role)
-            )
-        return self._tagged(StartedSpeaking, gen, properties=RoleProps(role=role))
-
-    def _stopped_event(
-        self, role: Role, duration: float, interrupted: bool, gen: Generation | None = None
-    ) -> Event:
-        props = StoppedProps(role=role, interrupted=interrupted, duration=round(duration, 3))
-        if gen is None:
-            return StoppedSpeaking(conversation_id=self.conversation_id, properties=props)
-        return self._tagged(StoppedSpeaking, gen, properties=props)
+    def _flush(self) -> list[Effect]:
+        out, self._out = self._out, []
+        return out

@@ -180,6 +180,19 @@ class PerceptionAnalysisReady:
     text: str
 
 
+#: what the runtime's model workers and playout report about one generation (`gen`)
+ModelOutput = (
+    LLMToken
+    | LLMToolCall
+    | LLMFinished
+    | LLMFailed
+    | SpeechAudio
+    | SpeechSegmentDone
+    | SpeechFailed
+    | AudioPlayed
+    | PlayoutDrained
+)
+
 EngineInput = (
     InteractionReceived
     | UserSpeechStarted

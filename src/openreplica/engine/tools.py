@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openreplica.engine.phases import TOOL_CALL, CallEvent, CallPhase
+
 CallSpec = tuple[str, str, str]  # (tool_call_id, name, arguments)
 
 
@@ -18,8 +20,17 @@ class _Call:
     name: str
     arguments: str
     turn_idx: int
-    result: str | None = None
-    asked_by_finished_generation: bool = False
+    phase: CallPhase = CallPhase.ASKED
+    #: the client's output (set on `CallEvent.RESULT`)
+    result: str = ""
+
+    def on(self, event: CallEvent) -> None:
+        self.phase = TOOL_CALL.fire(self.phase, event)
+
+    @property
+    def in_context(self) -> bool:
+        """The generation that asked finished, so the call is in the LLM context."""
+        return self.phase is CallPhase.SPOKEN or self.phase is CallPhase.READY
 
 
 class ToolCalls:
@@ -35,9 +46,10 @@ class ToolCalls:
         return tuple((c.call_id, c.name, c.arguments) for c in calls if c is not None)
 
     def generation_finished(self, call_ids: list[str]) -> None:
-        for call_id in call_ids:
-            if call_id in self._waiting:
-                self._waiting[call_id].asked_by_finished_generation = True
+        for call_id in dict.fromkeys(call_ids):  # an id the LLM repeated counts once
+            call = self._waiting.get(call_id)
+            if call is not None:
+                call.on(CallEvent.ASKER_DONE)
 
     def result(self, call_id: str, name: str, output: str) -> str | None:
         """Record a result; returns a description of the problem if it is refused."""
@@ -49,8 +61,9 @@ class ToolCalls:
                     "new turn began) before its result arrived"
                 )
             return f"no tool call {call_id!r} is waiting for a result"
-        if call.result is not None:
+        if call.phase is CallPhase.ANSWERED or call.phase is CallPhase.READY:
             return f"tool call {call_id!r} already has a result"
+        call.on(CallEvent.RESULT)
         call.result = output
         if name:
             call.name = name
@@ -59,18 +72,14 @@ class ToolCalls:
     def take_ready(self) -> tuple[int, list[tuple[str, str, str]]] | None:
         """(turn_idx, [(id, name, output)]) once every waiting call can go to the LLM."""
         calls = list(self._waiting.values())
-        if not calls or not all(
-            c.result is not None and c.asked_by_finished_generation for c in calls
-        ):
+        if not calls or not all(c.phase is CallPhase.READY for c in calls):
             return None
         self._waiting.clear()
-        return calls[0].turn_idx, [(c.call_id, c.name, c.result or "") for c in calls]
+        return calls[0].turn_idx, [(c.call_id, c.name, c.result) for c in calls]
 
     def cancel_all(self) -> list[tuple[str, str]]:
         """Cancel the waiting calls already in the LLM context; returns (id, name) of each."""
-        cancelled = [
-            (c.call_id, c.name) for c in self._waiting.values() if c.asked_by_finished_generation
-        ]
+        cancelled = [(c.call_id, c.name) for c in self._waiting.values() if c.in_context]
         self._cancelled.update(self._waiting)
         self._waiting.clear()
         return cancelled

@@ -10,20 +10,21 @@ ignored.
 
 from __future__ import annotations
 
+from openreplica.engine.phases import USER_TURN, Listening, ListeningEvent
 from openreplica.engine.turn_stats import TurnDecider
 
 
 class UserTurn:
     def __init__(self) -> None:
         # Kept as plain attributes; `reset` re-runs this to start the next turn clean.
-        self.speaking = False
+        self.phase = Listening.IDLE
+        #: when the pause runs out (set in `Listening.PAUSED` only)
         self.silence_deadline: float | None = None
         self._started_at = 0.0
         # one flag per ended segment still waiting for its final: keep its text?
         self._keep: list[bool] = []
         self._finals: list[str] = []
         self._partial = ""
-        self._silence_elapsed = False
         self._content_index = 0
         #: the current pause: media time of the speech end it follows, and `now` then
         self.pause_media_time: float | None = None
@@ -33,21 +34,20 @@ class UserTurn:
 
     def start(self, media_time: float) -> bool:
         """Speech started; False if it was already going (a repeated edge)."""
-        if self.speaking:
+        if self.phase is Listening.SPEAKING:
             return False
-        self.speaking = True
+        self._fire(ListeningEvent.START)
         self._started_at = media_time
         self.silence_deadline = None
-        self._silence_elapsed = False
         self.pause_media_time = None
         self.decided_by = "silence"
         return True
 
     def end(self, media_time: float) -> float | None:
         """Speech ended; returns its duration, or None if it was not going."""
-        if not self.speaking:
+        if self.phase is not Listening.SPEAKING:
             return None
-        self.speaking = False
+        self._fire(ListeningEvent.END)
         self._keep.append(True)
         return max(0.0, media_time - self._started_at)
 
@@ -75,14 +75,18 @@ class UserTurn:
 
     def wait_until(self, deadline: float) -> None:
         """The pause goes on until `deadline`, decided by silence after all."""
+        self._fire(ListeningEvent.WAIT)
         self.silence_deadline = deadline
-        self._silence_elapsed = False
         self.decided_by = "silence"
+
+    @property
+    def speaking(self) -> bool:
+        return self.phase is Listening.SPEAKING
 
     @property
     def in_pause(self) -> bool:
         """Silent after speech, the turn not committed yet."""
-        return not self.speaking and self.pause_media_time is not None
+        return self.phase is Listening.PAUSED or self.phase is Listening.ELAPSED
 
     @property
     def finals_in(self) -> bool:
@@ -90,12 +94,12 @@ class UserTurn:
         return not self._keep
 
     def silence_elapsed(self) -> None:
+        self._fire(ListeningEvent.ELAPSE)
         self.silence_deadline = None
-        self._silence_elapsed = True
 
     @property
     def ready_to_commit(self) -> bool:
-        return self._silence_elapsed and not self._keep and not self.speaking
+        return self.phase is Listening.ELAPSED and not self._keep
 
     @property
     def streamed(self) -> bool:
@@ -123,4 +127,8 @@ class UserTurn:
 
     def reset(self) -> None:
         """Forget this turn (it was committed or was only noise)."""
+        self._fire(ListeningEvent.COMMIT)
         self.__init__()  # type: ignore[misc]
+
+    def _fire(self, event: ListeningEvent) -> None:
+        self.phase = USER_TURN.fire(self.phase, event)

@@ -144,3 +144,40 @@ def test_greeting_is_spoken_first_and_cannot_be_interrupted() -> None:
     assert stopped == [(f"{R}.stopped_speaking", 0, "inf-1", 0.8, False)]
     assert t.of(e.StartGeneration)  # now the deferred respond runs
     assert t.engine.turn_idx == 1
+
+
+def test_work_waiting_for_the_greeting_runs_in_arrival_order_each_item_cutting_the_last() -> None:
+    """Found by the stateful test: a cut made while running waiting work used to start
+    the next waiting item inside it, leaving an echo playing under a newer reply."""
+    t = Timeline(EngineSettings(custom_greeting="Hi."))
+    t.synthesize_all(t.start(0.0), 0.0)
+    greeting = t.of(e.Synthesize)[0].gen
+    t.feed(respond("First?"), 0.0)
+    t.feed(respond("Second?"), 0.0)
+    t.feed(echo("Third.", inference_id="e3"), 0.0)
+    now = t.play(greeting, 0, 0.2, 0.0)
+    mark = len(t.effects)
+    t.feed(e.PlayoutDrained(greeting), now)
+    first, second = (x.gen for x in t.of(e.StartGeneration))
+    after = [(type(x).__name__, getattr(x, "gen", None)) for x in t.effects[mark:]]
+    assert [x for x in after if x[0] != "Emit"] == [
+        ("StartGeneration", first),
+        ("CancelGeneration", first),
+        ("StopPlayout", first),
+        ("StartGeneration", second),
+        ("CancelGeneration", second),
+        ("StopPlayout", second),
+        ("Synthesize", second + 1),  # the echo, last
+    ]
+    assert t.engine.speaking_generation == second + 1
+    assert t.engine.turn_idx == 2
+
+
+def test_a_shutdown_during_the_greeting_drops_the_work_waiting_for_it() -> None:
+    t = Timeline(EngineSettings(custom_greeting="Hi."))
+    t.synthesize_all(t.start(0.0), 0.0)
+    t.feed(respond("Anyone there?"), 0.0)
+    fx = t.engine.shutdown("end_conversation_endpoint_hit", 0.1)
+    assert not [x for x in fx if isinstance(x, e.StartGeneration)]
+    assert [x.event.event_type for x in fx if isinstance(x, e.Emit)] == ["system.shutdown"]
+    assert t.engine.turn_idx == 0
