@@ -50,6 +50,9 @@ class LocalCoordinator:
     async def release(self, node_id: str) -> None:
         self._adjust(node_id, -1)
 
+    async def claim(self, node_id: str) -> None:
+        self._adjust(node_id, +1)
+
     async def leave(self, node_id: str) -> None:
         self._nodes.pop(node_id, None)
 
