@@ -15,8 +15,8 @@ from openreplica.cluster.redis_backend import RedisCoordinator, RedisEventStream
 __all__ = [
     "Coordinator",
     "EventStreams",
-    "LocalEventStreams",
     "LocalCoordinator",
+    "LocalEventStreams",
     "LocalPipes",
     "NodeStatus",
     "Pipe",

@@ -36,6 +36,10 @@ class EventStreams(Protocol):
         """The retained events with `seq` > `after_seq`, in order."""
         ...
 
+    async def newest(self, conversation_id: str) -> int:
+        """The `seq` of the newest event held; 0 when none is."""
+        ...
+
     def follow(self, conversation_id: str, after_seq: int) -> AsyncIterator[list[Entry]]:
         """Batches of events with `seq` > `after_seq` as they are appended (forever)."""
         ...
@@ -60,6 +64,10 @@ class LocalEventStreams:
 
     async def read(self, conversation_id: str, after_seq: int = 0) -> list[Entry]:
         return [e for e in self._streams.get(conversation_id, []) if e[0] > after_seq]
+
+    async def newest(self, conversation_id: str) -> int:
+        stream = self._streams.get(conversation_id)
+        return stream[-1][0] if stream else 0
 
     async def follow(self, conversation_id: str, after_seq: int) -> AsyncIterator[list[Entry]]:
         while True:

@@ -22,6 +22,9 @@ class PipeOpen:
     conversation_id: str
     credential: str | None
     last_seq: int | None
+    #: the relay reads the conversation's events from its event stream: the owner sends
+    #: only what is meant for this connection alone (its errors) and the close
+    stream_events: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,13 @@ from openreplica.cluster.coordinator import NodeStatus
 from openreplica.cluster.events import Entry, StaleAppend
 from openreplica.cluster.pipes import PipeClosed, PipeOpen
 
-__all__ = ["EVENTS_IDLE_TTL", "PIPE_IDLE_TTL", "RedisCoordinator", "RedisEventStreams", "RedisPipes"]
+__all__ = [
+    "EVENTS_IDLE_TTL",
+    "PIPE_IDLE_TTL",
+    "RedisCoordinator",
+    "RedisEventStreams",
+    "RedisPipes",
+]
 
 PREFIX = "or:"
 NODES = PREFIX + "nodes"
@@ -216,6 +222,7 @@ class RedisPipes:
                 "conversation_id": request.conversation_id,
                 "credential": request.credential,
                 "last_seq": request.last_seq,
+                "stream_events": request.stream_events,
             }
         )
         inbox = f"{PREFIX}inbox:{owner_node_id}"
@@ -243,6 +250,7 @@ class RedisPipes:
                         conversation_id=body["conversation_id"],
                         credential=body["credential"],
                         last_seq=body["last_seq"],
+                        stream_events=bool(body.get("stream_events", False)),
                     )
 
     def attach(self, request: PipeOpen) -> _RedisPipe:
@@ -270,6 +278,10 @@ class RedisEventStreams:
     async def read(self, conversation_id: str, after_seq: int = 0) -> list[Entry]:
         found: Any = await self._redis.xrange(_events_key(conversation_id), f"{after_seq + 1}-0")
         return [(_seq(entry_id), fields[b"d"]) for entry_id, fields in found]
+
+    async def newest(self, conversation_id: str) -> int:
+        found: Any = await self._redis.xrevrange(_events_key(conversation_id), count=1)
+        return _seq(found[0][0]) if found else 0
 
     async def follow(self, conversation_id: str, after_seq: int) -> AsyncIterator[list[Entry]]:
         key = _events_key(conversation_id)
