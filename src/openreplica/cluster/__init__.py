@@ -7,7 +7,7 @@ Redis (any number of nodes). This package never imports the server; the server w
 """
 
 from openreplica.cluster.coordinator import Coordinator, NodeStatus
-from openreplica.cluster.events import EventStreams, LocalEventStreams, StaleAppend
+from openreplica.cluster.events import EventStreams, OwnerChanged, StaleAppend
 from openreplica.cluster.memory import LocalCoordinator, LocalPipes
 from openreplica.cluster.pipes import Pipe, PipeClosed, PipeOpen, Pipes
 from openreplica.cluster.redis_backend import RedisCoordinator, RedisEventStreams, RedisPipes
@@ -16,9 +16,9 @@ __all__ = [
     "Coordinator",
     "EventStreams",
     "LocalCoordinator",
-    "LocalEventStreams",
     "LocalPipes",
     "NodeStatus",
+    "OwnerChanged",
     "Pipe",
     "PipeClosed",
     "PipeOpen",

@@ -11,15 +11,23 @@ newest `retained` events (the database keeps them all) and expires when idle.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["EventStreams", "LocalEventStreams", "StaleAppend"]
+__all__ = ["Entry", "EventStreams", "OwnerChanged", "StaleAppend"]
 
 #: one event as broadcast: (seq, encoded JSON)
 Entry = tuple[int, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerChanged:
+    """A node took the conversation over after event `after_seq` (`mark_owner`):
+    followers see it before the new owner's first event."""
+
+    after_seq: int
+    node_id: str
 
 
 class StaleAppend(Exception):
@@ -40,41 +48,14 @@ class EventStreams(Protocol):
         """The `seq` of the newest event held; 0 when none is."""
         ...
 
-    def follow(self, conversation_id: str, after_seq: int) -> AsyncIterator[list[Entry]]:
-        """Batches of events with `seq` > `after_seq` as they are appended (forever)."""
+    async def mark_owner(self, conversation_id: str, after_seq: int, node_id: str) -> None:
+        """`node_id` hosts the conversation from now on (its next event is after
+        `after_seq`): relays following the stream move to it at once."""
         ...
 
-
-@dataclass
-class LocalEventStreams:
-    """In one process (tests of the logic that reads streams)."""
-
-    retained: int = 10_000
-    _streams: dict[str, list[Entry]] = field(default_factory=dict)
-    _changed: dict[str, asyncio.Event] = field(default_factory=dict)
-
-    async def append(self, conversation_id: str, events: Sequence[Entry]) -> None:
-        stream = self._streams.setdefault(conversation_id, [])
-        for seq, data in events:
-            if stream and seq <= stream[-1][0]:
-                raise StaleAppend(f"{conversation_id}: seq {seq} is not above {stream[-1][0]}")
-            stream.append((seq, data))
-        del stream[: max(0, len(stream) - self.retained)]
-        self._changed.pop(conversation_id, asyncio.Event()).set()
-
-    async def read(self, conversation_id: str, after_seq: int = 0) -> list[Entry]:
-        return [e for e in self._streams.get(conversation_id, []) if e[0] > after_seq]
-
-    async def newest(self, conversation_id: str) -> int:
-        stream = self._streams.get(conversation_id)
-        return stream[-1][0] if stream else 0
-
-    async def follow(self, conversation_id: str, after_seq: int) -> AsyncIterator[list[Entry]]:
-        while True:
-            changed = self._changed.setdefault(conversation_id, asyncio.Event())
-            batch = await self.read(conversation_id, after_seq)
-            if batch:
-                after_seq = batch[-1][0]
-                yield batch
-            else:
-                await changed.wait()
+    def follow(
+        self, conversation_id: str, after_seq: int
+    ) -> AsyncIterator[list[Entry | OwnerChanged]]:
+        """Batches of events with `seq` > `after_seq`, and owner marks, as they are
+        appended (forever)."""
+        ...

@@ -21,9 +21,10 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from openreplica.cluster.coordinator import NodeStatus
-from openreplica.cluster.events import Entry, StaleAppend
+from openreplica.cluster.events import Entry, OwnerChanged, StaleAppend
 from openreplica.cluster.pipes import PipeClosed, PipeOpen
 
 __all__ = [
@@ -277,13 +278,24 @@ class RedisEventStreams:
 
     async def read(self, conversation_id: str, after_seq: int = 0) -> list[Entry]:
         found: Any = await self._redis.xrange(_events_key(conversation_id), f"{after_seq + 1}-0")
-        return [(_seq(entry_id), fields[b"d"]) for entry_id, fields in found]
+        return [(_seq(entry_id), fields[b"d"]) for entry_id, fields in found if b"d" in fields]
+
+    async def mark_owner(self, conversation_id: str, after_seq: int, node_id: str) -> None:
+        key = _events_key(conversation_id)
+        try:  # `{seq}-*`: after the event `after_seq` (`{seq}-0`), before the next one
+            await self._redis.xadd(
+                key, {"o": node_id}, id=f"{after_seq}-*", maxlen=self._retained, approximate=True
+            )
+        except ResponseError as error:
+            raise StaleAppend(f"{conversation_id}: events after {after_seq} exist") from error
 
     async def newest(self, conversation_id: str) -> int:
         found: Any = await self._redis.xrevrange(_events_key(conversation_id), count=1)
         return _seq(found[0][0]) if found else 0
 
-    async def follow(self, conversation_id: str, after_seq: int) -> AsyncIterator[list[Entry]]:
+    async def follow(
+        self, conversation_id: str, after_seq: int
+    ) -> AsyncIterator[list[Entry | OwnerChanged]]:
         key = _events_key(conversation_id)
         last_id = f"{after_seq}-0"
         while True:
@@ -291,11 +303,17 @@ class RedisEventStreams:
             for _stream, entries in answer or []:
                 if entries:
                     last_id = _text(entries[-1][0])
-                    yield [(_seq(entry_id), fields[b"d"]) for entry_id, fields in entries]
+                    yield [_entry(entry_id, fields) for entry_id, fields in entries]
 
 
 def _events_key(conversation_id: str) -> str:
     return f"{PREFIX}events:{conversation_id}"
+
+
+def _entry(entry_id: Any, fields: dict[bytes, bytes]) -> Entry | OwnerChanged:
+    if b"d" in fields:
+        return (_seq(entry_id), fields[b"d"])
+    return OwnerChanged(_seq(entry_id), _text(fields[b"o"]))
 
 
 def _seq(entry_id: Any) -> int:

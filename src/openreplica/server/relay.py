@@ -9,7 +9,9 @@ for this client alone (its errors) and the close code.
 
 When the owner dies, the relay keeps the client's socket: once another node has taken
 the conversation over (docs/scaling.md) it opens a pipe to the new owner and goes on
-reading the same stream, where the new owner continues the `seq`s. The client sees
+reading the same stream, where the new owner continues the `seq`s. The new owner marks
+the stream (`OwnerChanged`) before its first event, so the relay has moved before the
+client sees anything from the new owner; a relay also checks every heartbeat. The client sees
 the events that end the cut reply and then the conversation going on; interactions it
 sent between the death and the switch are lost. If the conversation ends instead
 (`node_failed`), the client gets that `system.shutdown` and the 4410 close.
@@ -22,13 +24,13 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketState
 
-from openreplica.cluster import EventStreams, Pipe, PipeClosed, PipeOpen, Pipes
+from openreplica.cluster import EventStreams, OwnerChanged, Pipe, PipeClosed, PipeOpen, Pipes
 from openreplica.server.ws_frames import client_frames
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class _Relay:
         self._credential = credential
         self._pipe: Pipe | None = None
         self._sending = asyncio.Lock()
+        self._switching = asyncio.Lock()
         self._last_sent = 0
         self._shutdown_sent = asyncio.Event()
         self._close: tuple[int, str] | None = None
@@ -161,8 +164,12 @@ class _Relay:
         async for batch in links.streams.follow(cid, self._last_sent):
             await self._deliver(batch)
 
-    async def _deliver(self, events: list[tuple[int, bytes]]) -> None:
-        for seq, data in events:
+    async def _deliver(self, events: Sequence[tuple[int, bytes] | OwnerChanged]) -> None:
+        for entry in events:
+            if isinstance(entry, OwnerChanged):  # before the new owner's first event
+                await self._switch(entry.node_id)
+                continue
+            seq, data = entry
             if seq <= self._last_sent:
                 continue
             self._last_sent = seq
@@ -217,8 +224,13 @@ class _Relay:
             if owner is None:
                 await self._ended()
                 return
+            await self._switch(owner)
+
+    async def _switch(self, owner: str) -> None:
+        """Interactions go to `owner` from now on (it took the conversation over)."""
+        async with self._switching:
             if owner == self._owner:
-                continue  # not taken over yet
+                return
             log.info("%s: relaying to %s (%s failed)", self._cid, owner, self._owner)
             old, self._pipe = self._pipe, await self._open(owner, None)
             self._owner = owner

@@ -114,7 +114,15 @@ async def test_a_killed_owner_mid_reply_is_taken_over_and_the_client_sees_every_
         and e["properties"]["final"]
     ]
     assert len(final) == 1 and final[0]["properties"]["is_interrupted"] is True
-    assert final[0]["properties"]["speech"].startswith("You said: word0")
+    heard = [  # what the dead node had streamed of it: what the listener heard
+        e["properties"]["speech"]
+        for e in events
+        if e["event_type"] == "conversation.utterance.streaming"
+        and e.get("inference_id") == speaking["inference_id"]
+        and not e["properties"]["final"]
+    ]
+    assert final[0]["properties"]["speech"] == heard[-1]
+    assert f"You said: {LONG}".startswith(heard[-1])
 
     for node in cluster.nodes:  # every survivor stores exactly what the client saw
         if node is cluster.by_id(owner):
@@ -138,13 +146,17 @@ async def test_events_in_the_stream_survive_the_owner_before_the_database_has_th
         cid, owner = conversation["conversation_id"], conversation["node_id"]
         relay = cluster.other_than(owner)
         async with websockets.connect(relay.ws_url(cid), additional_headers=KEY) as ws:
-            await ws.send(echo("before the crash"))
-            seen = await recv_until(ws, is_type("conversation.stopped_speaking"))
+            await ws.send(echo(LONG))
+            seen = await recv_until(
+                ws, lambda m: m["event_type"] == "conversation.utterance.streaming"
+            )
             cluster.by_id(owner).stop(signal.SIGKILL)
             stored = relay.get(f"/v2/conversations/{cid}?verbose=true", headers=KEY)["events"]
             assert len(stored) < len(seen)  # the window: clients have them, the database not
 
-            # the relayed socket stays open: the conversation goes on from another node
+            # the relayed socket stays open: the cut utterance ends, then it goes on
+            seen += await recv_until(ws, is_type("conversation.stopped_speaking"), timeout=20)
+            assert seen[-1]["properties"]["interrupted"] is True
             await ws.send(echo("after the crash"))
             after = await recv_until(
                 ws,
