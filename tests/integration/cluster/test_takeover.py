@@ -11,22 +11,50 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import websockets
+from cluster_nodes import KEY, Nodes, running_nodes
 from db_servers import PostgresServer, RedisServer
 from eventually import eventually
+from server_process import ServerProcess
 
 from openreplica.client import ReplicaClient
 from openreplica.protocol import Event, encode
 
 from ..server.test_ws import echo, is_type, recv_until
-from .test_three_nodes import CAPACITY, KEY, Cluster, three_nodes
 
 LONG = " ".join(f"word{i}" for i in range(40))  # the echoing LLM's reply: ~8 s of speech
+
+
+CAPACITY = 2
+
+
+@dataclass
+class Cluster(Nodes):
+    redis: RedisServer | None = None
+
+    def other_than(self, node_id: str) -> ServerProcess:
+        return self.others(node_id)[0]
+
+    def load(self, node_id: str) -> int:
+        """The node's placement count in the registry (-1: not registered)."""
+        assert self.redis is not None
+        value = redis.Redis(port=self.redis.port).hget(f"or:node:{node_id}", "load")
+        return int(value) if value is not None else -1
+
+
+@contextmanager
+def three_nodes(
+    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer, **env: str
+) -> Iterator[Cluster]:
+    with running_nodes(tmp_path, redis_server, postgres, capacity=CAPACITY, env=env) as nodes:
+        yield Cluster(nodes.nodes, nodes.database, redis_server)
 
 
 @pytest.fixture
@@ -35,11 +63,6 @@ def cluster(
 ) -> Iterator[Cluster]:
     with three_nodes(tmp_path, redis_server, postgres) as nodes:
         yield nodes
-
-
-def _load(cluster: Cluster, node_id: str) -> int:
-    value = redis.Redis(port=cluster.redis.port).hget(f"or:node:{node_id}", "load")
-    return int(value) if value is not None else -1
 
 
 Msg = dict[str, Any]
@@ -131,7 +154,7 @@ async def test_a_killed_owner_mid_reply_is_taken_over_and_the_client_sees_every_
         assert stored["status"] == "active" and stored["node_id"] == new_owner
         assert stored["events"][: len(events)] == events
         assert [e["seq"] for e in stored["events"]] == list(range(1, len(stored["events"]) + 1))
-    assert _load(cluster, new_owner) == 1  # the placement count moved with it
+    assert cluster.load(new_owner) == 1  # the placement count moved with it
     assert takeover < 10, f"takeover took {takeover:.1f} s"
 
 
@@ -139,7 +162,7 @@ async def test_events_in_the_stream_survive_the_owner_before_the_database_has_th
     tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer
 ) -> None:
     slow_db = {"OPENREPLICA_TESTING_EVENT_WRITE_DELAY": "8"}
-    with three_nodes(tmp_path, redis_server, postgres, slow_db) as cluster:
+    with three_nodes(tmp_path, redis_server, postgres, **slow_db) as cluster:
         conversation = cluster.create(
             cluster.nodes[0], properties={"participant_left_timeout": 600}
         )

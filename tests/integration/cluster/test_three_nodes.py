@@ -6,7 +6,6 @@ What happens when a node dies: test_takeover.py."""
 from __future__ import annotations
 
 import collections
-import contextlib
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,14 +43,10 @@ def _node_id(node: ServerProcess) -> str:
     return f"node-{node.port}"
 
 
-@contextlib.contextmanager
-def three_nodes(
-    tmp_path: Path,
-    redis_server: RedisServer,
-    postgres: PostgresServer,
-    extra_env: dict[str, str] | None = None,
+@pytest.fixture
+def cluster(
+    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer
 ) -> Iterator[Cluster]:
-    """Three nodes on one Redis and one fresh PostgreSQL database, killed at the end."""
     database = postgres.create_database(f"cluster_{tmp_path.name[-20:].replace('-', '_')}")
     nodes = []
     for i in range(3):
@@ -65,7 +60,6 @@ def three_nodes(
             "OPENREPLICA_NODE_CAPACITY": str(CAPACITY),
             "OPENREPLICA_NODE_HEARTBEAT": "0.3",
             "OPENREPLICA_NODE_TTL": "1.5",
-            **(extra_env or {}),
         }
         nodes.append(node)
     try:
@@ -75,14 +69,6 @@ def three_nodes(
     finally:
         for node in nodes:
             node.stop(signal.SIGKILL)
-
-
-@pytest.fixture
-def cluster(
-    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer
-) -> Iterator[Cluster]:
-    with three_nodes(tmp_path, redis_server, postgres) as nodes:
-        yield nodes
 
 
 async def test_placement_spreads_conversations_and_a_full_cluster_answers_503(
