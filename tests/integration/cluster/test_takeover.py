@@ -2,7 +2,8 @@
 from the saved state and the event stream, and a client relayed through a third node
 sees every event exactly once and goes on talking. Also: events that reached the stream
 but not the database survive the owner, and when no node has room the conversation ends
-as `node_failed` (three real node processes, real Redis and PostgreSQL)."""
+as `node_failed`; a dead node's conversations spread over the survivors (three real
+node processes, real Redis and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 import redis
 import websockets
-from cluster_nodes import KEY, Nodes, running_nodes
+from cluster_nodes import KEY, Nodes, node_id, running_nodes
 from db_servers import PostgresServer, RedisServer
 from eventually import eventually
 from server_process import ServerProcess
@@ -231,3 +232,24 @@ async def test_when_no_node_has_room_a_dead_nodes_conversation_ends_as_node_fail
             with pytest.raises(websockets.ConnectionClosed):
                 await again.recv()
             assert again.close_code == 4410
+
+
+async def test_a_dead_nodes_conversations_spread_over_the_survivors(cluster: Cluster) -> None:
+    created = [cluster.create(cluster.nodes[0]) for _ in range(2 * CAPACITY)]
+    per_node: dict[str, list[str]] = {}
+    for made in created:
+        per_node.setdefault(made["node_id"], []).append(made["conversation_id"])
+    dead = next(n for n, cids in per_node.items() if len(cids) == CAPACITY)
+    survivors = cluster.others(dead)
+    cluster.by_id(dead).stop(signal.SIGKILL)
+
+    def hosts() -> set[str] | None:
+        got = {
+            survivors[0].get(f"/v2/conversations/{c}", headers=KEY)["node_id"]
+            for c in per_node[dead]
+        }
+        return got if dead not in got else None
+
+    moved = await eventually(hosts, timeout=20, message="the dead node's conversations moved")
+    assert moved == {node_id(n) for n in survivors}  # one each, not both on one
+    assert [cluster.load(node_id(n)) for n in survivors] == [CAPACITY, CAPACITY]

@@ -1,8 +1,10 @@
 """What a node taking a conversation over continues from (server/takeover.py): the saved
-LLM state plus the events after it, and the events that end what was in flight."""
+LLM state plus the events after it, and the events that end what was in flight; and
+which node takes which of a dead node's conversations (server/cluster_node.py)."""
 
 from __future__ import annotations
 
+from openreplica.cluster import NodeStatus
 from openreplica.engine.io import ContextMessage
 from openreplica.protocol import (
     Event,
@@ -19,6 +21,7 @@ from openreplica.protocol import (
     UtteranceStreaming,
     encode,
 )
+from openreplica.server.cluster_node import share_of_orphans
 from openreplica.server.store import ConversationState, EventRecord
 from openreplica.server.takeover import history_json, messages_of, restore
 
@@ -108,3 +111,34 @@ def test_the_history_round_trips_through_json() -> None:
         ContextMessage(role="tool", content="found", tool_call_id="t1", name="lookup"),
     )
     assert tuple(messages_of(history_json(history))) == history
+
+
+def _node(name: str, load: int, capacity: int = 4, draining: bool = False) -> NodeStatus:
+    return NodeStatus(name, f"http://{name}", capacity, load=load, draining=draining)
+
+
+def test_a_dead_nodes_conversations_are_dealt_round_the_nodes_with_room() -> None:
+    nodes = [
+        _node("a", 3),
+        _node("b", 1),
+        _node("c", 0),
+        _node("d", 4),
+        _node("e", 0, draining=True),
+    ]
+    orphans = ["c1", "c2", "c3", "c4"]
+    deal = {n.node_id: share_of_orphans(n.node_id, nodes, orphans, set()) for n in nodes}
+    # least loaded first: c, b, a; d is full, e draining
+    assert deal == {
+        "c": (["c1", "c4"], True),
+        "b": (["c2"], True),
+        "a": (["c3"], True),
+        "d": ([], False),
+        "e": ([], False),
+    }
+    # one left for two TTLs by its node goes to anyone with room
+    assert share_of_orphans("b", nodes, orphans, {"c1"}) == (["c2", "c1"], True)
+
+
+def test_with_no_room_anywhere_every_node_may_end_them() -> None:
+    nodes = [_node("a", 4), _node("b", 4)]
+    assert share_of_orphans("a", nodes, ["c1"], set()) == (["c1"], False)
