@@ -9,7 +9,7 @@ a direct connection; the relay only copies frames.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,8 +52,11 @@ class Pipes(Protocol):
         """Relaying side: ask `owner_node_id` to serve a connection."""
         ...
 
-    def accept(self, node_id: str) -> AsyncIterator[PipeOpen]:
-        """Owner side: the connections other nodes relay to `node_id`, as they come."""
+    def accept(
+        self, node_id: str, ready: Callable[[], None] = lambda: None
+    ) -> AsyncIterator[PipeOpen]:
+        """Owner side: the connections other nodes relay to `node_id`, as they come
+        from the moment `ready` is called (earlier ones are stale)."""
         ...
 
     def attach(self, request: PipeOpen) -> Pipe:

@@ -17,7 +17,7 @@ replicas, Sentinel), not on Redis Cluster (docs/scaling.md says where it partiti
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -234,12 +234,15 @@ class RedisPipes:
         base = f"{PREFIX}pipe:{request.pipe_id}"
         return _RedisPipe(self._redis, inbox=f"{base}:to-relay", out=f"{base}:to-owner")
 
-    async def accept(self, node_id: str) -> AsyncIterator[PipeOpen]:
+    async def accept(
+        self, node_id: str, ready: Callable[[], None] = lambda: None
+    ) -> AsyncIterator[PipeOpen]:
         inbox = f"{PREFIX}inbox:{node_id}"
         # opens made before this node started are stale (their relay gave up): start
         # after the newest entry, by id, so that nothing between two reads is missed
         newest: Any = await self._redis.xrevrange(inbox, count=1)
         last_id = _text(newest[0][0]) if newest else "0-0"
+        ready()
         while True:
             answer: Any = await self._redis.xread({inbox: last_id}, count=64, block=BLOCK_MS)
             for _stream, entries in answer or []:

@@ -167,7 +167,7 @@ class _Relay:
     async def _deliver(self, events: Sequence[tuple[int, bytes] | OwnerChanged]) -> None:
         for entry in events:
             if isinstance(entry, OwnerChanged):  # before the new owner's first event
-                await self._switch(entry.node_id)
+                await self._switch(entry.node_id, restarted=True)
                 continue
             seq, data = entry
             if seq <= self._last_sent:
@@ -226,10 +226,11 @@ class _Relay:
                 return
             await self._switch(owner)
 
-    async def _switch(self, owner: str) -> None:
-        """Interactions go to `owner` from now on (it took the conversation over)."""
+    async def _switch(self, owner: str, restarted: bool = False) -> None:
+        """Interactions go to `owner` from now on (it took the conversation over;
+        `restarted`: a new process, maybe with the old owner's id)."""
         async with self._switching:
-            if owner == self._owner:
+            if owner == self._owner and not restarted:
                 return
             log.info("%s: relaying to %s (%s failed)", self._cid, owner, self._owner)
             old, self._pipe = self._pipe, await self._open(owner, None)

@@ -253,3 +253,37 @@ async def test_a_dead_nodes_conversations_spread_over_the_survivors(cluster: Clu
     moved = await eventually(hosts, timeout=20, message="the dead node's conversations moved")
     assert moved == {node_id(n) for n in survivors}  # one each, not both on one
     assert [cluster.load(node_id(n)) for n in survivors] == [CAPACITY, CAPACITY]
+
+
+async def test_a_node_restarted_with_its_id_continues_its_conversations(
+    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer
+) -> None:
+    # a TTL long enough that the node is back before anyone declares it dead
+    with three_nodes(tmp_path, redis_server, postgres, OPENREPLICA_NODE_TTL="60") as cluster:
+        conversation = cluster.create(
+            cluster.nodes[0], properties={"participant_left_timeout": 600}
+        )
+        cid, owner = conversation["conversation_id"], conversation["node_id"]
+        relay = cluster.other_than(owner)
+        async with websockets.connect(relay.ws_url(cid), additional_headers=KEY) as ws:
+            await ws.send(echo(LONG))
+            seen = await recv_until(
+                ws, lambda m: m["event_type"] == "conversation.utterance.streaming"
+            )
+            cluster.by_id(owner).stop(signal.SIGKILL)
+            cluster.by_id(owner).start()  # same id and port, a new process
+            seen += await recv_until(ws, is_type("conversation.stopped_speaking"), timeout=20)
+            assert seen[-1]["properties"]["interrupted"] is True
+            await ws.send(echo("after the restart"))
+            seen += await recv_until(
+                ws,
+                lambda m: (
+                    m["event_type"] == "conversation.utterance"
+                    and m["properties"]["speech"] == "after the restart"
+                ),
+                timeout=20,
+            )
+        assert [m["seq"] for m in seen] == list(range(1, len(seen) + 1))
+        record = relay.get(f"/v2/conversations/{cid}", headers=KEY)
+        assert record["status"] == "active" and record["node_id"] == owner
+        assert cluster.load(owner) == 1  # counted once, not again
