@@ -194,10 +194,12 @@ async def test_events_in_the_stream_survive_the_owner_before_the_database_has_th
         assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
 
         def stored_all() -> list[dict[str, Any]] | None:
-            got = relay.get(f"/v2/conversations/{cid}?verbose=true", headers=KEY)["events"]
+            # on the new owner a verbose read waits for its (delayed) writer too
+            url = f"/v2/conversations/{cid}?verbose=true"
+            got = relay.get(url, headers=KEY, timeout=60)["events"]
             return got if len(got) >= len(received) else None
 
-        events = await eventually(stored_all, timeout=20, message="all events stored")
+        events = await eventually(stored_all, timeout=60, message="all events stored")
         assert events[: len(seen)] == seen  # the unwritten ones, exactly as broadcast
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
