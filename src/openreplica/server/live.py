@@ -10,8 +10,9 @@ has built its runtime. Its phase then only moves forward, along this table:
 
 Rules: `ConversationHub.start` is the only way from OPEN to JOINING (nothing starts a
 conversation as a side effect), but for `ConversationHub.adopt`, which goes on with a
-conversation a dead cluster node had joined (through JOINING to JOINED at once); `ConversationHub.end` is the only way to ENDING and is
-allowed from every phase; a move the table does not list is a bug and raises.
+conversation a dead cluster node had joined (through JOINING to JOINED at once);
+`ConversationHub.end` is the only way to ENDING and is allowed from every phase; a move
+the table does not list is a bug and raises.
 """
 
 from __future__ import annotations
