@@ -260,6 +260,8 @@ class ClusterNode:
     async def _fail_over(
         self, conversation_id: str, dead_node: str, room: bool = True, count: bool = True
     ) -> None:
+        if self._draining:
+            return  # stopping: a node that is not takes it over
         # participants joining here wait until it runs live here (or has ended)
         async with self._hub.lock(conversation_id):
             if not await self._store.move_conversation(conversation_id, dead_node, self.node_id):
