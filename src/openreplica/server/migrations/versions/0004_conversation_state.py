@@ -1,7 +1,7 @@
 """Cluster takeover: a live conversation's LLM context and history as of an event,
 saved at turn boundaries (`conversation_states`).
 
-Revision ID: 0003
+Revision ID: 0004
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
