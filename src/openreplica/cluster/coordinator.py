@@ -4,9 +4,10 @@ A node announces itself with `heartbeat` every few seconds; it is live while its
 heartbeat is younger than the TTL it gave. `place` picks the least-loaded live node with
 room (load / capacity; capacity 0 = unbounded) and counts the conversation on it in the
 same atomic step, so concurrent placements on different nodes never overfill one.
-`release` uncounts a conversation that ended. The load a node reports in a heartbeat is
-used only when the registry did not know it (a new node, or Redis restarted): after
-that the registry's own count, moved by `place` and `release`, is the truth.
+`release` uncounts a conversation that ended; `claim` counts one a node took over.
+The load a node reports in a heartbeat is used only when the registry did not know it
+(a new node, or Redis restarted): after that the registry's own count, moved by
+`place`, `release` and `claim`, is the truth.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class Coordinator(Protocol):
 
     async def release(self, node_id: str) -> None:
         """One conversation placed on `node_id` ended."""
+        ...
+
+    async def claim(self, node_id: str) -> None:
+        """`node_id` took over one conversation of a failed node: count it there."""
         ...
 
     async def leave(self, node_id: str) -> None:

@@ -50,6 +50,9 @@ class LocalCoordinator:
     async def release(self, node_id: str) -> None:
         self._adjust(node_id, -1)
 
+    async def claim(self, node_id: str) -> None:
+        self._adjust(node_id, +1)
+
     async def leave(self, node_id: str) -> None:
         self._nodes.pop(node_id, None)
 
@@ -105,8 +108,11 @@ class LocalPipes:
         self._opens.setdefault(owner_node_id, asyncio.Queue()).put_nowait(request)
         return _LocalPipe(inbox=to_relay, outbox=to_owner)
 
-    async def accept(self, node_id: str) -> AsyncIterator[PipeOpen]:
+    async def accept(
+        self, node_id: str, ready: Callable[[], None] = lambda: None
+    ) -> AsyncIterator[PipeOpen]:
         queue = self._opens.setdefault(node_id, asyncio.Queue())
+        ready()
         while True:
             yield await queue.get()
 

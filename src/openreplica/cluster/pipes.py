@@ -9,7 +9,7 @@ a direct connection; the relay only copies frames.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +22,9 @@ class PipeOpen:
     conversation_id: str
     credential: str | None
     last_seq: int | None
+    #: the relay reads the conversation's events from its event stream: the owner sends
+    #: only what is meant for this connection alone (its errors) and the close
+    stream_events: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +52,11 @@ class Pipes(Protocol):
         """Relaying side: ask `owner_node_id` to serve a connection."""
         ...
 
-    def accept(self, node_id: str) -> AsyncIterator[PipeOpen]:
-        """Owner side: the connections other nodes relay to `node_id`, as they come."""
+    def accept(
+        self, node_id: str, ready: Callable[[], None] = lambda: None
+    ) -> AsyncIterator[PipeOpen]:
+        """Owner side: the connections other nodes relay to `node_id`, as they come
+        from the moment `ready` is called (earlier ones are stale)."""
         ...
 
     def attach(self, request: PipeOpen) -> Pipe:

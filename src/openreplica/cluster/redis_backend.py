@@ -7,6 +7,8 @@ Keys (prefix `or:`):
 - `or:inbox:{id}`: stream of pipe opens for node `id`
 - `or:pipe:{pipe}:to-owner` / `:to-relay`: one stream per direction of one connection,
   expiring when idle (`PIPE_IDLE_TTL`)
+- `or:events:{conversation}`: the conversation's events, entry id `{seq}-0`, the newest
+  `retained` kept (`XADD MAXLEN ~`), expiring when idle (`EVENTS_IDLE_TTL`)
 
 Scripts touch keys they compute from arguments: fine on one Redis (or a primary with
 replicas, Sentinel), not on Redis Cluster (docs/scaling.md says where it partitions).
@@ -15,20 +17,30 @@ replicas, Sentinel), not on Redis Cluster (docs/scaling.md says where it partiti
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from openreplica.cluster.coordinator import NodeStatus
+from openreplica.cluster.events import Entry, OwnerChanged, StaleAppend
 from openreplica.cluster.pipes import PipeClosed, PipeOpen
 
-__all__ = ["PIPE_IDLE_TTL", "RedisCoordinator", "RedisPipes"]
+__all__ = [
+    "EVENTS_IDLE_TTL",
+    "PIPE_IDLE_TTL",
+    "RedisCoordinator",
+    "RedisEventStreams",
+    "RedisPipes",
+]
 
 PREFIX = "or:"
 NODES = PREFIX + "nodes"
 #: seconds a pipe's streams outlive their last message (a relay that vanished)
 PIPE_IDLE_TTL = 600
+#: seconds a conversation's event stream outlives its last event (the database keeps all)
+EVENTS_IDLE_TTL = 3600
 #: how long a blocking stream read waits before looping (ms); bounds shutdown time
 BLOCK_MS = 1000
 
@@ -65,6 +77,23 @@ if best then redis.call('HINCRBY', ARGV[1] .. best, 'load', 1) end
 return best
 """
 
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HINCRBY', KEYS[1], 'load', 1) end
+return -1
+"""
+
+# Appends stop at the first seq the stream already holds (a stale owner): nothing after
+# it goes in. Returns the 1-based index of the refused event, 0 when all went in.
+_APPEND = """
+local key, maxlen = KEYS[1], ARGV[1]
+for i = 3, #ARGV, 2 do
+  local added = redis.pcall('XADD', key, 'MAXLEN', '~', maxlen, ARGV[i] .. '-0', 'd', ARGV[i + 1])
+  if type(added) == 'table' and added.err then return (i - 1) / 2 end
+end
+redis.call('EXPIRE', key, ARGV[2])
+return 0
+"""
+
 _RELEASE = """
 local load = tonumber(redis.call('HGET', KEYS[1], 'load') or '0')
 if load > 0 then redis.call('HINCRBY', KEYS[1], 'load', -1) end
@@ -86,6 +115,7 @@ class RedisCoordinator:
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._place = redis.register_script(_PLACE)
         self._release = redis.register_script(_RELEASE)
+        self._claim = redis.register_script(_CLAIM)
 
     async def heartbeat(self, node: NodeStatus, ttl: float) -> bool:
         new = await self._heartbeat(
@@ -128,6 +158,9 @@ class RedisCoordinator:
 
     async def release(self, node_id: str) -> None:
         await self._release(keys=[_node_key(node_id)])
+
+    async def claim(self, node_id: str) -> None:
+        await self._claim(keys=[_node_key(node_id)])
 
     async def leave(self, node_id: str) -> None:
         await self._redis.delete(_node_key(node_id))
@@ -190,6 +223,7 @@ class RedisPipes:
                 "conversation_id": request.conversation_id,
                 "credential": request.credential,
                 "last_seq": request.last_seq,
+                "stream_events": request.stream_events,
             }
         )
         inbox = f"{PREFIX}inbox:{owner_node_id}"
@@ -200,12 +234,15 @@ class RedisPipes:
         base = f"{PREFIX}pipe:{request.pipe_id}"
         return _RedisPipe(self._redis, inbox=f"{base}:to-relay", out=f"{base}:to-owner")
 
-    async def accept(self, node_id: str) -> AsyncIterator[PipeOpen]:
+    async def accept(
+        self, node_id: str, ready: Callable[[], None] = lambda: None
+    ) -> AsyncIterator[PipeOpen]:
         inbox = f"{PREFIX}inbox:{node_id}"
         # opens made before this node started are stale (their relay gave up): start
         # after the newest entry, by id, so that nothing between two reads is missed
         newest: Any = await self._redis.xrevrange(inbox, count=1)
         last_id = _text(newest[0][0]) if newest else "0-0"
+        ready()
         while True:
             answer: Any = await self._redis.xread({inbox: last_id}, count=64, block=BLOCK_MS)
             for _stream, entries in answer or []:
@@ -217,8 +254,70 @@ class RedisPipes:
                         conversation_id=body["conversation_id"],
                         credential=body["credential"],
                         last_seq=body["last_seq"],
+                        stream_events=bool(body.get("stream_events", False)),
                     )
 
     def attach(self, request: PipeOpen) -> _RedisPipe:
         base = f"{PREFIX}pipe:{request.pipe_id}"
         return _RedisPipe(self._redis, inbox=f"{base}:to-owner", out=f"{base}:to-relay")
+
+
+class RedisEventStreams:
+    def __init__(self, redis: Redis, retained: int = 10_000) -> None:
+        self._redis = redis
+        self._retained = retained
+        self._append = redis.register_script(_APPEND)
+
+    async def append(self, conversation_id: str, events: Sequence[Entry]) -> None:
+        if not events:
+            return
+        args: list[Any] = [self._retained, EVENTS_IDLE_TTL]
+        for seq, data in events:
+            args += [seq, data]
+        refused = int(await self._append(keys=[_events_key(conversation_id)], args=args))
+        if refused:
+            seq = events[refused - 1][0]
+            raise StaleAppend(f"{conversation_id}: the stream already holds seq {seq}")
+
+    async def read(self, conversation_id: str, after_seq: int = 0) -> list[Entry]:
+        found: Any = await self._redis.xrange(_events_key(conversation_id), f"{after_seq + 1}-0")
+        return [(_seq(entry_id), fields[b"d"]) for entry_id, fields in found if b"d" in fields]
+
+    async def mark_owner(self, conversation_id: str, after_seq: int, node_id: str) -> None:
+        key = _events_key(conversation_id)
+        try:  # `{seq}-*`: after the event `after_seq` (`{seq}-0`), before the next one
+            await self._redis.xadd(
+                key, {"o": node_id}, id=f"{after_seq}-*", maxlen=self._retained, approximate=True
+            )
+        except ResponseError as error:
+            raise StaleAppend(f"{conversation_id}: events after {after_seq} exist") from error
+
+    async def newest(self, conversation_id: str) -> int:
+        found: Any = await self._redis.xrevrange(_events_key(conversation_id), count=1)
+        return _seq(found[0][0]) if found else 0
+
+    async def follow(
+        self, conversation_id: str, after_seq: int
+    ) -> AsyncIterator[list[Entry | OwnerChanged]]:
+        key = _events_key(conversation_id)
+        last_id = f"{after_seq}-0"
+        while True:
+            answer: Any = await self._redis.xread({key: last_id}, count=256, block=BLOCK_MS)
+            for _stream, entries in answer or []:
+                if entries:
+                    last_id = _text(entries[-1][0])
+                    yield [_entry(entry_id, fields) for entry_id, fields in entries]
+
+
+def _events_key(conversation_id: str) -> str:
+    return f"{PREFIX}events:{conversation_id}"
+
+
+def _entry(entry_id: Any, fields: dict[bytes, bytes]) -> Entry | OwnerChanged:
+    if b"d" in fields:
+        return (_seq(entry_id), fields[b"d"])
+    return OwnerChanged(_seq(entry_id), _text(fields[b"o"]))
+
+
+def _seq(entry_id: Any) -> int:
+    return int(_text(entry_id).split("-", 1)[0])

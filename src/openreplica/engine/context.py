@@ -26,6 +26,11 @@ class LLMContext:
     def history(self) -> tuple[ContextMessage, ...]:
         return tuple(self._history)
 
+    def restore(self, context: str, history: tuple[ContextMessage, ...]) -> None:
+        """Continue from a saved state (another process ran the conversation before)."""
+        self._context = context
+        self._history = list(history[-self._max_history :])
+
     def overwrite(self, context: str) -> None:
         self._context = context
 

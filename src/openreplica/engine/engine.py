@@ -174,6 +174,16 @@ class ConversationEngine:
             self._complete_text(gen)
         return self._flush()
 
+    def resume(
+        self, now: float, turn_idx: int, context: str, history: tuple[ContextMessage, ...]
+    ) -> list[Effect]:
+        """Continue a conversation another process ran (a cluster node took it over):
+        its turn index and LLM state as saved; no join event and no greeting."""
+        self._turn_idx = turn_idx
+        self.context.restore(context, history)
+        self._heartbeat.start(now)
+        return self._flush()
+
     def handle(self, item: EngineInput, now: float) -> list[Effect]:
         """Every input type has its case; one without raises (a bug, never dropped)."""
         if self._ended:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -158,6 +158,28 @@ class ConversationRuntime:
             self._perception.start()
         with self._guard.watch("starting the conversation"):
             self._apply(self.engine.start(self.clock.now()))
+
+    def resume(
+        self,
+        turn_idx: int,
+        context: str,
+        history: tuple[e.ContextMessage, ...],
+        closing: Sequence[Event] = (),
+    ) -> None:
+        """Continue a conversation another process started (a cluster takeover) instead
+        of `start`: the engine gets its saved turn index and LLM state, no
+        `system.replica_joined` and no greeting; the `closing` events (ending what the
+        previous process left half done, e.g. a reply cut by its death) go out first.
+        The sequencer must continue from the last `seq`."""
+        self.playout.start()
+        self._timer_task = self.spawn(self._run_timers(), "engine-timers")
+        if self._perception is not None:
+            self._perception.start()
+        now = self.clock.now()
+        for event in closing:
+            self._publish(self.sequencer.stamp(event, now))
+        with self._guard.watch("resuming the conversation"):
+            self._apply(self.engine.resume(now, turn_idx, context, history))
 
     async def shutdown(self, reason: str) -> None:
         """Cut any speech, emit `system.shutdown` (the last event) and stop every task."""

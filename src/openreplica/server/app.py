@@ -24,10 +24,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from openreplica import __version__
 from openreplica.cluster import (
     Coordinator,
+    EventStreams,
     LocalCoordinator,
     LocalPipes,
     Pipes,
     RedisCoordinator,
+    RedisEventStreams,
     RedisPipes,
 )
 from openreplica.plugins.avatar.catalog import AvatarCatalog
@@ -127,8 +129,9 @@ def create_app(
             log.warning("resuming pending webhooks of %d conversations", resumed)
         webhooks.start()  # and those of nodes that die (leases run out)
         finisher = Finisher(store, webhooks, clock, settings.base_url)
-        # in a cluster a node recovers only what it hosted: the others' are theirs
-        recovered = await finisher.recover(settings.this_node_id if settings.clustered else None)
+        # in a cluster a node restarted with its id continues what it hosted (ClusterNode
+        # .start), and the others' are theirs
+        recovered = [] if settings.clustered else await finisher.recover()
         if recovered:
             log.warning("marked %d conversations of a previous run as ended", len(recovered))
         await recover_replica_jobs(
@@ -153,6 +156,7 @@ def create_app(
             clock,
             catalog,
         )
+        coordinator, pipes, events = _cluster_backends(settings, clock)
         hub = ConversationHub(
             store,
             settings,
@@ -162,12 +166,12 @@ def create_app(
             catalog.list()[0].replica_id,
             recordings,
             observe=observability.observe,
+            events=events,
         )
         if observability.metrics is not None:
             observability.metrics.track_live(hub.census)
-        coordinator, pipes = _cluster_backends(settings, clock)
         node = ClusterNode(
-            settings, coordinator, pipes, store, hub, finisher, clock, time.process_time
+            settings, coordinator, pipes, store, hub, finisher, clock, time.process_time, events
         )
         await node.start()
         app.state.hub = hub
@@ -243,10 +247,13 @@ def _turn_model_path(settings: ServerSettings) -> Path | None:
     return settings.smart_turn_path if settings.turn_detector == "smart_turn" else None
 
 
-def _cluster_backends(settings: ServerSettings, clock: Clock) -> tuple[Coordinator, Pipes]:
-    """Redis when the settings name one, else the one-process in-memory backends."""
+def _cluster_backends(
+    settings: ServerSettings, clock: Clock
+) -> tuple[Coordinator, Pipes, EventStreams | None]:
+    """Redis when the settings name one, else the one-process in-memory backends (one
+    process needs no event streams: its runtimes are the only readers)."""
     if settings.redis_url is None:
-        return LocalCoordinator(clock.now), LocalPipes()
+        return LocalCoordinator(clock.now), LocalPipes(), None
     from redis.asyncio import Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
@@ -260,4 +267,4 @@ def _cluster_backends(settings: ServerSettings, clock: Clock) -> tuple[Coordinat
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         retry_on_error=[ConnectionError, TimeoutError],
     )
-    return RedisCoordinator(redis), RedisPipes(redis)
+    return RedisCoordinator(redis), RedisPipes(redis), RedisEventStreams(redis)

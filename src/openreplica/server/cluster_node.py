@@ -7,8 +7,10 @@ cluster the Redis ones. The node
 - places new conversations (`place`: the least-loaded live node with room, atomically);
 - serves the connections other nodes relay to the conversations it hosts (`accept`
   loop: the real participant channel behind a pipe);
-- ends, as `node_failed`, the conversations of nodes whose heartbeat expired (one node
-  wins each through a compare-and-set on `node_id`; taking them over live is not built);
+- takes over the conversations of nodes whose heartbeat expired (one node wins each
+  through a compare-and-set on `node_id`): they go on live here from the saved LLM state
+  and the events (server/takeover.py); when that is impossible (every node full, or the
+  restore fails) they end as `node_failed`;
 - on stop, drains: takes no new placements and leaves the registry.
 """
 
@@ -20,17 +22,29 @@ import logging
 import math
 from collections.abc import Callable
 
-from openreplica.cluster import Coordinator, NodeStatus, Pipe, PipeClosed, PipeOpen, Pipes
+from openreplica.cluster import (
+    Coordinator,
+    EventStreams,
+    NodeStatus,
+    Pipe,
+    PipeClosed,
+    PipeOpen,
+    Pipes,
+    StaleAppend,
+)
+from openreplica.protocol import Shutdown, decode_event
 from openreplica.runtime import Clock
 from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.hub import ConversationHub, JoinRefused
+from openreplica.server.relay import RelayLinks
 from openreplica.server.settings import ServerSettings
-from openreplica.server.store import ConversationRecord, Store
+from openreplica.server.store import ConversationRecord, EventRecord, Store
+from openreplica.server.takeover import restore
 from openreplica.transports import ConversationChannel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENDED", "TOO_SLOW", "ClusterNode"]
+__all__ = ["ENDED", "TOO_SLOW", "ClusterNode", "share_of_orphans"]
 
 ENDED = 4410
 TOO_SLOW = 1013
@@ -47,6 +61,7 @@ class ClusterNode:
         finisher: Finisher,
         clock: Clock,
         cpu_seconds: Callable[[], float],
+        events: EventStreams | None = None,
     ) -> None:
         self.settings = settings
         self.node_id = settings.this_node_id
@@ -58,9 +73,12 @@ class ClusterNode:
         self._clock = clock
         self._cpu_seconds = cpu_seconds
         self._cpu_mark = (clock.now(), cpu_seconds())
+        self.events = events
         self._draining = False
         #: no node is declared failed before this time (see `_may_fail_over`)
         self._sweep_after = math.inf
+        #: the live nodes as of the last sweep (what relays check, without I/O)
+        self.live_nodes: frozenset[str] = frozenset({self.node_id})
         self._tasks: list[asyncio.Task[None]] = []
         self._served: set[asyncio.Task[None]] = set()
         finisher.on_ended = self._ended
@@ -73,7 +91,13 @@ class ClusterNode:
 
     async def start(self) -> None:
         await self._heartbeat()
-        self._tasks = [asyncio.create_task(self._accept(), name="cluster-accept")]
+        self._sweep_after = min(self._sweep_after, self._clock.now() + self.settings.node_ttl)
+        accepting = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._accept(accepting.set), name="cluster-accept")]
+        if self.clustered:  # relays reopen their pipes here: accept them first
+            self.live_nodes = frozenset(n.node_id for n in await self.coordinator.nodes())
+            await accepting.wait()
+            await self._resume_own()
         if self.clustered:  # the only node never expires: no timers on its clock
             self._tasks.append(asyncio.create_task(self._beat(), name="cluster-heartbeat"))
             self._tasks.append(asyncio.create_task(self._sweep(), name="cluster-sweep"))
@@ -110,7 +134,44 @@ class ClusterNode:
         if owner in live or not self._may_fail_over(live):
             return owner
         await self._fail_over(record.conversation_id, owner)
-        return None
+        moved = await self._store.get_conversation(record.conversation_id)
+        if moved is None or moved.node_id in (None, self.node_id) or moved.status != "active":
+            return None
+        return moved.node_id  # another node took it over first
+
+    async def owner_now(self, conversation_id: str) -> str | None:
+        """The live node hosting an active conversation now, taking it over from a dead
+        owner if needed; None when it has ended."""
+        record = await self._store.get_conversation(conversation_id)
+        if record is None or record.status != "active":
+            return None
+        return await self.owner_elsewhere(record) or self.node_id
+
+    def relay_links(self) -> RelayLinks:
+        """What a relayed WebSocket on this node needs (server/relay.py)."""
+        if self.events is None:
+            raise RuntimeError("relaying needs the cluster's event streams")
+        store = self._store
+
+        async def stored_events(conversation_id: str, after: int) -> list[tuple[int, bytes]]:
+            return [(e.seq, e.data) for e in await store.load_events(conversation_id, after)]
+
+        async def stored_newest(conversation_id: str) -> int:
+            return (await store.last_event(conversation_id))[0]
+
+        async def sleep(seconds: float) -> None:
+            await self._clock.sleep_until(self._clock.now() + seconds)
+
+        return RelayLinks(
+            pipes=self.pipes,
+            streams=self.events,
+            stored_events=stored_events,
+            stored_newest=stored_newest,
+            is_live=lambda node_id: node_id in self.live_nodes,
+            owner_now=self.owner_now,
+            sleep=sleep,
+            check_every=self.settings.node_heartbeat,
+        )
 
     async def node_url(self, node_id: str) -> str | None:
         for node in await self.coordinator.nodes():
@@ -157,35 +218,131 @@ class ClusterNode:
     # ------------------------------------------------------------------ failed nodes
 
     async def _sweep(self) -> None:
+        """Every heartbeat: note the live nodes and take over the conversations of dead
+        ones, spread over the nodes with room (`share_of_orphans`); when every node is
+        full they end as `node_failed`."""
+        first_seen: dict[str, float] = {}  # orphan -> when this node first saw it
         while True:
-            await self._clock.sleep_until(self._clock.now() + self.settings.node_ttl)
+            await self._clock.sleep_until(self._clock.now() + self.settings.node_heartbeat)
             try:
-                live = {n.node_id for n in await self.coordinator.nodes()}
-                if not self._may_fail_over(live):
+                nodes = await self.coordinator.nodes()
+                self.live_nodes = frozenset(n.node_id for n in nodes)
+                orphans = {
+                    cid: owner
+                    for cid, owner in (await self._store.active_conversation_nodes()).items()
+                    if owner not in self.live_nodes
+                }
+                now = self._clock.now()
+                first_seen = {cid: first_seen.get(cid, now) for cid in orphans}
+                if not orphans or self._draining or not self._may_fail_over(self.live_nodes):
                     continue
-                for cid, owner in (await self._store.active_conversation_nodes()).items():
-                    if owner not in live and owner != self.node_id:
-                        await self._fail_over(cid, owner)
+                # one left to its node for two TTLs (that node is stuck): anyone takes it
+                overdue = {c for c, t in first_seen.items() if now - t > 2 * self.settings.node_ttl}
+                mine, room = share_of_orphans(self.node_id, nodes, sorted(orphans), overdue)
+                for cid in mine:
+                    await self._fail_over(cid, orphans[cid], room)
             except Exception as exc:
                 log.warning("node %s: sweeping failed nodes failed (%s)", self.node_id, exc)
 
-    def _may_fail_over(self, live: set[str]) -> bool:
+    async def _resume_own(self) -> None:
+        """Restarted with the same node id (a crash, a pod restarted before its heartbeat
+        expired): continue the conversations this node hosted, as a node taking them
+        over would (the registry already counts them here)."""
+        for cid in await self._store.active_conversation_ids(self.node_id):
+            await self._fail_over(cid, self.node_id, count=False)
+
+    def _may_fail_over(self, live: set[str] | frozenset[str]) -> bool:
         """Whether a node missing from the registry has failed, rather than the registry
         forgot it (Redis restarted empty: every node re-registers within a heartbeat).
         Not while this node is missing itself, nor within a TTL of re-registering."""
         return self.node_id in live and self._clock.now() >= self._sweep_after
 
-    async def _fail_over(self, conversation_id: str, dead_node: str) -> None:
-        if await self._store.move_conversation(conversation_id, dead_node, self.node_id):
+    async def _fail_over(
+        self, conversation_id: str, dead_node: str, room: bool = True, count: bool = True
+    ) -> None:
+        if self._draining:
+            return  # stopping: a node that is not takes it over
+        # participants joining here wait until it runs live here (or has ended)
+        async with self._hub.lock(conversation_id):
+            if not await self._store.move_conversation(conversation_id, dead_node, self.node_id):
+                return  # another node did
+            started = self._clock.now()
+            if count:  # counted here now, uncounted when it ends
+                with contextlib.suppress(Exception):
+                    await self.coordinator.claim(self.node_id)
+            try:
+                await self._store_unwritten(conversation_id)
+                taken = room and await self._take_over(conversation_id)
+            except Exception:
+                log.exception("%s: taking it over from %s failed", conversation_id, dead_node)
+                taken = False
+            if taken:
+                log.warning(
+                    "%s: node %s died; taken over in %.3f s",
+                    conversation_id,
+                    dead_node,
+                    self._clock.now() - started,
+                )
+                return
             log.warning("%s: node %s died; ending it", conversation_id, dead_node)
             await self._finisher.end_unstarted(conversation_id, EndReasons.NODE_FAILED)
+            await self._publish_last(conversation_id)
+
+    async def _store_unwritten(self, conversation_id: str) -> None:
+        """Store the events the dead node put in the stream but not yet in the database
+        (its writer lags by a batch): they were broadcast, so they are the truth."""
+        if self.events is None:
+            return
+        after = (await self._store.last_event(conversation_id))[0]
+        unwritten = [
+            _record(conversation_id, seq, data)
+            for seq, data in await self.events.read(conversation_id, after)
+        ]
+        if unwritten:
+            await self._store.add_events(unwritten)
+            log.info("%s: stored %d events only the stream had", conversation_id, len(unwritten))
+
+    async def _take_over(self, conversation_id: str) -> bool:
+        """Continue a dead node's conversation here; False when it cannot be."""
+        record = await self._store.get_conversation(conversation_id)
+        if record is None or record.status != "active":
+            return True  # ended meanwhile: nothing to run
+        stored = await self._store.load_events(conversation_id)
+        if not stored:  # nobody joined yet: the first participant starts it here
+            self._hub.conversation_created(record)
+            return True
+        last = stored[-1]
+        ended = decode_event(last.data)
+        if isinstance(ended, Shutdown):  # it ended as the node died
+            await self._finisher.ended(record, ended.properties.shutdown_reason)
+            return True
+        state = await self._store.load_state(conversation_id)
+        restored = restore(conversation_id, state, stored)
+        if self.events is not None:  # relays move here before the first event from here
+            await self.events.mark_owner(conversation_id, restored.last_seq, self.node_id)
+        await self._hub.adopt(record, restored)
+        return True
+
+    async def _publish_last(self, conversation_id: str) -> None:
+        """Put the stored `system.shutdown` of a conversation ended here in its event
+        stream too, where relays wait for it."""
+        if self.events is None:
+            return
+        try:
+            events = await self._store.load_events(conversation_id)
+            if events:
+                await self.events.append(conversation_id, [(events[-1].seq, events[-1].data)])
+        except StaleAppend:
+            pass
+        except Exception as exc:
+            log.warning("%s: could not publish its end (%s)", conversation_id, exc)
 
     # ------------------------------------------------------------------ relayed connections
 
-    async def _accept(self) -> None:
+    async def _accept(self, ready: Callable[[], None]) -> None:
         while True:
             try:
-                async for request in self.pipes.accept(self.node_id):
+                async for request in self.pipes.accept(self.node_id, ready):
                     task = asyncio.create_task(self._serve(request), name="cluster-pipe")
                     self._served.add(task)
                     task.add_done_callback(self._served.discard)
@@ -202,7 +359,13 @@ class ClusterNode:
         try:
             async with self._hub.participant(request.conversation_id, request.credential) as p:
                 channel = ConversationChannel(
-                    p.runtime, pipe.send, p.clock, p.limits, p.history, p.conversation_bucket
+                    p.runtime,
+                    pipe.send,
+                    p.clock,
+                    p.limits,
+                    p.history,
+                    p.conversation_bucket,
+                    sequenced=not request.stream_events,  # the relay reads the stream
                 )
                 await channel.open(request.last_seq)
                 await p.join()  # the replica joins (the first time)
@@ -218,6 +381,36 @@ class ClusterNode:
         finally:
             with contextlib.suppress(Exception):
                 await pipe.close(code, reason)
+
+
+def _has_room(node: NodeStatus) -> bool:
+    return not node.draining and (node.capacity == 0 or node.load < node.capacity)
+
+
+def share_of_orphans(
+    me: str, nodes: list[NodeStatus], orphans: list[str], overdue: set[str]
+) -> tuple[list[str], bool]:
+    """The dead nodes' conversations (sorted) `me` should take over, and whether it has
+    room for them. Every node computes the same deal from the registry: the orphans go
+    round the nodes with room, least loaded first, so a dead node's conversations spread
+    over the survivors (two nodes that disagree meet at the compare-and-set on
+    `node_id`); `overdue` ones go to anyone. With no room anywhere, every node may take
+    them, to end them as `node_failed`."""
+    takers = sorted(
+        (n for n in nodes if _has_room(n)),
+        key=lambda n: (n.load / n.capacity if n.capacity else 0.0, n.load, n.node_id),
+    )
+    if not takers:
+        return orphans, False
+    if me not in {n.node_id for n in takers}:
+        return [], False
+    dealt = [c for i, c in enumerate(orphans) if takers[i % len(takers)].node_id == me]
+    return dealt + [c for c in orphans if c in overdue and c not in dealt], True
+
+
+def _record(conversation_id: str, seq: int, data: bytes) -> EventRecord:
+    event = decode_event(data)
+    return EventRecord(conversation_id, seq, event.event_type, event.timestamp or 0.0, data)
 
 
 async def _pump(pipe: Pipe, channel: ConversationChannel) -> tuple[int, str]:

@@ -20,8 +20,11 @@ __all__ = ["EventWriter"]
 
 
 class EventWriter:
-    def __init__(self, store: Store, conversation_id: str) -> None:
+    def __init__(self, store: Store, conversation_id: str, delay: float = 0.0) -> None:
+        """`delay` (testing only) holds each batch back that many seconds, to test what
+        a crash between the event stream and the database loses (nothing)."""
         self._store = store
+        self._delay = delay
         self._conversation_id = conversation_id
         self._pending: list[EventRecord] = []
         self._wake = asyncio.Event()
@@ -61,6 +64,8 @@ class EventWriter:
             self._wake.clear()
             batch, self._pending = self._pending, []
             if batch:
+                if self._delay:
+                    await asyncio.sleep(self._delay)
                 await self._write(batch)
             async with self._stored:
                 self._written += len(batch)

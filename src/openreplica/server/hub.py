@@ -33,8 +33,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
+from openreplica.cluster import EventStreams
+from openreplica.protocol import Sequencer
 from openreplica.runtime import NULL_OBSERVER, Clock, ConversationRuntime, RuntimeObserver
 from openreplica.server.conversation_end import EndReasons, Finisher
+from openreplica.server.event_stream import StreamPublisher
 from openreplica.server.event_writer import EventWriter
 from openreplica.server.live import Live, Phase
 from openreplica.server.persona_config import conversation_config
@@ -44,6 +47,7 @@ from openreplica.server.recordings import Recordings
 from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, Store
+from openreplica.server.takeover import Restored, StateSaver
 from openreplica.transports import ChannelLimits, History, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -99,8 +103,12 @@ class ConversationHub:
         recordings: Recordings | None = None,
         *,
         observe: Callable[[str], RuntimeObserver] = lambda _: NULL_OBSERVER,
+        events: EventStreams | None = None,
     ) -> None:
+        """`events`: in a cluster, each live conversation's events also go to its event
+        stream and its LLM state is saved at turn boundaries (server/takeover.py)."""
         self._store = store
+        self._events = events
         #: the metrics/traces observer of a conversation (server/metrics.py, tracing.py)
         self._observe = observe
         self._settings = settings
@@ -271,6 +279,41 @@ class ConversationHub:
             raise JoinRefused(4410, 410, f"conversation {conversation_id!r} has ended")
         return live.runtime
 
+    def lock(self, conversation_id: str) -> asyncio.Lock:
+        """Held while a conversation's live state is built: a participant joining waits
+        (a takeover holds it from moving the conversation here to `adopt`)."""
+        return self._locks.setdefault(conversation_id, asyncio.Lock())
+
+    async def adopt(self, record: ConversationRecord, restored: Restored) -> None:
+        """Run, live, a conversation this node took over from a failed node (the caller
+        holds `lock`): it goes on from `restored` — already joined, so no
+        `system.replica_joined` and no greeting; the `closing` events first — and waits
+        for its participants to come back (`participant_left_timeout` runs until one
+        does). `max_call_duration` still counts from the replica joining."""
+        cid = record.conversation_id
+        if cid in self._live or cid in self._ending:
+            return
+        live = await self._build(record, restored)
+        live.move(Phase.JOINING)
+        context = restored.context
+        if context is None:
+            context = live.runtime.engine.context.context
+        live.runtime.resume(restored.turn_idx, context, tuple(restored.history), restored.closing)
+        live.move(Phase.JOINED)
+        properties = live.request.properties
+        seconds = _seconds(
+            properties.max_call_duration if properties else None,
+            self._settings.max_call_duration,
+        )
+        if restored.joined_at is not None:
+            seconds = max(0.0, restored.joined_at + seconds - self._clock.now())
+        live.timers["max"] = self._timer(cid, seconds, EndReasons.MAX_DURATION)
+        left = _seconds(
+            properties.participant_left_timeout if properties else None,
+            self._settings.participant_left_timeout,
+        )
+        live.timers["left"] = self._timer(cid, left, EndReasons.LEFT)
+
     async def _join(self, live: Live) -> None:
         try:
             await live.runtime.start()
@@ -309,8 +352,7 @@ class ConversationHub:
     async def _open(self, conversation_id: str) -> Live:
         """The live state of an active conversation, built (OPEN: not joined yet) if
         needed."""
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        async with lock:
+        async with self.lock(conversation_id):
             live = self._live.get(conversation_id)
             if live is None and conversation_id not in self._ending:
                 record = await self._store.get_conversation(conversation_id)
@@ -336,9 +378,10 @@ class ConversationHub:
         valid = [v for v in (record.meeting_token, self._settings.api_key) if v]
         return any(hmac.compare_digest(credential.encode(), v.encode()) for v in valid)
 
-    async def _build(self, record: ConversationRecord) -> Live:
-        """The conversation's runtime and what hangs off it (event writer, webhooks,
-        recording), not started."""
+    async def _build(self, record: ConversationRecord, restored: Restored | None = None) -> Live:
+        """The conversation's runtime and what hangs off it (event writer, in a cluster
+        the event stream and the saved state, webhooks, recording), not started;
+        `restored`: its sequencer goes on from a node that died (`adopt`)."""
         request = ConversationCreate.stored(record.request)
         persona = PersonaCreate.stored(record.persona)
         config = conversation_config(persona, request, self._settings, self._default_replica_id)
@@ -350,16 +393,31 @@ class ConversationHub:
                 log.warning("%s: %s", record.conversation_id, problem)
         plugins = await self._plugins(config)
         cid = record.conversation_id
+        sequencer = None
+        if restored is not None:  # taken over: seq and turn_idx go on where they were
+            sequencer = Sequencer(
+                cid,
+                last_seq=restored.last_seq,
+                last_timestamp=restored.last_timestamp,
+                turn_idx=restored.sequencer_turn_idx,
+            )
         runtime = ConversationRuntime(
             cid,
             config.engine,
             plugins,
             self._clock,
+            sequencer=sequencer,
             on_internal_error=lambda: self._end_on_internal_error(cid),
             observer=self._observe(cid),
         )
-        writer = EventWriter(self._store, record.conversation_id)
+        writer = EventWriter(self._store, cid, self._settings.testing_event_write_delay)
         runtime.subscribe(writer.on_event)
+        publisher = saver = None
+        if self._events is not None:
+            publisher = StreamPublisher(self._events, cid)
+            runtime.subscribe(publisher.on_event)
+            saver = StateSaver(self._store, runtime, self._clock.now)
+            runtime.subscribe(saver.on_event)
         if record.callback_url:
             runtime.subscribe(self._finisher.webhook_listener(record))
         bucket = TokenBucket(
@@ -367,7 +425,9 @@ class ConversationHub:
             self._settings.conversation_rate_burst,
             self._clock.now(),
         )
-        live = Live(record, request, persona, runtime, writer, bucket)
+        live = Live(
+            record, request, persona, runtime, writer, bucket, publisher=publisher, saver=saver
+        )
         recorded = request.properties is not None and request.properties.enable_recording is True
         if self.recordings is not None and recorded:
             live.recorder = self.recordings.start(
@@ -417,6 +477,10 @@ class ConversationHub:
                 with suppress(Exception):
                     await live.joining
             await live.runtime.shutdown(reason)
+            if live.saver is not None:
+                await live.saver.aclose()
+            if live.publisher is not None:
+                await live.publisher.aclose()
             await live.writer.aclose()
             await self._finisher.ended(live.record, reason)
             if live.recorder is not None and self.recordings is not None:

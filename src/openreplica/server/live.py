@@ -9,8 +9,10 @@ has built its runtime. Its phase then only moves forward, along this table:
     ENDING   `system.shutdown` is on its way; nobody may join    -> (none)
 
 Rules: `ConversationHub.start` is the only way from OPEN to JOINING (nothing starts a
-conversation as a side effect); `ConversationHub.end` is the only way to ENDING and is
-allowed from every phase; a move the table does not list is a bug and raises.
+conversation as a side effect), but for `ConversationHub.adopt`, which goes on with a
+conversation a dead cluster node had joined (through JOINING to JOINED at once);
+`ConversationHub.end` is the only way to ENDING and is allowed from every phase; a move
+the table does not list is a bug and raises.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from openreplica.runtime import ConversationRuntime
+from openreplica.server.event_stream import StreamPublisher
 from openreplica.server.event_writer import EventWriter
 from openreplica.server.recordings import CallRecorder
 from openreplica.server.schemas import ConversationCreate, PersonaCreate
 from openreplica.server.store import ConversationRecord
+from openreplica.server.takeover import StateSaver
 from openreplica.transports import TokenBucket
 
 __all__ = ["Live", "Phase", "moved"]
@@ -54,7 +58,8 @@ def moved(phase: Phase, to: Phase) -> Phase:
 @dataclass
 class Live:
     """A conversation live on this node: its record (and typed request), runtime, event
-    writer, shared rate limit, timers and recorder."""
+    writer, shared rate limit, timers and recorder (and in a cluster its event stream
+    publisher and state saver)."""
 
     record: ConversationRecord
     #: the creation request and the persona, typed (validated when they were sent)
@@ -69,6 +74,9 @@ class Live:
     joining: asyncio.Task[None] | None = None
     timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     recorder: CallRecorder | None = None
+    #: in a cluster: the event stream relays read, and the LLM state saved for a takeover
+    publisher: StreamPublisher | None = None
+    saver: StateSaver | None = None
 
     @property
     def ending(self) -> bool:

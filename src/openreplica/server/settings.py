@@ -120,6 +120,8 @@ class ServerSettings:
     replica_fetch_private: bool = False
     #: testing only: instant tone TTS and an echoing LLM instead of real models
     testing_scripted_plugins: bool = False
+    #: testing only: seconds each batch of events waits before the database gets it
+    testing_event_write_delay: float = 0.0
     # --- the hosted surface (issue 18): presence, interruptions
     #: seconds between `system.replica_present` heartbeats; 0 = none
     presence_interval: float = 5.0
@@ -675,6 +677,12 @@ OPTIONS: tuple[Option, ...] = (
         "TESTING ONLY: replace every model with an instant tone TTS and an echoing LLM",
         _bool,
         "BOOL",
+    ),
+    Option(
+        "testing_event_write_delay",
+        "TESTING ONLY: seconds each batch of events waits before the database gets it",
+        float,
+        "S",
     ),
     # --- the hosted surface (issue 18)
     Option(

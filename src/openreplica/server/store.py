@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from openreplica.server.schema import upgrade
 from openreplica.server.tables import (
     ConversationRow,
+    ConversationStateRow,
     EventRow,
     PersonaRow,
     ReplicaJobRow,
@@ -29,6 +30,7 @@ from openreplica.server.tables import (
 
 __all__ = [
     "ConversationRecord",
+    "ConversationState",
     "DeliveryStatus",
     "EventRecord",
     "PersonaRecord",
@@ -66,6 +68,19 @@ class ConversationRecord:
     persona: dict[str, Any]
     #: in a cluster, the node hosting the conversation now
     node_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """A live conversation's LLM state as of event `last_seq` (cluster takeover)."""
+
+    conversation_id: str
+    last_seq: int
+    turn_idx: int
+    context: str
+    #: the LLM history as JSON objects (role, content, tool_call_id, name, tool_calls)
+    history: list[dict[str, Any]]
+    updated_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +342,11 @@ class Store:
             await session.execute(
                 delete(EventRow).where(EventRow.conversation_id == conversation_id)
             )
+            await session.execute(
+                delete(ConversationStateRow).where(
+                    ConversationStateRow.conversation_id == conversation_id
+                )
+            )
             # pending deliveries stay: the conversation's last webhooks are still owed
             await session.execute(
                 delete(WebhookDeliveryRow).where(
@@ -435,6 +455,42 @@ class Store:
                 )
             ).first()
             return (int(row[0]), float(row[1])) if row is not None else (0, 0.0)
+
+    # ------------------------------------------------------------------ live state
+
+    async def save_state(self, state: ConversationState) -> None:
+        """Keep `state` unless a newer one (a higher `last_seq`) is stored already."""
+        async with self._sessions.begin() as session:
+            row = await session.get(ConversationStateRow, state.conversation_id)
+            if row is None:
+                session.add(
+                    ConversationStateRow(
+                        conversation_id=state.conversation_id,
+                        last_seq=state.last_seq,
+                        turn_idx=state.turn_idx,
+                        context=state.context,
+                        history=state.history,
+                        updated_at=state.updated_at,
+                    )
+                )
+            elif row.last_seq < state.last_seq:
+                row.last_seq, row.turn_idx = state.last_seq, state.turn_idx
+                row.context, row.history = state.context, state.history
+                row.updated_at = state.updated_at
+
+    async def load_state(self, conversation_id: str) -> ConversationState | None:
+        async with self._sessions() as session:
+            row = await session.get(ConversationStateRow, conversation_id)
+            if row is None:
+                return None
+            return ConversationState(
+                row.conversation_id,
+                row.last_seq,
+                row.turn_idx,
+                row.context,
+                list(row.history),
+                row.updated_at,
+            )
 
     # ------------------------------------------------------------------ webhook deliveries
 

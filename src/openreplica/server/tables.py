@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "ConversationRow",
+    "ConversationStateRow",
     "EventRow",
     "PersonaRow",
     "ReplicaJobRow",
@@ -64,6 +65,23 @@ class ConversationRow(Base):
     persona: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: in a cluster, the node hosting the conversation now (None on a single server)
     node_id: Mapped[str | None] = mapped_column(String(128), default=None)
+
+
+class ConversationStateRow(Base):
+    """What a live conversation's events do not say, saved at each turn boundary so that
+    another cluster node can take it over (docs/scaling.md): the LLM context and history
+    as of the event `last_seq`."""
+
+    __tablename__ = "conversation_states"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    turn_idx: Mapped[int] = mapped_column(Integer)
+    #: the conversational context (`overwrite`/`append` change it)
+    context: Mapped[str] = mapped_column(Text)
+    #: the LLM history: [{role, content, tool_call_id, name, tool_calls}, …]
+    history: Mapped[list[Any]] = mapped_column(JSON)
+    updated_at: Mapped[float] = mapped_column(Float)
 
 
 class EventRow(Base):

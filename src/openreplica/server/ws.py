@@ -52,10 +52,16 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     owner = await _owner_elsewhere(websocket, conversation_id)
     if owner is not None:  # another cluster node hosts it: relay (server/relay.py)
         node = websocket.app.state.node
+        try:  # here, before the relay streams any event
+            await hub.authorise(conversation_id, credential)
+        except JoinRefused as refused:
+            await websocket.accept()
+            await websocket.close(refused.close_code, refused.message)
+            return
         with websocket.app.state.relays.relaying(owner):
             await relay_socket(
                 websocket,
-                node.pipes,
+                node.relay_links(),
                 owner,
                 conversation_id,
                 credential,

@@ -62,9 +62,16 @@ class ConversationChannel:
         limits: ChannelLimits | None = None,
         history: History | None = None,
         conversation_bucket: TokenBucket | None = None,
+        *,
+        sequenced: bool = True,
     ) -> None:
         """`conversation_bucket` is the rate limit shared by every connection of the
-        conversation (None = only this connection's own limit applies)."""
+        conversation (None = only this connection's own limit applies). `sequenced=False`:
+        the peer gets the sequenced events another way (a cluster relay reads them from
+        the conversation's event stream); only what is meant for this peer alone (its
+        errors, unsequenced broadcasts) goes to `send`, and `finished` is still set after
+        `system.shutdown`."""
+        self._sequenced = sequenced
         self.runtime = runtime
         self.limits = limits = limits or ChannelLimits()
         self._send = send
@@ -200,7 +207,8 @@ class ConversationChannel:
         if seq <= self._last_sent:
             return  # already sent (replay overlap): never a duplicate
         self._last_sent = seq
-        self._enqueue(data)
+        if self._sequenced:
+            self._enqueue(data)
 
     def _enqueue(self, data: bytes) -> None:
         if self._queue.qsize() >= self.limits.max_queued:

@@ -67,7 +67,7 @@ async def test_the_migrations_build_exactly_the_tables_the_code_declares(
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).one()
-            assert version[0] == "0003"
+            assert version[0] == "0004"
         await upgrade(engine)  # a second start changes nothing
     finally:
         await engine.dispose()

@@ -1,0 +1,83 @@
+"""A conversation's event stream on a real Redis: appends only go forward (a stale owner
+is refused and adds nothing after the refusal), reads and follows give each `seq` once in
+order, owner marks come between the events they separate; and `claim` counts a
+conversation taken over on its new node."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from db_servers import RedisServer
+from redis.asyncio import Redis
+
+from openreplica.cluster import (
+    LocalCoordinator,
+    NodeStatus,
+    OwnerChanged,
+    RedisCoordinator,
+    RedisEventStreams,
+    StaleAppend,
+)
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+def _events(*seqs: int) -> list[tuple[int, bytes]]:
+    return [(s, f'{{"seq":{s}}}'.encode()) for s in seqs]
+
+
+async def test_appends_go_forward_only_and_reads_give_each_seq_once(redis: Redis) -> None:
+    streams = RedisEventStreams(redis)
+    assert await streams.newest("c") == 0
+    await streams.append("c", _events(1, 2, 3))
+    await streams.append("c", _events(4))
+    assert await streams.read("c") == _events(1, 2, 3, 4)
+    assert await streams.read("c", 2) == _events(3, 4)
+    assert await streams.newest("c") == 4
+    with pytest.raises(StaleAppend):  # a node that lost the conversation, still writing
+        await streams.append("c", _events(4, 5))
+    assert await streams.read("c", 3) == _events(4)  # nothing after the refusal went in
+    assert 0 < await redis.ttl("or:events:c") <= 3600  # expires when idle
+
+
+async def test_followers_see_the_owner_mark_before_the_new_owners_events(
+    redis: Redis,
+) -> None:
+    streams = RedisEventStreams(redis)
+    await streams.append("c", _events(1, 2))
+    seen: list[tuple[int, bytes] | OwnerChanged] = []
+
+    async def follow() -> None:
+        async for batch in streams.follow("c", 1):
+            seen.extend(batch)
+
+    follower = asyncio.create_task(follow())
+    await streams.mark_owner("c", 2, "node-b")
+    await streams.append("c", _events(3))
+    async with asyncio.timeout(5):
+        while len(seen) < 3:
+            await asyncio.sleep(0.01)
+    follower.cancel()
+    assert seen == [*_events(2), OwnerChanged(2, "node-b"), *_events(3)]
+    assert await streams.read("c") == _events(1, 2, 3)  # marks are not events
+    assert await streams.newest("c") == 3
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_claim_counts_a_conversation_taken_over(backend: str, redis: Redis) -> None:
+    coordinator = (
+        LocalCoordinator(lambda: 1000.0) if backend == "memory" else RedisCoordinator(redis)
+    )
+    await coordinator.heartbeat(NodeStatus("b", "http://b", 4), 30)
+    await coordinator.claim("b")
+    await coordinator.claim("gone")  # an unknown node: nothing to count
+    assert {n.node_id: n.load for n in await coordinator.nodes()} == {"b": 1}
+    await coordinator.release("b")
+    assert [n.load for n in await coordinator.nodes()] == [0]
