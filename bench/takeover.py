@@ -34,6 +34,8 @@ from typing import Any
 
 import websockets
 
+from openreplica.server.settings import ServerSettings
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 from cluster_nodes import KEY, Nodes, running_nodes  # noqa: E402
@@ -117,8 +119,11 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--heartbeat", type=float, default=1.0, help="--node-heartbeat (s)")
-    parser.add_argument("--ttl", type=float, default=5.0, help="--node-ttl (s)")
+    defaults = ServerSettings()
+    parser.add_argument(
+        "--heartbeat", type=float, default=defaults.node_heartbeat, help="--node-heartbeat (s)"
+    )
+    parser.add_argument("--ttl", type=float, default=defaults.node_ttl, help="--node-ttl (s)")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -140,8 +140,8 @@ class ServerSettings:
     #: conversations this node hosts at most; 0 = no limit
     node_capacity: int = 0
     #: seconds between heartbeats, and how long a node counts as live after its last one
-    node_heartbeat: float = 1.0
-    node_ttl: float = 5.0
+    node_heartbeat: float = 0.5
+    node_ttl: float = 3.0
     #: node processes behind one port (server/workers.py); 0 = this process serves alone
     workers: int = 0
 
@@ -438,9 +438,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "node_capacity", "conversations this node hosts at most (default 0: no limit)", int, "N"
     ),
-    Option("node_heartbeat", "seconds between cluster heartbeats (default 1)", float, "S"),
+    Option("node_heartbeat", "seconds between cluster heartbeats (default 0.5)", float, "S"),
     Option(
-        "node_ttl", "seconds a node stays live after its last heartbeat (default 5)", float, "S"
+        "node_ttl", "seconds a node stays live after its last heartbeat (default 3)", float, "S"
     ),
     Option(
         "workers",
