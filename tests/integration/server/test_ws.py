@@ -45,7 +45,7 @@ def is_type(name: str) -> Callable[[Msg], bool]:
     return lambda m: m["event_type"] == name
 
 
-async def say(ws: ClientConnection, text: str) -> list[Msg]:
+async def say(ws: ClientConnection, text: str, timeout: float = 10.0) -> list[Msg]:
     """Echo `text` and read up to the utterance that says it back."""
     await ws.send(echo(text))
     return await recv_until(
@@ -54,6 +54,7 @@ async def say(ws: ClientConnection, text: str) -> list[Msg]:
             m.get("event_type") == "conversation.utterance"
             and m["properties"].get("speech") == text
         ),
+        timeout,
     )
 
 
