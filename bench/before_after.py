@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import os
 import subprocess
@@ -20,9 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from engine_turn import engine_turn_ms
+
 from openreplica import protocol as p
-from openreplica.engine import ConversationEngine, EngineSettings
-from openreplica.engine import io as e
+from openreplica.engine import EngineSettings
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
 
@@ -31,32 +31,7 @@ REPLY = "Sure, here is a reply of fifteen words that the scripted model streams 
 
 
 def engine_turn_cpu(runs: int) -> list[float]:
-    samples = []
-    frame = RATE // 50
-    for _ in range(runs):
-        ids = itertools.count()
-        engine = ConversationEngine(
-            "bench", EngineSettings(output_sample_rate=RATE), lambda ids=ids: f"i{next(ids)}"
-        )
-        engine.start(0.0)
-        start = time.thread_time()
-        engine.handle(e.InteractionReceived(p.Respond(properties=p.RespondProps(text="Hi"))), 0.0)
-        segments = []
-        for token in REPLY.split(" "):
-            for fx in engine.handle(e.LLMToken(1, token + " "), 0.0):
-                if isinstance(fx, e.Synthesize):
-                    segments.append(fx.segment)
-        for fx in engine.handle(e.LLMFinished(1), 0.0):
-            if isinstance(fx, e.Synthesize):
-                segments.append(fx.segment)
-        for segment in segments:
-            engine.handle(e.SpeechAudio(1, segment, b"\0\0" * RATE, RATE), 0.0)
-            engine.handle(e.SpeechSegmentDone(1, segment), 0.0)
-            for _ in range(50):
-                engine.handle(e.AudioPlayed(1, segment, frame), 0.0)
-        engine.handle(e.PlayoutDrained(1), 0.0)
-        samples.append((time.thread_time() - start) * 1000)
-    return samples
+    return engine_turn_ms(runs, REPLY, RATE, time.thread_time)
 
 
 class Sink:
