@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine_turn import engine_turn_ms
+from engine_work import engine_turn_ms, sequencer_fanout_s
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
@@ -71,25 +71,7 @@ async def runtime_turn_cpu(runs: int) -> list[float]:
 
 def sequencer_cpu(batches: int = 20, events: int = 5000) -> list[float]:
     """µs of thread CPU per event (stamp + encode + 10 subscribers)."""
-    out = []
-    event = p.UtteranceStreaming(
-        conversation_id="bench",
-        turn_idx=1,
-        inference_id="inf",
-        properties=p.StreamingProps(
-            role="replica", speech="Hello there", content_index=1, final=False
-        ),
-    )
-    for _ in range(batches):
-        sequencer = p.Sequencer("bench")
-        sinks: list[list[bytes]] = [[] for _ in range(10)]
-        start = time.thread_time()
-        for i in range(events):
-            data = p.encode(sequencer.stamp(event, float(i)))
-            for s in sinks:
-                s.append(data)
-        out.append((time.thread_time() - start) / events * 1e6)
-    return out
+    return [sequencer_fanout_s(events, 10, time.thread_time) / events * 1e6 for _ in range(batches)]
 
 
 def codec_cpu(rounds: int, fixtures: Path) -> dict[str, list[float]]:

@@ -25,7 +25,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-from engine_turn import engine_turn_ms
+from engine_work import engine_turn_ms, sequencer_fanout_s
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
@@ -109,22 +109,8 @@ def engine_turn_cpu(runs: int) -> list[float]:
 
 
 def sequencer_fanout(events: int = 50_000, subscribers: int = 10) -> float:
-    sequencer = p.Sequencer("bench")
-    sinks: list[list[bytes]] = [[] for _ in range(subscribers)]
-    event = p.UtteranceStreaming(
-        conversation_id="bench",
-        turn_idx=1,
-        inference_id="inf",
-        properties=p.StreamingProps(
-            role="replica", speech="Hello there", content_index=1, final=False
-        ),
-    )
-    start = time.perf_counter()
-    for i in range(events):
-        data = p.encode(sequencer.stamp(event, float(i)))
-        for sink in sinks:
-            sink.append(data)
-    return events / (time.perf_counter() - start)
+    """Events per second through the sequencer (stamp + encode) to `subscribers`."""
+    return events / sequencer_fanout_s(events, subscribers, time.perf_counter)
 
 
 def observability() -> Callable[[], RuntimeObserver]:
