@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import os
 import subprocess
@@ -20,9 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from engine_work import engine_turn_ms, sequencer_fanout_s
+
 from openreplica import protocol as p
-from openreplica.engine import ConversationEngine, EngineSettings
-from openreplica.engine import io as e
+from openreplica.engine import EngineSettings
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
 
@@ -31,32 +31,7 @@ REPLY = "Sure, here is a reply of fifteen words that the scripted model streams 
 
 
 def engine_turn_cpu(runs: int) -> list[float]:
-    samples = []
-    frame = RATE // 50
-    for _ in range(runs):
-        ids = itertools.count()
-        engine = ConversationEngine(
-            "bench", EngineSettings(output_sample_rate=RATE), lambda ids=ids: f"i{next(ids)}"
-        )
-        engine.start(0.0)
-        start = time.thread_time()
-        engine.handle(e.InteractionReceived(p.Respond(properties=p.RespondProps(text="Hi"))), 0.0)
-        segments = []
-        for token in REPLY.split(" "):
-            for fx in engine.handle(e.LLMToken(1, token + " "), 0.0):
-                if isinstance(fx, e.Synthesize):
-                    segments.append(fx.segment)
-        for fx in engine.handle(e.LLMFinished(1), 0.0):
-            if isinstance(fx, e.Synthesize):
-                segments.append(fx.segment)
-        for segment in segments:
-            engine.handle(e.SpeechAudio(1, segment, b"\0\0" * RATE, RATE), 0.0)
-            engine.handle(e.SpeechSegmentDone(1, segment), 0.0)
-            for _ in range(50):
-                engine.handle(e.AudioPlayed(1, segment, frame), 0.0)
-        engine.handle(e.PlayoutDrained(1), 0.0)
-        samples.append((time.thread_time() - start) * 1000)
-    return samples
+    return engine_turn_ms(runs, REPLY, RATE, time.thread_time)
 
 
 class Sink:
@@ -96,25 +71,7 @@ async def runtime_turn_cpu(runs: int) -> list[float]:
 
 def sequencer_cpu(batches: int = 20, events: int = 5000) -> list[float]:
     """µs of thread CPU per event (stamp + encode + 10 subscribers)."""
-    out = []
-    event = p.UtteranceStreaming(
-        conversation_id="bench",
-        turn_idx=1,
-        inference_id="inf",
-        properties=p.StreamingProps(
-            role="replica", speech="Hello there", content_index=1, final=False
-        ),
-    )
-    for _ in range(batches):
-        sequencer = p.Sequencer("bench")
-        sinks: list[list[bytes]] = [[] for _ in range(10)]
-        start = time.thread_time()
-        for i in range(events):
-            data = p.encode(sequencer.stamp(event, float(i)))
-            for s in sinks:
-                s.append(data)
-        out.append((time.thread_time() - start) / events * 1e6)
-    return out
+    return [sequencer_fanout_s(events, 10, time.thread_time) / events * 1e6 for _ in range(batches)]
 
 
 def codec_cpu(rounds: int, fixtures: Path) -> dict[str, list[float]]:

@@ -62,7 +62,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 sys.path.insert(0, str(HERE))
 import server as server_bench  # noqa: E402  bench/server.py: latency and fan-out
 import webrtc as webrtc_bench  # noqa: E402  bench/webrtc.py: the counting WebRTC client
-from db_servers import PostgresServer, RedisServer  # noqa: E402
+from db_servers import PostgresServer, RedisServer, running_servers  # noqa: E402
 from server_process import ServerProcess  # noqa: E402
 
 UNLIMITED = {
@@ -122,14 +122,8 @@ class Infra:
 def infrastructure() -> Iterator[Infra]:
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         root = Path(tmp)
-        postgres, redis = PostgresServer(root / "pg"), RedisServer(root / "redis")
-        postgres.start()
-        redis.start()
-        try:
+        with running_servers(root) as (postgres, redis):
             yield Infra(root, redis, postgres)
-        finally:
-            redis.stop()
-            postgres.stop()
 
 
 @contextmanager

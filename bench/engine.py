@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
 
+from engine_work import engine_turn_ms, sequencer_fanout_s
+
 from openreplica import protocol as p
-from openreplica.engine import ConversationEngine, EngineSettings
-from openreplica.engine import io as e
+from openreplica.engine import EngineSettings
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import (
     NULL_OBSERVER,
@@ -105,52 +105,12 @@ async def one_run(observer: RuntimeObserver = NULL_OBSERVER) -> tuple[float, flo
 
 def engine_turn_cpu(runs: int) -> list[float]:
     """Pure engine time per turn, in ms (no asyncio, no models)."""
-    samples = []
-    frame = RATE // 50
-    for _ in range(runs):
-        ids = itertools.count()
-        engine = ConversationEngine(
-            "bench", EngineSettings(output_sample_rate=RATE), lambda ids=ids: f"i{next(ids)}"
-        )
-        engine.start(0.0)
-        start = time.perf_counter()
-        engine.handle(e.InteractionReceived(p.Respond(properties=p.RespondProps(text="Hi"))), 0.0)
-        gen = 1
-        segments = []
-        for token in REPLY.split(" "):
-            for fx in engine.handle(e.LLMToken(gen, token + " "), 0.0):
-                if isinstance(fx, e.Synthesize):
-                    segments.append(fx.segment)
-        for fx in engine.handle(e.LLMFinished(gen), 0.0):
-            if isinstance(fx, e.Synthesize):
-                segments.append(fx.segment)
-        for segment in segments:
-            engine.handle(e.SpeechAudio(gen, segment, b"\0\0" * RATE, RATE), 0.0)
-            engine.handle(e.SpeechSegmentDone(gen, segment), 0.0)
-            for _ in range(50):
-                engine.handle(e.AudioPlayed(gen, segment, frame), 0.0)
-        engine.handle(e.PlayoutDrained(gen), 0.0)
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
+    return engine_turn_ms(runs, REPLY, RATE, time.perf_counter)
 
 
 def sequencer_fanout(events: int = 50_000, subscribers: int = 10) -> float:
-    sequencer = p.Sequencer("bench")
-    sinks: list[list[bytes]] = [[] for _ in range(subscribers)]
-    event = p.UtteranceStreaming(
-        conversation_id="bench",
-        turn_idx=1,
-        inference_id="inf",
-        properties=p.StreamingProps(
-            role="replica", speech="Hello there", content_index=1, final=False
-        ),
-    )
-    start = time.perf_counter()
-    for i in range(events):
-        data = p.encode(sequencer.stamp(event, float(i)))
-        for sink in sinks:
-            sink.append(data)
-    return events / (time.perf_counter() - start)
+    """Events per second through the sequencer (stamp + encode) to `subscribers`."""
+    return events / sequencer_fanout_s(events, subscribers, time.perf_counter)
 
 
 def observability() -> Callable[[], RuntimeObserver]:

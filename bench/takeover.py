@@ -39,7 +39,7 @@ from openreplica.server.settings import ServerSettings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 from cluster_nodes import KEY, Nodes, running_nodes  # noqa: E402
-from db_servers import PostgresServer, RedisServer  # noqa: E402
+from db_servers import running_servers  # noqa: E402
 
 LONG = " ".join(f"word{i}" for i in range(60))  # ~12 s of speech
 PROPERTIES = {"max_call_duration": 86400, "participant_left_timeout": 600}
@@ -91,21 +91,17 @@ async def main_async(args: argparse.Namespace) -> None:
     answered: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-takeover-") as tmp:
         root = Path(tmp)
-        postgres, redis = PostgresServer(root / "pg"), RedisServer(root / "redis")
-        postgres.start()
-        redis.start()
-        try:
-            with running_nodes(root / "nodes", redis, postgres, capacity=0, env=env) as nodes:
-                for n in nodes.nodes:
-                    n.ready_timeout = 90
-                for i in range(args.trials):
-                    e, a = await trial(nodes)
-                    ended.append(e)
-                    answered.append(a)
-                    print(f"  trial {i + 1}: reply ended {e:.2f} s, answered {a:.2f} s", flush=True)
-        finally:
-            redis.stop()
-            postgres.stop()
+        with (
+            running_servers(root) as (postgres, redis),
+            running_nodes(root / "nodes", redis, postgres, capacity=0, env=env) as nodes,
+        ):
+            for n in nodes.nodes:
+                n.ready_timeout = 90
+            for i in range(args.trials):
+                e, a = await trial(nodes)
+                ended.append(e)
+                answered.append(a)
+                print(f"  trial {i + 1}: reply ended {e:.2f} s, answered {a:.2f} s", flush=True)
     print(
         f"\n## Takeover after kill -9 mid-reply (heartbeat {args.heartbeat} s, TTL {args.ttl} s)\n"
     )

@@ -44,7 +44,7 @@ from openreplica.plugins.viseme_audio import (
     frame_features,
     stack_context,
 )
-from openreplica.plugins.visemes import VISEMES, VisemeMark, viseme_at
+from openreplica.plugins.visemes import VISEMES, VisemeMark, frame_agreement, viseme_at
 
 # IEEE "Harvard" sentences (phonetically balanced, public domain) and a few more.
 TRAIN = """The birch canoe slid on the smooth planks.
@@ -133,7 +133,6 @@ Open the window, please; it's getting much too warm in here.
 Before we begin, let me summarise what we learned last week.
 Bob bought a bunch of purple flowers for his mother's birthday.""".splitlines()
 
-FPS = 25
 SPEEDS = (0.85, 1.0, 1.2)
 WARPS = (0.86, 1.14)
 #: espeak-ng voices trained on; the scores below use others ("en-us", "en+f3")
@@ -219,22 +218,6 @@ def train(
     return AudioVisemeModel(mean, std, *params)
 
 
-def agreement(
-    a: tuple[VisemeMark, ...], b: tuple[VisemeMark, ...], samples: int, rate: int, within: int
-) -> tuple[int, int]:
-    """(frames where `a`'s viseme is `b`'s within `within` frames at 25 fps, frames)."""
-    frames = samples * FPS // rate
-
-    def at(j: int) -> int:
-        return round((j + 0.5) * rate / FPS)
-
-    hits = 0
-    for k in range(frames):
-        near = {viseme_at(b, at(j)) for j in range(k - within, k + within + 1) if 0 <= j < frames}
-        hits += viseme_at(a, at(k)) in near
-    return hits, frames
-
-
 def score(model: AudioVisemeModel, chunks: list[AudioChunk]) -> tuple[float, float]:
     return score_marks([estimate(c.pcm, c.sample_rate, model) for c in chunks], chunks)
 
@@ -244,8 +227,8 @@ def score_marks(
 ) -> tuple[float, float]:
     exact = near = total = 0
     for marks, c in zip(estimated, chunks, strict=True):
-        e, n = agreement(marks, c.visemes, c.samples, c.sample_rate, 0)
-        w, _ = agreement(marks, c.visemes, c.samples, c.sample_rate, 1)
+        e, n = frame_agreement(marks, c.visemes, c.samples, c.sample_rate, within=0)
+        w, _ = frame_agreement(marks, c.visemes, c.samples, c.sample_rate, within=1)
         exact, near, total = exact + e, near + w, total + n
     return near / total, exact / total
 

@@ -9,10 +9,8 @@ The screenshot goes to artifacts/call-page.png.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import numpy as np
 import pytest
-import uvicorn
-from chromium import CHROMIUM, FLAGS, browser_context
+from chromium import CHROMIUM, FLAGS, browser_context, join_call_page
 from eventually import eventually
+from server_process import free_port
+from uvicorn_app import uvicorn_serving
 
 from openreplica.runtime import ConversationRuntime
 from openreplica.server.app import create_app
@@ -64,29 +63,15 @@ AUDIO_PEAK_JS = """async (ms) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def live_server(tmp_path: Path) -> AsyncIterator[tuple[str, Any]]:
-    port = _free_port()
+    port = free_port()
     settings = ServerSettings(
         host="127.0.0.1", port=port, data_dir=tmp_path / "data", testing_scripted_plugins=True
     )
     app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, timeout=5, interval=0.01, message="uvicorn start")
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 20)
+    async with uvicorn_serving(app, port) as url:
+        yield url, app
 
 
 @pytest.fixture
@@ -130,14 +115,7 @@ async def test_call_page_end_to_end(
         color_scheme=scheme,
         permissions=["microphone", "camera"],
     ) as browser:
-        page = browser.pages[0] if browser.pages else await browser.new_page()
-        console: list[str] = []
-        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-        await page.goto(url)
-        try:
-            await page.wait_for_selector("#app[data-state=live]", timeout=20_000)
-        except Exception as exc:
-            raise AssertionError(f"page did not join; console: {console[-10:]}") from exc
+        page = await join_call_page(browser, url, timeout_ms=20_000)
 
         # The fake microphone reaches the server.
         async def mic_heard() -> bool:

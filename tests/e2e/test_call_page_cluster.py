@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium import browser_context
+from chromium import browser_context, join_call_page
 from cluster_nodes import Nodes, running_nodes
 from db_servers import PostgresServer, RedisServer
 
@@ -35,14 +35,7 @@ async def test_the_call_page_on_another_node_reaches_the_owner(
     url = f"{relay.url}/c/{cid}?t={created['meeting_token']}"
 
     async with browser_context(tmp_path, permissions=["microphone", "camera"]) as browser:
-        page = browser.pages[0] if browser.pages else await browser.new_page()
-        console: list[str] = []
-        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-        await page.goto(url)
-        try:
-            await page.wait_for_selector("#app[data-state=live]", timeout=30_000)
-        except Exception as exc:
-            raise AssertionError(f"page did not join; console: {console[-10:]}") from exc
+        page = await join_call_page(browser, url, timeout_ms=30_000)
         await page.wait_for_function(
             "() => document.getElementById('replica-video').videoWidth > 0", timeout=15_000
         )

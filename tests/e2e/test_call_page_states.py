@@ -4,7 +4,6 @@ test_call_page.py for the set-up it needs)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,10 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from chromium import browser_context
-from eventually import eventually
-from tests.e2e.test_call_page import _free_port
+from server_process import free_port
+from uvicorn_app import uvicorn_serving
 
 from openreplica.plugins.scripted import ScriptedTTS
 from openreplica.runtime import RuntimePlugins
@@ -37,7 +35,7 @@ async def no_llm_no_ears(config: ConversationConfig) -> RuntimePlugins:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     settings = ServerSettings(
         host="127.0.0.1",
         port=port,
@@ -45,16 +43,8 @@ async def server(tmp_path: Path) -> AsyncIterator[str]:
         webrtc_ice_servers=parse_ice_servers(json.dumps(ICE)),
     )
     app = create_app(settings, plugin_factory=no_llm_no_ears)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, timeout=5, interval=0.01, message="uvicorn start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 20)
+    async with uvicorn_serving(app, port) as url:
+        yield url
 
 
 async def test_a_replica_that_cannot_answer_or_hear_says_so_kindly(

@@ -11,7 +11,6 @@ the first turn counts.
 from __future__ import annotations
 
 import asyncio
-import socket
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,11 +18,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 from chromium import browser_context
 from eventually import eventually
+from server_process import free_port
 from speech_set import RATE, Utterance, complete, hesitant
 from turn_model import turn_model_path
+from uvicorn_app import uvicorn_serving
 
 from openreplica import protocol as p
 from openreplica.engine import PAUSE_SILENCE, TURN_WAIT
@@ -61,12 +61,6 @@ class ListeningFactory:
         return plugins
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def piper() -> PiperTTS:
     voice = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
@@ -96,19 +90,11 @@ def user_turns(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, p.Utterance
 
 @pytest.fixture
 async def live_server(tmp_path: Path) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     settings = ServerSettings(host="127.0.0.1", port=port, data_dir=tmp_path / "data")
     app = create_app(settings, plugin_factory=ListeningFactory())
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, timeout=10, interval=0.01, message="uvicorn start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 20)
+    async with uvicorn_serving(app, port, start_timeout=10) as url:
+        yield url
 
 
 def write_wav(path: Path, u: Utterance) -> None:

@@ -27,11 +27,12 @@ import numpy as np
 import pytest
 from chromium import browser_context
 from eventually import eventually
+from server_process import free_port
 
 from openreplica.runtime import ConversationRuntime
 from openreplica.runtime.camera import CameraFrames
 
-from .test_call_page import _free_port, live_server  # noqa: F401
+from .test_call_page import live_server  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +91,7 @@ def app_origin(live_server: tuple[str, Any]) -> Iterator[str]:  # noqa: F811
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", _free_port()), Page)
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

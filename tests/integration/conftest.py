@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from stub_http import Handler, StubServer
+from webhook_receiver import WebhookReceiver
 
 
 @pytest.fixture
@@ -22,3 +23,12 @@ async def stub_server() -> AsyncIterator[Callable[[Handler], Awaitable[StubServe
     yield start
     for server in servers:
         await server.stop()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """A webhook receiver on loopback (tests/support/webhook_receiver.py), stopped after."""
+    started = WebhookReceiver()
+    await started.start()
+    yield started
+    await started.stop()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext
+    from playwright.async_api import BrowserContext, Page
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -70,3 +70,17 @@ async def browser_context(
             yield context
         finally:
             await context.close()
+
+
+async def join_call_page(browser: BrowserContext, url: str, *, timeout_ms: float) -> Page:
+    """Open the call page at `url` in `browser` and wait until it is live; if it never is,
+    fail with the page's last console lines."""
+    page = browser.pages[0] if browser.pages else await browser.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    await page.goto(url)
+    try:
+        await page.wait_for_selector("#app[data-state=live]", timeout=timeout_ms)
+    except Exception as exc:
+        raise AssertionError(f"page did not join; console: {console[-10:]}") from exc
+    return page

@@ -13,7 +13,7 @@ from typing import Any
 from db_servers import PostgresServer, RedisServer
 from server_process import ServerProcess
 
-__all__ = ["API_KEY", "KEY", "Nodes", "node_id", "running_nodes"]
+__all__ = ["API_KEY", "KEY", "Nodes", "make_nodes", "node_id", "running_nodes"]
 
 API_KEY = "k-cluster"
 KEY = {"x-api-key": API_KEY}
@@ -35,8 +35,49 @@ class Nodes:
     def others(self, wanted: str) -> list[ServerProcess]:
         return [n for n in self.nodes if node_id(n) != wanted]
 
+    def other_than(self, wanted: str) -> ServerProcess:
+        return self.others(wanted)[0]
+
     def create(self, via: ServerProcess, **body: Any) -> dict[str, Any]:
         return via.post("/v2/conversations", body, headers=KEY)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+
+    def stop(self, sig: signal.Signals) -> None:
+        for node in self.nodes:
+            node.stop(sig)
+
+
+def make_nodes(
+    root: Path,
+    database: str,
+    redis_url: str,
+    *,
+    count: int = 3,
+    capacity: int | None = 4,
+    api_key: str = API_KEY,
+    env: dict[str, str] | None = None,
+) -> Nodes:
+    """`count` nodes (not started) under `root`, on one database and one Redis;
+    `capacity=None` leaves each node's capacity at the server's default."""
+    nodes = []
+    for i in range(count):
+        node = ServerProcess(root / f"node{i}")
+        node.env = {
+            "OPENREPLICA_API_KEY": api_key,
+            "OPENREPLICA_DATABASE_URL": database,
+            "OPENREPLICA_REDIS_URL": redis_url,
+            "OPENREPLICA_NODE_URL": node.url,
+            "OPENREPLICA_NODE_ID": node_id(node),
+            **({} if capacity is None else {"OPENREPLICA_NODE_CAPACITY": str(capacity)}),
+            "OPENREPLICA_NODE_HEARTBEAT": "0.3",
+            "OPENREPLICA_NODE_TTL": "1.5",
+            **(env or {}),
+        }
+        nodes.append(node)
+    return Nodes(nodes, database)
 
 
 @contextmanager
@@ -51,25 +92,9 @@ def running_nodes(
 ) -> Iterator[Nodes]:
     """`count` nodes on one fresh database; each is SIGKILLed at the end."""
     database = postgres.create_database(f"cluster_{tmp_path.name[-20:].replace('-', '_')}")
-    nodes = []
-    for i in range(count):
-        node = ServerProcess(tmp_path / f"node{i}")
-        node.env = {
-            "OPENREPLICA_API_KEY": API_KEY,
-            "OPENREPLICA_DATABASE_URL": database,
-            "OPENREPLICA_REDIS_URL": redis.url,
-            "OPENREPLICA_NODE_URL": node.url,
-            "OPENREPLICA_NODE_ID": node_id(node),
-            "OPENREPLICA_NODE_CAPACITY": str(capacity),
-            "OPENREPLICA_NODE_HEARTBEAT": "0.3",
-            "OPENREPLICA_NODE_TTL": "1.5",
-            **(env or {}),
-        }
-        nodes.append(node)
+    made = make_nodes(tmp_path, database, redis.url, count=count, capacity=capacity, env=env)
     try:
-        for node in nodes:
-            node.start()
-        yield Nodes(nodes, database)
+        made.start()
+        yield made
     finally:
-        for node in nodes:
-            node.stop(signal.SIGKILL)
+        made.stop(signal.SIGKILL)

@@ -15,13 +15,15 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from server_process import free_port
 
-__all__ = ["PostgresServer", "RedisServer", "postgres_bin"]
+__all__ = ["PostgresServer", "RedisServer", "postgres_bin", "running_servers"]
 
 _INSTALL = "sudo apt-get install -y postgresql redis-server (or scripts/setup --dev as root)"
 
@@ -201,3 +203,17 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@contextmanager
+def running_servers(root: Path) -> Iterator[tuple[PostgresServer, RedisServer]]:
+    """A PostgreSQL under `root`/pg and a Redis under `root`/redis, both started; stopped
+    at the end (for the benchmarks, which have no pytest fixtures)."""
+    postgres, redis = PostgresServer(root / "pg"), RedisServer(root / "redis")
+    postgres.start()
+    redis.start()
+    try:
+        yield postgres, redis
+    finally:
+        redis.stop()
+        postgres.stop()

@@ -18,6 +18,7 @@ __all__ = [
     "VISEMES",
     "Viseme",
     "VisemeMark",
+    "frame_agreement",
     "viseme_at",
     "viseme_for_phoneme",
     "visemes_from_alignment",
@@ -114,3 +115,27 @@ def viseme_at(marks: Iterable[VisemeMark], offset: int) -> Viseme:
             break
         current = mark.viseme
     return current
+
+
+def frame_agreement(
+    a: Sequence[VisemeMark],
+    b: Sequence[VisemeMark],
+    samples: int,
+    rate: int,
+    *,
+    within: int = 1,
+    fps: int = 25,
+) -> tuple[int, int]:
+    """How far two viseme tracks of the same `samples` of audio at `rate` agree as a face
+    shows them: (video frames at `fps` whose viseme in `a` is `b`'s within `within`
+    frames, frames)."""
+    frames = samples * fps // rate
+
+    def at(j: int) -> int:
+        return round((j + 0.5) * rate / fps)
+
+    hits = 0
+    for k in range(frames):
+        near = {viseme_at(b, at(j)) for j in range(k - within, k + within + 1) if 0 <= j < frames}
+        hits += viseme_at(a, at(k)) in near
+    return hits, frames

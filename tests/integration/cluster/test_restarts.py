@@ -13,61 +13,23 @@ from __future__ import annotations
 import collections
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import redis
 import websockets
+from cluster_nodes import Nodes, make_nodes, node_id
 from db_servers import PostgresServer, RedisServer
 from eventually import eventually
-from server_process import ServerProcess
 
-from ..server.test_ws import echo, is_type, recv_until
+from ..server.test_ws import is_type, recv_until, say
 
 KEY = {"x-api-key": "k-restarts"}
 
 
-def _node_id(node: ServerProcess) -> str:
-    return f"node-{node.port}"
-
-
-@dataclass
-class Nodes:
-    nodes: list[ServerProcess]
-
-    def start(self) -> None:
-        for node in self.nodes:
-            node.start()
-
-    def stop(self, sig: signal.Signals) -> None:
-        for node in self.nodes:
-            node.stop(sig)
-
-    def by_id(self, node_id: str) -> ServerProcess:
-        return next(n for n in self.nodes if _node_id(n) == node_id)
-
-    def other_than(self, node_id: str) -> ServerProcess:
-        return next(n for n in self.nodes if _node_id(n) != node_id)
-
-
 def _nodes(root: Path, database: str, redis_url: str) -> Nodes:
-    nodes = []
-    for i in range(3):
-        node = ServerProcess(root / f"node{i}")
-        node.env = {
-            "OPENREPLICA_API_KEY": KEY["x-api-key"],
-            "OPENREPLICA_DATABASE_URL": database,
-            "OPENREPLICA_REDIS_URL": redis_url,
-            "OPENREPLICA_NODE_URL": node.url,
-            "OPENREPLICA_NODE_ID": _node_id(node),
-            "OPENREPLICA_NODE_HEARTBEAT": "0.3",
-            "OPENREPLICA_NODE_TTL": "1.5",
-        }
-        nodes.append(node)
-    return Nodes(nodes)
+    return make_nodes(root, database, redis_url, capacity=None, api_key=KEY["x-api-key"])
 
 
 def _registered(redis_server: RedisServer) -> dict[str, int]:
@@ -78,17 +40,6 @@ def _registered(redis_server: RedisServer) -> dict[str, int]:
             load = r.hget(key, "load")
             found[key.decode().removeprefix("or:node:")] = int(load or 0)
         return found
-
-
-async def _say(ws: Any, text: str) -> list[dict[str, Any]]:
-    await ws.send(echo(text))
-    return await recv_until(
-        ws,
-        lambda m: (
-            m.get("event_type") == "conversation.utterance"
-            and m["properties"].get("speech") == text
-        ),
-    )
 
 
 @pytest.fixture
@@ -109,13 +60,13 @@ async def test_redis_restarted_mid_run_loses_no_node_and_no_conversation(
     cid, owner_id = live["conversation_id"], live["node_id"]
     owner, relay = nodes.by_id(owner_id), nodes.other_than(owner_id)
     async with websockets.connect(owner.ws_url(cid), additional_headers=KEY) as direct:
-        before = await _say(direct, "before redis stops")
+        before = await say(direct, "before redis stops")
         seen = max(m["seq"] for m in before if "seq" in m)
 
         redis_server.stop()
         down = httpx.post(relay.url + "/v2/conversations", json={}, headers=KEY, timeout=30)
         assert down.status_code >= 500  # placement needs Redis: a clear failure, no hang
-        during = await _say(direct, "while redis is away")  # the owner needs no Redis
+        during = await say(direct, "while redis is away")  # the owner needs no Redis
         assert min(m["seq"] for m in during if "seq" in m) == seen + 1
 
         redis_server.start()  # same port, empty
@@ -124,20 +75,20 @@ async def test_redis_restarted_mid_run_loses_no_node_and_no_conversation(
             timeout=15,
             message="the nodes re-registered",
         )
-        assert registered == {_node_id(n): int(_node_id(n) == owner_id) for n in nodes.nodes}
+        assert registered == {node_id(n): int(node_id(n) == owner_id) for n in nodes.nodes}
 
         placed = [nodes.nodes[i % 3].post("/v2/conversations", {}, headers=KEY) for i in range(4)]
         per_node = collections.Counter(p["node_id"] for p in placed)
         assert sum(per_node.values()) == 4 and len(per_node) == 3  # spread over all three
         assert per_node[owner_id] == 1  # it already hosted one: the others got two each
 
-        after = await _say(direct, "after redis is back")
+        after = await say(direct, "after redis is back")
     last = max(m["seq"] for m in after if "seq" in m)
 
     # a relayed client resuming by last_seq sees every event once, in order
     async with websockets.connect(relay.ws_url(cid, last_seq=0), additional_headers=KEY) as ws:
         replayed = await recv_until(ws, lambda m: m.get("seq") == last)
-        again = await _say(ws, "relayed after the restart")
+        again = await say(ws, "relayed after the restart")
     seqs = [m["seq"] for m in replayed + again if "seq" in m]
     assert seqs == list(range(1, len(seqs) + 1))
     assert any(m.get("properties", {}).get("speech") == "while redis is away" for m in replayed)
@@ -166,7 +117,7 @@ async def test_everything_restarted_keeps_all_data(
             # through a node that does not host it, so the relay path is stored too
             via = nodes.other_than(conversation["node_id"])
             async with websockets.connect(via.ws_url(cid), additional_headers=KEY) as ws:
-                await _say(ws, f"remember {i}")
+                await say(ws, f"remember {i}")
         first.post(f"/v2/conversations/{made[0]['conversation_id']}/end", headers=KEY)
         before = {
             c["conversation_id"]: first.get(

@@ -24,11 +24,12 @@ from cluster_nodes import KEY, Nodes, node_id, running_nodes
 from db_servers import PostgresServer, RedisServer
 from eventually import eventually
 from server_process import ServerProcess
+from websockets.asyncio.client import ClientConnection
 
 from openreplica.client import ReplicaClient
 from openreplica.protocol import Event, encode
 
-from ..server.test_ws import echo, is_type, recv_until
+from ..server.test_ws import echo, is_type, recv_until, say
 
 LONG = " ".join(f"word{i}" for i in range(40))  # the echoing LLM's reply: ~8 s of speech
 
@@ -39,9 +40,6 @@ CAPACITY = 2
 @dataclass
 class Cluster(Nodes):
     redis: RedisServer | None = None
-
-    def other_than(self, node_id: str) -> ServerProcess:
-        return self.others(node_id)[0]
 
     def load(self, node_id: str) -> int:
         """The node's placement count in the registry (-1: not registered)."""
@@ -69,6 +67,28 @@ def cluster(
 Msg = dict[str, Any]
 
 
+def _long_lived(cluster: Cluster) -> tuple[str, str, ServerProcess]:
+    """A conversation that outlives its clients for a while: its id, its owner's id and
+    a node that relays to it."""
+    conversation = cluster.create(cluster.nodes[0], properties={"participant_left_timeout": 600})
+    cid, owner = conversation["conversation_id"], conversation["node_id"]
+    return cid, owner, cluster.other_than(owner)
+
+
+async def _into_a_long_reply(ws: ClientConnection) -> list[Msg]:
+    """Ask for the ~8 s reply; what came up to its first streamed piece."""
+    await ws.send(echo(LONG))
+    return await recv_until(ws, lambda m: m["event_type"] == "conversation.utterance.streaming")
+
+
+async def _cut_then_on(ws: ClientConnection, text: str) -> tuple[list[Msg], list[Msg]]:
+    """After the owner died mid-reply: the cut utterance ends (interrupted), then `text`
+    is said back; what came for each."""
+    cut = await recv_until(ws, is_type("conversation.stopped_speaking"), timeout=20)
+    assert cut[-1]["properties"]["interrupted"] is True
+    return cut, await say(ws, text, timeout=20)
+
+
 def _of_reply(events: list[Msg], turn: int, name: str) -> Msg | None:
     return next((e for e in events if e["event_type"] == name and e.get("turn_idx") == turn), None)
 
@@ -76,9 +96,7 @@ def _of_reply(events: list[Msg], turn: int, name: str) -> Msg | None:
 async def test_a_killed_owner_mid_reply_is_taken_over_and_the_client_sees_every_event_once(
     cluster: Cluster,
 ) -> None:
-    conversation = cluster.create(cluster.nodes[0], properties={"participant_left_timeout": 600})
-    cid, owner = conversation["conversation_id"], conversation["node_id"]
-    relay = cluster.other_than(owner)
+    cid, owner, relay = _long_lived(cluster)
     events: list[Msg] = []  # as the client's conversation hands them over, in order
     async with ReplicaClient(relay.url, api_key=KEY["x-api-key"]) as client:
         conv = await client.connect(cid, last_seq=0)
@@ -164,32 +182,16 @@ async def test_events_in_the_stream_survive_the_owner_before_the_database_has_th
 ) -> None:
     slow_db = {"OPENREPLICA_TESTING_EVENT_WRITE_DELAY": "8"}
     with three_nodes(tmp_path, redis_server, postgres, **slow_db) as cluster:
-        conversation = cluster.create(
-            cluster.nodes[0], properties={"participant_left_timeout": 600}
-        )
-        cid, owner = conversation["conversation_id"], conversation["node_id"]
-        relay = cluster.other_than(owner)
+        cid, owner, relay = _long_lived(cluster)
         async with websockets.connect(relay.ws_url(cid), additional_headers=KEY) as ws:
-            await ws.send(echo(LONG))
-            seen = await recv_until(
-                ws, lambda m: m["event_type"] == "conversation.utterance.streaming"
-            )
+            seen = await _into_a_long_reply(ws)
             cluster.by_id(owner).stop(signal.SIGKILL)
             stored = relay.get(f"/v2/conversations/{cid}?verbose=true", headers=KEY)["events"]
             assert len(stored) < len(seen)  # the window: clients have them, the database not
 
             # the relayed socket stays open: the cut utterance ends, then it goes on
-            seen += await recv_until(ws, is_type("conversation.stopped_speaking"), timeout=20)
-            assert seen[-1]["properties"]["interrupted"] is True
-            await ws.send(echo("after the crash"))
-            after = await recv_until(
-                ws,
-                lambda m: (
-                    m["event_type"] == "conversation.utterance"
-                    and m["properties"]["speech"] == "after the crash"
-                ),
-                timeout=20,
-            )
+            cut, after = await _cut_then_on(ws, "after the crash")
+            seen += cut
         received = seen + after
         assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
 
@@ -262,29 +264,13 @@ async def test_a_node_restarted_with_its_id_continues_its_conversations(
 ) -> None:
     # a TTL long enough that the node is back before anyone declares it dead
     with three_nodes(tmp_path, redis_server, postgres, OPENREPLICA_NODE_TTL="60") as cluster:
-        conversation = cluster.create(
-            cluster.nodes[0], properties={"participant_left_timeout": 600}
-        )
-        cid, owner = conversation["conversation_id"], conversation["node_id"]
-        relay = cluster.other_than(owner)
+        cid, owner, relay = _long_lived(cluster)
         async with websockets.connect(relay.ws_url(cid), additional_headers=KEY) as ws:
-            await ws.send(echo(LONG))
-            seen = await recv_until(
-                ws, lambda m: m["event_type"] == "conversation.utterance.streaming"
-            )
+            seen = await _into_a_long_reply(ws)
             cluster.by_id(owner).stop(signal.SIGKILL)
             cluster.by_id(owner).start()  # same id and port, a new process
-            seen += await recv_until(ws, is_type("conversation.stopped_speaking"), timeout=20)
-            assert seen[-1]["properties"]["interrupted"] is True
-            await ws.send(echo("after the restart"))
-            seen += await recv_until(
-                ws,
-                lambda m: (
-                    m["event_type"] == "conversation.utterance"
-                    and m["properties"]["speech"] == "after the restart"
-                ),
-                timeout=20,
-            )
+            cut, after = await _cut_then_on(ws, "after the restart")
+            seen += cut + after
         assert [m["seq"] for m in seen] == list(range(1, len(seen) + 1))
         record = relay.get(f"/v2/conversations/{cid}", headers=KEY)
         assert record["status"] == "active" and record["node_id"] == owner

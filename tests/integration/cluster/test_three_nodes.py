@@ -6,77 +6,32 @@ What happens when a node dies: test_takeover.py."""
 from __future__ import annotations
 
 import collections
-import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import websockets
+from cluster_nodes import KEY, Nodes, node_id, running_nodes
 from db_servers import PostgresServer, RedisServer
-from server_process import ServerProcess
 
 from ..server.test_ws import echo, is_type, recv_until
 
-KEY = {"x-api-key": "k-cluster"}
 CAPACITY = 2
 
 
-@dataclass
-class Cluster:
-    nodes: list[ServerProcess]
-    redis: RedisServer
-
-    def by_id(self, node_id: str) -> ServerProcess:
-        return next(n for n in self.nodes if _node_id(n) == node_id)
-
-    def other_than(self, node_id: str) -> ServerProcess:
-        return next(n for n in self.nodes if _node_id(n) != node_id)
-
-    def create(self, via: ServerProcess, **body: Any) -> dict[str, Any]:
-        return via.post("/v2/conversations", body, headers=KEY)
-
-
-def _node_id(node: ServerProcess) -> str:
-    return f"node-{node.port}"
-
-
 @pytest.fixture
-def cluster(
-    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer
-) -> Iterator[Cluster]:
-    database = postgres.create_database(f"cluster_{tmp_path.name[-20:].replace('-', '_')}")
-    nodes = []
-    for i in range(3):
-        node = ServerProcess(tmp_path / f"node{i}")
-        node.env = {
-            "OPENREPLICA_API_KEY": KEY["x-api-key"],
-            "OPENREPLICA_DATABASE_URL": database,
-            "OPENREPLICA_REDIS_URL": redis_server.url,
-            "OPENREPLICA_NODE_URL": node.url,
-            "OPENREPLICA_NODE_ID": _node_id(node),
-            "OPENREPLICA_NODE_CAPACITY": str(CAPACITY),
-            "OPENREPLICA_NODE_HEARTBEAT": "0.3",
-            "OPENREPLICA_NODE_TTL": "1.5",
-        }
-        nodes.append(node)
-    try:
-        for node in nodes:
-            node.start()
-        yield Cluster(nodes, redis_server)
-    finally:
-        for node in nodes:
-            node.stop(signal.SIGKILL)
+def cluster(tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer) -> Iterator[Nodes]:
+    with running_nodes(tmp_path, redis_server, postgres, capacity=CAPACITY) as nodes:
+        yield nodes
 
 
 async def test_placement_spreads_conversations_and_a_full_cluster_answers_503(
-    cluster: Cluster,
+    cluster: Nodes,
 ) -> None:
     created = [cluster.create(cluster.nodes[i % 3]) for i in range(3 * CAPACITY)]
     per_node = collections.Counter(c["node_id"] for c in created)
-    assert per_node == {_node_id(n): CAPACITY for n in cluster.nodes}
+    assert per_node == {node_id(n): CAPACITY for n in cluster.nodes}
 
     full = httpx.post(cluster.nodes[1].url + "/v2/conversations", json={}, headers=KEY)
     assert full.status_code == 503
@@ -98,7 +53,7 @@ async def test_placement_spreads_conversations_and_a_full_cluster_answers_503(
 
 
 async def test_a_client_on_one_node_drives_a_conversation_another_node_hosts(
-    cluster: Cluster,
+    cluster: Nodes,
 ) -> None:
     conversation = cluster.create(cluster.nodes[0])
     cid, owner = conversation["conversation_id"], conversation["node_id"]

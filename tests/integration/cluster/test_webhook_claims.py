@@ -171,14 +171,6 @@ async def test_a_sender_whose_lease_is_taken_cancels_its_post_and_records_nothin
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    started = WebhookReceiver()
-    await started.start()
-    yield started
-    await started.stop()
-
-
-@pytest.fixture
 def nodes(tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer) -> Iterator[Nodes]:
     env = {
         "OPENREPLICA_WEBHOOK_SECRET": SECRET,

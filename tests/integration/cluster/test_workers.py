@@ -23,7 +23,7 @@ from db_servers import PostgresServer, RedisServer
 from eventually import eventually, eventually_sync
 from server_process import ServerProcess, free_port
 
-from ..server.test_ws import echo, is_type, recv_until
+from ..server.test_ws import is_type, recv_until, say
 
 KEY = {"x-api-key": "k-workers"}
 NODES = ("box-w0", "box-w1")
@@ -86,14 +86,7 @@ def _pipes(redis_server: RedisServer) -> int:
 
 async def _round_trip(server: ServerProcess, cid: str, text: str) -> list[dict[str, Any]]:
     async with websockets.connect(server.ws_url(cid), additional_headers=KEY) as ws:
-        await ws.send(echo(text))
-        return await recv_until(
-            ws,
-            lambda m: (
-                m.get("event_type") == "conversation.utterance"
-                and m["properties"].get("speech") == text
-            ),
-        )
+        return await say(ws, text)
 
 
 async def test_conversations_spread_over_both_workers_and_any_socket_reaches_them(

@@ -15,7 +15,6 @@ import json
 import signal
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +39,6 @@ FAST_RETRIES = {
 #: a restart the first retry can be as far off as everything before the stop took.
 AFTER_RESTART = 60.0
 EVENTS = ["system.replica_joined", "system.shutdown", "application.transcription_ready"]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    started = WebhookReceiver()
-    await started.start()
-    yield started
-    await started.stop()
 
 
 def standard_webhooks_valid(key: bytes, request: Received) -> bool:

@@ -41,14 +41,6 @@ async def photos() -> AsyncIterator[StubServer]:
     await server.stop()
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    started = WebhookReceiver()
-    await started.start()
-    yield started
-    await started.stop()
-
-
 async def replica(client: httpx.AsyncClient, server: ServerProcess, rid: str) -> dict[str, Any]:
     response = await client.get(f"{server.url}/v2/replicas/{rid}")
     assert response.status_code == 200, response.text

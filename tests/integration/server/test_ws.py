@@ -45,6 +45,19 @@ def is_type(name: str) -> Callable[[Msg], bool]:
     return lambda m: m["event_type"] == name
 
 
+async def say(ws: ClientConnection, text: str, timeout: float = 10.0) -> list[Msg]:
+    """Echo `text` and read up to the utterance that says it back."""
+    await ws.send(echo(text))
+    return await recv_until(
+        ws,
+        lambda m: (
+            m.get("event_type") == "conversation.utterance"
+            and m["properties"].get("speech") == text
+        ),
+        timeout,
+    )
+
+
 async def close_code(url: str, **kw: Any) -> int | None:
     async with websockets.connect(url, **kw) as ws:
         with pytest.raises(websockets.ConnectionClosed):

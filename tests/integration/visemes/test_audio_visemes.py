@@ -18,7 +18,7 @@ from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.plugins.tts_espeak import EspeakTTS
 from openreplica.plugins.tts_piper import PiperTTS
 from openreplica.plugins.viseme_audio import AudioVisemeModel, AudioVisemeStream, estimate
-from openreplica.plugins.visemes import Viseme, VisemeMark, viseme_at
+from openreplica.plugins.visemes import Viseme, VisemeMark, frame_agreement, viseme_at
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
 from openreplica.runtime.visemes import DEFAULT_LEAD_S
 
@@ -29,7 +29,6 @@ HELD_OUT = [
     "Which flavour of ice cream would you choose, vanilla or chocolate?",
     "Bob bought a bunch of purple flowers for his mother's birthday.",
 ]
-FPS = 25
 
 
 @pytest.fixture(scope="module")
@@ -59,34 +58,18 @@ def speech() -> list[AudioChunk]:
     return asyncio.run(run())
 
 
-def agreement(
-    a: tuple[VisemeMark, ...], b: tuple[VisemeMark, ...], samples: int, rate: int
-) -> tuple[int, int]:
-    """(25 fps frames where `a`'s viseme is `b`'s within one frame, frames)."""
-    frames = samples * FPS // rate
-
-    def at(j: int) -> int:
-        return round((j + 0.5) * rate / FPS)
-
-    hits = 0
-    for k in range(frames):
-        near = {viseme_at(b, at(j)) for j in (k - 1, k, k + 1) if 0 <= j < frames}
-        hits += viseme_at(a, at(k)) in near
-    return hits, frames
-
-
 def test_the_estimate_agrees_with_piper_on_held_out_sentences(
     model: AudioVisemeModel, speech: list[AudioChunk]
 ) -> None:
     hits = baseline = total = 0
     for chunk in speech:
-        h, n = agreement(
+        h, n = frame_agreement(
             estimate(chunk.pcm, chunk.sample_rate, model),
             chunk.visemes,
             chunk.samples,
             chunk.sample_rate,
         )
-        b, _ = agreement(
+        b, _ = frame_agreement(
             (VisemeMark(0, "relaxed"),), chunk.visemes, chunk.samples, chunk.sample_rate
         )
         hits, baseline, total = hits + h, baseline + b, total + n
@@ -115,13 +98,15 @@ def test_on_an_espeak_voice_it_never_heard_it_beats_guessing(model: AudioVisemeM
     hits = baseline = total = 0
     for chunk, text in zip(chunks, HELD_OUT, strict=True):
         reference = aligner.align(chunk.pcm, chunk.sample_rate, text)
-        h, n = agreement(
+        h, n = frame_agreement(
             estimate(chunk.pcm, chunk.sample_rate, model),
             reference,
             chunk.samples,
             chunk.sample_rate,
         )
-        b, _ = agreement((VisemeMark(0, "relaxed"),), reference, chunk.samples, chunk.sample_rate)
+        b, _ = frame_agreement(
+            (VisemeMark(0, "relaxed"),), reference, chunk.samples, chunk.sample_rate
+        )
         hits, baseline, total = hits + h, baseline + b, total + n
     share, always_relaxed = hits / total, baseline / total
     print(f"espeak-ng en+f3: {share:.1%} of frames agree (always relaxed: {always_relaxed:.1%})")

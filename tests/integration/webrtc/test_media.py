@@ -6,6 +6,8 @@ import asyncio
 import fractions
 import itertools
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import av
@@ -17,6 +19,7 @@ from eventually import eventually
 from openreplica.engine import EngineSettings
 from openreplica.plugins.audio import tone
 from openreplica.plugins.avatar import BUILTIN_STYLES, CharacterAvatar
+from openreplica.plugins.base import Avatar
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
 from openreplica.transports.webrtc import WebRTCPeer, WebRTCSettings, enable_loopback_candidates
@@ -138,9 +141,12 @@ async def test_microphone_and_camera_reach_the_conversation(
 # ---------------------------------------------------------------------- mouth (peer level)
 
 
+Call = tuple[WebRTCPeer, RTCPeerConnection, list[tuple[float, np.ndarray]], Any]
+
+
 async def _peer_and_client(
-    runtime: ConversationRuntime, avatar: CharacterAvatar, settings: WebRTCSettings
-) -> tuple[WebRTCPeer, RTCPeerConnection, list[tuple[float, np.ndarray]], Any]:
+    runtime: ConversationRuntime, avatar: Avatar, settings: WebRTCSettings
+) -> Call:
     enable_loopback_candidates()
     peer = WebRTCPeer(runtime, settings=settings, avatar=avatar)
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -165,6 +171,29 @@ async def _peer_and_client(
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
     await eventually(lambda: dc.readyState == "open", message="data channel open")
     return peer, pc, frames, dc
+
+
+@asynccontextmanager
+async def viseme_call(name: str, avatar: Avatar) -> AsyncIterator[Call]:
+    """A runtime whose scripted speech is, each 300 ms "word", lips pressed then open
+    wide, and a WebRTC client on it showing `avatar` at 256x256: (peer, client
+    connection, received video frames, data channel), all closed at the end."""
+    tts = ScriptedTTS(sample_rate=24000, ms_per_word=300, word_visemes=("mbp", "aa"))
+    runtime = ConversationRuntime(
+        name,
+        EngineSettings(),
+        RuntimePlugins(tts=tts, llm=ScriptedLLM.replies("unused")),
+        SystemClock(),
+    )
+    await runtime.start()
+    settings = WebRTCSettings(video_width=256, video_height=256)
+    peer, pc, frames, dc = await _peer_and_client(runtime, avatar, settings)
+    try:
+        yield peer, pc, frames, dc
+    finally:
+        await pc.close()
+        await peer.close()
+        await runtime.shutdown("test over")
 
 
 def _mouth(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

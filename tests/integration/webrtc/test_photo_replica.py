@@ -11,14 +11,10 @@ from eventually import eventually
 from face_models import load_face_models
 from requires import require_module
 
-from openreplica.engine import EngineSettings
 from openreplica.plugins.avatar.photo import PhotoAvatar
-from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.plugins.visemes import VISEMES
-from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
-from openreplica.transports.webrtc import WebRTCSettings
 
-from .test_media import _peer_and_client
+from .test_media import viseme_call
 
 skimage_data = require_module("skimage.data", "pip install scikit-image")
 REST = VISEMES.index("rest")
@@ -26,29 +22,18 @@ REST = VISEMES.index("rest")
 
 async def test_photo_replica_lips_follow_visemes_and_rest_on_interrupt() -> None:
     avatar = PhotoAvatar(np.asarray(skimage_data.astronaut(), np.uint8), load_face_models())
-    # Each 300 ms "word": lips pressed, then open wide.
-    tts = ScriptedTTS(sample_rate=24000, ms_per_word=300, word_visemes=("mbp", "aa"))
-    runtime = ConversationRuntime(
-        "photo",
-        EngineSettings(),
-        RuntimePlugins(tts=tts, llm=ScriptedLLM.replies("unused")),
-        SystemClock(),
-    )
-    await runtime.start()
-    settings = WebRTCSettings(video_width=256, video_height=256)
-    peer, pc, frames, dc = await _peer_and_client(runtime, avatar, settings)  # type: ignore[arg-type]
-    assert peer.video is not None
-    rendered: list[tuple[float, np.ndarray]] = []  # (time, viseme weights) per video frame
-    stream = peer.video.stream
-    original = stream.render_visemes  # type: ignore[attr-defined]
+    async with viseme_call("photo", avatar) as (peer, _pc, frames, dc):
+        assert peer.video is not None
+        rendered: list[tuple[float, np.ndarray]] = []  # (time, viseme weights) per video frame
+        stream = peer.video.stream
+        original = stream.render_visemes  # type: ignore[attr-defined]
 
-    def spy(t: float, weights: np.ndarray) -> np.ndarray:
-        rendered.append((time.monotonic(), weights.copy()))
-        return original(t, weights)  # type: ignore[no-any-return]
+        def spy(t: float, weights: np.ndarray) -> np.ndarray:
+            rendered.append((time.monotonic(), weights.copy()))
+            return original(t, weights)  # type: ignore[no-any-return]
 
-    stream.render_visemes = spy  # type: ignore[attr-defined]
+        stream.render_visemes = spy  # type: ignore[attr-defined]
 
-    try:
         await eventually(lambda: len(rendered) > 0, timeout=10, message="the face rendering")
         text = " ".join(["ba"] * 20)
         dc.send(json.dumps({"event_type": "conversation.echo", "properties": {"text": text}}))
@@ -74,7 +59,3 @@ async def test_photo_replica_lips_follow_visemes_and_rest_on_interrupt() -> None
         assert all(w[REST] == 1.0 for t, w in rendered if t > at_rest[0])
         # video keeps flowing to the client
         await eventually(lambda: len(frames) > received + 5, timeout=5, message="video frames")
-    finally:
-        await pc.close()
-        await peer.close()
-        await runtime.shutdown("test over")

@@ -16,15 +16,11 @@ from face_models import load_face_models
 from requires import require_module
 from talking_video import talking_video
 
-from openreplica.engine import EngineSettings
 from openreplica.plugins.avatar.video_avatar import VideoAvatar
 from openreplica.plugins.avatar.video_training import train_video
-from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 from openreplica.plugins.visemes import VISEMES
-from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
-from openreplica.transports.webrtc import WebRTCSettings
 
-from .test_media import _peer_and_client
+from .test_media import viseme_call
 
 skimage_data = require_module("skimage.data", "pip install scikit-image")
 REST = VISEMES.index("rest")
@@ -43,31 +39,21 @@ def avatar(tmp_path: Path) -> VideoAvatar:
 async def test_video_replica_lips_follow_visemes_and_rest_on_interrupt(
     avatar: VideoAvatar,
 ) -> None:
-    tts = ScriptedTTS(sample_rate=24000, ms_per_word=300, word_visemes=("mbp", "aa"))
-    runtime = ConversationRuntime(
-        "video",
-        EngineSettings(),
-        RuntimePlugins(tts=tts, llm=ScriptedLLM.replies("unused")),
-        SystemClock(),
-    )
-    await runtime.start()
-    settings = WebRTCSettings(video_width=256, video_height=256)
-    peer, pc, frames, dc = await _peer_and_client(runtime, avatar, settings)  # type: ignore[arg-type]
-    assert peer.video is not None
-    stream = peer.video.stream
-    replica = avatar.replica(256, 256)
-    gap = replica.index.features[:, 0]
-    # (time, weights, lip gap of the mouth frame chosen) per rendered frame
-    rendered: list[tuple[float, np.ndarray, float]] = []
-    original = stream.render_visemes  # type: ignore[attr-defined]
+    async with viseme_call("video", avatar) as (peer, _pc, frames, dc):
+        assert peer.video is not None
+        stream = peer.video.stream
+        replica = avatar.replica(256, 256)
+        gap = replica.index.features[:, 0]
+        # (time, weights, lip gap of the mouth frame chosen) per rendered frame
+        rendered: list[tuple[float, np.ndarray, float]] = []
+        original = stream.render_visemes  # type: ignore[attr-defined]
 
-    def spy(t: float, weights: np.ndarray) -> np.ndarray:
-        out = original(t, weights)
-        rendered.append((time.monotonic(), weights.copy(), float(gap[stream.last_choice])))  # type: ignore[attr-defined]
-        return out  # type: ignore[no-any-return]
+        def spy(t: float, weights: np.ndarray) -> np.ndarray:
+            out = original(t, weights)
+            rendered.append((time.monotonic(), weights.copy(), float(gap[stream.last_choice])))  # type: ignore[attr-defined]
+            return out  # type: ignore[no-any-return]
 
-    stream.render_visemes = spy  # type: ignore[attr-defined]
-    try:
+        stream.render_visemes = spy  # type: ignore[attr-defined]
         await eventually(lambda: len(rendered) > 0, timeout=10, message="the face rendering")
         text = " ".join(["ba"] * 20)
         dc.send(json.dumps({"event_type": "conversation.echo", "properties": {"text": text}}))
@@ -99,7 +85,3 @@ async def test_video_replica_lips_follow_visemes_and_rest_on_interrupt(
         assert at_rest[0] - cut <= 0.08, f"at rest {1000 * (at_rest[0] - cut):.0f} ms after"
         rest_gap = float(np.median([g for t, _, g in rendered if t >= at_rest[0]]))
         assert rest_gap <= np.percentile(gap, 50), "the mouth frames at rest are not closed"
-    finally:
-        await pc.close()
-        await peer.close()
-        await runtime.shutdown("test over")
