@@ -6,6 +6,7 @@ Two backends behind the same narrow interfaces: in memory (one process, the defa
 Redis (any number of nodes). This package never imports the server; the server wires it.
 """
 
+from openreplica.cluster.cancellation import raise_if_cancelled
 from openreplica.cluster.coordinator import Coordinator, NodeStatus
 from openreplica.cluster.events import EventStreams, OwnerChanged, StaleAppend
 from openreplica.cluster.memory import LocalCoordinator, LocalPipes
@@ -27,4 +28,5 @@ __all__ = [
     "RedisEventStreams",
     "RedisPipes",
     "StaleAppend",
+    "raise_if_cancelled",
 ]

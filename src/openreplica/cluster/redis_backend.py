@@ -10,6 +10,9 @@ Keys (prefix `or:`):
 - `or:events:{conversation}`: the conversation's events, entry id `{seq}-0`, the newest
   `retained` kept (`XADD MAXLEN ~`), expiring when idle (`EVENTS_IDLE_TTL`)
 
+The blocking reads (`XREAD BLOCK`) loop until cancelled; each checks for a cancellation
+redis-py swallowed (cluster/cancellation.py), so that a node stopping can end them.
+
 Scripts touch keys they compute from arguments: fine on one Redis (or a primary with
 replicas, Sentinel), not on Redis Cluster (docs/scaling.md says where it partitions).
 """
@@ -23,6 +26,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from openreplica.cluster.cancellation import raise_if_cancelled
 from openreplica.cluster.coordinator import NodeStatus
 from openreplica.cluster.events import Entry, OwnerChanged, StaleAppend
 from openreplica.cluster.pipes import PipeClosed, PipeOpen
@@ -190,6 +194,7 @@ class _RedisPipe:
             answer: Any = await self._redis.xread(
                 {self._inbox: self._last_id}, count=64, block=BLOCK_MS
             )
+            raise_if_cancelled()
             for _stream, entries in answer or []:
                 for entry_id, fields in entries:
                     self._last_id = _text(entry_id)
@@ -245,6 +250,7 @@ class RedisPipes:
         ready()
         while True:
             answer: Any = await self._redis.xread({inbox: last_id}, count=64, block=BLOCK_MS)
+            raise_if_cancelled()
             for _stream, entries in answer or []:
                 for entry_id, fields in entries:
                     last_id = _text(entry_id)
@@ -303,6 +309,7 @@ class RedisEventStreams:
         last_id = f"{after_seq}-0"
         while True:
             answer: Any = await self._redis.xread({key: last_id}, count=256, block=BLOCK_MS)
+            raise_if_cancelled()
             for _stream, entries in answer or []:
                 if entries:
                     last_id = _text(entries[-1][0])

@@ -31,6 +31,7 @@ from openreplica.cluster import (
     PipeOpen,
     Pipes,
     StaleAppend,
+    raise_if_cancelled,
 )
 from openreplica.protocol import Shutdown, decode_event
 from openreplica.runtime import Clock
@@ -208,6 +209,7 @@ class ClusterNode:
 
     async def _beat(self) -> None:
         while True:
+            raise_if_cancelled()  # one swallowed by a Redis call (cluster/cancellation.py)
             await self._clock.sleep_until(self._clock.now() + self.settings.node_heartbeat)
             try:
                 await self._heartbeat()
@@ -223,6 +225,7 @@ class ClusterNode:
         full they end as `node_failed`."""
         first_seen: dict[str, float] = {}  # orphan -> when this node first saw it
         while True:
+            raise_if_cancelled()  # one swallowed by a Redis call (cluster/cancellation.py)
             await self._clock.sleep_until(self._clock.now() + self.settings.node_heartbeat)
             try:
                 nodes = await self.coordinator.nodes()
