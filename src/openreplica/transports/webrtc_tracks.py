@@ -10,7 +10,8 @@ Replica video: a `ReplicaVideoTrack` renders the avatar at `fps` with the mouth 
 by the audio frames the audio track has just sent: by their visemes when the TTS gave
 them (the runtime writes each played frame's viseme to the feed, `write_viseme`, right
 after its audio), else by their peak level (`MouthSmoother`). When the audio stops, the
-next video frame has the mouth at rest.
+next video frame has the mouth at rest. After an interrupt (`SpeechFeed.rest`) the audio
+still queued (and the resampler's tail) plays out, unclipped, with the mouth at rest.
 
 Tracks pace themselves on the runtime's `Clock` (the system clock in a server).
 """
@@ -74,6 +75,10 @@ class SpeechFeed:
         self._labels: deque[Viseme | None] = deque()
         #: frames cut by the latest `write`, which its `write_viseme` labels
         self._fresh = 0
+        #: the label of the resampler's tail, flushed after the audio stops: "rest" once
+        #: playout was stopped (`rest`) until new speech is written, else None (the
+        #: tail shows its level, like any audio without visemes)
+        self._tail_label: Viseme | None = None
         #: visemes of the frames sent since the video track last asked
         self._sent_visemes: list[Viseme] = []
         self._max_frames = max_frames
@@ -92,6 +97,7 @@ class SpeechFeed:
             self._resampler = Resampler(sample_rate, AUDIO_RATE)
         self._pending += self._resampler.process(pcm)
         self._idle_pops = 0
+        self._tail_label = None
         self._fresh = self._cut_frames()
 
     def write_viseme(self, viseme: Viseme) -> None:
@@ -100,17 +106,19 @@ class SpeechFeed:
             self._labels[-i] = viseme
 
     def rest(self) -> None:
-        """`VisemeSink`: interrupted. The few frames of audio still queued here are
-        sent (cutting them would click), but the face rests from the next video frame."""
+        """`VisemeSink`: interrupted. The few frames of audio still queued here, and the
+        resampler's tail flushed after them, are sent (cutting them would click), but the
+        face rests from the next video frame until new speech is written."""
         for i in range(len(self._labels)):
             self._labels[i] = "rest"
+        self._tail_label = "rest"
         self._sent_visemes = ["rest"] if self._sent_visemes else []
 
-    def _cut_frames(self) -> int:
+    def _cut_frames(self, label: Viseme | None = None) -> int:
         cut = 0
         while len(self._pending) >= _AUDIO_FRAME_BYTES:
             self._frames.append(bytes(self._pending[:_AUDIO_FRAME_BYTES]))
-            self._labels.append(None)
+            self._labels.append(label)
             del self._pending[:_AUDIO_FRAME_BYTES]
             cut += 1
         while len(self._frames) > self._max_frames:
@@ -124,7 +132,7 @@ class SpeechFeed:
         if self._pending:
             pad = -len(self._pending) % _AUDIO_FRAME_BYTES
             self._pending += bytes(pad)
-            self._cut_frames()
+            self._cut_frames(self._tail_label)
 
     def pop(self) -> bytes | None:
         """The next 20 ms frame of speech, or None for silence (called every 20 ms)."""

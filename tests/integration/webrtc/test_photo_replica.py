@@ -1,10 +1,10 @@
 """A photo replica over real WebRTC (aiortc): its lips take each viseme's shape while
-speaking, and it is at rest within 80 ms of an interrupt."""
+speaking, and it is at rest within 80 ms (of video time) of an interrupt and stays so while
+the cut utterance's last audio plays out."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 from eventually import eventually
@@ -13,6 +13,7 @@ from requires import require_module
 
 from openreplica.plugins.avatar.photo import PhotoAvatar
 from openreplica.plugins.visemes import VISEMES
+from openreplica.protocol import Event, ReplicaStoppedSpeaking
 
 from .test_media import viseme_call
 
@@ -24,12 +25,12 @@ async def test_photo_replica_lips_follow_visemes_and_rest_on_interrupt() -> None
     avatar = PhotoAvatar(np.asarray(skimage_data.astronaut(), np.uint8), load_face_models())
     async with viseme_call("photo", avatar) as (peer, _pc, frames, dc):
         assert peer.video is not None
-        rendered: list[tuple[float, np.ndarray]] = []  # (time, viseme weights) per video frame
+        rendered: list[tuple[float, np.ndarray]] = []  # (media time, viseme weights) per frame
         stream = peer.video.stream
         original = stream.render_visemes  # type: ignore[attr-defined]
 
         def spy(t: float, weights: np.ndarray) -> np.ndarray:
-            rendered.append((time.monotonic(), weights.copy()))
+            rendered.append((t, weights.copy()))
             return original(t, weights)  # type: ignore[no-any-return]
 
         stream.render_visemes = spy  # type: ignore[attr-defined]
@@ -47,15 +48,39 @@ async def test_photo_replica_lips_follow_visemes_and_rest_on_interrupt() -> None
             message=f"lips showing both m/b/p and aa (last: {shown()})",
         )
         received = len(frames)
+        # Measured on the video's own clock (each frame's media time), from the first
+        # frame rendered after the runtime said the replica stopped speaking: machine
+        # load delays frames, it does not change what they show.
+        stopped_at: list[int] = []  # index in `rendered` of the first frame after
+
+        def on_event(event: Event, _data: bytes) -> None:
+            if isinstance(event, ReplicaStoppedSpeaking) and not stopped_at:
+                stopped_at.append(len(rendered))
+
+        unsubscribe = peer.runtime.subscribe(on_event)
         dc.send(json.dumps({"event_type": "conversation.interrupt"}))
-        cut = time.monotonic()
-        at_rest: list[float] = await eventually(
-            lambda: [t for t, w in rendered if t > cut and w[REST] == 1.0],
-            timeout=2,
-            interval=0.01,
-            message="the face coming to rest after the interrupt",
+        await eventually(lambda: stopped_at, timeout=5, message="replica.stopped_speaking")
+        unsubscribe()
+        # half a second of video after it: longer than the cut utterance's audio still
+        # queued for the audio track (a few frames and the resampler's tail)
+        await eventually(
+            lambda: (
+                len(rendered) > stopped_at[0]
+                and rendered[-1][0] - rendered[stopped_at[0]][0] >= 0.5
+            ),
+            timeout=5,
+            message="half a second of video after the interrupt",
         )
-        assert at_rest[0] - cut <= 0.08, f"at rest {1000 * (at_rest[0] - cut):.0f} ms after"
-        assert all(w[REST] == 1.0 for t, w in rendered if t > at_rest[0])
+        after = rendered[stopped_at[0] :]
+        first = after[0][0]
+        resting = [t for t, w in after if w[REST] == 1.0]
+        assert resting, "the face never came to rest after the interrupt"
+        assert resting[0] - first <= 0.08, f"at rest {1000 * (resting[0] - first):.0f} ms after"
+        moved = [
+            (round(1000 * (t - first)), VISEMES[int(np.argmax(w))])
+            for t, w in after
+            if t > resting[0] and w[REST] != 1.0
+        ]
+        assert not moved, f"lips moved after coming to rest (ms after, shape): {moved}"
         # video keeps flowing to the client
         await eventually(lambda: len(frames) > received + 5, timeout=5, message="video frames")

@@ -104,3 +104,34 @@ def test_an_interrupt_rests_the_face_while_queued_audio_drains() -> None:
     smooth = VisemeSmoother()
     assert feed.pop() is not None  # the queued audio still goes out, unclipped
     assert np.array_equal(smooth.update(feed.take_visemes()), viseme_weights("rest"))
+
+
+def test_after_an_interrupt_the_resampler_tail_rests_too_until_new_speech() -> None:
+    """At 24 kHz the feed's resampler holds back part of each frame; after an interrupt
+    that tail is flushed (two idle periods later) as speech, and must show rest, not its
+    level (the lips opened again 40 ms after the interrupt)."""
+    feed = SpeechFeed()
+    frame = tone(220.0, 0.02, 24000)
+    for _ in range(4):
+        feed.write(frame, 24000)
+        feed.write_viseme("aa")
+    feed.pop()
+    feed.pop()
+    feed.rest()
+    feed.take_visemes()
+    drained: list[tuple[list[str], float]] = []  # (visemes, level) of each speech frame
+    for _ in range(10):
+        if feed.pop() is not None:
+            drained.append((list(feed.take_visemes()), feed.take_level()))
+    tail = drained[-1]
+    assert tail[1] > 0.1, "the flushed tail carries speech (else this tests nothing)"
+    assert all(visemes == ["rest"] for visemes, _ in drained), drained
+    # new speech after the interrupt shows its shapes again
+    for _ in range(3):
+        feed.write(frame, 24000)
+        feed.write_viseme("mbp")
+    sent: list[str] = []
+    for _ in range(10):
+        feed.pop()
+        sent += feed.take_visemes()
+    assert sent and set(sent) == {"mbp"}, sent
