@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from db_servers import RedisServer
+from eventually import eventually
 from redis.asyncio import Redis
 
 from openreplica.cluster import (
@@ -61,9 +62,7 @@ async def test_followers_see_the_owner_mark_before_the_new_owners_events(
     follower = asyncio.create_task(follow())
     await streams.mark_owner("c", 2, "node-b")
     await streams.append("c", _events(3))
-    async with asyncio.timeout(5):
-        while len(seen) < 3:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: len(seen) >= 3, timeout=5, message="three items followed")
     follower.cancel()
     assert seen == [*_events(2), OwnerChanged(2, "node-b"), *_events(3)]
     assert await streams.read("c") == _events(1, 2, 3)  # marks are not events

@@ -7,6 +7,7 @@ import asyncio
 import threading
 
 import pytest
+from eventually import eventually
 
 from openreplica.engine import io as e
 from openreplica.runtime.turn_scoring import TurnScorer
@@ -170,7 +171,7 @@ async def test_a_transcript_that_stops_mid_sentence_makes_the_turn_incomplete() 
     scorer.speech_started(0.0)
     push(scorer, 0, 20)
     scorer.speech_ended(18 * FRAME)
-    await asyncio.sleep(0.05)
+    await eventually(lambda: model.seen, timeout=5, message="the audio model scoring the pause")
     assert fed == []  # the decision waits for the segment's final transcript
     scorer.final_transcript("i would like a")
     await scorer.drain()
