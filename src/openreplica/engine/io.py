@@ -200,15 +200,7 @@ EngineInput = (
     | UserSpeechMeasured
     | UserTranscript
     | TurnScored
-    | LLMToken
-    | LLMToolCall
-    | LLMFinished
-    | LLMFailed
-    | SpeechAudio
-    | SpeechSegmentDone
-    | SpeechFailed
-    | AudioPlayed
-    | PlayoutDrained
+    | ModelOutput
     | VisualContextUpdated
     | PerceptionToolCallDetected
     | PerceptionAnalysisReady
