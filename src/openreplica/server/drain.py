@@ -2,6 +2,10 @@
 
 For each conversation placed on this node, within `HANDOVER_BOUND` seconds in all:
 
+0. a pause of `NOTICE` seconds first (the conversations go on meanwhile): nodes told to
+   stop together (the supervisor of `--workers` stopping every worker, a whole
+   deployment stopped) mark themselves draining within it, so that they are not offered
+   each other's conversations (one that is anyway refuses: it drains);
 1. the plan (`plan_handover`): the live, non-draining other nodes with room, least
    loaded first, each conversation counted on the node it is dealt to so that they
    spread; the others follow as fallbacks;
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "HANDOVER_BOUND",
+    "NOTICE",
     "OFFER_TIMEOUT",
     "DrainLinks",
     "Outcome",
@@ -54,6 +59,9 @@ HANDOVER_BOUND = 5.0
 OFFER_TIMEOUT = 3.0
 #: conversations handed over at once
 PARALLEL = 4
+#: seconds the drain waits before it plans, for nodes stopped at the same time to mark
+#: themselves draining (each does so as its stop begins, within ~0.1 s of the signal)
+NOTICE = 0.5
 
 
 class Outcome(Enum):
@@ -119,15 +127,16 @@ def plan_handover(
 
 
 async def hand_over_all(
-    links: DrainLinks, bound: float = HANDOVER_BOUND
+    links: DrainLinks, bound: float = HANDOVER_BOUND, notice: float = NOTICE
 ) -> dict[str, tuple[Outcome, str | None]]:
     """Hand every conversation placed here to another node, within `bound` seconds (and
-    one last end for those halted when it passed); returns each one's outcome and, when
-    handed over, its new node."""
+    one last end for those halted when it passed; `notice` included); returns each one's
+    outcome and, when handed over, its new node."""
     deadline = links.clock.now() + bound
-    hosted = await links.hosted()
-    if not hosted:
+    if not await links.hosted():
         return {}
+    await links.clock.sleep_until(links.clock.now() + notice)
+    hosted = await links.hosted()
     plan = plan_handover(links.node_id, await links.nodes(), sorted(hosted))
     report = _Report()
     gate = asyncio.Semaphore(PARALLEL)

@@ -107,7 +107,7 @@ class FakeCluster:
 
 async def test_a_live_conversation_is_halted_offered_and_its_participants_moved() -> None:
     cluster = FakeCluster([_node("me", 1), _node("a", 0)], live={"c1"}, hosted=["c1"])
-    outcomes = await hand_over_all(cluster.links())
+    outcomes = await hand_over_all(cluster.links(), notice=0.0)
     assert outcomes == {"c1": (Outcome.HANDED_OVER, "a")}
     assert cluster.journal == [("halt", "c1"), ("offer a", "c1"), ("moved away", "c1")]
 
@@ -120,7 +120,7 @@ async def test_a_refusing_or_unreachable_target_is_followed_by_the_next() -> Non
         hosted=["c1"],
         answers={"a": False, "b": ConnectionError("refused")},
     )
-    outcomes = await hand_over_all(cluster.links())
+    outcomes = await hand_over_all(cluster.links(), notice=0.0)
     assert outcomes == {"c1": (Outcome.HANDED_OVER, "c")}
     offers = [what for what, _ in cluster.journal if what.startswith("offer")]
     assert offers == ["offer a", "offer b", "offer c"]
@@ -130,14 +130,14 @@ async def test_an_offer_that_failed_after_the_target_took_it_counts_as_handed_ov
     cluster = FakeCluster([_node("me", 1), _node("a", 0)], live={"c1"}, hosted=["c1"])
     cluster.placed["c1"] = "a"  # it moved, but the answer was lost
     cluster.answers["a"] = TimeoutError()
-    assert await hand_over_all(cluster.links()) == {"c1": (Outcome.HANDED_OVER, "a")}
+    assert await hand_over_all(cluster.links(), notice=0.0) == {"c1": (Outcome.HANDED_OVER, "a")}
     assert ("end halted", "c1") not in cluster.journal
 
 
 async def test_with_no_room_anywhere_live_conversations_end_and_unjoined_ones_are_left() -> None:
     nodes = [_node("me", 3), _node("a", 1, capacity=1), _node("b", 0, draining=True)]
     cluster = FakeCluster(nodes, live={"c1", "c2"}, hosted=["c1", "c2", "c3"])
-    outcomes = await hand_over_all(cluster.links())
+    outcomes = await hand_over_all(cluster.links(), notice=0.0)
     assert outcomes == {
         "c1": (Outcome.ENDED, None),
         "c2": (Outcome.ENDED, None),
@@ -154,19 +154,19 @@ async def test_a_halted_conversation_nobody_takes_ends_from_its_state_and_moves_
     cluster = FakeCluster(
         nodes, live={"c1"}, hosted=["c1"], answers={"a": False, "b": ConnectionError("down")}
     )
-    assert await hand_over_all(cluster.links()) == {"c1": (Outcome.ENDED, None)}
+    assert await hand_over_all(cluster.links(), notice=0.0) == {"c1": (Outcome.ENDED, None)}
     assert cluster.journal[-2:] == [("end halted", "c1"), ("moved away", "c1")]
 
 
 async def test_a_conversation_that_cannot_move_ends_as_before() -> None:
     cluster = FakeCluster([_node("me", 1), _node("a", 0)], live={"c1"}, hosted=["c1"], stuck={"c1"})
-    assert await hand_over_all(cluster.links()) == {"c1": (Outcome.ENDED, None)}
+    assert await hand_over_all(cluster.links(), notice=0.0) == {"c1": (Outcome.ENDED, None)}
     assert cluster.journal == [("halt", "c1"), ("end live", "c1")]
 
 
 async def test_an_unjoined_conversation_is_offered_without_a_halt() -> None:
     cluster = FakeCluster([_node("me", 1), _node("a", 0)], live=set(), hosted=["c1"])
-    assert await hand_over_all(cluster.links()) == {"c1": (Outcome.HANDED_OVER, "a")}
+    assert await hand_over_all(cluster.links(), notice=0.0) == {"c1": (Outcome.HANDED_OVER, "a")}
     assert cluster.journal == [("offer a", "c1")]
 
 
@@ -178,9 +178,23 @@ async def test_the_drain_keeps_its_bound_when_targets_hang() -> None:
     cluster.offer_delay = 30.0  # the target never answers in time
     loop = asyncio.get_running_loop()
     started = loop.time()
-    outcomes = await hand_over_all(cluster.links(), bound=0.3)
+    outcomes = await hand_over_all(cluster.links(), bound=0.3, notice=0.0)
     took = loop.time() - started
     assert took < 1.5, f"the drain took {took:.2f} s"
     assert {o for o, _ in outcomes.values()} == {Outcome.ENDED}
     ended = {cid for what, cid in cluster.journal if what.startswith("end")}
     assert ended == set(hosted)
+
+
+async def test_a_node_that_starts_draining_during_the_notice_is_offered_nothing() -> None:
+    cluster = FakeCluster(
+        [_node("me", 1), _node("a", 0), _node("b", 1)], live={"c1"}, hosted=["c1"]
+    )
+
+    def a_stops_too() -> None:  # told to stop at the same time, marked a little later
+        cluster.nodes[1] = _node("a", 0, draining=True)
+
+    asyncio.get_running_loop().call_later(0.05, a_stops_too)
+    outcomes = await hand_over_all(cluster.links(), notice=0.2)
+    assert outcomes == {"c1": (Outcome.HANDED_OVER, "b")}
+    assert ("offer a", "c1") not in cluster.journal
