@@ -103,6 +103,8 @@ class ConversationRuntime:
         self._guard = Guard(conversation_id, on_internal_error or self._end_on_internal_error)
         self._ending: asyncio.Task[None] | None = None
         self._shutdown_sent = False
+        #: stopped without an end (`halt`): another process goes on with it
+        self._halted = False
         self.engine = ConversationEngine(
             conversation_id, settings, new_inference_id or (lambda: uuid.uuid4().hex[:16])
         )
@@ -183,7 +185,7 @@ class ConversationRuntime:
 
     async def shutdown(self, reason: str) -> None:
         """Cut any speech, emit `system.shutdown` (the last event) and stop every task."""
-        if self.ended:
+        if self.ended or self._halted:
             return
         if self._perception is not None:  # the analysis comes before system.shutdown
             await self._perception.finish()
@@ -203,6 +205,33 @@ class ConversationRuntime:
             await self._voice.aclose()
         if self._perception is not None:
             await self._perception.aclose()
+
+    async def halt(self) -> None:
+        """Stop here without ending the conversation (a cluster node that stops hands it
+        over to another, which `resume`s it): from now on nothing is emitted and no input
+        is taken; a reply in progress stops where it was heard, as if the process had
+        died there (the next owner ends it as an interruption). Idempotent."""
+        if self.ended or self._halted:
+            return
+        self._halted = True
+        tasks = list(self._llm_tasks.values())
+        if self._timer_task is not None:
+            tasks.append(self._timer_task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.speech.aclose()
+        await self.playout.aclose()
+        if self._voice is not None:
+            await self._voice.aclose()
+        if self._perception is not None:
+            await self._perception.aclose()
+        self.observer.closed(self.clock.now())
+
+    @property
+    def halted(self) -> bool:
+        """`halt` was called: another process goes on with the conversation."""
+        return self._halted
 
     def _end_engine(self, reason: str) -> None:
         """`system.shutdown` from the engine; built here when the engine is not trusted
@@ -299,7 +328,7 @@ class ConversationRuntime:
         """The user's microphone (16-bit PCM, any rate, mono or interleaved stereo) from
         any transport. Goes through VAD, turn-taking and ASR when the conversation has
         them (`RuntimePlugins.vad` and `.asr`); otherwise it is not listened to."""
-        if self.ended:
+        if self.ended or self._halted:
             return
         for tap in self.user_audio_taps:
             tap(pcm, sample_rate, channels)
@@ -309,7 +338,7 @@ class ConversationRuntime:
     def end_user_audio(self) -> None:
         """The user's microphone stopped (muted, track ended, connection gone): speech in
         progress ends here, so the turn can still be committed."""
-        if self._voice is not None and not self.ended:
+        if self._voice is not None and not (self.ended or self._halted):
             self._voice.end_of_stream()
 
     # ------------------------------------------------------------------ inputs
@@ -324,7 +353,7 @@ class ConversationRuntime:
 
     def feed(self, item: e.EngineInput) -> None:
         """Feed one input to the engine (re-entrant calls are queued, not nested)."""
-        if self.ended or self._guard.tripped:
+        if self.ended or self._halted or self._guard.tripped:
             return
         self._pending.append(item)
         if self._feeding:
@@ -343,7 +372,7 @@ class ConversationRuntime:
     def report_error(self, code: ErrorCode, message: str) -> None:
         """A plugin failure outside the engine's generations (e.g. `asr_unavailable`):
         a `system.error` to every connection; the conversation goes on."""
-        if not self.ended:
+        if not (self.ended or self._halted):
             self._send_error(e.SendError(code, message, to_sender=False))
 
     # ------------------------------------------------------------------ effects
@@ -381,6 +410,8 @@ class ConversationRuntime:
         self._timer_changed.set()
 
     def _publish(self, event: Event) -> None:
+        if self._halted:
+            return  # another process goes on from the last event published
         if isinstance(event, Shutdown):
             self._shutdown_sent = True
         data = encode(event)

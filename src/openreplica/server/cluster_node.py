@@ -11,7 +11,8 @@ cluster the Redis ones. The node
   through a compare-and-set on `node_id`): they go on live here from the saved LLM state
   and the events (server/takeover.py); when that is impossible (every node full, or the
   restore fails) they end as `node_failed`;
-- on stop, drains: takes no new placements and leaves the registry.
+- on stop, drains: takes no new placements, hands its conversations to the other nodes
+  (server/drain.py; `accept_handover` is the taking side) and leaves the registry.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from openreplica.cluster import (
     StaleAppend,
     raise_if_cancelled,
 )
-from openreplica.protocol import Shutdown, decode_event
+from openreplica.protocol import Sequencer, Shutdown, decode_event, encode
 from openreplica.runtime import Clock
 from openreplica.server.conversation_end import EndReasons, Finisher
-from openreplica.server.hub import ConversationHub, JoinRefused
+from openreplica.server.hub import MOVED, MOVED_REASON, ConversationHub, JoinRefused
 from openreplica.server.relay import RelayLinks
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, EventRecord, Store
@@ -83,6 +84,10 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._served: set[asyncio.Task[None]] = set()
         finisher.on_ended = self._ended
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     @property
     def clustered(self) -> bool:
@@ -291,6 +296,73 @@ class ClusterNode:
             await self._finisher.end_unstarted(conversation_id, EndReasons.NODE_FAILED)
             await self._publish_last(conversation_id)
 
+    # ------------------------------------------------------------------ drained nodes
+
+    async def accept_handover(self, conversation_id: str, from_node: str) -> bool:
+        """A draining node offers one of its conversations (server/drain.py): move it
+        here (compare-and-set on `node_id`) and run it from its saved state, as after a
+        takeover. False (nothing done) when this node drains too, has no room, or the
+        conversation is no longer `from_node`'s; True once it is this node's (running,
+        or ended as `server_shutdown` when it could not be restored)."""
+        if self._draining or not self.clustered:
+            return False
+        me = next((n for n in await self.coordinator.nodes() if n.node_id == self.node_id), None)
+        if me is None or not _has_room(me):
+            return False
+        async with self._hub.lock(conversation_id):
+            if not await self._store.move_conversation(conversation_id, from_node, self.node_id):
+                return False
+            started = self._clock.now()
+            with contextlib.suppress(Exception):
+                await self.coordinator.claim(self.node_id)
+            try:
+                await self._store_unwritten(conversation_id)
+                taken = await self._take_over(conversation_id)
+            except Exception:
+                log.exception("%s: taking it over from %s failed", conversation_id, from_node)
+                taken = False
+            if taken:
+                log.info(
+                    "%s: handed over by draining node %s; running here after %.3f s",
+                    conversation_id,
+                    from_node,
+                    self._clock.now() - started,
+                )
+                return True
+            log.warning(
+                "%s: handed over by %s but not restored; ending it", conversation_id, from_node
+            )
+            await self._finisher.end_unstarted(conversation_id, EndReasons.SERVER_SHUTDOWN)
+            await self._publish_last(conversation_id)
+            return True
+
+    async def end_halted(self, conversation_id: str) -> None:
+        """End, as `server_shutdown`, a conversation halted here that no node took
+        (server/drain.py): what was in flight is closed as a takeover would (a cut
+        reply ends as an interruption), then `system.shutdown`, in the database and the
+        stream, and its webhooks."""
+        record = await self._store.get_conversation(conversation_id)
+        if record is None or record.status != "active" or record.node_id != self.node_id:
+            return
+        stored = await self._store.load_events(conversation_id)
+        restored = restore(conversation_id, await self._store.load_state(conversation_id), stored)
+        sequencer = Sequencer(
+            conversation_id,
+            last_seq=restored.last_seq,
+            last_timestamp=restored.last_timestamp,
+            turn_idx=restored.sequencer_turn_idx,
+        )
+        now = self._clock.now()
+        stamped = [sequencer.stamp(event, now) for event in restored.closing]
+        records = [_record(conversation_id, e.seq or 0, encode(e)) for e in stamped]
+        if records:
+            await self._store.add_events(records)
+            if self.events is not None:
+                with contextlib.suppress(Exception):
+                    await self.events.append(conversation_id, [(r.seq, r.data) for r in records])
+        await self._finisher.end_unstarted(conversation_id, EndReasons.SERVER_SHUTDOWN)
+        await self._publish_last(conversation_id)
+
     async def _store_unwritten(self, conversation_id: str) -> None:
         """Store the events the dead node put in the stream but not yet in the database
         (its writer lags by a batch): they were broadcast, so they are the truth."""
@@ -373,7 +445,7 @@ class ClusterNode:
                 await channel.open(request.last_seq)
                 await p.join()  # the replica joins (the first time)
                 try:
-                    code, reason = await _pump(pipe, channel)
+                    code, reason = await _pump(pipe, channel, p.moved)
                 finally:
                     await channel.close()
         except JoinRefused as refused:
@@ -416,8 +488,9 @@ def _record(conversation_id: str, seq: int, data: bytes) -> EventRecord:
     return EventRecord(conversation_id, seq, event.event_type, event.timestamp or 0.0, data)
 
 
-async def _pump(pipe: Pipe, channel: ConversationChannel) -> tuple[int, str]:
-    """Feed the pipe's frames to the channel until either side is done."""
+async def _pump(pipe: Pipe, channel: ConversationChannel, moved: asyncio.Event) -> tuple[int, str]:
+    """Feed the pipe's frames to the channel until either side is done (or the
+    conversation moved to another node: the relay follows it there)."""
 
     async def read() -> None:
         while True:
@@ -429,12 +502,15 @@ async def _pump(pipe: Pipe, channel: ConversationChannel) -> tuple[int, str]:
 
     reader = asyncio.create_task(read())
     finished = asyncio.create_task(channel.finished.wait())
+    moving = asyncio.create_task(moved.wait())
     try:
-        await asyncio.wait({reader, finished}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({reader, finished, moving}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        reader.cancel()
-        finished.cancel()
-        await asyncio.gather(reader, finished, return_exceptions=True)
+        for task in (reader, finished, moving):
+            task.cancel()
+        await asyncio.gather(reader, finished, moving, return_exceptions=True)
+    if moved.is_set() and not channel.finished.is_set():
+        return MOVED, MOVED_REASON
     if channel.finished.is_set():
         if channel.overflowed:
             return TOO_SLOW, "too far behind: reconnect with last_seq"

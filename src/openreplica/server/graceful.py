@@ -1,10 +1,13 @@
-"""A uvicorn server that ends the conversations before it cuts their connections.
+"""A uvicorn server that deals with the conversations before it cuts their connections.
 
 On a stop (SIGTERM, Ctrl-C) uvicorn closes every WebSocket with 1012 and only then runs
 the app's lifespan shutdown, so conversations ended there would reach no client. This
-server first stops accepting connections, then ends every conversation through the hub
-(clients get `system.shutdown`, then the transport closes them with 4410; SPEC §2.1),
-waits a bounded time for them to go, and then lets uvicorn shut down as usual.
+server first stops accepting connections. In a cluster it then hands each conversation
+to another node (server/drain.py, at most `HANDOVER_BOUND` seconds: its clients resume
+there). Every conversation still here then ends through the hub (clients get
+`system.shutdown`, then the transport closes them with 4410; SPEC §2.1); it waits a
+bounded time (`SHUTDOWN_CLOSE_GRACE`) for them to go, and then lets uvicorn shut down as
+usual. One process (no cluster) only ends them, as always.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 
 import uvicorn
 
+from openreplica.server.drain import hand_over_all
+from openreplica.server.handover import drain_links
 from openreplica.server.hub import ConversationHub
 from openreplica.server.relay_census import RelayCensus
 
@@ -40,6 +45,14 @@ class EndConversationsFirst(uvicorn.Server):
         node = getattr(self._app_state, "node", None)
         if node is not None:
             await node.drain()  # no new placements here while it stops
+        if hub is not None and node is not None and node.clustered and not self.force_exit:
+            hub.hand_over()
+            try:
+                services = self._app_state.services
+                links = drain_links(node, hub, services.store, services.settings.api_key)
+                await hand_over_all(links)
+            except Exception:
+                log.exception("handing the conversations over before the stop failed")
         if hub is not None and not self.force_exit:
             try:
                 await hub.stop(SHUTDOWN_CLOSE_GRACE)

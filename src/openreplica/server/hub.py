@@ -31,7 +31,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openreplica.cluster import EventStreams
 from openreplica.protocol import Sequencer
@@ -52,7 +52,12 @@ from openreplica.transports import ChannelLimits, History, TokenBucket
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ConversationHub", "EndReasons", "JoinRefused", "Participant"]
+__all__ = ["MOVED", "MOVED_REASON", "ConversationHub", "EndReasons", "JoinRefused", "Participant"]
+
+#: the close code of a participant whose conversation moved to another cluster node
+#: (WebSocket 1012 "service restart": reconnect, with `last_seq`, through any node)
+MOVED = 1012
+MOVED_REASON = "conversation moved to another node: reconnect with last_seq"
 
 
 class JoinRefused(Exception):
@@ -83,6 +88,9 @@ class Participant:
     audio_only: bool = False
     #: the persona's name (the replica's display name in clients), when it has one
     persona_name: str | None = None
+    #: set when the conversation moved to another cluster node (this one drains):
+    #: transports close this participant with `MOVED` so that it reconnects there
+    moved: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _seconds(value: float | None, default: float) -> float:
@@ -127,6 +135,10 @@ class ConversationHub:
         self._locks: dict[str, asyncio.Lock] = {}
         self._absent: dict[str, asyncio.Task[None]] = {}
         self._ending: dict[str, asyncio.Task[None]] = {}
+        #: halted here, being handed to another cluster node (`halt`, `moved_away`)
+        self._moving: dict[str, Live] = {}
+        #: the cluster node drains: conversations not live here yet are not started here
+        self._handing_over = False
         self._participants = 0
         self._nobody = asyncio.Event()
         self._nobody.set()
@@ -232,13 +244,14 @@ class ConversationHub:
                 conversation_bucket=live.bucket,
                 audio_only=live.request.audio_only,
                 persona_name=live.persona.persona_name or None,
+                moved=live.moved,
             )
         finally:
             self._participants -= 1
             if self._participants == 0:
                 self._nobody.set()
             live.participants -= 1
-            if live.participants == 0 and not live.ending:
+            if live.participants == 0 and not live.ending and not live.moving:
                 properties = live.request.properties
                 seconds = _seconds(
                     properties.participant_left_timeout if properties else None,
@@ -314,6 +327,50 @@ class ConversationHub:
         )
         live.timers["left"] = self._timer(cid, left, EndReasons.LEFT)
 
+    def hand_over(self) -> None:
+        """This cluster node drains (server/drain.py): a conversation that is not live
+        here yet is not started here any more (its participants are told to reconnect;
+        another node will host it)."""
+        self._handing_over = True
+
+    def live_ids(self) -> list[str]:
+        """The conversations live on this node."""
+        return list(self._live)
+
+    async def halt(self, conversation_id: str) -> ConversationRecord | None:
+        """Stop a live conversation here without ending it, so that another cluster node
+        goes on with it (this one drains): its runtime stops where it is (a reply in
+        progress stops where it was heard; server/takeover.py ends it as an
+        interruption on the next owner), and its events and LLM state are stored and in
+        its stream. Nobody may join here any more (they are told to reconnect). Returns
+        its record, or None when it cannot move (not joined, ending, recording here):
+        then `end` it. Follow with `moved_away` once another node runs it, or once it
+        has ended."""
+        async with self.lock(conversation_id):
+            live = self._live.get(conversation_id)
+            if live is None or live.phase is not Phase.JOINED or live.recorder is not None:
+                return None
+            live.move(Phase.MOVING)
+            self._moving[conversation_id] = live
+            del self._live[conversation_id]
+            for timer in live.timers.values():
+                timer.cancel()
+            await live.runtime.halt()
+            if live.saver is not None:
+                await live.saver.aclose()
+            if live.publisher is not None:
+                await live.publisher.aclose()
+            await live.writer.aclose()
+            return live.record
+
+    def moved_away(self, conversation_id: str) -> None:
+        """A halted conversation runs on another node now (or has ended there): its
+        participants here are closed with `MOVED` and resume through any node."""
+        live = self._moving.pop(conversation_id, None)
+        if live is not None:
+            live.moved.set()
+        self._locks.pop(conversation_id, None)
+
     async def _join(self, live: Live) -> None:
         try:
             await live.runtime.start()
@@ -353,7 +410,11 @@ class ConversationHub:
         """The live state of an active conversation, built (OPEN: not joined yet) if
         needed."""
         async with self.lock(conversation_id):
+            if conversation_id in self._moving:
+                raise JoinRefused(MOVED, 503, MOVED_REASON)
             live = self._live.get(conversation_id)
+            if live is None and self._handing_over and conversation_id not in self._ending:
+                raise JoinRefused(MOVED, 503, MOVED_REASON)
             if live is None and conversation_id not in self._ending:
                 record = await self._store.get_conversation(conversation_id)
                 if record is not None and record.status == "active":

@@ -5,14 +5,18 @@ has built its runtime. Its phase then only moves forward, along this table:
 
     OPEN     the runtime is built, the replica has not joined   -> JOINING, ENDING
     JOINING  `runtime.start()` runs (`system.replica_joined`)    -> JOINED, ENDING
-    JOINED   the replica is in the call                          -> ENDING
+    JOINED   the replica is in the call                          -> ENDING, MOVING
+    MOVING   stopped here to go on on another cluster node (the
+             node drains); nobody may join here                  -> ENDING
     ENDING   `system.shutdown` is on its way; nobody may join    -> (none)
 
 Rules: `ConversationHub.start` is the only way from OPEN to JOINING (nothing starts a
 conversation as a side effect), but for `ConversationHub.adopt`, which goes on with a
 conversation a dead cluster node had joined (through JOINING to JOINED at once);
-`ConversationHub.end` is the only way to ENDING and is allowed from every phase; a move
-the table does not list is a bug and raises.
+`ConversationHub.end` is the only way to ENDING and is allowed from every phase;
+`ConversationHub.halt` is the only way to MOVING (its runtime stops without an end and
+another node adopts it; when none can, it ends from there); a move the table does not
+list is a bug and raises.
 """
 
 from __future__ import annotations
@@ -37,13 +41,15 @@ class Phase(Enum):
     OPEN = "open"
     JOINING = "joining"
     JOINED = "joined"
+    MOVING = "moving"
     ENDING = "ending"
 
 
 _NEXT: dict[Phase, frozenset[Phase]] = {
     Phase.OPEN: frozenset({Phase.JOINING, Phase.ENDING}),
     Phase.JOINING: frozenset({Phase.JOINED, Phase.ENDING}),
-    Phase.JOINED: frozenset({Phase.ENDING}),
+    Phase.JOINED: frozenset({Phase.ENDING, Phase.MOVING}),
+    Phase.MOVING: frozenset({Phase.ENDING}),
     Phase.ENDING: frozenset(),
 }
 
@@ -77,10 +83,17 @@ class Live:
     #: in a cluster: the event stream relays read, and the LLM state saved for a takeover
     publisher: StreamPublisher | None = None
     saver: StateSaver | None = None
+    #: set when the conversation moved to another cluster node: its participants here
+    #: are closed with a code that tells them to reconnect (they resume there)
+    moved: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def ending(self) -> bool:
         return self.phase is Phase.ENDING
+
+    @property
+    def moving(self) -> bool:
+        return self.phase is Phase.MOVING
 
     def move(self, to: Phase) -> None:
         """Take one step of the table (`moved`)."""

@@ -14,7 +14,10 @@ the stream (`OwnerChanged`) before its first event, so the relay has moved befor
 client sees anything from the new owner; a relay also checks every heartbeat. The client sees
 the events that end the cut reply and then the conversation going on; interactions it
 sent between the death and the switch are lost. If the conversation ends instead
-(`node_failed`), the client gets that `system.shutdown` and the 4410 close.
+(`node_failed`), the client gets that `system.shutdown` and the 4410 close. A draining
+owner hands its conversations over the same way, only sooner: it closes the pipe with
+`MOVED` (1012) once the new owner has marked the stream, and the relay moves on that
+mark (or, at the latest, when the old owner leaves the registry).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 __all__ = ["RelayLinks", "relay_socket"]
 
 ENDED = 4410
+#: the owner handed the conversation to another node (it drains): the stream's
+#: `OwnerChanged` mark moves the relay there, so the client's socket stays open
+MOVED = 1012
 _SHUTDOWN = b'"event_type":"system.shutdown"'
 #: seconds the relay waits for the stream to bring `system.shutdown` once the owner said
 #: the conversation ended, before it closes anyway
@@ -204,6 +210,8 @@ class _Relay:
                 continue
             if message.code == ENDED:  # the stream brings the shutdown itself
                 await self._ended()
+            elif message.code == MOVED:  # the stream's owner mark (or `_watch`) moves us
+                log.info("%s: %s handed the conversation over", self._cid, self._owner)
             else:
                 self._finish(message.code, message.reason)
             return

@@ -7,6 +7,10 @@
   another node, `{"sdp", "type", "last_seq", "credential"}` (the client's own credential,
   checked again here): answered here as on the public offer route
   (server/offer_forwarding.py).
+- `POST /cluster/v1/conversations/{id}/adopt` `{"from_node"}`: a draining node hands the
+  conversation over (server/drain.py): 200 `{"adopted": true}` once this node moved it
+  to itself and runs it, 409 `{"adopted": false}` when it will not (full, draining too,
+  or it is not `from_node`'s any more).
 `POST /v2/conversations/{id}/end` is forwarded as it is.
 """
 
@@ -63,3 +67,15 @@ async def forwarded_offer(conversation_id: str, request: Request) -> Response:
     except (TypeError, ValueError):
         return JSONResponse({"error": "`last_seq` must be a non-negative integer"}, 400)
     return await answer_offer(request.app, conversation_id, credential, body["sdp"], last_seq)
+
+
+@router.post("/conversations/{conversation_id}/adopt")
+async def adopt_handed_over(
+    conversation_id: str, request: Request, s: Annotated[Services, Depends(services)]
+) -> Response:
+    body = parse_json(await read_body(request, 4096), '{"from_node": "..."}')
+    from_node = body.get("from_node") if isinstance(body, dict) else None
+    if not isinstance(from_node, str) or not from_node:
+        return JSONResponse({"error": "`from_node` (string) is required"}, status_code=400)
+    adopted = await s.node.accept_handover(conversation_id, from_node)
+    return JSONResponse({"adopted": adopted}, status_code=200 if adopted else 409)

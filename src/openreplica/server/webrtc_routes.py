@@ -157,7 +157,7 @@ async def _serve_participant(
                             "persona_name": getattr(participant, "persona_name", None),
                         }
                     )
-                reason = await peer.wait_closed()
+                reason = await _closed_or_moved(peer, getattr(participant, "moved", None))
                 log.info("%s: WebRTC participant left: %s", conversation_id, reason)
             finally:
                 registry.peers.discard(peer)
@@ -171,6 +171,25 @@ async def _serve_participant(
             ready.set_exception(exc)
         else:
             log.exception("%s: WebRTC participant failed", conversation_id)
+
+
+async def _closed_or_moved(peer: WebRTCPeer, moved: asyncio.Event | None) -> str:
+    """Wait until the peer is gone, or the conversation moved to another cluster node
+    (this one drains): then the peer connection is closed without `system.shutdown`, and
+    the client posts a new offer with `last_seq`, which reaches the new owner."""
+    if moved is None:
+        return await peer.wait_closed()
+    closed = asyncio.create_task(peer.wait_closed())
+    moving = asyncio.create_task(moved.wait())
+    try:
+        await asyncio.wait({closed, moving}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closed.cancel()
+        moving.cancel()
+        await asyncio.gather(closed, moving, return_exceptions=True)
+    if closed.done() and not closed.cancelled():
+        return closed.result()
+    return "the conversation moved to another node"
 
 
 def _bad_request(message: str) -> JSONResponse:

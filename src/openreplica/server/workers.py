@@ -16,7 +16,13 @@ given. What the workers add:
   new node id, so the others treat the old one as a failed node, and the new one is not
   taken for it), gives up with a clear message when workers keep crashing or one cannot
   start, and on SIGTERM/SIGINT asks every worker to drain (SIGTERM each, once; a second
-  signal forces) and waits for them.
+  signal forces) and waits for them. A worker that drains hands its conversations to
+  the nodes that keep running (server/drain.py): a single worker sent SIGTERM by hand
+  (`kill -TERM <pid>`) hands them to the other workers, and the supervisor starts it
+  again as a new node; when the supervisor stops every worker at once, they all mark
+  themselves draining within the drain's notice and none takes another's, so each
+  conversation goes to a node on another machine with room or, with none, ends with
+  `system.shutdown` `server_shutdown` as a single process's do.
 
 The workers run in their own process group (a Ctrl-C in a terminal reaches only the
 supervisor, which forwards one SIGTERM) and die with it (`PR_SET_PDEATHSIG`).
@@ -280,9 +286,11 @@ class Supervisor:
     def _stop(self) -> int:
         """SIGTERM every worker once (each drains), wait, then kill what is left."""
         settings = self._settings
+        from openreplica.server.drain import HANDOVER_BOUND
         from openreplica.server.graceful import SHUTDOWN_CLOSE_GRACE
 
-        bound = SHUTDOWN_CLOSE_GRACE + settings.webhook_shutdown_grace + STOP_SLACK
+        bound = HANDOVER_BOUND + SHUTDOWN_CLOSE_GRACE + settings.webhook_shutdown_grace
+        bound += STOP_SLACK
         alive = [w for w in self._workers.values() if w.process.exitcode is None]
         self._say(f"stopping {len(alive)} workers (draining, at most {bound:g} s)")
         for worker in alive:

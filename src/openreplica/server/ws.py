@@ -7,7 +7,9 @@ such conversation (only to a holder of the server's API key: see `hub.authorise`
 ended. Text frames that are not UTF-8 arrive as bytes (`ws_protocol`) and get
 `invalid_json` like any other bad message. When the conversation shuts down, `system.shutdown` is
 sent and the socket is closed with 4410. A peer too slow to keep up is closed with 1013
-and may reconnect with `?last_seq=`.
+and may reconnect with `?last_seq=`. When the conversation moves to another cluster node
+(this one drains), the socket is closed with 1012 and the client reconnects with
+`?last_seq=` through any node (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
-from openreplica.server.hub import ConversationHub, JoinRefused
+from openreplica.server.hub import MOVED, MOVED_REASON, ConversationHub, JoinRefused
 from openreplica.server.relay import relay_socket
 from openreplica.server.ws_frames import client_frames
 from openreplica.transports import ConversationChannel
@@ -86,7 +88,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             await channel.open(_last_seq(query.get("last_seq")))
             await participant.join()  # the replica joins (the first time)
             try:
-                await _serve(websocket, channel)
+                await _serve(websocket, channel, participant.moved)
             finally:
                 await channel.close()
     except JoinRefused as refused:
@@ -107,15 +109,21 @@ async def _owner_elsewhere(websocket: WebSocket, conversation_id: str) -> str | 
     return None if record is None else await node.owner_elsewhere(record)
 
 
-async def _serve(websocket: WebSocket, channel: ConversationChannel) -> None:
+async def _serve(websocket: WebSocket, channel: ConversationChannel, moved: asyncio.Event) -> None:
     reader = asyncio.create_task(_read(websocket, channel))
     finished = asyncio.create_task(channel.finished.wait())
+    moving = asyncio.create_task(moved.wait())
     try:
-        await asyncio.wait({reader, finished}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({reader, finished, moving}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        reader.cancel()
-        finished.cancel()
-        await asyncio.gather(reader, finished, return_exceptions=True)
+        for task in (reader, finished, moving):
+            task.cancel()
+        await asyncio.gather(reader, finished, moving, return_exceptions=True)
+    if moved.is_set() and not channel.finished.is_set():
+        if websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close(MOVED, MOVED_REASON)
+        return
     if channel.finished.is_set() and websocket.client_state == WebSocketState.CONNECTED:
         with contextlib.suppress(Exception):
             if channel.overflowed:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,40 @@ async def test_an_api_key_client_reaches_the_owner_through_every_other_node(
             finally:
                 await conv.close()
                 await link.stop()
+
+
+async def test_a_draining_owner_hands_the_call_over_and_the_client_renegotiates_with_it(
+    nodes: Nodes,
+) -> None:
+    created = await asyncio.to_thread(
+        nodes.create, nodes.nodes[0], properties={"participant_left_timeout": 600}
+    )
+    cid, owner_id = created["conversation_id"], created["node_id"]
+    owner = nodes.by_id(owner_id)
+    via = nodes.other_than(owner_id)
+    async with ReplicaClient(via.url, API_KEY) as client:
+        link = RecordingTransport(client.target(cid))
+        conv = await client.connect(cid, last_seq=0, transport=link)
+        try:
+            said = await asyncio.wait_for(conv.say("before the drain"), 30)
+            assert said.heard == "before the drain"
+            assert candidate_ports(link.answers[0]["sdp"]) <= udp_ports_of(pid(owner))
+
+            # SIGTERM: the owner hands the conversation over and closes the peer
+            # connection; the client posts a new offer, which reaches the new owner
+            await asyncio.to_thread(owner.stop, signal.SIGTERM)
+            assert owner.process is not None and owner.process.returncode in (0, -signal.SIGTERM)
+            await eventually(lambda: conv.reconnects >= 1, timeout=30, message="renegotiated")
+            new_owner_id = via.get(f"/v2/conversations/{cid}", headers=KEY)["node_id"]
+            assert new_owner_id != owner_id
+            again = await asyncio.wait_for(conv.say("after the drain"), 30)
+            assert again.heard == "after the drain" and again.done
+            new_owner = nodes.by_id(new_owner_id)
+            assert candidate_ports(link.answers[-1]["sdp"]) <= udp_ports_of(pid(new_owner))
+            seqs = [e.seq for e in conv.view.events if e.seq is not None]
+            assert seqs == list(range(1, len(conv.view.events) + 1))  # no gap, no duplicate
+            assert not any(e.event_type == "system.shutdown" for e in conv.view.events)
+        finally:
+            await conv.close()
+            await link.stop()
+    assert f"{cid}: node draining; handed over to {new_owner_id}" in owner.output()

@@ -1,11 +1,14 @@
 """`openreplica serve --workers 2` on a real Redis and PostgreSQL: two node processes
 behind one port (SO_REUSEPORT). Conversations spread over both workers, a WebSocket to
 the shared port reaches a conversation whichever worker accepted it (directly, or
-relayed), a crashed worker is replaced by a new node, SIGTERM drains every worker, and a
-worker that cannot start stops the supervisor with the reason."""
+relayed), a crashed worker is replaced by a new node, SIGTERM drains every worker (with
+nobody left to hand them to, their conversations end), one worker given SIGTERM hands its
+conversations to the other, and a worker that cannot start stops the supervisor with the
+reason."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
 import re
@@ -22,6 +25,8 @@ import websockets
 from db_servers import PostgresServer, RedisServer
 from eventually import eventually, eventually_sync
 from server_process import ServerProcess, free_port
+
+from openreplica.client import ReplicaClient
 
 from ..server.test_ws import is_type, recv_until, say
 
@@ -167,6 +172,39 @@ async def test_sigterm_drains_every_worker_and_exits_cleanly(
     assert "stopping 2 workers" in workers.output()
     with redis.Redis.from_url(redis_server.url) as r:  # both left the registry
         assert r.keys("or:node:*") == []
+
+
+async def test_one_worker_given_sigterm_hands_its_conversations_to_the_other(
+    workers: ServerProcess,
+) -> None:
+    created = workers.post("/v2/conversations", {}, headers=KEY)
+    cid, victim = created["conversation_id"], created["node_id"]
+    survivor = next(n for n in NODES if n != victim)
+    async with ReplicaClient(workers.url, api_key=KEY["x-api-key"]) as client:
+        conv = await client.connect(cid, last_seq=0)
+        said = await conv.say("before the drain")
+        assert said.heard == "before the drain"
+        os.kill(_worker_pids(workers)[victim], signal.SIGTERM)
+
+        def moved() -> dict[str, Any] | None:
+            got = workers.get(f"/v2/conversations/{cid}", headers=KEY)
+            return got if got["node_id"] != victim else None
+
+        record = await eventually(moved, timeout=20, message="handed to the other worker")
+        assert record["status"] == "active" and record["node_id"] == survivor
+        # the supervisor starts the drained worker again, as a new node; once it serves,
+        # the client is past the move (an interaction sent in the instant between the
+        # halt and its relay or its reconnection reaching the new owner is lost)
+        await eventually(lambda: _serving(workers, 2), timeout=60, message="restarted")
+        assert f"restarting it as node {victim}.1" in workers.output()
+        again = await asyncio.wait_for(conv.say("after the drain"), 30)
+        assert again.heard == "after the drain" and again.done
+        seqs = [e.seq for e in conv.view.events if e.seq is not None]
+        types = {e.event_type for e in conv.view.events}
+        await conv.close()
+    assert seqs == list(range(1, len(seqs) + 1))  # no gap, no duplicate
+    assert "system.shutdown" not in types
+    assert f"{cid}: node draining; handed over to {survivor}" in workers.output()
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor_with_the_reason(

@@ -88,3 +88,45 @@ def test_phases_only_move_along_the_table() -> None:
         moved(Phase.OPEN, Phase.JOINED)  # only `start` joins, through JOINING
     with pytest.raises(RuntimeError, match="no move from ending to joining"):
         moved(Phase.ENDING, Phase.JOINING)
+
+
+def test_only_a_joined_conversation_moves_and_a_moving_one_can_only_end() -> None:
+    assert moved(Phase.JOINED, Phase.MOVING) is Phase.MOVING
+    assert moved(Phase.MOVING, Phase.ENDING) is Phase.ENDING
+    for phase in (Phase.OPEN, Phase.JOINING, Phase.ENDING):
+        with pytest.raises(RuntimeError, match=f"no move from {phase.value} to moving"):
+            moved(phase, Phase.MOVING)
+    for phase in (Phase.OPEN, Phase.JOINING, Phase.JOINED):
+        with pytest.raises(RuntimeError, match=f"no move from moving to {phase.value}"):
+            moved(Phase.MOVING, phase)
+
+
+async def test_a_halted_conversation_goes_silent_refuses_joins_and_tells_participants_to_move(
+    api: Api,
+) -> None:
+    cid = await _conversation(api, custom_greeting="Hello there, how are you today?")
+    hub = _hub(api)
+    assert await hub.halt(cid) is None  # not live yet: nothing to halt
+    async with hub.participant(cid, None) as participant:
+        _, peer = await connect_memory_peer(participant.runtime, participant.clock)
+        await participant.join()
+        await api.clock.advance(0.2)  # into the greeting
+        heard = len(peer.events())
+        assert heard >= 2 and not isinstance(peer.events()[-1], p.Shutdown)
+        record = await hub.halt(cid)
+        assert record is not None and record.conversation_id == cid
+        assert participant.runtime.halted and not participant.runtime.ended
+        assert not participant.moved.is_set()  # not before it runs elsewhere
+        await api.clock.advance(10.0)  # the rest of the greeting is never said here
+        participant.runtime.submit(p.Echo(conversation_id=cid, properties=p.EchoProps(text="hi")))
+        await settle()
+        assert len(peer.events()) == heard
+        with pytest.raises(JoinRefused) as refused:
+            async with hub.participant(cid, None):
+                pass
+        assert refused.value.close_code == 1012
+        hub.moved_away(cid)
+        assert participant.moved.is_set()
+    assert cid not in hub.live_ids()
+    stored = await api.client.get(f"/v2/conversations/{cid}")
+    assert stored.json()["status"] == "active"  # it was not ended here
