@@ -24,13 +24,19 @@ is measured is the server and the cluster machinery, not models.
    counts the Opus frames it receives (bench/webrtc.py's client); full rate = every
    conversation ≥ 48 audio frames/s. The offer goes to the shared port too (a worker
    that does not host the conversation forwards it to the owner; the media then flows to
-   the owner). Prints the largest N held per worker count and the ratio, and per
-   conversation the events a client receives, Redis commands and PostgreSQL commits per
-   second. Target: 2 workers ≥ 1.7× of 1.
+   the owner). The ladder goes up only after a count held; a count that fails is run
+   once more (one noisy second fails it) and the ladder stops when it fails twice.
+   Prints the largest N held per worker count and the ratio; per run the CPU of each
+   process (each worker, supervisor, client, this driver, PostgreSQL, Redis, steal,
+   other), those costs per conversation scaled to 50 f/s (CPU time per frame: what
+   other load distorts least), the events a client receives, Redis commands (by
+   command) and PostgreSQL commits per conversation per second; and the CPU-time bound
+   they give. `--to-owner`: each WebSocket to its owning worker's own port (no relay).
+   Target: 2 workers ≥ 1.7× of 1.
 
 Run: unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/cluster.py'
      [--quick] [--rounds 400] [--seconds 3] [--trials 10] [--audio 20,30,40,50,60]
-     [--parts latency,events,takeover,capacity]
+     [--parts latency,events,takeover,capacity] [--workers 1,2] [--to-owner]
 Needs postgresql and redis-server (Debian packages; scripts/setup --dev).
 """
 
