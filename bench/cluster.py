@@ -686,9 +686,7 @@ def main() -> None:
     if args.quick:
         args.rounds, args.seconds, args.trials = 40, 1.5, 2
         args.audio = "5,10"
-    import uvloop  # as the server runs (uvicorn picks it): the driver's sockets cost less
-
-    uvloop.run(main_async(args))
+    asyncio.run(main_async(args))  # the default loop: part 1's latencies stay comparable
 
 
 if __name__ == "__main__":
