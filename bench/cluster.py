@@ -24,13 +24,19 @@ is measured is the server and the cluster machinery, not models.
    counts the Opus frames it receives (bench/webrtc.py's client); full rate = every
    conversation ≥ 48 audio frames/s. The offer goes to the shared port too (a worker
    that does not host the conversation forwards it to the owner; the media then flows to
-   the owner). Prints the largest N held per worker count and the ratio, and per
-   conversation the events a client receives, Redis commands and PostgreSQL commits per
-   second. Target: 2 workers ≥ 1.7× of 1.
+   the owner). The ladder goes up only after a count held; a count that fails is run
+   once more (one noisy second fails it) and the ladder stops when it fails twice.
+   Prints the largest N held per worker count and the ratio; per run the CPU of each
+   process (each worker, supervisor, client, this driver, PostgreSQL, Redis, steal,
+   other), those costs per conversation scaled to 50 f/s (CPU time per frame: what
+   other load distorts least), the events a client receives, Redis commands (by
+   command) and PostgreSQL commits per conversation per second; and the CPU-time bound
+   they give. `--to-owner`: each WebSocket to its owning worker's own port (no relay).
+   Target: 2 workers ≥ 1.7× of 1.
 
 Run: unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/cluster.py'
      [--quick] [--rounds 400] [--seconds 3] [--trials 10] [--audio 20,30,40,50,60]
-     [--parts latency,events,takeover,capacity]
+     [--parts latency,events,takeover,capacity] [--workers 1,2] [--to-owner]
 Needs postgresql and redis-server (Debian packages; scripts/setup --dev).
 """
 
@@ -63,6 +69,7 @@ sys.path.insert(0, str(HERE))
 import server as server_bench  # noqa: E402  bench/server.py: latency and fan-out
 import webrtc as webrtc_bench  # noqa: E402  bench/webrtc.py: the counting WebRTC client
 from db_servers import PostgresServer, RedisServer, running_servers  # noqa: E402
+from proc_cpu import Census, Group  # noqa: E402  bench/proc_cpu.py: CPU by process
 from server_process import ServerProcess  # noqa: E402
 
 UNLIMITED = {
@@ -292,9 +299,10 @@ async def takeover(infra: Infra, trials: int) -> None:
 # ---------------------------------------------------------------------- 4. capacity
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+#: the process groups of the CPU breakdown, in column order
+GROUPS = ("workers", "supervisor", "client", "driver", "postgres", "redis", "steal", "other")
+#: the processes besides the workers that serving and measuring N conversations costs
+REST = ("supervisor", "client", "driver", "postgres", "redis")
 
 
 @dataclass
@@ -303,25 +311,57 @@ class Held:
     n: int
     min_audio: float
     median_audio: float
-    server_cpu_pct: float
-    client_cpu_pct: float
+    mean_audio: float
+    #: % of one core over the interval by process group (GROUPS, and "machine": all busy)
+    cpu: dict[str, float]
+    #: each worker's share of `cpu["workers"]`
+    per_worker: list[float]
     #: per conversation per second: events a client receives, Redis commands, PostgreSQL
     #: transactions (the paper estimate in docs/scaling.md scales these)
     events: float = 0.0
     redis_ops: float = 0.0
     pg_commits: float = 0.0
+    #: Redis commands per conversation per second, by command (INFO commandstats)
+    redis_by_command: dict[str, float] = field(default_factory=dict)
+    retry: bool = False
 
     @property
     def full_rate(self) -> bool:
         return self.min_audio >= 48
 
+    @property
+    def server_cpu_pct(self) -> float:
+        return self.cpu["workers"] + self.cpu["supervisor"]
+
     def row(self) -> str:
+        cpu = " | ".join(f"{self.cpu[g]:5.1f}" for g in GROUPS)
+        if len(self.per_worker) > 1:
+            cpu = cpu.replace(
+                f"{self.cpu['workers']:5.1f}",
+                f"{self.cpu['workers']:5.1f} ({' + '.join(f'{w:.0f}' for w in self.per_worker)})",
+                1,
+            )
         return (
-            f"| {self.workers} | {self.n:3d} | {self.min_audio:5.1f} | {self.median_audio:5.1f} "
-            f"| {self.server_cpu_pct:6.1f} | {self.client_cpu_pct:5.1f} | "
-            f"{'yes' if self.full_rate else 'NO'} | {self.events:5.1f} | {self.redis_ops:5.1f} "
-            f"| {self.pg_commits:5.1f} |"
+            f"| {self.workers} | {self.n:3d}{' (again)' if self.retry else ''} "
+            f"| {self.min_audio:5.1f} | {self.median_audio:5.1f} "
+            f"| {'yes' if self.full_rate else 'NO'} | {cpu} | {self.cpu['machine']:5.1f} "
+            f"| {self.events:5.1f} | {self.redis_ops:5.1f} | {self.pg_commits:5.2f} |"
         )
+
+    def at_full_rate(self, group: str) -> float:
+        """A group's CPU per conversation at 50 audio frames/s (% of a core): its CPU
+        time per frame received × 50. CPU time per unit of work is what other load on
+        the machine distorts least; frame rates fall with it."""
+        return self.cpu[group] / self.n * 50 / max(self.mean_audio, 1e-9)
+
+    def cost_line(self) -> str:
+        rest = sum(self.at_full_rate(g) for g in REST)
+        costs = ", ".join(f"{g} {self.at_full_rate(g):.2f}" for g in ("workers", *REST))
+        return f"CPU % of a core per conversation at 50 f/s: {costs} (all but workers {rest:.2f})"
+
+    def redis_line(self) -> str:
+        top = sorted(self.redis_by_command.items(), key=lambda kv: -kv[1])
+        return ", ".join(f"{name} {rate:.2f}" for name, rate in top if rate >= 0.05)
 
 
 async def _speak_forever(url: str, stop: asyncio.Event, received: list[int]) -> None:
@@ -340,11 +380,15 @@ async def _speak_forever(url: str, stop: asyncio.Event, received: list[int]) -> 
                 await ws.send(text, text=True)
 
 
-def _redis_commands(infra: Infra) -> int:
+def _redis_commands(infra: Infra) -> dict[str, int]:
+    """Commands Redis processed so far, by command (and "total")."""
     import redis
 
     with redis.Redis.from_url(infra.redis.url) as r:
-        return int(r.info("stats")["total_commands_processed"])
+        stats = r.info("commandstats")
+    counts = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+    counts["total"] = sum(counts.values())
+    return counts
 
 
 async def _pg_commits(infra: Infra) -> int:
@@ -358,8 +402,30 @@ async def _pg_commits(infra: Infra) -> int:
         await conn.close()
 
 
+def _postmaster(infra: Infra) -> int:
+    return int((infra.postgres.root / "pg" / "postmaster.pid").read_text().split()[0])
+
+
+async def _node_urls(infra: Infra) -> dict[str, str]:
+    """Node id → its own URL, from the registry (`or:node:{id}`)."""
+    import redis.asyncio
+
+    r = redis.asyncio.Redis.from_url(infra.redis_url, decode_responses=True)
+    try:
+        keys = [k async for k in r.scan_iter("or:node:*")]
+        return {k.removeprefix("or:node:"): await r.hget(k, "url") or "" for k in keys}
+    finally:
+        await r.aclose()
+
+
 async def _hold(
-    infra: Infra, server: ServerProcess, workers: int, n: int, seconds: float, pids: list[int]
+    infra: Infra,
+    server: ServerProcess,
+    workers: int,
+    n: int,
+    seconds: float,
+    pids: list[int],
+    to_owner: bool = False,
 ) -> Held:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -371,14 +437,26 @@ async def _hold(
         parent.send((command, arg))
         return await loop.run_in_executor(None, parent.recv)
 
+    assert server.process is not None and client.pid is not None
+    assert infra.redis.process is not None
+    census = Census(
+        [
+            *(Group(f"worker {i}", [pid]) for i, pid in enumerate(pids)),
+            Group("supervisor", [server.process.pid]),
+            Group("client", [client.pid]),
+            Group("driver", [os.getpid()]),
+            Group("postgres", [_postmaster(infra)], children=True),
+            Group("redis", [infra.redis.process.pid]),
+        ]
+    )
     http = httpx.AsyncClient(timeout=60)
     stop = asyncio.Event()
     speakers: list[asyncio.Task[None]] = []
     received = [0]
+    made: list[dict[str, Any]] = []
     try:
         persona = await http.post(server.url + "/v2/personas", json={"pipeline_mode": "echo"})
         persona_id = persona.json()["persona_id"]
-        made = []
         for _ in range(n):
             response = await http.post(
                 server.url + "/v2/conversations",
@@ -396,23 +474,37 @@ async def _hold(
             answer.raise_for_status()
             answers.append(answer.json()["sdp"])
         await ask("answers", answers)
+        owners = await _node_urls(infra) if to_owner else {}
         for conversation in made:
-            url = server.ws_url(conversation["conversation_id"])
+            cid = conversation["conversation_id"]
+            url = server.ws_url(cid)
+            if to_owner:  # the owning worker's own port: no relay
+                url = owners[conversation["node_id"]].replace("http", "ws", 1)
+                url += f"/v2/conversations/{cid}/ws"
             speakers.append(asyncio.create_task(_speak_forever(url, stop, received)))
         await asyncio.sleep(3.0)  # connect, first utterances
-        counts0, client0 = await ask("counts")
+        counts0, _ = await ask("counts")
         ops0, commits0, events0 = _redis_commands(infra), await _pg_commits(infra), received[0]
-        cpu0, t0 = sum(_cpu_seconds(p) for p in pids), time.perf_counter()
+        census.start()
+        t0 = time.perf_counter()
         await asyncio.sleep(seconds)
-        cpu1, t1 = sum(_cpu_seconds(p) for p in pids), time.perf_counter()
+        t1 = time.perf_counter()
+        cpu = census.stop()
+        per_worker = [cpu.pop(f"worker {i}") for i in range(len(pids))]
+        cpu["workers"] = sum(per_worker)
         ops1, commits1, events1 = _redis_commands(infra), await _pg_commits(infra), received[0]
-        counts1, client1 = await ask("counts")
+        counts1, _ = await ask("counts")
     finally:
         stop.set()
         await asyncio.gather(*speakers, return_exceptions=True)
         if client.is_alive():
             await ask("stop")
         client.join(10)
+        # end them, so that the next count starts from an empty server
+        for conversation in made:
+            with contextlib.suppress(httpx.HTTPError):
+                path = f"/v2/conversations/{conversation['conversation_id']}/end"
+                await http.post(server.url + path)
         await http.aclose()
     wall = t1 - t0
     before = [c[1] for c in counts0 if c[0] == "audio"]
@@ -420,29 +512,87 @@ async def _hold(
     before += [0] * (len(after) - len(before))
     rates = [(a - b) / wall for a, b in zip(after, before, strict=True)]
     rates += [0.0] * (n - len(rates))
+    # the two INFO calls are in the interval: 2 commands, not the conversations'
+    by_command = {k: (ops1[k] - ops0.get(k, 0)) / wall / n for k in ops1 if k != "total"}
+    by_command["info"] = max(0.0, by_command.get("info", 0.0) - 1 / wall / n)
     return Held(
         workers,
         n,
         min(rates),
         statistics.median(rates),
-        (cpu1 - cpu0) / wall * 100,
-        (client1 - client0) / wall * 100,
+        statistics.fmean(rates),
+        cpu,
+        per_worker,
         (events1 - events0) / wall / n,
-        (ops1 - ops0) / wall / n,
-        (commits1 - commits0) / wall / n,
+        (ops1["total"] - ops0["total"] - 1) / wall / n,
+        (commits1 - commits0 - 1) / wall / n,  # -1: the count query's own transaction
+        by_command,
     )
 
 
-async def capacity(infra: Infra, counts: list[int], seconds: float) -> None:
+async def _ladder(
+    infra: Infra,
+    server: ServerProcess,
+    workers: int,
+    counts: list[int],
+    seconds: float,
+    to_owner: bool,
+) -> tuple[int, list[Held]]:
+    """The largest N of `counts` held at full rate, going up only after a count held; a
+    count that fails is run once more (one noisy second on a shared machine can fail
+    it), and the ladder stops when it fails twice. Also every run."""
+    pids = [int(p) for p in re.findall(r"pid (\d+)", server.output())]
+    held, runs = 0, []
+    for n in counts:
+        result = await _hold(infra, server, workers, n, seconds, pids, to_owner)
+        print(result.row(), flush=True)
+        runs.append(result)
+        if not result.full_rate:
+            result = await _hold(infra, server, workers, n, seconds, pids, to_owner)
+            result.retry = True
+            print(result.row(), flush=True)
+            runs.append(result)
+        print(f"|   | {result.cost_line()}; Redis cmds/s/conv: {result.redis_line()} |")
+        if not result.full_rate:
+            break
+        held = n
+    return held, runs
+
+
+async def capacity(
+    infra: Infra,
+    counts: list[int],
+    seconds: float,
+    worker_counts: tuple[int, ...] = (1, 2),
+    to_owner: bool = False,
+) -> None:
     print("\n## 4. Audio conversations at full rate: --workers 1 vs 2\n")
+    if to_owner:
+        print(
+            "**--to-owner: each WebSocket goes to its owning worker's own port** (as a "
+            "balancer routing sockets to their owner would; nothing is relayed). Without "
+            "it they go to the shared port, where the kernel spreads them: with 2 workers "
+            "about half are relayed through Redis.\n"
+        )
     print(
-        "| workers | N | min audio f/s | median | server CPU % | client CPU % | full rate "
-        "| events/s/conv | Redis cmds/s/conv | PG commits/s/conv |"
+        "CPU columns: % of one core over the measured interval, by process: the serving "
+        "workers (each), the supervisor, the counting WebRTC client process, this driver "
+        "(its WebSockets), PostgreSQL (postmaster and backends), redis-server, the "
+        "hypervisor's steal, and other (everything else the machine ran: other work, "
+        "kernel threads); machine = all busy (200 = both cores). A count that fails is "
+        "run again once ('again'); the ladder goes up only after a count held. Under each "
+        "count: CPU per conversation scaled to 50 audio frames/s (CPU time per frame "
+        "received), and the Redis commands per conversation per second by command.\n"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| workers | N | min audio f/s | median | full rate | "
+        + " | ".join(GROUPS)
+        + " | machine | events/s/conv | Redis cmds/s/conv | PG commits/s/conv |"
+    )
+    print("|---" * (9 + len(GROUPS)) + "|")
     held: dict[int, int] = {}
-    cost: dict[int, tuple[float, float]] = {}  # server, client % of a core per conversation
-    for workers in (1, 2):
+    runs: dict[int, list[Held]] = {}
+    for workers in worker_counts:
         server = ServerProcess(infra.root / f"w{workers}", ready_timeout=90)
         database = infra.database()
         server.env = {
@@ -459,38 +609,43 @@ async def capacity(infra: Infra, counts: list[int], seconds: float) -> None:
                 if time.monotonic() > deadline:
                     raise RuntimeError(server.output())
                 await asyncio.sleep(0.2)
-            pids = [int(p) for p in re.findall(r"pid (\d+)", server.output())]
-            held[workers] = 0
-            for n in counts:
-                result = await _hold(infra, server, workers, n, seconds, pids)
-                print(result.row(), flush=True)
-                if not result.full_rate:
-                    break
-                held[workers] = n
-                cost[workers] = (result.server_cpu_pct / n, result.client_cpu_pct / n)
-    ratio = held[2] / held[1] if held[1] else float("nan")
+            held[workers], runs[workers] = await _ladder(
+                infra, server, workers, counts, seconds, to_owner
+            )
+    ratio = held.get(2, 0) / held[1] if held.get(1) else float("nan")
     print(
-        f"\nheld at full rate: --workers 1: {held[1]}, --workers 2: {held[2]} "
+        f"\nheld at full rate: --workers 1: {held.get(1)}, --workers 2: {held.get(2)} "
         f"(×{ratio:.2f}; target ≥ 1.7; a count at the top of the ladder means 'at least')"
     )
-    # CPU time is not distorted by other load the way wall-clock frame rates are: the
-    # bound it gives is what an idle machine would reach (one event loop per worker, each
-    # on at most one core), with the clients elsewhere and with them on this machine.
+    _bounds(runs)
+
+
+def _bounds(runs: dict[int, list[Held]]) -> None:
+    """CPU time is not distorted by other load the way wall-clock frame rates are: the
+    bound it gives is what an idle machine would reach (one event loop per worker, each
+    on at most one core), with everything else per conversation on the same cores. From
+    the largest count run per worker count (the costs per frame there)."""
     cores = os.cpu_count() or 1
     bounds = {}
-    for workers, (server_cpu, client_cpu) in cost.items():
+    for workers, tried in runs.items():
+        if not tried:
+            continue
+        top = max(reversed(tried), key=lambda r: (r.n, r.full_rate))  # ties: the retry
+        server_cpu = top.at_full_rate("workers")
+        rest = sum(top.at_full_rate(g) for g in REST)
         alone = min(workers, cores) * 100 / server_cpu
-        shared = min(alone, cores * 100 / (server_cpu + client_cpu))
+        shared = min(alone, cores * 100 / (server_cpu + rest))
         bounds[workers] = (alone, shared)
         print(
-            f"--workers {workers}: {server_cpu:.2f} % of a core per conversation (client "
-            f"{client_cpu:.2f} %): CPU-time bound {alone:.0f} conversations with the clients "
-            f"elsewhere, {shared:.0f} with them on these {cores} cores"
+            f"--workers {workers} (N={top.n}): workers {server_cpu:.2f} % of a core per "
+            f"conversation at 50 f/s, everything else {rest:.2f} % ({', '.join(REST)}): "
+            f"CPU-time bound {alone:.0f} conversations with the rest elsewhere, {shared:.0f} "
+            f"with it on these {cores} cores"
         )
     if 1 in bounds and 2 in bounds:
         print(
-            f"CPU-time bound ratio: ×{bounds[2][0] / bounds[1][0]:.2f} (clients elsewhere), "
-            f"×{bounds[2][1] / bounds[1][1]:.2f} (clients here) — a prediction, not a run"
+            f"CPU-time bound ratio: ×{bounds[2][0] / bounds[1][0]:.2f} (rest elsewhere), "
+            f"×{bounds[2][1] / bounds[1][1]:.2f} (rest here) — a prediction, not a run"
         )
 
 
@@ -509,7 +664,8 @@ async def main_async(args: argparse.Namespace) -> None:
             await takeover(infra, args.trials)
         if "capacity" in parts:
             counts = [int(n) for n in args.audio.split(",") if n]
-            await capacity(infra, counts, args.seconds)
+            workers = tuple(int(w) for w in args.workers.split(","))
+            await capacity(infra, counts, args.seconds, workers, args.to_owner)
 
 
 def main() -> None:
@@ -520,11 +676,17 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10, help="kill -9 takeover trials")
     parser.add_argument("--audio", default="20,30,40,50,60", help="audio conversation counts")
     parser.add_argument("--parts", default="latency,events,takeover,capacity")
+    parser.add_argument("--workers", default="1,2", help="capacity: the --workers to compare")
+    parser.add_argument(
+        "--to-owner",
+        action="store_true",
+        help="capacity: WebSockets to the owning worker's own port (no relay)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.trials = 40, 1.5, 2
         args.audio = "5,10"
-    asyncio.run(main_async(args))
+    asyncio.run(main_async(args))  # the default loop: part 1's latencies stay comparable
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from openreplica.protocol import Sequencer
 from openreplica.runtime import NULL_OBSERVER, Clock, ConversationRuntime, RuntimeObserver
 from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.event_stream import StreamPublisher
-from openreplica.server.event_writer import EventWriter
+from openreplica.server.event_writer import EventBatcher, EventWriter
 from openreplica.server.live import Live, Phase
 from openreplica.server.persona_config import conversation_config
 from openreplica.server.plugin_factory import PluginFactory
@@ -116,6 +116,8 @@ class ConversationHub:
         """`events`: in a cluster, each live conversation's events also go to its event
         stream and its LLM state is saved at turn boundaries (server/takeover.py)."""
         self._store = store
+        #: every live conversation's events, one database transaction per batch
+        self._event_batches = EventBatcher(store, delay=settings.testing_event_write_delay)
         self._events = events
         #: the metrics/traces observer of a conversation (server/metrics.py, tracing.py)
         self._observe = observe
@@ -195,6 +197,7 @@ class ConversationHub:
         for conversation_id in list(self._live):
             self._begin_end(conversation_id, reason)
         await asyncio.gather(*self._ending.values(), return_exceptions=True)
+        await self._event_batches.aclose()
 
     async def stop(self, grace: float) -> None:
         """The server is stopping, before its connections are cut: end every live
@@ -471,7 +474,7 @@ class ConversationHub:
             on_internal_error=lambda: self._end_on_internal_error(cid),
             observer=self._observe(cid),
         )
-        writer = EventWriter(self._store, cid, self._settings.testing_event_write_delay)
+        writer = EventWriter(self._event_batches, cid)
         runtime.subscribe(writer.on_event)
         publisher = saver = None
         if self._events is not None:
