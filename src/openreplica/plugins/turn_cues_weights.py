@@ -1,6 +1,6 @@
 """Weights of the end-of-turn cue model (`turn_cues.py`), written by
 `scripts/train_turn_cues.py` from the tuning half of the synthetic speech set only
-(threshold 0.78, folded into the bias). Do not edit by hand.
+(threshold 0.88, folded into the bias). Do not edit by hand.
 """
 
 from openreplica.plugins.turn_cues import CueWeights, TurnCues
@@ -33,6 +33,6 @@ TURN_CUES = TurnCues(
             0.359007,
             -0.375979,
         ),
-        bias=-0.444045,
+        bias=-1.17081,
     )
 )
