@@ -72,27 +72,34 @@ class ProsodyFeatures:
 
 
 def _pitch_track(x: Floats) -> tuple[Floats, Floats, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """(energy dB, F0 Hz, voiced, speech) per 10 ms frame of 16 kHz float audio."""
+    """(energy dB, F0 Hz, voiced, speech) per 15 ms frame of 16 kHz float audio (F0 is
+    only meaningful where voiced)."""
     n = len(x) // 2 * 2
     y = (x[0:n:2] + x[1:n:2]) * 0.5  # 8 kHz (a two-tap low-pass is enough for pitch)
     frames = np.lib.stride_tricks.sliding_window_view(y, _WIN)[::_HOP]
     energy = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-    centred = frames - frames.mean(axis=1, keepdims=True)
+    loudest = float(energy.max())
+    speech = energy > max(loudest - 35.0, -55.0)
+    # only loud speech frames can be voiced: the autocorrelation is computed for them alone
+    candidates = np.flatnonzero(speech & (energy > loudest - 30.0))
+    picked = frames[candidates]
+    centred = picked - picked.mean(axis=1, keepdims=True)
     spectrum = np.fft.rfft(centred * _HANN, n=_NFFT, axis=1)
     ac = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=_NFFT, axis=1)[:, : _MAX_LAG + 1]
     ac = ac / (ac[:, :1] + 1e-12) / _WINDOW_AC
     rows = np.arange(len(ac))
-    loudest = float(energy.max())
-    speech = energy > max(loudest - 35.0, -55.0)
-    loud = energy > loudest - 30.0
     lag = _MIN_LAG + np.argmax(ac[:, _MIN_LAG:_MAX_LAG], axis=1)
-    voiced = (ac[rows, lag] > 0.5) & speech & loud
-    if voiced.sum() >= 5:  # octave errors: search again near the span's median lag
-        ref = float(np.median(lag[voiced]))
+    periodic = ac[rows, lag] > 0.5
+    if periodic.sum() >= 5:  # octave errors: search again near the span's median lag
+        ref = float(np.median(lag[periodic]))
         lo, hi = max(_MIN_LAG, int(ref / 1.45)), min(_MAX_LAG, int(ref * 1.45) + 1)
         lag = lo + np.argmax(ac[:, lo:hi], axis=1)
-        voiced = (ac[rows, lag] > 0.5) & speech & loud
-    return energy, _RATE / lag.astype(np.float64), voiced, speech
+        periodic = ac[rows, lag] > 0.5
+    voiced = np.zeros(len(frames), dtype=np.bool_)
+    voiced[candidates[periodic]] = True
+    f0 = np.full(len(frames), float(_RATE) / _MAX_LAG)
+    f0[candidates] = _RATE / lag.astype(np.float64)
+    return energy, f0, voiced, speech
 
 
 def _stretches(voiced_idx: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
