@@ -1,4 +1,4 @@
-"""Prosodic end-of-utterance cues from the last 2 s of a turn's audio (numpy only, ~1 ms).
+"""Prosodic end-of-utterance cues from the last 2 s of a turn's audio (numpy only, ~0.5-1.5 ms).
 
 A speaker who has finished a statement usually lets the pitch fall to the bottom of their
 range, lengthens the last syllable and lets the energy die away; one who stops in the

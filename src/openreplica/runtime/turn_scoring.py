@@ -19,7 +19,7 @@ the fed probability is then the lower of the two.
 
 With the cue model (`plugins/turn_cues.py`, on by default) that rule gives way to one
 logistic model over the audio model's probability, the words' and the prosody just
-before the pause (`plugins/turn_prosody.py`, computed in the same worker thread, ~2 ms);
+before the pause (`plugins/turn_prosody.py`, computed in the same worker thread, ~0.5-1.5 ms);
 the rule above stays for when the words or the prosody are missing.
 """
 
@@ -147,7 +147,7 @@ class TurnScorer:
                 return None, None
 
     def _hear(self, audio: bytes) -> AudioCues:
-        """In the worker thread: the audio model, then the prosody (~2 ms) if wanted."""
+        """In the worker thread: the audio model, then the prosody (~1 ms) if wanted."""
         probability = self._model.completion_probability(audio)
         return probability, prosody_features(audio) if self._cues is not None else None
 
