@@ -188,4 +188,26 @@ async def turn_taking_section(
             f"model CPU per decision: p50 {1000 * pct(cpu, 50):.1f} ms, "
             f"p95 {1000 * pct(cpu, 95):.1f} ms over {len(cpu)} decisions"
         )
+    cue_cpu = prosody_cpu(utterances)
+    print(
+        f"prosodic cues CPU per decision: p50 {1000 * pct(cue_cpu, 50):.2f} ms, "
+        f"p95 {1000 * pct(cue_cpu, 95):.2f} ms, p99 {1000 * pct(cue_cpu, 99):.2f} ms "
+        f"over {len(cue_cpu)} pauses (thread CPU, after the real-time runs)"
+    )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def prosody_cpu(utterances: Sequence[Utterance]) -> list[float]:
+    """Thread CPU of `prosody_features` on the audio the scorer hands it at each pause of
+    the set (the turn up to 100 ms into the pause), five times each."""
+    from openreplica.plugins.turn_prosody import prosody_features
+
+    out: list[float] = []
+    for u in utterances:
+        for at in (u.end, *(u.pause[:1] if u.pause else ())):
+            pcm = u.pcm[: 2 * round((at + 0.1) * RATE)]
+            for _ in range(5):
+                started = time.thread_time()
+                prosody_features(pcm)
+                out.append(time.thread_time() - started)
+    return out

@@ -16,6 +16,11 @@ turn cannot commit without anyway) and asks the model's language model how likel
 sentence is to end after the turn's last words. Below `TEXT_END_MIN` ("I'd like a…",
 "we should probably…") the turn is called incomplete whatever the audio sounded like:
 the fed probability is then the lower of the two.
+
+With the cue model (`plugins/turn_cues.py`, on by default) that rule gives way to one
+logistic model over the audio model's probability, the words' and the prosody just
+before the pause (`plugins/turn_prosody.py`, computed in the same worker thread, ~0.5-1.5 ms);
+the rule above stays for when the words or the prosody are missing.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from typing import Any, TypeVar
 
 from openreplica.engine import io as e
 from openreplica.plugins.base import EndOfTurnModel
+from openreplica.plugins.turn_cues import TurnCues
+from openreplica.plugins.turn_cues_weights import TURN_CUES
+from openreplica.plugins.turn_prosody import ProsodyFeatures, prosody_features
 
 __all__ = ["TurnScorer"]
 
@@ -45,6 +53,9 @@ TEXT_END_MIN = 0.12
 
 FeedFn = Callable[[e.EngineInput], None]
 T = TypeVar("T")
+#: what the worker thread hears in the turn's audio: the model's probability (None: it
+#: failed) and the prosody (None: not asked for, or too little voiced speech)
+AudioCues = tuple[float | None, ProsodyFeatures | None]
 
 
 class TurnScorer:
@@ -56,17 +67,21 @@ class TurnScorer:
         *,
         preroll: float = 0.5,
         turn_gap: float = 3.0,
+        cues: TurnCues | None = TURN_CUES,
     ) -> None:
+        """`cues`: the model weighing audio, words and prosody together; None: the audio
+        model's probability, lowered by the words below `TEXT_END_MIN`."""
         self._model = model
         self._feed = feed
         self._frame_duration = frame_duration
         self._preroll = preroll
         self._turn_gap = turn_gap
+        self._cues = cues
         self._frames: deque[tuple[float, bytes]] = deque(maxlen=int(WINDOW / frame_duration) + 2)
         self._turn_start = 0.0
         self._last_end: float | None = None
         #: a decision started at the first silent frame, before the end is confirmed
-        self._early: tuple[float, asyncio.Task[float | None]] | None = None
+        self._early: tuple[float, asyncio.Task[AudioCues]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()  # one decision at a time, in order
         #: the current turn's final transcripts, and the ended segments awaiting theirs
@@ -123,22 +138,30 @@ class TurnScorer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _probability(self, audio: bytes) -> float | None:
+    async def _probability(self, audio: bytes) -> AudioCues:
         async with self._lock:
             try:
-                return await asyncio.to_thread(self._model.completion_probability, audio)
+                return await asyncio.to_thread(self._hear, audio)
             except Exception:
                 log.exception("the end-of-turn model %s failed", self._model.name)
-                return None
+                return None, None
+
+    def _hear(self, audio: bytes) -> AudioCues:
+        """In the worker thread: the audio model, then the prosody (~1 ms) if wanted."""
+        probability = self._model.completion_probability(audio)
+        return probability, prosody_features(audio) if self._cues is not None else None
 
     async def _deliver(
-        self, speech_end: float, decision: asyncio.Task[float | None], text: asyncio.Future[str]
+        self, speech_end: float, decision: asyncio.Task[AudioCues], text: asyncio.Future[str]
     ) -> None:
-        probability = await decision
+        probability, prosody = await decision
         words = await text
         if probability is not None:
             ends = self._model.sentence_end_probability(words)
-            if ends is not None and ends < TEXT_END_MIN:
+            cued = self._cues.probability(probability, ends, prosody) if self._cues else None
+            if cued is not None:
+                probability = cued
+            elif ends is not None and ends < TEXT_END_MIN:
                 probability = min(probability, ends)
         self._feed(e.TurnScored(speech_end, probability))
 

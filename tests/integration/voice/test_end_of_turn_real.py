@@ -1,11 +1,12 @@
 """Turn-taking with the end-of-turn model on real models: a synthetic speech set (Piper
 and espeak-ng) through Silero, PocketSphinx and Smart Turn v3 on a virtual clock.
 
-Complete questions and statements must commit at the level's floor; sentences with a
-400-900 ms pause in the middle must not be cut at `medium`; a reply prepared at a pause
-the user then talks through must never show. The issue's bar for the cut-offs (at most
-5 %) is asserted on the held-out half of the larger set and not met yet (xfail, strict:
-it fails loudly once it passes); a second test holds the rate reached so far.
+Complete questions and statements the model calls complete must commit at the level's
+floor (the others at its cap); sentences with a 400-900 ms pause in the middle must not
+be cut at `medium`; a reply prepared at a pause the user then talks through must never
+show. The issue's bar for the cut-offs (at most 5 %) is asserted on the held-out half of
+the larger set, which no threshold was chosen on, beside how many of its complete
+sentences still commit at the floor (a detector that never commits would cut nobody).
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ async def test_complete_utterances_commit_at_the_floor(
     floor, cap = TURN_WAIT["medium"].floor, TURN_WAIT["medium"].cap
     frame = 512 / RATE
     by_model = 0
+    waited_for_cap: list[str] = []
     for u in [u for u in utterances if not u.hesitant]:
         h, inputs, _ = await run(u, model, silero, sphinx)
         ends = [x for x in inputs if isinstance(x, e.UserSpeechEnded)]
@@ -127,10 +129,12 @@ async def test_complete_utterances_commit_at_the_floor(
             assert waited == pytest.approx(floor, abs=frame), (u.voice, u.text, waited)
         else:
             assert waited == pytest.approx(cap, abs=frame), (u.voice, u.text, waited)
-        if u.voice == "piper":  # Piper's clear sentence endings: the model says complete
-            assert props.turn_decided_by == "model", (u.text, props)
+            waited_for_cap.append(f"{u.voice}: {u.text}")
+    print(f"complete, waited for the cap: {waited_for_cap}")
     assert h.runtime.turn_stats.decided_by_model + h.runtime.turn_stats.decided_by_silence == 1
-    assert by_model >= len([u for u in utterances if not u.hesitant and u.voice == "piper"])
+    # Measured 6 of 12 (Piper 4 of 6, espeak-ng 2): the cue model is strict, so some finished
+    # sentences wait for the cap (the price of not cutting pauses, see docs/voice.md).
+    assert by_model >= 5, waited_for_cap
 
 
 def cut_off(h: Listening, u: Utterance) -> bool:
@@ -180,17 +184,31 @@ async def test_mid_sentence_pauses_are_cut_less_than_by_silence_and_prepared_rep
 class HeldOut:
     cut: list[str]
     hesitant: int
+    #: complete utterances the model let commit at the floor (the rest waited for the cap)
+    at_floor: int
+    complete: int
 
 
 @pytest.fixture(scope="module")
 def held_out_cut_offs(
     held_out: list[Utterance], model: SmartTurnModel, silero: SileroVAD, sphinx: PocketSphinxASR
 ) -> HeldOut:
-    """Every held-out hesitant utterance through the model at `medium`; where a turn was
-    not cut, its prepared replies must not have shown."""
+    """Every held-out utterance through the model at `medium`: which hesitant ones were
+    cut (where a turn was not cut, its prepared replies must not have shown), and how many
+    complete ones committed at the floor."""
 
     async def go() -> HeldOut:
         cut: list[str] = []
+        at_floor, floor = 0, TURN_WAIT["medium"].floor
+        complete = [u for u in held_out if not u.hesitant]
+        for u in complete:
+            h, _, _ = await run(u, model, silero, sphinx)
+            ((_, props),) = user_props(h)
+            # decided by the model, and not held to the cap by a dangling last word
+            waited = props.turn_wait
+            at_floor += (
+                props.turn_decided_by == "model" and waited is not None and waited < floor + 0.05
+            )
         hesitant = [u for u in held_out if u.hesitant]
         for u in hesitant:
             h, _, llm = await run(u, model, silero, sphinx)
@@ -200,26 +218,25 @@ def held_out_cut_offs(
             ((commit_t, props),) = user_props(h)
             assert all(t >= commit_t for t, x in h.events if x.inference_id is not None)
             assert llm.calls[-1].messages[-1].content == props.speech
-        return HeldOut(cut, len(hesitant))
+        return HeldOut(cut, len(hesitant), at_floor, len(complete))
 
     result = asyncio.run(go())
     print(f"held-out cut off at medium: {len(result.cut)}/{result.hesitant} {result.cut}")
+    print(f"held-out complete at the floor: {result.at_floor}/{result.complete}")
     return result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17's bar (<= 5 % of hesitant utterances cut) is not met: 4-5 of the 40 "
-    "held-out pauses are cut (10-12 %): they fall where the words so far make a sentence "
-    "('we went to the market') or are misheard, and Smart Turn calls most synthetic "
-    "mid-sentence cuts complete",
-)
 def test_mid_sentence_pauses_are_not_cut_at_medium(held_out_cut_offs: HeldOut) -> None:
+    # issue 17's bar; measured 2 of 40 (the rule before the cue model: 4-5; the fixed
+    # silence: all 40). The recogniser's words at a pause vary a little with the threads'
+    # timing, and 2 is the bar itself: a third cut fails here.
+    assert held_out_cut_offs.hesitant == 40
     assert len(held_out_cut_offs.cut) <= 0.05 * held_out_cut_offs.hesitant, held_out_cut_offs
 
 
-def test_mid_sentence_cut_offs_stay_at_the_rate_reached(held_out_cut_offs: HeldOut) -> None:
-    # every pause is longer than the fixed silence, which cuts them all; measured 4-5 of
-    # 40 (the recogniser's words at a pause vary a little with the threads' timing)
-    assert held_out_cut_offs.hesitant == 40
-    assert len(held_out_cut_offs.cut) <= 6, held_out_cut_offs
+def test_complete_held_out_utterances_still_commit_at_the_floor(
+    held_out_cut_offs: HeldOut,
+) -> None:
+    # measured 22 of 40 (the rule before the cue model: 24): the rest wait for the cap
+    assert held_out_cut_offs.complete == 40
+    assert held_out_cut_offs.at_floor >= 20, held_out_cut_offs

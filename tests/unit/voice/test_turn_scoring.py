@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import numpy as np
 import pytest
 from eventually import eventually
 
 from openreplica.engine import io as e
+from openreplica.plugins.turn_cues import CueWeights, TurnCues
+from openreplica.plugins.turn_cues_weights import TURN_CUES
+from openreplica.plugins.turn_prosody import prosody_features
 from openreplica.runtime.turn_scoring import TurnScorer
 
 FRAME = 0.032
@@ -164,10 +168,11 @@ async def test_an_early_decision_is_dropped_when_the_speech_resumes() -> None:
 
 
 async def test_a_transcript_that_stops_mid_sentence_makes_the_turn_incomplete() -> None:
-    # the audio sounds finished; the words say the sentence goes on
+    # the audio sounds finished; the words say the sentence goes on (the rule without the
+    # cue model, and its fallback when the prosody cannot be measured)
     model = Scripted(0.95, ends={"i would like a": 0.002, "i would like a coffee": 0.3})
     fed: list[e.EngineInput] = []
-    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0)
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0, cues=None)
     scorer.speech_started(0.0)
     push(scorer, 0, 20)
     scorer.speech_ended(18 * FRAME)
@@ -184,3 +189,47 @@ async def test_a_transcript_that_stops_mid_sentence_makes_the_turn_incomplete() 
     await scorer.drain()
     assert fed[1:] == [e.TurnScored(43 * FRAME, 0.95)]  # judged on the turn's words
     assert model.texts == ["i would like a", "i would like a coffee"]
+
+
+def buzz(seconds: float, f0: float = 120.0) -> bytes:
+    """A voiced sound (harmonics of `f0`) in syllables of 150 ms, then 0.1 s of silence."""
+    t = np.arange(round(seconds * 16000)) / 16000
+    wave = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 10))
+    wave = wave * (np.sin(np.pi * t / 0.15) ** 2)
+    x = np.concatenate([0.2 * wave, np.zeros(1600)])
+    return (x * 32767).astype("<i2").tobytes()
+
+
+async def test_with_the_cue_model_audio_words_and_prosody_decide_together() -> None:
+    # a cue model that listens to the words only: P = sigmoid(log P(end of sentence))
+    words_only = TurnCues(CueWeights((0.0,) * 6, (1.0,) * 6, (0.0, 1.0, 0.0, 0.0, 0.0, 0.0), 0.0))
+    model = Scripted(0.95, ends={"i would like a coffee": 0.3})
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0, cues=words_only)
+    speech = buzz(1.5)
+    frames = [speech[i : i + 2 * SAMPLES] for i in range(0, len(speech), 2 * SAMPLES)]
+    scorer.speech_started(0.0)
+    for k, pcm in enumerate(frames):
+        scorer.frame(k * FRAME, pcm)
+    scorer.speech_ended((len(frames) - 1) * FRAME)
+    scorer.final_transcript("i would like a coffee")
+    await scorer.drain()
+    ((scored,),) = [[x for x in fed if isinstance(x, e.TurnScored)]]
+    assert scored.speech_end == (len(frames) - 1) * FRAME
+    assert scored.probability == pytest.approx(0.3 / 1.3)
+
+
+async def test_the_packaged_cue_model_is_on_by_default() -> None:
+    model, fed = Scripted(0.95, ends={"thank you very much": 0.4}), list[e.EngineInput]()
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0)
+    speech = buzz(1.5)
+    for k, i in enumerate(range(0, len(speech), 2 * SAMPLES)):
+        scorer.frame(k * FRAME, speech[i : i + 2 * SAMPLES])
+    scorer.speech_started(0.0)
+    scorer.speech_ended(1.5)
+    scorer.final_transcript("thank you very much")
+    await scorer.drain()
+    ((scored,),) = [[x for x in fed if isinstance(x, e.TurnScored)]]
+    prosody = prosody_features(b"".join(model.seen))
+    assert prosody is not None
+    assert scored.probability == pytest.approx(TURN_CUES.probability(0.95, 0.4, prosody))
