@@ -18,6 +18,9 @@
          is the one it would have made without the early pass.
       -> with an end-of-turn model: at each speech end, the turn's audio is scored in
          a worker thread -> TurnScored (`turn_scoring.py`)
+      -> the end's `detected_after` also counts the audio between where the sound
+         stopped (`audible_end.py`) and the VAD's first silent frame: turn-ending
+         pauses count from the sound, not from Silero's decaying probability
 
 Recognition runs while the user talks, so little is left to do when the turn ends.
 Media time is the count of 16 kHz samples received, never wall time. `push` is cheap
@@ -49,6 +52,7 @@ from openreplica.plugins.base import (
     VADStream,
 )
 from openreplica.protocol import ErrorCode
+from openreplica.runtime.audible_end import LOOKBACK, audible_end
 from openreplica.runtime.speech_measure import measure_speech
 from openreplica.runtime.turn_scoring import TurnScorer
 
@@ -95,6 +99,9 @@ class VoiceSettings:
     #: …after this many seconds of silent frames (rounded to whole frames, at least one):
     #: the recogniser needs a little of the silence to settle the last word
     early_final_after: float = 0.064
+    #: count the turn-ending pause from where the sound stopped (`audible_end.py`), up to
+    #: 0.1 s before the VAD's first silent frame, rather than from that frame
+    pause_from_audible_end: bool = True
 
 
 class _Finish:
@@ -173,6 +180,10 @@ class VoiceInput:
         #: the segment's final, taken early at its first silent frame; the audio after
         #: it is only kept (in `_segment_audio`) until the speech resumes or ends
         self._early: str | None = None
+        #: the last frames heard (enough to find where the sound stopped), and that
+        #: estimate for the current first silent frame: (its media time, the estimate)
+        self._recent: deque[bytes] = deque(maxlen=math.ceil(LOOKBACK / self.frame_duration) + 1)
+        self._audible_end: tuple[float, float] | None = None
 
     # ------------------------------------------------------------------ input
 
@@ -225,7 +236,10 @@ class VoiceInput:
         was_pending = self.detector.pending
         if self._scorer is not None:
             self._scorer.frame(start, frame)
+        self._recent.append(frame)
         edge = self.detector.push(probability, start)
+        if edge is None and self.detector.speaking and self.detector.pending and not was_pending:
+            self._audible_end = (start, self._sound_stopped(start))
         if self._scorer is not None and edge is None and self.detector.speaking:
             if self.detector.pending and not was_pending:  # the first silent frame
                 self._scorer.speech_ending(start)
@@ -237,6 +251,10 @@ class VoiceInput:
             # Audio that had arrived but was not analysed yet (resampler delay, a
             # partial frame) adds to how late the edge is known.
             lag = max(0.0, self.received - self.media_time)
+            if isinstance(edge, e.UserSpeechEnded) and self._audible_end is not None:
+                vad_end, sound_end = self._audible_end
+                if vad_end == edge.media_time:  # the pause counts from the sound's end
+                    lag += vad_end - sound_end
             edge = replace(edge, detected_after=edge.detected_after + lag)
         if isinstance(edge, e.UserSpeechStarted):
             self._partial_due = start + self.settings.partial_interval
@@ -264,6 +282,13 @@ class VoiceInput:
                     self._scorer.speech_ended(edge.media_time)
         else:
             self._ring.append(frame)
+
+    def _sound_stopped(self, vad_end: float) -> float:
+        """At the first silent frame (starting at `vad_end`): where the sound stopped."""
+        if not self.settings.pause_from_audible_end:
+            return vad_end
+        pcm = b"".join(self._recent)
+        return audible_end(pcm, self.media_time, vad_end, SAMPLE_RATE)
 
     # ------------------------------------------------------------------ ASR worker
 

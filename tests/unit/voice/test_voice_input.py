@@ -373,3 +373,24 @@ async def test_without_the_setting_the_final_pass_waits_for_the_confirmed_end() 
     ((speaking, _),) = asr.finishes
     assert not speaking
     assert [text for _, text in h.user_utterances()] == ["what time is it"]
+
+
+@pytest.mark.parametrize("from_sound", [True, False])
+async def test_the_pause_counts_from_where_the_sound_stopped(from_sound: bool) -> None:
+    # a VAD that still hears a tail 40 dB under the speech (as Silero's probability
+    # decays after the last sound): its first silent frame starts ~0.1 s late
+    h = await listening(
+        tts=ScriptedTTS(sample_rate=RATE, ms_per_word=200),
+        llm=ScriptedLLM.replies("Sure."),
+        vad=ScriptedVAD(lambda level: 1.0 if level >= 0.001 else 0.0, frame_samples=512),
+        asr=ScriptedASR(["what time is it"]),
+        voice=VoiceSettings(detector=DETECTOR, pause_from_audible_end=from_sound),
+    )
+    tail = tone(220.0, 0.096, RATE, amplitude=0.003)
+    await h.push(quiet(0.5) + speech(1.0) + tail + quiet(1.0))
+    ((commit_t, _),) = h.user_utterances()
+    after = commit_t - h.t0 - 1.5  # from the end of the loud speech
+    if from_sound:
+        assert PAUSE_SILENCE["medium"] - 0.002 <= after <= PAUSE_SILENCE["medium"] + 0.02
+    else:  # from the VAD's first silent frame, after the tail
+        assert PAUSE_SILENCE["medium"] + 0.096 <= after <= PAUSE_SILENCE["medium"] + 0.096 + 0.05
