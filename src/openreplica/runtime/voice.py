@@ -270,7 +270,7 @@ class VoiceInput:
             self._enqueue(frame)
             if edge is None and self.detector.pending and not was_pending:
                 self._enqueue(_PAUSING)  # the words so far go out as soon as recognised
-            elif resumed and self._early_final:
+            elif resumed:
                 self._enqueue(_RESUMED)
             self._silent_frames = self._silent_frames + 1 if self.detector.pending else 0
             if edge is None and self._early_final and self._silent_frames == self._early_frames:
@@ -326,11 +326,13 @@ class VoiceInput:
                 continue
             if isinstance(item, _Pausing):
                 self._flush_partial()
+                self._target.feed(e.UserSpeechPausing())  # a reply may be prepared now
                 continue
             if isinstance(item, _Settling):
                 await self._finish_early()
                 continue
             if isinstance(item, _Resumed):
+                self._target.feed(e.UserSpeechResumed())
                 await self._resume()
                 continue
             # Audio that queued up while the recogniser was busy goes in one push.
