@@ -14,8 +14,14 @@ followed by one). A model failure feeds a None probability: the fixed silence de
 The words count too: the decision waits for the segment's final transcript (which the
 turn cannot commit without anyway) and asks the model's language model how likely a
 sentence is to end after the turn's last words. Below `TEXT_END_MIN` ("I'd like a…",
-"we should probably…") the turn is called incomplete whatever the audio sounded like:
-the fed probability is then the lower of the two.
+"we should probably…"), or on a word no sentence ends with ("the", "to": the engine's
+`trailing_words`), the turn is called incomplete whatever the audio sounded like: the
+fed probability is then the lower of the two.
+
+So the audio model only matters when the words allow a finished sentence. When the
+recogniser's guess at the first silent frame already says "not finished", the model is
+not started (it could not change the decision: ~30 ms of CPU saved); should the final
+transcript then read as finished after all, the model runs on it then, a little later.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from openreplica.engine import io as e
+from openreplica.engine.trailing_words import ends_mid_sentence
 from openreplica.plugins.base import EndOfTurnModel
 
 __all__ = ["TurnScorer"]
@@ -66,7 +73,8 @@ class TurnScorer:
         self._turn_start = 0.0
         self._last_end: float | None = None
         #: a decision started at the first silent frame, before the end is confirmed
-        self._early: tuple[float, asyncio.Task[float | None]] | None = None
+        #: (None in place of the task: the guess's words said "not finished")
+        self._early: tuple[float, asyncio.Task[float | None] | None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()  # one decision at a time, in order
         #: the current turn's final transcripts, and the ended segments awaiting theirs
@@ -83,9 +91,14 @@ class TurnScorer:
             self._turn_start = media_time - self._preroll
             self._turn_texts = []
 
-    def speech_ending(self, speech_end: float) -> None:
+    def speech_ending(self, speech_end: float, guess: str = "") -> None:
         """The first silent frame after speech: start deciding now, so the decision is
-        (nearly) ready when the detector confirms the end a few frames later."""
+        (nearly) ready when the detector confirms the end a few frames later; unless the
+        recogniser's `guess` at this segment's words says the turn is not finished."""
+        words = " ".join([*self._turn_texts, guess.strip()]).strip()
+        if guess.strip() and self.words_bound(words) is not None:
+            self._early = (speech_end, None)
+            return
         self._early = (speech_end, self._start(self._probability(self._turn_audio())))
 
     def speech_resumed(self) -> None:
@@ -95,13 +108,15 @@ class TurnScorer:
     def speech_ended(self, speech_end: float) -> None:
         self._last_end = speech_end
         early, self._early = self._early, None
+        audio = self._turn_audio()
+        decision: asyncio.Task[float | None] | None
         if early is not None and early[0] == speech_end:
             decision = early[1]
         else:
-            decision = self._start(self._probability(self._turn_audio()))
+            decision = self._start(self._probability(audio))
         text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._awaiting_text.append((text, self._turn_texts))
-        self._track(self._start(self._deliver(speech_end, decision, text)))
+        self._track(self._start(self._deliver(speech_end, decision, text, audio)))
 
     def final_transcript(self, text: str) -> None:
         """The final transcript of the oldest ended segment ("" when none was heard)."""
@@ -131,30 +146,45 @@ class TurnScorer:
                 log.exception("the end-of-turn model %s failed", self._model.name)
                 return None
 
+    def words_bound(self, words: str) -> float | None:
+        """What the words alone allow the turn's probability to be: P(end of sentence)
+        when under `TEXT_END_MIN`, 0 when they stop on a word no sentence ends with;
+        None when they read as a finished sentence (the audio decides)."""
+        ends = self._model.sentence_end_probability(words)
+        if ends is not None and ends < TEXT_END_MIN:
+            return ends
+        return 0.0 if ends_mid_sentence(words) else None
+
     async def _deliver(
-        self, speech_end: float, decision: asyncio.Task[float | None], text: asyncio.Future[str]
+        self,
+        speech_end: float,
+        decision: asyncio.Task[float | None] | None,
+        text: asyncio.Future[str],
+        audio: bytes,
     ) -> None:
-        probability = await decision
         words = await text
-        if probability is not None:
-            ends = self._model.sentence_end_probability(words)
-            if ends is not None and ends < TEXT_END_MIN:
-                probability = min(probability, ends)
+        bound = self.words_bound(words)
+        if decision is None and bound is None:  # the guess said "not finished"; the final
+            decision = self._start(self._probability(audio))  # does not: the audio decides
+        probability = await decision if decision is not None else bound
+        if probability is not None and bound is not None:
+            probability = min(probability, bound)
         self._feed(e.TurnScored(speech_end, probability))
 
     async def drain(self) -> None:
         """Wait for the decisions under way."""
         while True:
             pending: list[asyncio.Future[Any]] = [t for t in self._tasks if not t.done()]
-            if self._early is not None and not self._early[1].done():
-                pending.append(self._early[1])
+            early = self._early[1] if self._early is not None else None
+            if early is not None and not early.done():
+                pending.append(early)
             if not pending:
                 return
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def aclose(self) -> None:
         tasks: list[asyncio.Task[Any]] = list(self._tasks)
-        if self._early is not None:
+        if self._early is not None and self._early[1] is not None:
             tasks.append(self._early[1])
         self._early = None
         for future, _ in self._awaiting_text:

@@ -242,7 +242,7 @@ class VoiceInput:
             self._audible_end = (start, self._sound_stopped(start))
         if self._scorer is not None and edge is None and self.detector.speaking:
             if self.detector.pending and not was_pending:  # the first silent frame
-                self._scorer.speech_ending(start)
+                self._scorer.speech_ending(start, self._partial)
             elif was_pending and not self.detector.pending:
                 self._scorer.speech_resumed()
         resumed = edge is None and was_pending and self.detector.speaking

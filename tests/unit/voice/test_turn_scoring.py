@@ -184,3 +184,49 @@ async def test_a_transcript_that_stops_mid_sentence_makes_the_turn_incomplete() 
     await scorer.drain()
     assert fed[1:] == [e.TurnScored(43 * FRAME, 0.95)]  # judged on the turn's words
     assert model.texts == ["i would like a", "i would like a coffee"]
+
+
+async def test_the_model_is_not_run_when_the_guess_already_says_the_turn_goes_on() -> None:
+    model = Scripted(0.95, ends={"i would like a": 0.002})
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME, "i would like a")  # the recogniser's guess then
+    push(scorer, 20, 24)
+    scorer.speech_ended(20 * FRAME)
+    scorer.final_transcript("i would like a")
+    await scorer.drain()
+    assert fed == [e.TurnScored(20 * FRAME, 0.002)]  # the words decided: no audio run
+    assert model.seen == []
+
+
+async def test_when_the_final_reads_finished_after_all_the_model_runs_then() -> None:
+    model = Scripted(0.9, ends={"i would like a": 0.002, "i would like a coffee": 0.3})
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME, "i would like a")
+    push(scorer, 20, 24)
+    scorer.speech_ended(20 * FRAME)
+    assert model.seen == []
+    scorer.final_transcript("i would like a coffee")
+    await scorer.drain()
+    assert fed == [e.TurnScored(20 * FRAME, 0.9)]
+    # on the turn's audio up to the end the detector confirmed
+    assert model.seen == [b"".join(frame(k) for k in range(0, 24))]
+
+
+async def test_a_turn_whose_words_stop_on_a_dangling_word_is_incomplete() -> None:
+    model = Scripted(0.95, ends={"what is it for": 0.4})  # the LM alone would let it end
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME, "what is it for")
+    push(scorer, 20, 24)
+    scorer.speech_ended(20 * FRAME)
+    scorer.final_transcript("what is it for")
+    await scorer.drain()
+    assert fed == [e.TurnScored(20 * FRAME, 0.0)] and model.seen == []
