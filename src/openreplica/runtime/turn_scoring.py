@@ -73,8 +73,9 @@ class TurnScorer:
         self._turn_start = 0.0
         self._last_end: float | None = None
         #: a decision started at the first silent frame, before the end is confirmed
-        #: (None in place of the task: the guess's words said "not finished")
-        self._early: tuple[float, asyncio.Task[float | None] | None] | None = None
+        #: (None in place of the task: the guess's words said "not finished"), and the
+        #: turn's audio up to that frame (what the model hears, run then or later)
+        self._early: tuple[float, asyncio.Task[float | None] | None, bytes] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()  # one decision at a time, in order
         #: the current turn's final transcripts, and the ended segments awaiting theirs
@@ -96,10 +97,11 @@ class TurnScorer:
         (nearly) ready when the detector confirms the end a few frames later; unless the
         recogniser's `guess` at this segment's words says the turn is not finished."""
         words = " ".join([*self._turn_texts, guess.strip()]).strip()
+        audio = self._turn_audio()
         if guess.strip() and self.words_bound(words) is not None:
-            self._early = (speech_end, None)
+            self._early = (speech_end, None, audio)
             return
-        self._early = (speech_end, self._start(self._probability(self._turn_audio())))
+        self._early = (speech_end, self._start(self._probability(audio)), audio)
 
     def speech_resumed(self) -> None:
         """The silence was too short to end the speech: that early decision is moot."""
@@ -108,11 +110,11 @@ class TurnScorer:
     def speech_ended(self, speech_end: float) -> None:
         self._last_end = speech_end
         early, self._early = self._early, None
-        audio = self._turn_audio()
         decision: asyncio.Task[float | None] | None
         if early is not None and early[0] == speech_end:
-            decision = early[1]
+            _, decision, audio = early
         else:
+            audio = self._turn_audio()
             decision = self._start(self._probability(audio))
         text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._awaiting_text.append((text, self._turn_texts))
