@@ -185,8 +185,9 @@ async def turn_taking_section(
     cpu = model.cpu
     if cpu:
         print(
-            f"model CPU per decision: p50 {1000 * pct(cpu, 50):.1f} ms, "
-            f"p95 {1000 * pct(cpu, 95):.1f} ms over {len(cpu)} decisions"
+            f"model CPU per run: p50 {1000 * pct(cpu, 50):.1f} ms, "
+            f"p95 {1000 * pct(cpu, 95):.1f} ms over {len(cpu)} runs (it is not run when the "
+            "words decide: bench/turn_timeline.py gives the CPU per decision)"
         )
     cue_cpu = prosody_cpu(utterances)
     print(

@@ -26,7 +26,7 @@ model (Smart Turn v3, `openreplica models pull turn`) with preemptive replies:
   commit        complete utterances: end of speech -> turn committed; after: commit ->
                 first audio (what preemption saves)
   cut off       hesitant utterances: the replica took the turn during the pause
-  model cpu     CPU ms per model decision (p50 / p95), in the worker thread
+  model cpu     CPU ms per model run (p50 / p95), in the worker thread
   wasted        preemptive replies cancelled because the user went on
 
 "End of speech" is the instant the last audible sample is spoken, so `total` includes

@@ -73,6 +73,8 @@ from openreplica.engine.io import (
     TurnScored,
     UserSpeechEnded,
     UserSpeechMeasured,
+    UserSpeechPausing,
+    UserSpeechResumed,
     UserSpeechStarted,
     UserTranscript,
     VisualContextUpdated,
@@ -209,6 +211,13 @@ class ConversationEngine:
                 self._on_user_started(item, now)
             case UserSpeechEnded():
                 self._on_user_ended(item, now)
+            case UserSpeechPausing():
+                self._user.pausing = self._user.speaking
+                self._maybe_preempt()  # on the guess sent at this first silent frame
+            case UserSpeechResumed():
+                if self._user.pausing:
+                    self._user.pausing = False
+                    self._drop_preempt()  # the speech went on: that reply came too early
             case UserSpeechMeasured(measurement):
                 self._turn_audio.add(measurement)
             case UserTranscript(text, final):
@@ -433,7 +442,7 @@ class ConversationEngine:
             or self.settings.pipeline_mode != "full"
             or self._current is not None
             or self._deferred
-            or not (user.in_pause and text)
+            or not ((user.in_pause or user.pausing) and text)
         ):
             return
         seen = self._perception.visual_context

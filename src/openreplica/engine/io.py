@@ -42,6 +42,17 @@ class UserSpeechStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class UserSpeechPausing:
+    """VAD: the first silent frame after speech. The end is not confirmed yet (a dip in
+    the speech may follow); a reply may be prepared on the words heard so far."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpeechResumed:
+    """VAD: the speech went on after `UserSpeechPausing`, without ending."""
+
+
+@dataclass(frozen=True, slots=True)
 class UserSpeechEnded:
     """VAD: the user's speech ended at `media_time` (the last speech sample)."""
 
@@ -196,6 +207,8 @@ ModelOutput = (
 EngineInput = (
     InteractionReceived
     | UserSpeechStarted
+    | UserSpeechPausing
+    | UserSpeechResumed
     | UserSpeechEnded
     | UserSpeechMeasured
     | UserTranscript

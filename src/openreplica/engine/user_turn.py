@@ -31,6 +31,8 @@ class UserTurn:
         self.pause_started = 0.0
         #: what set the silence deadline: the model ("complete") or a silence timer
         self.decided_by: TurnDecider = "silence"
+        #: speaking, but the VAD heard a first silent frame (the end may be coming)
+        self.pausing = False
 
     def start(self, media_time: float) -> bool:
         """Speech started; False if it was already going (a repeated edge)."""
@@ -41,6 +43,7 @@ class UserTurn:
         self.silence_deadline = None
         self.pause_media_time = None
         self.decided_by = "silence"
+        self.pausing = False
         return True
 
     def end(self, media_time: float) -> float | None:
@@ -48,6 +51,7 @@ class UserTurn:
         if self.phase is not Listening.SPEAKING:
             return None
         self._fire(ListeningEvent.END)
+        self.pausing = False
         self._keep.append(True)
         return max(0.0, media_time - self._started_at)
 
@@ -118,8 +122,9 @@ class UserTurn:
     @property
     def heard_so_far(self) -> str | None:
         """What a reply prepared now would answer: the finals, and the latest partial of
-        a segment whose final is on its way; None while such a segment has no words yet."""
-        if self.finals_in:
+        a segment whose final is on its way (or that is pausing, its end not confirmed);
+        None while such a segment has no words yet."""
+        if self.finals_in and not (self.pausing and self.speaking):
             return self.transcript
         if not self._partial:
             return None

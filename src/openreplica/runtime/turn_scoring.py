@@ -14,13 +14,21 @@ followed by one). A model failure feeds a None probability: the fixed silence de
 The words count too: the decision waits for the segment's final transcript (which the
 turn cannot commit without anyway) and asks the model's language model how likely a
 sentence is to end after the turn's last words. Below `TEXT_END_MIN` ("I'd like a…",
-"we should probably…") the turn is called incomplete whatever the audio sounded like:
-the fed probability is then the lower of the two.
+"we should probably…"), or on a word no sentence ends with ("the", "to": the engine's
+`trailing_words`), the turn is called incomplete whatever the audio sounded like: the
+fed probability is then the lower of the two.
 
-With the cue model (`plugins/turn_cues.py`, on by default) that rule gives way to one
-logistic model over the audio model's probability, the words' and the prosody just
-before the pause (`plugins/turn_prosody.py`, computed in the same worker thread, ~0.5-1.5 ms);
-the rule above stays for when the words or the prosody are missing.
+So the audio model only matters when the words allow a finished sentence. When the
+recogniser's guess at the first silent frame already says "not finished", the model is
+not started (it could not change the decision: ~30 ms of CPU saved); should the final
+transcript then read as finished after all, the model runs on it then, a little later.
+
+With the cue model (`plugins/turn_cues.py`, on by default) the lowering by the words gives
+way to one logistic model over the audio model's probability, the words' and the prosody
+just before the pause (`plugins/turn_prosody.py`, computed in the same worker thread,
+~0.5-1.5 ms) whenever the audio model ran; the rule above stays for when the words or the
+prosody are missing. A turn whose words said "not finished" before the model was asked
+stays unfinished either way.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from openreplica.engine import io as e
+from openreplica.engine.trailing_words import ends_mid_sentence
 from openreplica.plugins.base import EndOfTurnModel
 from openreplica.plugins.turn_cues import TurnCues
 from openreplica.plugins.turn_cues_weights import TURN_CUES
@@ -51,11 +60,11 @@ WINDOW = 8.0
 #: Offline on the held-out half: 5 of 40 hesitant called complete, 27 of 40 complete.
 TEXT_END_MIN = 0.12
 
-FeedFn = Callable[[e.EngineInput], None]
-T = TypeVar("T")
 #: what the worker thread hears in the turn's audio: the model's probability (None: it
 #: failed) and the prosody (None: not asked for, or too little voiced speech)
 AudioCues = tuple[float | None, ProsodyFeatures | None]
+FeedFn = Callable[[e.EngineInput], None]
+T = TypeVar("T")
 
 
 class TurnScorer:
@@ -72,16 +81,18 @@ class TurnScorer:
         """`cues`: the model weighing audio, words and prosody together; None: the audio
         model's probability, lowered by the words below `TEXT_END_MIN`."""
         self._model = model
+        self._cues = cues
         self._feed = feed
         self._frame_duration = frame_duration
         self._preroll = preroll
         self._turn_gap = turn_gap
-        self._cues = cues
         self._frames: deque[tuple[float, bytes]] = deque(maxlen=int(WINDOW / frame_duration) + 2)
         self._turn_start = 0.0
         self._last_end: float | None = None
         #: a decision started at the first silent frame, before the end is confirmed
-        self._early: tuple[float, asyncio.Task[AudioCues]] | None = None
+        #: (None in place of the task: the guess's words said "not finished"), and the
+        #: turn's audio up to that frame (what the model hears, run then or later)
+        self._early: tuple[float, asyncio.Task[AudioCues] | None, bytes] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()  # one decision at a time, in order
         #: the current turn's final transcripts, and the ended segments awaiting theirs
@@ -98,10 +109,16 @@ class TurnScorer:
             self._turn_start = media_time - self._preroll
             self._turn_texts = []
 
-    def speech_ending(self, speech_end: float) -> None:
+    def speech_ending(self, speech_end: float, guess: str = "") -> None:
         """The first silent frame after speech: start deciding now, so the decision is
-        (nearly) ready when the detector confirms the end a few frames later."""
-        self._early = (speech_end, self._start(self._probability(self._turn_audio())))
+        (nearly) ready when the detector confirms the end a few frames later; unless the
+        recogniser's `guess` at this segment's words says the turn is not finished."""
+        words = " ".join([*self._turn_texts, guess.strip()]).strip()
+        audio = self._turn_audio()
+        if guess.strip() and self.words_bound(words) is not None:
+            self._early = (speech_end, None, audio)
+            return
+        self._early = (speech_end, self._start(self._probability(audio)), audio)
 
     def speech_resumed(self) -> None:
         """The silence was too short to end the speech: that early decision is moot."""
@@ -110,13 +127,15 @@ class TurnScorer:
     def speech_ended(self, speech_end: float) -> None:
         self._last_end = speech_end
         early, self._early = self._early, None
+        decision: asyncio.Task[AudioCues] | None
         if early is not None and early[0] == speech_end:
-            decision = early[1]
+            _, decision, audio = early
         else:
-            decision = self._start(self._probability(self._turn_audio()))
+            audio = self._turn_audio()
+            decision = self._start(self._probability(audio))
         text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._awaiting_text.append((text, self._turn_texts))
-        self._track(self._start(self._deliver(speech_end, decision, text)))
+        self._track(self._start(self._deliver(speech_end, decision, text, audio)))
 
     def final_transcript(self, text: str) -> None:
         """The final transcript of the oldest ended segment ("" when none was heard)."""
@@ -151,33 +170,53 @@ class TurnScorer:
         probability = self._model.completion_probability(audio)
         return probability, prosody_features(audio) if self._cues is not None else None
 
+    def words_bound(self, words: str) -> float | None:
+        """What the words alone allow the turn's probability to be: P(end of sentence)
+        when under `TEXT_END_MIN`, 0 when they stop on a word no sentence ends with;
+        None when they read as a finished sentence (the audio decides)."""
+        ends = self._model.sentence_end_probability(words)
+        if ends is not None and ends < TEXT_END_MIN:
+            return ends
+        return 0.0 if ends_mid_sentence(words) else None
+
     async def _deliver(
-        self, speech_end: float, decision: asyncio.Task[AudioCues], text: asyncio.Future[str]
+        self,
+        speech_end: float,
+        decision: asyncio.Task[AudioCues] | None,
+        text: asyncio.Future[str],
+        audio: bytes,
     ) -> None:
-        probability, prosody = await decision
         words = await text
+        bound = self.words_bound(words)
+        if decision is None and bound is None:  # the guess said "not finished"; the final
+            decision = self._start(self._probability(audio))  # does not: the audio decides
+        if decision is None:  # the words decided before the model was asked
+            self._feed(e.TurnScored(speech_end, bound))
+            return
+        probability, prosody = await decision
         if probability is not None:
             ends = self._model.sentence_end_probability(words)
             cued = self._cues.probability(probability, ends, prosody) if self._cues else None
             if cued is not None:
                 probability = cued
-            elif ends is not None and ends < TEXT_END_MIN:
-                probability = min(probability, ends)
+            elif bound is not None:
+                probability = min(probability, bound)
         self._feed(e.TurnScored(speech_end, probability))
 
     async def drain(self) -> None:
         """Wait for the decisions under way."""
         while True:
             pending: list[asyncio.Future[Any]] = [t for t in self._tasks if not t.done()]
-            if self._early is not None and not self._early[1].done():
-                pending.append(self._early[1])
+            early = self._early[1] if self._early is not None else None
+            if early is not None and not early.done():
+                pending.append(early)
             if not pending:
                 return
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def aclose(self) -> None:
         tasks: list[asyncio.Task[Any]] = list(self._tasks)
-        if self._early is not None:
+        if self._early is not None and self._early[1] is not None:
             tasks.append(self._early[1])
         self._early = None
         for future, _ in self._awaiting_text:

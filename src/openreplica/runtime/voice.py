@@ -10,9 +10,17 @@
          when the recogniser fails (then with "" and a broadcast `asr_unavailable`),
          just after UserSpeechMeasured (pace, loudness, pitch: `user_audio_analysis`),
          measured in a worker thread while the recogniser finishes
-         when the recogniser fails (then with "" and a broadcast `asr_unavailable`)
+      -> with an end-of-turn model (`early_final`): finish() already runs after two
+         silent frames, while the detector is still confirming the pause; the final is
+         held and fed at the confirmed end. Should the speech resume instead (a dip
+         shorter than the detector's `min_silence`), that final is dropped and the
+         recogniser decodes the whole segment again from its start, so the transcript
+         is the one it would have made without the early pass.
       -> with an end-of-turn model: at each speech end, the turn's audio is scored in
          a worker thread -> TurnScored (`turn_scoring.py`)
+      -> the end's `detected_after` also counts the audio between where the sound
+         stopped (`audible_end.py`) and the VAD's first silent frame: turn-ending
+         pauses count from the sound, not from Silero's decaying probability
 
 Recognition runs while the user talks, so little is left to do when the turn ends.
 Media time is the count of 16 kHz samples received, never wall time. `push` is cheap
@@ -44,6 +52,7 @@ from openreplica.plugins.base import (
     VADStream,
 )
 from openreplica.protocol import ErrorCode
+from openreplica.runtime.audible_end import LOOKBACK, audible_end
 from openreplica.runtime.speech_measure import measure_speech
 from openreplica.runtime.turn_scoring import TurnScorer
 
@@ -55,6 +64,9 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 #: the first this-many bytes of a speech segment are measured (60 s), so memory is bounded
 MAX_MEASURED_BYTES = 2 * SAMPLE_RATE * 60
+#: an early final pass (`VoiceSettings.early_final`) only while the segment is shorter
+#: than this (8 s): a resumed segment is decoded again from its start
+EARLY_FINAL_MAX_BYTES = 2 * SAMPLE_RATE * 8
 #: segments up to this many bytes (2 s, well under a millisecond of numpy) are measured
 #: inline; longer ones in a worker thread, never on the event loop
 INLINE_MEASURE_BYTES = 2 * SAMPLE_RATE * 2
@@ -80,6 +92,16 @@ class VoiceSettings:
     #: seconds of speech between two partial captions (recognisers revise their guess
     #: every frame; clients need a caption a few times a second, not 30)
     partial_interval: float = 0.25
+    #: with an end-of-turn model: run the recogniser's final pass before the detector
+    #: confirms the end (see the module docstring), so the final is not what the turn
+    #: waits for. The fixed-silence detector waits longer than the final pass anyway.
+    early_final: bool = True
+    #: …after this many seconds of silent frames (rounded to whole frames, at least one):
+    #: the recogniser needs a little of the silence to settle the last word
+    early_final_after: float = 0.064
+    #: count the turn-ending pause from where the sound stopped (`audible_end.py`), up to
+    #: 0.1 s before the VAD's first silent frame, rather than from that frame
+    pause_from_audible_end: bool = True
 
 
 class _Finish:
@@ -94,6 +116,20 @@ class _Pausing:
 
 
 _PAUSING = _Pausing()
+
+
+class _Settling:
+    """Marker in the worker queue: the speech has been silent `early_final_after`."""
+
+
+_SETTLING = _Settling()
+
+
+class _Resumed:
+    """Marker in the worker queue: the speech went on after its first silent frame."""
+
+
+_RESUMED = _Resumed()
 
 
 class VoiceInput:
@@ -125,7 +161,7 @@ class VoiceInput:
         self.received = 0.0
         ring_frames = math.ceil(self.settings.preroll / self.frame_duration)
         self._ring: deque[bytes] = deque(maxlen=ring_frames + self.detector.min_speech_frames)
-        self._queue: deque[bytes | _Finish | _Pausing] = deque()
+        self._queue: deque[bytes | _Finish | _Pausing | _Settling | _Resumed] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -136,6 +172,18 @@ class VoiceInput:
         self._partial = ""  # the recogniser's latest guess…
         self._partial_sent = ""  # …and the last one captioned
         self._segment_audio = bytearray()  # the current segment, for its measurement
+        self._early_final = self.settings.early_final and turn_model is not None
+        self._early_frames = max(
+            1, round(self.settings.early_final_after / self.frame_duration - 1e-9)
+        )
+        self._silent_frames = 0  # silent frames in a row while speaking
+        #: the segment's final, taken early at its first silent frame; the audio after
+        #: it is only kept (in `_segment_audio`) until the speech resumes or ends
+        self._early: str | None = None
+        #: the last frames heard (enough to find where the sound stopped), and that
+        #: estimate for the current first silent frame: (its media time, the estimate)
+        self._recent: deque[bytes] = deque(maxlen=math.ceil(LOOKBACK / self.frame_duration) + 1)
+        self._audible_end: tuple[float, float] | None = None
 
     # ------------------------------------------------------------------ input
 
@@ -188,16 +236,25 @@ class VoiceInput:
         was_pending = self.detector.pending
         if self._scorer is not None:
             self._scorer.frame(start, frame)
+        self._recent.append(frame)
         edge = self.detector.push(probability, start)
+        if edge is None and self.detector.speaking and self.detector.pending and not was_pending:
+            self._audible_end = (start, self._sound_stopped(start))
         if self._scorer is not None and edge is None and self.detector.speaking:
             if self.detector.pending and not was_pending:  # the first silent frame
-                self._scorer.speech_ending(start)
+                self._scorer.speech_ending(start, self._partial)
             elif was_pending and not self.detector.pending:
                 self._scorer.speech_resumed()
+        resumed = edge is None and was_pending and self.detector.speaking
+        resumed = resumed and not self.detector.pending
         if edge is not None:
             # Audio that had arrived but was not analysed yet (resampler delay, a
             # partial frame) adds to how late the edge is known.
             lag = max(0.0, self.received - self.media_time)
+            if isinstance(edge, e.UserSpeechEnded) and self._audible_end is not None:
+                vad_end, sound_end = self._audible_end
+                if vad_end == edge.media_time:  # the pause counts from the sound's end
+                    lag += vad_end - sound_end
             edge = replace(edge, detected_after=edge.detected_after + lag)
         if isinstance(edge, e.UserSpeechStarted):
             self._partial_due = start + self.settings.partial_interval
@@ -213,6 +270,11 @@ class VoiceInput:
             self._enqueue(frame)
             if edge is None and self.detector.pending and not was_pending:
                 self._enqueue(_PAUSING)  # the words so far go out as soon as recognised
+            elif resumed:
+                self._enqueue(_RESUMED)
+            self._silent_frames = self._silent_frames + 1 if self.detector.pending else 0
+            if edge is None and self._early_final and self._silent_frames == self._early_frames:
+                self._enqueue(_SETTLING)
             if isinstance(edge, e.UserSpeechEnded):
                 self._target.feed(edge)
                 self._enqueue(_FINISH)
@@ -221,9 +283,16 @@ class VoiceInput:
         else:
             self._ring.append(frame)
 
+    def _sound_stopped(self, vad_end: float) -> float:
+        """At the first silent frame (starting at `vad_end`): where the sound stopped."""
+        if not self.settings.pause_from_audible_end:
+            return vad_end
+        pcm = b"".join(self._recent)
+        return audible_end(pcm, self.media_time, vad_end, SAMPLE_RATE)
+
     # ------------------------------------------------------------------ ASR worker
 
-    def _enqueue(self, item: bytes | _Finish | _Pausing) -> None:
+    def _enqueue(self, item: bytes | _Finish | _Pausing | _Settling | _Resumed) -> None:
         self._queue.append(item)
         self._idle.clear()
         self._wake.set()
@@ -257,6 +326,14 @@ class VoiceInput:
                 continue
             if isinstance(item, _Pausing):
                 self._flush_partial()
+                self._target.feed(e.UserSpeechPausing())  # a reply may be prepared now
+                continue
+            if isinstance(item, _Settling):
+                await self._finish_early()
+                continue
+            if isinstance(item, _Resumed):
+                self._target.feed(e.UserSpeechResumed())
+                await self._resume()
                 continue
             # Audio that queued up while the recogniser was busy goes in one push.
             parts = [item]
@@ -264,10 +341,12 @@ class VoiceInput:
                 parts.append(self._queue.popleft())  # type: ignore[arg-type]
             await self._push(b"".join(parts))
 
-    async def _push(self, pcm: bytes) -> None:
+    async def _push(self, pcm: bytes, *, again: bool = False) -> None:
         room = MAX_MEASURED_BYTES - len(self._segment_audio)
-        if room > 0:
+        if room > 0 and not again:  # (audio heard again is in already)
             self._segment_audio += pcm[:room]
+        if self._early is not None:
+            return  # after an early final: kept until the speech resumes or ends
         if self._segment_failed:
             return
         try:
@@ -291,13 +370,47 @@ class VoiceInput:
             self._partial_sent = self._partial
             self._target.feed(e.UserTranscript(self._partial, final=False))
 
+    async def _finish_early(self) -> None:
+        """`early_final_after` of silence: the final pass now, its text held for the end."""
+        if self._early is not None or len(self._segment_audio) > EARLY_FINAL_MAX_BYTES:
+            return
+        self._early = await self._final_text()
+        if self._early:  # the reply prepared at the pause answers the final's words
+            self._partial = self._early
+            self._flush_partial()
+
+    async def _resume(self) -> None:
+        """The speech went on: the recogniser hears the whole segment again, as one
+        utterance (splitting it in two would cost words at the seam)."""
+        if self._early is None:
+            return
+        self._early = None
+        await self._push(bytes(self._segment_audio), again=True)
+
+    async def _final_text(self) -> str:
+        """The recogniser's final ("" if it failed, reported once per segment)."""
+        if self._segment_failed:
+            return ""
+        try:
+            final = await asyncio.wait_for(self._asr.finish(), self.settings.final_timeout)
+        except TimeoutError:
+            self._fail(PluginError(f"no transcript after {self.settings.final_timeout:g} s"))
+        except Exception as exc:
+            self._fail(exc)
+        else:
+            return final.text.strip()
+        return ""
+
     async def _finish(self) -> None:
         """One final per speech segment, whatever happens."""
         text = ""
         audio, self._segment_audio = bytes(self._segment_audio), bytearray()
         measuring = asyncio.create_task(self._measure(audio))
+        early, self._early = self._early, None
         try:
-            if not self._segment_failed:
+            if early is not None:
+                text = early
+            elif not self._segment_failed:
                 final = await asyncio.wait_for(self._asr.finish(), self.settings.final_timeout)
                 text = final.text
         except TimeoutError:

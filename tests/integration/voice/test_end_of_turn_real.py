@@ -65,12 +65,12 @@ def sphinx() -> PocketSphinxASR:
     return PocketSphinxASR()
 
 
-def spy(h: Listening) -> list[e.EngineInput]:
-    seen: list[e.EngineInput] = []
+def spy(h: Listening) -> list[tuple[float, e.EngineInput]]:
+    seen: list[tuple[float, e.EngineInput]] = []
     feed = h.runtime.feed
 
     def recording(item: e.EngineInput) -> None:
-        seen.append(item)
+        seen.append((h.clock.now(), item))
         feed(item)
 
     h.runtime.feed = recording  # type: ignore[method-assign]
@@ -79,7 +79,7 @@ def spy(h: Listening) -> list[e.EngineInput]:
 
 async def run(
     u: Utterance, model: SmartTurnModel | None, silero: SileroVAD, sphinx: PocketSphinxASR
-) -> tuple[Listening, list[e.EngineInput], ScriptedLLM]:
+) -> tuple[Listening, list[tuple[float, e.EngineInput]], ScriptedLLM]:
     llm = ScriptedLLM.replies(*(["Sure, happy to help."] * 10))
     h = await listening(
         tts=ScriptedTTS(sample_rate=RATE), llm=llm, vad=silero, asr=sphinx, turn=model
@@ -119,14 +119,19 @@ async def test_complete_utterances_commit_at_the_floor(
     waited_for_cap: list[str] = []
     for u in [u for u in utterances if not u.hesitant]:
         h, inputs, _ = await run(u, model, silero, sphinx)
-        ends = [x for x in inputs if isinstance(x, e.UserSpeechEnded)]
+        ends = [(t, x) for t, x in inputs if isinstance(x, e.UserSpeechEnded)]
         ((commit_t, props),) = user_props(h)
-        waited = commit_t - h.t0 - ends[-1].media_time
+        confirmed, end = ends[-1]
+        # the pause counts from where the sound stopped, at most 0.1 s before the VAD's end
+        pause_start = confirmed - end.detected_after
+        assert h.t0 + end.media_time - 0.101 <= pause_start <= h.t0 + end.media_time + 0.001
+        waited = commit_t - pause_start
         assert props.turn_wait == pytest.approx(waited, abs=0.002)
         if props.turn_decided_by == "model":
             by_model += 1
-            # the decision is known once the VAD confirmed the pause; the floor is later
-            assert waited == pytest.approx(floor, abs=frame), (u.voice, u.text, waited)
+            # at the floor, or once the detector confirmed the end if that came later
+            expected = max(floor, confirmed - pause_start)
+            assert waited == pytest.approx(expected, abs=frame), (u.voice, u.text, waited)
         else:
             assert waited == pytest.approx(cap, abs=frame), (u.voice, u.text, waited)
             waited_for_cap.append(f"{u.voice}: {u.text}")

@@ -130,7 +130,13 @@ async def test_a_spoken_question_is_heard_transcribed_and_answered(
     # the committed user turn holds the question, the pause after the speech's end
     ((commit_t, text),) = h.user_utterances()
     assert all(word in text.lower().split() for word in KEYWORDS), text
-    assert commit_t - h.t0 == pytest.approx(ended.media_time + PAUSE_SILENCE["medium"], abs=0.021)
+    # the pause counts from where the sound stopped: at or up to 0.1 s before the VAD's
+    # end, which trails the sound as the VAD's probability decays
+    ((stop_t, _),) = h.of(p.UserStoppedSpeaking)
+    pause_start = stop_t - h.t0 - ended.detected_after
+    assert ended.media_time - 0.101 <= pause_start <= ended.media_time + 0.001
+    assert pause_start >= question.end - 0.05
+    assert commit_t - h.t0 == pytest.approx(pause_start + PAUSE_SILENCE["medium"], abs=0.021)
     # the LLM got it and the reply is being spoken (a reply prepared at the pause on the
     # recogniser's guess is replaced when the final transcript says otherwise)
     assert llm.calls[-1].messages[-1].content == text

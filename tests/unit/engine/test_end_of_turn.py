@@ -222,6 +222,48 @@ def test_a_tool_call_in_a_prepared_reply_discards_it_without_an_event() -> None:
     assert t.of(e.StartGeneration)[-1].gen != early.gen
 
 
+def test_a_reply_is_prepared_at_the_first_silent_frame_and_kept_through_the_confirmation() -> None:
+    t = Timeline(SMART)
+    t.feed(e.UserSpeechStarted(media_time=1.0), 1.0)
+    t.feed(e.UserTranscript("what time is it", final=False), 1.9)
+    assert not t.of(e.StartGeneration)  # still speaking
+    t.feed(e.UserSpeechPausing(), 2.04)  # the first silent frame: the end may be coming
+    (start,) = t.of(e.StartGeneration)
+    assert start.messages[-1] == e.ContextMessage(role="user", content="what time is it")
+    t.feed(e.UserSpeechEnded(media_time=2.0, detected_after=0.13), 2.13)
+    t.feed(e.UserTranscript("what time is it", final=True), 2.15)
+    t.feed(e.TurnScored(speech_end=2.0, probability=0.9), 2.16)
+    t.tick(2.0 + TURN_WAIT["medium"].floor)
+    assert len(t.of(e.StartGeneration)) == 1 and t.engine.turn_idx == 1
+    stats = t.engine.turn_stats
+    assert (stats.preemptive_started, stats.preemptive_used, stats.preemptive_wasted) == (1, 1, 0)
+
+
+def test_a_reply_prepared_at_a_dip_in_the_speech_is_dropped_when_it_goes_on() -> None:
+    t = Timeline(SMART)
+    t.feed(e.UserSpeechStarted(media_time=1.0), 1.0)
+    t.feed(e.UserTranscript("I would like", final=False), 1.5)
+    t.feed(e.UserSpeechPausing(), 1.54)
+    (early,) = t.of(e.StartGeneration)
+    mark = len(t.effects)
+    t.feed(e.UserSpeechResumed(), 1.6)  # a dip shorter than the end needs
+    assert e.CancelGeneration(early.gen) in t.effects[mark:]
+    t.feed(e.LLMToken(early.gen, "Sure."), 1.62)  # late output of it is dropped
+    t.feed(e.UserTranscript("I would like a coffee", final=False), 2.0)
+    assert len(t.of(e.StartGeneration)) == 1  # not while speaking
+    speak_end = 2.4
+    t.feed(e.UserSpeechPausing(), speak_end + 0.04)
+    t.feed(e.UserSpeechEnded(media_time=speak_end, detected_after=0.13), speak_end + 0.13)
+    t.feed(e.UserTranscript("I would like a coffee", final=True), speak_end + 0.15)
+    t.feed(e.TurnScored(speech_end=speak_end, probability=0.9), speak_end + 0.16)
+    t.tick(speak_end + TURN_WAIT["medium"].floor)
+    later = t.of(e.StartGeneration)[-1]
+    assert later.messages[-1].content == "I would like a coffee"
+    assert not any(x.event.inference_id == "inf-1" for x in t.of(e.Emit))
+    stats = t.engine.turn_stats
+    assert (stats.preemptive_started, stats.preemptive_used, stats.preemptive_wasted) == (2, 1, 1)
+
+
 def test_preemptive_replies_can_be_turned_off() -> None:
     t = Timeline(EngineSettings(preemptive_replies=False))
     speak(t, 1.0, 2.0, "what time is it")

@@ -137,7 +137,7 @@ async def test_closing_cancels_a_decision_under_way() -> None:
 
 async def test_the_decision_starts_at_the_first_silent_frame() -> None:
     model, fed = Scripted(0.9), list[e.EngineInput]()
-    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, cues=None)
     scorer.speech_started(0.0)
     push(scorer, 0, 20)
     scorer.speech_ending(20 * FRAME)  # the first silent frame: scoring starts
@@ -151,7 +151,7 @@ async def test_the_decision_starts_at_the_first_silent_frame() -> None:
 
 async def test_an_early_decision_is_dropped_when_the_speech_resumes() -> None:
     model, fed = Scripted(0.9), list[e.EngineInput]()
-    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0)
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, cues=None)
     scorer.speech_started(0.0)
     push(scorer, 0, 20)
     scorer.speech_ending(20 * FRAME)
@@ -233,3 +233,50 @@ async def test_the_packaged_cue_model_is_on_by_default() -> None:
     prosody = prosody_features(b"".join(model.seen))
     assert prosody is not None
     assert scored.probability == pytest.approx(TURN_CUES.probability(0.95, 0.4, prosody))
+
+
+async def test_the_model_is_not_run_when_the_guess_already_says_the_turn_goes_on() -> None:
+    model = Scripted(0.95, ends={"i would like a": 0.002})
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, cues=None)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME, "i would like a")  # the recogniser's guess then
+    push(scorer, 20, 24)
+    scorer.speech_ended(20 * FRAME)
+    scorer.final_transcript("i would like a")
+    await scorer.drain()
+    assert fed == [e.TurnScored(20 * FRAME, 0.002)]  # the words decided: no audio run
+    assert model.seen == []
+
+
+async def test_when_the_final_reads_finished_after_all_the_model_runs_then() -> None:
+    model = Scripted(0.9, ends={"i would like a": 0.002, "i would like a coffee": 0.3})
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, cues=None)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME, "i would like a")
+    push(scorer, 20, 24)
+    scorer.speech_ended(20 * FRAME)
+    assert model.seen == []
+    scorer.final_transcript("i would like a coffee")
+    await scorer.drain()
+    assert fed == [e.TurnScored(20 * FRAME, 0.9)]
+    # on the audio it would have heard at the first silent frame (the model's verdict
+    # depends on how much silence follows the speech)
+    assert model.seen == [b"".join(frame(k) for k in range(0, 20))]
+
+
+async def test_a_turn_whose_words_stop_on_a_dangling_word_is_incomplete() -> None:
+    model = Scripted(0.95, ends={"what is it for": 0.4})  # the LM alone would let it end
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, cues=None)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME, "what is it for")
+    push(scorer, 20, 24)
+    scorer.speech_ended(20 * FRAME)
+    scorer.final_transcript("what is it for")
+    await scorer.drain()
+    assert fed == [e.TurnScored(20 * FRAME, 0.0)] and model.seen == []

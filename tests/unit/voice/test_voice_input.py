@@ -9,7 +9,8 @@ import pytest
 from voice_harness import RATE, Listening, listening, set_sensitivity
 
 from openreplica import protocol as p
-from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE
+from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE, TURN_WAIT
+from openreplica.engine import io as e
 from openreplica.engine.speech_detector import DetectorSettings
 from openreplica.plugins.audio import silence, tone
 from openreplica.plugins.base import ASRUnavailable, Transcript
@@ -272,3 +273,124 @@ async def test_the_latest_guess_goes_out_at_the_first_silent_frame_for_the_prepa
     stats = h.runtime.turn_stats
     # the reply prepared on that guess at the pause is the one the turn used
     assert (stats.preemptive_started, stats.preemptive_used, stats.preemptive_wasted) == (1, 1, 0)
+
+
+class _CompleteTurns:
+    """An end-of-turn model that calls every turn complete."""
+
+    name = "scripted"
+
+    def completion_probability(self, pcm16k: bytes) -> float:
+        return 0.9
+
+    def sentence_end_probability(self, text: str) -> float | None:
+        return None
+
+
+class _WatchedASR(ScriptedASR):
+    """Records, at each final pass, whether the detector still counted the user as
+    speaking (the end not confirmed yet) and how much audio the recogniser had."""
+
+    def __init__(self, transcripts: list[str]) -> None:
+        super().__init__(transcripts)
+        self.h: Listening | None = None
+        self.finishes: list[tuple[bool, float]] = []
+
+    def create_stream(self) -> ScriptedASRStream:
+        stream = super().create_stream()
+        finish = stream.finish
+
+        async def watched() -> Transcript:
+            assert self.h is not None and self.h.runtime.voice is not None
+            speaking = self.h.runtime.voice.detector.speaking
+            self.finishes.append((speaking, stream.pushed_samples / RATE))
+            return await finish()
+
+        stream.finish = watched  # type: ignore[method-assign]
+        return stream
+
+
+async def _with_turn_model(asr: _WatchedASR, **voice: Any) -> tuple[Listening, list[e.EngineInput]]:
+    h = await listening(
+        tts=ScriptedTTS(sample_rate=RATE, ms_per_word=200),
+        llm=ScriptedLLM.replies("Sure.", "Okay."),
+        vad=ScriptedVAD(frame_samples=512),
+        asr=asr,
+        voice=VoiceSettings(detector=DETECTOR, **voice),
+        turn=_CompleteTurns(),
+    )
+    asr.h = h
+    seen: list[e.EngineInput] = []
+    feed = h.runtime.feed
+
+    def recording(item: e.EngineInput) -> None:
+        seen.append(item)
+        feed(item)
+
+    h.runtime.feed = recording  # type: ignore[method-assign]
+    return h, seen
+
+
+async def test_with_the_turn_model_the_final_pass_runs_before_the_end_is_confirmed() -> None:
+    asr = _WatchedASR(["what time is it"])
+    h, seen = await _with_turn_model(asr)
+    await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
+    # one final pass, while the detector was still confirming the end, on the speech
+    # and its first two silent frames (not the rest of the silence that confirmed it)
+    ((speaking, heard),) = asr.finishes
+    assert speaking
+    preroll = VoiceSettings().preroll
+    assert 1.0 + preroll <= heard <= 1.0 + preroll + 4 * VAD_FRAME  # 4 silent frames confirm
+    finals = [x for x in seen if isinstance(x, e.UserTranscript) and x.final]
+    assert [x.text for x in finals] == ["what time is it"]
+    ((commit_t, text),) = h.user_utterances()
+    assert text == "what time is it"
+    # the model called it complete: the turn commits at the floor after the speech
+    assert TURN_WAIT["medium"].floor <= commit_t - h.t0 - 1.5 <= TURN_WAIT["medium"].floor + 0.05
+
+
+async def test_speech_that_resumes_after_an_early_final_is_decoded_again_whole() -> None:
+    # the early pass at the dip gives "what time"; the segment's final is the second pass
+    asr = _WatchedASR(["what time", "what time is it"])
+    h, seen = await _with_turn_model(asr)
+    # 100 ms under the VAD: two or three silent frames, fewer than the four that end speech
+    await h.push(quiet(0.5) + speech(0.6) + quiet(0.1) + speech(0.6) + quiet(1.0))
+    assert [speaking for speaking, _ in asr.finishes] == [True, True]
+    # once the speech resumed, the recogniser heard the segment again from its start
+    # (pre-roll, both pieces of speech and the dip) on top of what it had heard
+    first, second = (heard for _, heard in asr.finishes)
+    assert second >= first + 1.27
+    assert len(h.of(p.UserStoppedSpeaking)) == 1
+    finals = [x for x in seen if isinstance(x, e.UserTranscript) and x.final]
+    assert [x.text for x in finals] == ["what time is it"]
+    assert [text for _, text in h.user_utterances()] == ["what time is it"]
+
+
+async def test_without_the_setting_the_final_pass_waits_for_the_confirmed_end() -> None:
+    asr = _WatchedASR(["what time is it"])
+    h, _ = await _with_turn_model(asr, early_final=False)
+    await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
+    ((speaking, _),) = asr.finishes
+    assert not speaking
+    assert [text for _, text in h.user_utterances()] == ["what time is it"]
+
+
+@pytest.mark.parametrize("from_sound", [True, False])
+async def test_the_pause_counts_from_where_the_sound_stopped(from_sound: bool) -> None:
+    # a VAD that still hears a tail 40 dB under the speech (as Silero's probability
+    # decays after the last sound): its first silent frame starts ~0.1 s late
+    h = await listening(
+        tts=ScriptedTTS(sample_rate=RATE, ms_per_word=200),
+        llm=ScriptedLLM.replies("Sure."),
+        vad=ScriptedVAD(lambda level: 1.0 if level >= 0.001 else 0.0, frame_samples=512),
+        asr=ScriptedASR(["what time is it"]),
+        voice=VoiceSettings(detector=DETECTOR, pause_from_audible_end=from_sound),
+    )
+    tail = tone(220.0, 0.096, RATE, amplitude=0.003)
+    await h.push(quiet(0.5) + speech(1.0) + tail + quiet(1.0))
+    ((commit_t, _),) = h.user_utterances()
+    after = commit_t - h.t0 - 1.5  # from the end of the loud speech
+    if from_sound:
+        assert PAUSE_SILENCE["medium"] - 0.002 <= after <= PAUSE_SILENCE["medium"] + 0.02
+    else:  # from the VAD's first silent frame, after the tail
+        assert PAUSE_SILENCE["medium"] + 0.096 <= after <= PAUSE_SILENCE["medium"] + 0.096 + 0.05

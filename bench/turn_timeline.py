@@ -1,0 +1,216 @@
+"""Where the end of a turn waits, on a virtual clock (no CPU contention), and what each
+step costs in CPU time (which the machine's load does not distort).
+
+The synthetic speech set's complete utterances (tests/support/speech_set.py, Piper and
+espeak-ng) go through the real Silero, PocketSphinx and Smart Turn v3 at `medium`, as in
+tests/integration/voice/test_end_of_turn_real.py; recognition and the model take no
+virtual time, so the timeline shows what the turn-taking rules wait for. Per utterance,
+milliseconds after the last audible sample (p50 / p95):
+
+  vad end       the start of the VAD's first silent frame
+  pause from    where the pause is counted from (the sound's end, `audible_end.py`)
+  confirmed     the detector confirms the end (UserSpeechEnded fed)
+  reply start   the preemptive reply's LLM call (the recogniser's guess)
+  final         the final transcript fed
+  scored        the end-of-turn decision fed (TurnScored)
+  commit        the user's turn committed
+
+Then the CPU time of the work in between, which on a real clock adds to it: the
+recogniser's final pass (thread CPU of the event loop's thread), and the end-of-turn
+model per decision: p50 / p95 / p99 over every decision and over those that ran the model
+(a decision whose words already say "not finished" does not run it), and its mean.
+
+The hesitant utterances run too: their decisions count toward the CPU figures.
+
+Run: .venv/bin/python bench/turn_timeline.py [--set small|larger|held-out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from speech_set import Utterance, speech_set
+from turn_set import MODEL_PATH, TimedTurnModel, pct
+from voice_harness import Listening, listening
+
+from openreplica import protocol as p
+from openreplica.engine import io as e
+from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR
+from openreplica.plugins.base import ASRStream, ChatMessage, LLMDelta, Transcript
+from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
+from openreplica.plugins.tts_espeak import EspeakTTS
+from openreplica.plugins.tts_piper import PiperTTS
+from openreplica.plugins.turn_smart import SmartTurnModel
+from openreplica.plugins.vad_silero import SileroVAD
+
+RATE = 16000
+
+
+class TimedASR:
+    """PocketSphinx, with the thread CPU of each final pass."""
+
+    def __init__(self, inner: PocketSphinxASR) -> None:
+        self.inner, self.name, self.streams_partials = inner, inner.name, inner.streams_partials
+        self.cpu: list[float] = []
+
+    def create_stream(self) -> ASRStream:
+        stream, cpu = self.inner.create_stream(), self.cpu
+
+        class Stream:
+            async def prepare(self) -> None:
+                await stream.prepare()
+
+            async def push(self, pcm16k: bytes) -> Transcript | None:
+                return await stream.push(pcm16k)
+
+            async def finish(self) -> Transcript:
+                started = time.thread_time()
+                try:
+                    return await stream.finish()
+                finally:
+                    cpu.append(time.thread_time() - started)
+
+            async def aclose(self) -> None:
+                await stream.aclose()
+
+        return Stream()
+
+
+class TimedLLM:
+    """A scripted LLM that notes the (virtual) time of each call."""
+
+    def __init__(self, h: list[Listening]) -> None:
+        self.inner = ScriptedLLM.replies(*(["Sure, happy to help."] * 10))
+        self.name, self.h, self.called = "scripted", h, list[float]()
+
+    def stream(
+        self, messages: Sequence[ChatMessage], tools: Sequence[Any] = ()
+    ) -> AsyncIterator[LLMDelta]:
+        self.called.append(self.h[0].clock.now())
+        return self.inner.stream(messages, tools)
+
+
+@dataclass
+class Steps:
+    rows: dict[str, list[float]] = field(default_factory=dict)
+    #: the model's CPU per decision (TurnScored fed): the runs since the previous one
+    #: (a run for a pause the speech went on through counts toward the next decision)
+    decisions: list[float] = field(default_factory=list)
+    runs_seen: int = 0
+
+    def add(self, name: str, value: float | None) -> None:
+        if value is not None:
+            self.rows.setdefault(name, []).append(value)
+
+
+async def one(
+    u: Utterance,
+    model: TimedTurnModel,
+    vad: SileroVAD,
+    asr: TimedASR,
+    steps: Steps,
+    verbose: bool = False,
+) -> None:
+    box: list[Listening] = []
+    llm = TimedLLM(box)
+    h = await listening(tts=ScriptedTTS(sample_rate=RATE), llm=llm, vad=vad, asr=asr, turn=model)
+    box.append(h)
+    seen: list[tuple[float, e.EngineInput]] = []
+    feed = h.runtime.feed
+
+    def recording(item: e.EngineInput) -> None:
+        seen.append((h.clock.now(), item))
+        if isinstance(item, e.TurnScored):
+            steps.decisions.append(sum(model.cpu[steps.runs_seen :]))
+            steps.runs_seen = len(model.cpu)
+        feed(item)
+
+    h.runtime.feed = recording  # type: ignore[method-assign]
+    await h.push(u.pcm)
+    await h.clock.advance(2.0)
+    await h.runtime.shutdown("end_conversation_endpoint_hit")
+    if u.hesitant:
+        return  # (its decisions count for the CPU; the timeline is the complete ones')
+    last = h.t0 + u.end
+    ends = [(t, x) for t, x in seen if isinstance(x, e.UserSpeechEnded)]
+    if not ends:
+        return
+    t_end, end = ends[-1]
+    steps.add("vad end", h.t0 + end.media_time - last)
+    steps.add("pause from", t_end - end.detected_after - last)
+    steps.add("confirmed", t_end - last)
+    steps.add("reply start", next((t - last for t in llm.called if t >= t_end - 0.2), None))
+    finals = [t for t, x in seen if isinstance(x, e.UserTranscript) and x.final and t >= t_end]
+    steps.add("final", finals[0] - last if finals else None)
+    scored = [t for t, x in seen if isinstance(x, e.TurnScored) and t >= t_end]
+    steps.add("scored", scored[0] - last if scored else None)
+    commits = [t for t, x in h.of(p.Utterance) if x.properties.role == "user"]
+    steps.add("commit", commits[-1] - last if commits else None)
+    if verbose:
+        decided = [x.properties for _, x in h.of(p.Utterance) if x.properties.role == "user"]
+        by = decided[-1].turn_decided_by if decided else "-"
+        print(
+            f"  {u.voice:7}{u.text[:44]:46}"
+            + " ".join(f"{k} {1000 * v[-1]:.0f}" for k, v in steps.rows.items() if k != "vad end")
+            + f" ({by})"
+        )
+
+
+def row(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name:24}{'-':>12}"
+    ms = [1000 * v for v in values]
+    return f"{name:24}{pct(ms, 50):8.0f} / {pct(ms, 95):4.0f}{pct(ms, 99):8.0f}{len(ms):6}"
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", choices=("small", "larger", "held-out"), default="small")
+    parser.add_argument("--verbose", action="store_true", help="a line per utterance")
+    args = parser.parse_args(argv)
+    piper = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
+    piper.load()
+    utterances = await speech_set(
+        {"piper": piper, "espeak": EspeakTTS()},
+        larger=args.set != "small",
+        held_out_only=args.set == "held-out",
+    )
+    chosen = utterances
+    model = TimedTurnModel(SmartTurnModel(MODEL_PATH))
+    vad, asr = SileroVAD(), TimedASR(PocketSphinxASR())
+    asr.inner.warm(1)
+    steps = Steps()
+    for u in chosen:
+        await one(u, model, vad, asr, steps, args.verbose)
+    complete = sum(not u.hesitant for u in chosen)
+    print(
+        f"{complete} complete utterances and {len(chosen) - complete} hesitant ones "
+        f"({args.set} set), virtual clock, `medium`"
+    )
+    print(f"{'ms after the last sample':24}{'p50 / p95':>12}{'p99':>8}{'n':>6}")
+    for name, values in steps.rows.items():
+        print(row(name, values))
+    print("CPU, ms:")
+    print(row("final pass", asr.cpu))
+    every = steps.decisions
+    ran = [c for c in every if c > 0]
+    print(row("model, every decision", every))
+    print(row("model, when it ran", ran))
+    if every:
+        print(
+            f"model: ran in {len(ran)} of {len(every)} decisions, mean per decision "
+            f"{1000 * sum(every) / len(every):.1f} ms; runs in all {len(model.cpu)}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

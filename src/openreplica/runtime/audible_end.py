@@ -1,0 +1,53 @@
+"""Where the user's speech actually stopped, a little before the VAD says so.
+
+The VAD's end of speech is the start of its first frame below the off threshold, and
+Silero's probability decays for a while after the last sound: on the synthetic speech
+set that frame starts 12-175 ms (p50 ~85) after the last audible sample. Turn-ending
+pauses are meant to count from the last sound, so the voice path looks back over the
+audio just before that frame for the end of the last 10 ms block that is still loud
+relative to the speech before it (`DB_BELOW_PEAK` under the loudest block of the last
+`LOOKBACK` seconds, and above an absolute floor, so the noise of a quiet room is never
+speech), at most `MAX_BACK` before the VAD's end: the pause then counts from there.
+Measured on the larger synthetic set (160 pauses): the estimate lands p50 8 ms after
+the true last audible sample (p95 113 ms, the look-back limit), 2 of 160 more than
+20 ms before it; it moves the start of the pause ~70 ms earlier at p50.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BLOCK", "DB_BELOW_PEAK", "LOOKBACK", "MAX_BACK", "audible_end"]
+
+#: the loudness is judged over blocks of this many seconds
+BLOCK = 0.01
+#: a block this many dB under the loudest one of the look-back window is not speech
+DB_BELOW_PEAK = 30.0
+#: the window (seconds before the VAD's end) whose loudest block sets the level
+LOOKBACK = 0.3
+#: the estimate is never more than this before the VAD's end
+MAX_BACK = 0.1
+#: below this level (dBFS, RMS) a block is silence whatever the speech's level
+FLOOR_DBFS = -60.0
+
+
+def audible_end(pcm: bytes, pcm_end: float, vad_end: float, rate: int) -> float:
+    """The media time (seconds) where the last audible sound in `pcm` stops, between
+    `vad_end - MAX_BACK` and `vad_end`. `pcm`: 16-bit mono audio at `rate` ending at
+    media time `pcm_end` (it may run past `vad_end`: sound heard there keeps the end at
+    `vad_end`). With no audio, or none loud enough, the VAD's end stands."""
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float64) / 32768.0
+    block = max(1, round(BLOCK * rate))
+    start = pcm_end - x.size / rate
+    first = max(0, round((vad_end - LOOKBACK - start) * rate))
+    x = x[first:]
+    n = x.size // block
+    if n == 0:
+        return vad_end
+    rms = np.sqrt((x[: n * block].reshape(n, block) ** 2).mean(axis=1))
+    threshold = max(float(rms.max()) * 10 ** (-DB_BELOW_PEAK / 20), 10 ** (FLOOR_DBFS / 20))
+    loud = np.flatnonzero(rms >= threshold)
+    if loud.size == 0:
+        return vad_end
+    end = start + (first + (int(loud[-1]) + 1) * block) / rate
+    return min(vad_end, max(vad_end - MAX_BACK, end))
