@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from openreplica.cluster import (
     Coordinator,
@@ -125,9 +125,14 @@ class ClusterNode:
 
     # ------------------------------------------------------------------ placement
 
-    async def place(self) -> str | None:
-        """The node to host a new conversation; None when the cluster is full."""
-        return await self.coordinator.place()
+    async def place(self, exclude: Collection[str] = ()) -> str | None:
+        """The node to host a new conversation (not one of `exclude`); None when the
+        cluster is full."""
+        return await self.coordinator.place(exclude)
+
+    async def unplace(self, node_id: str) -> None:
+        """Uncount a placement on `node_id` that did not go through."""
+        await self.coordinator.release(node_id)
 
     async def owner_elsewhere(self, record: ConversationRecord) -> str | None:
         """The live node hosting `record` when it is not this one (relay to it)."""

@@ -436,6 +436,15 @@ class ConversationHub:
                 1013, 503, f"conversation hosted by cluster node {record.node_id!r}: connect there"
             )
 
+    async def _hosted_elsewhere(self, conversation_id: str) -> bool:
+        """A cluster node other than this one hosts it now (placed again after this node
+        was slow to start it, or taken over): its timers here are stale."""
+        if not self._settings.clustered:
+            return False
+        record = await self._store.get_conversation(conversation_id)
+        here = self._settings.this_node_id
+        return record is not None and record.node_id not in (None, here)
+
     def _authorised(self, record: ConversationRecord, credential: str | None) -> bool:
         if credential is None:
             return not record.require_auth
@@ -529,7 +538,8 @@ class ConversationHub:
                 absent.cancel()
             live = self._live.get(conversation_id)
             if live is None:
-                await self._finisher.end_unstarted(conversation_id, reason)
+                if not await self._hosted_elsewhere(conversation_id):
+                    await self._finisher.end_unstarted(conversation_id, reason)
                 return
             if not live.ending:
                 live.move(Phase.ENDING)
