@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 
 from openreplica.cluster import (
     Coordinator,
@@ -83,7 +83,17 @@ class ClusterNode:
         self.live_nodes: frozenset[str] = frozenset({self.node_id})
         self._tasks: list[asyncio.Task[None]] = []
         self._served: set[asyncio.Task[None]] = set()
+        #: run when nodes have dropped out of the registry (see `on_dead_nodes`)
+        self._death_hooks: list[Callable[[frozenset[str]], Awaitable[object]]] = []
+        self._deaths_pending = True  # nodes may have died before this one started
         finisher.on_ended = self._ended
+
+    def on_dead_nodes(self, hook: Callable[[frozenset[str]], Awaitable[object]]) -> None:
+        """Call `hook(live nodes)` from the sweep once this node may declare nodes failed
+        (`_may_fail_over`), and again whenever a node has dropped out of the registry
+        since (a failed call is retried at the next sweep): what a dead node left
+        besides its conversations (its replica training jobs) is settled there."""
+        self._death_hooks.append(hook)
 
     @property
     def clock(self) -> Clock:
@@ -239,7 +249,9 @@ class ClusterNode:
             await self._clock.sleep_until(self._clock.now() + self.settings.node_heartbeat)
             try:
                 nodes = await self.coordinator.nodes()
-                self.live_nodes = frozenset(n.node_id for n in nodes)
+                before, self.live_nodes = self.live_nodes, frozenset(n.node_id for n in nodes)
+                self._deaths_pending |= bool(before - self.live_nodes)
+                await self._after_deaths()
                 orphans = {
                     cid: owner
                     for cid, owner in (await self._store.active_conversation_nodes()).items()
@@ -256,6 +268,19 @@ class ClusterNode:
                     await self._fail_over(cid, orphans[cid], room)
             except Exception as exc:
                 log.warning("node %s: sweeping failed nodes failed (%s)", self.node_id, exc)
+
+    async def _after_deaths(self) -> None:
+        if not self._deaths_pending or self._draining:
+            return
+        if not self._may_fail_over(self.live_nodes):
+            return
+        self._deaths_pending = False
+        for hook in self._death_hooks:
+            try:
+                await hook(self.live_nodes)
+            except Exception as exc:
+                self._deaths_pending = True
+                log.warning("node %s: settling dead nodes' work failed (%s)", self.node_id, exc)
 
     async def _resume_own(self) -> None:
         """Restarted with the same node id (a crash, a pod restarted before its heartbeat

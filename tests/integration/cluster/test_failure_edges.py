@@ -6,13 +6,32 @@ test_relay_resend.py."""
 
 from __future__ import annotations
 
+import json
 import signal
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 from cluster_nodes import KEY, node_id, running_nodes
 from db_servers import PostgresServer, RedisServer
+from eventually import eventually
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from webhook_receiver import WebhookReceiver
+
+from openreplica.server.replica_jobs import died
+from openreplica.server.store import ReplicaJobRecord, Store
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    made = WebhookReceiver()
+    await made.start()
+    yield made
+    await made.stop()
 
 
 def _load(server: RedisServer, node: str) -> int:
@@ -48,3 +67,67 @@ async def test_a_creation_placed_on_a_node_that_just_died_goes_to_a_live_node_or
         assert _load(redis_server, node_id(dead)) == 0
         listed = via.get("/v2/conversations?limit=100", headers=KEY)
         assert listed["total_count"] == 2  # the refused one was not left behind
+
+
+def _job(replica_id: str, node: str, callback_url: str) -> ReplicaJobRecord:
+    now = time.time()
+    return ReplicaJobRecord(
+        replica_id=replica_id,
+        replica_name=replica_id,
+        status="started",
+        progress=40,
+        error_message=None,
+        callback_url=callback_url,
+        created_at=now,
+        updated_at=now,
+        node_id=node,
+        kind="video",
+    )
+
+
+async def test_replica_jobs_started_on_a_node_that_died_end_in_error_with_their_webhook(
+    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer, receiver: WebhookReceiver
+) -> None:
+    with running_nodes(tmp_path, redis_server, postgres) as cluster:
+        doomed, survivor, _ = cluster.nodes
+        store = await Store.open(cluster.database)
+        try:  # each job as its node's trainer stores it (StoredJobs) while it runs
+            hook = receiver.url + "/replicas"
+            await store.save_replica_job(_job("r-doomed", node_id(doomed), hook))
+            await store.save_replica_job(_job("r-alive", node_id(survivor), hook))
+        finally:
+            await store.aclose()
+        doomed.stop(signal.SIGKILL)
+
+        def settled() -> dict[str, object] | None:
+            got = survivor.get("/v2/replicas/r-doomed", headers=KEY)
+            return got if got["status"] == "error" else None
+
+        failed = await eventually(settled, timeout=20, message="the dead node's job settled")
+        assert failed["error_message"] == died(node_id(doomed))
+        webhook = await eventually(
+            lambda: receiver.delivered, timeout=20, message="the job's webhook arrived"
+        )
+        body = json.loads(webhook[0].body)
+        assert body["properties"] == {
+            "replica_id": "r-doomed",
+            "status": "error",
+            "error_message": died(node_id(doomed)),
+        }
+        # a job of a live node goes on; of the two survivors one settled the dead one's
+        # (compare-and-set): one delivery stored, so one webhook whatever comes later
+        assert survivor.get("/v2/replicas/r-alive", headers=KEY)["status"] == "started"
+        assert await _deliveries(cluster.database, "r-doomed") == 1
+
+
+async def _deliveries(database: str, key: str) -> int:
+    engine = create_async_engine(database)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text("SELECT count(*) FROM webhook_deliveries WHERE conversation_id = :k"),
+                {"k": key},
+            )
+            return int(found.scalar_one())
+    finally:
+        await engine.dispose()
