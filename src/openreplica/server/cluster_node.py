@@ -39,6 +39,7 @@ from openreplica.runtime import Clock
 from openreplica.server.conversation_end import EndReasons, Finisher
 from openreplica.server.hub import MOVED, MOVED_REASON, ConversationHub, JoinRefused
 from openreplica.server.relay import RelayLinks
+from openreplica.server.relay_resend import Handled, Inbound
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, EventRecord, Store
 from openreplica.server.takeover import restore
@@ -83,6 +84,8 @@ class ClusterNode:
         self.live_nodes: frozenset[str] = frozenset({self.node_id})
         self._tasks: list[asyncio.Task[None]] = []
         self._served: set[asyncio.Task[None]] = set()
+        #: per relayed connection, the newest message handled here (relay_resend.py)
+        self._handled = Handled()
         #: run when nodes have dropped out of the registry (see `on_dead_nodes`)
         self._death_hooks: list[Callable[[frozenset[str]], Awaitable[object]]] = []
         self._deaths_pending = True  # nodes may have died before this one started
@@ -475,7 +478,8 @@ class ClusterNode:
                 await channel.open(request.last_seq)
                 await p.join()  # the replica joins (the first time)
                 try:
-                    code, reason = await _pump(pipe, channel, p.moved)
+                    inbound = Inbound(self._handled, pipe.send)
+                    code, reason = await _pump(pipe, channel, p.moved, inbound)
                 finally:
                     await channel.close()
         except JoinRefused as refused:
@@ -518,16 +522,21 @@ def _record(conversation_id: str, seq: int, data: bytes) -> EventRecord:
     return EventRecord(conversation_id, seq, event.event_type, event.timestamp or 0.0, data)
 
 
-async def _pump(pipe: Pipe, channel: ConversationChannel, moved: asyncio.Event) -> tuple[int, str]:
+async def _pump(
+    pipe: Pipe, channel: ConversationChannel, moved: asyncio.Event, inbound: Inbound
+) -> tuple[int, str]:
     """Feed the pipe's frames to the channel until either side is done (or the
-    conversation moved to another node: the relay follows it there)."""
+    conversation moved to another node: the relay follows it there), acknowledging
+    what was handled (`inbound`)."""
 
     async def read() -> None:
         while True:
             message = await pipe.receive()
             if isinstance(message, PipeClosed):
                 return
-            channel.receive(message)
+            if inbound.accept(message):
+                channel.receive(message)  # handled by the time it returns
+                inbound.done()
             await asyncio.sleep(0)
 
     reader = asyncio.create_task(read())
@@ -539,6 +548,7 @@ async def _pump(pipe: Pipe, channel: ConversationChannel, moved: asyncio.Event) 
         for task in (reader, finished, moving):
             task.cancel()
         await asyncio.gather(reader, finished, moving, return_exceptions=True)
+        await inbound.aclose()
     if moved.is_set() and not channel.finished.is_set():
         return MOVED, MOVED_REASON
     if channel.finished.is_set():
