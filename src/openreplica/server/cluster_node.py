@@ -37,6 +37,7 @@ from openreplica.cluster import (
 from openreplica.protocol import Sequencer, Shutdown, decode_event, encode
 from openreplica.runtime import Clock
 from openreplica.server.conversation_end import EndReasons, Finisher
+from openreplica.server.fencing import Lease
 from openreplica.server.hub import MOVED, MOVED_REASON, ConversationHub, JoinRefused
 from openreplica.server.relay import RelayLinks
 from openreplica.server.relay_resend import Handled, Inbound
@@ -86,6 +87,8 @@ class ClusterNode:
         self._served: set[asyncio.Task[None]] = set()
         #: per relayed connection, the newest message handled here (relay_resend.py)
         self._handled = Handled()
+        #: this node's hold on its conversations (server/fencing.py)
+        self._lease = Lease(settings.node_ttl, settings.node_heartbeat)
         #: run when nodes have dropped out of the registry (see `on_dead_nodes`)
         self._death_hooks: list[Callable[[frozenset[str]], Awaitable[object]]] = []
         self._deaths_pending = True  # nodes may have died before this one started
@@ -120,6 +123,7 @@ class ClusterNode:
         if self.clustered:  # the only node never expires: no timers on its clock
             self._tasks.append(asyncio.create_task(self._beat(), name="cluster-heartbeat"))
             self._tasks.append(asyncio.create_task(self._sweep(), name="cluster-sweep"))
+            self._tasks.append(asyncio.create_task(self._fence_watch(), name="cluster-fence"))
 
     async def drain(self) -> None:
         """Take no new placements (SIGTERM: the hub then ends what is live here)."""
@@ -224,7 +228,10 @@ class ClusterNode:
             draining=self._draining,
         )
         ttl = self.settings.node_ttl if self.clustered else math.inf
-        if await self.coordinator.heartbeat(status, ttl):
+        sent = self._clock.now()
+        new = await self.coordinator.heartbeat(status, ttl)
+        self._lease.renewed(sent)
+        if new:
             log.info("node %s registered (load %d)", self.node_id, status.load)
             # every live node re-registers within a heartbeat of this one: until a TTL
             # has passed, a node missing from the registry may just not have yet
@@ -239,6 +246,42 @@ class ClusterNode:
             except Exception as exc:  # Redis away: keep serving, re-register when back
                 self._sweep_after = math.inf  # the registry may come back empty
                 log.warning("node %s: heartbeat failed (%s); retrying", self.node_id, exc)
+                continue
+            if self._hub.fenced and self._lease.held(self._clock.now()):
+                await self._rejoin()
+
+    # ------------------------------------------------------------------ fencing
+
+    async def _fence_watch(self) -> None:
+        """Fence this node off when its lease runs out (server/fencing.py)."""
+        while True:
+            now = self._clock.now()
+            if self._hub.fenced or self._lease.held(now):
+                wake = now + self.settings.node_heartbeat
+                if not self._hub.fenced:
+                    wake = min(wake, self._lease.until)
+                await self._clock.sleep_until(wake)
+                continue
+            log.error(
+                "node %s: no heartbeat for %.1f s: fencing itself off (its conversations "
+                "go on on other nodes)",
+                self.node_id,
+                now - self._lease.until + self.settings.node_ttl - self._lease.margin,
+            )
+            try:
+                stopped = await self._hub.fence(self._lease.margin / 2)
+                log.warning("node %s: fenced off %d conversations", self.node_id, len(stopped))
+            except Exception:
+                log.exception("node %s: fencing itself off failed", self.node_id)
+
+    async def _rejoin(self) -> None:
+        """Heartbeats go through again after this node fenced itself off: take back what
+        nobody took over (as after a restart), then serve again."""
+        try:
+            await self._resume_own()
+        finally:
+            self._hub.unfence()
+        log.warning("node %s: back in the cluster; took back what was still its own", self.node_id)
 
     # ------------------------------------------------------------------ failed nodes
 

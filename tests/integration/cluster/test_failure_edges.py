@@ -6,24 +6,30 @@ test_relay_resend.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import redis
-from cluster_nodes import KEY, node_id, running_nodes
+import websockets
+from cluster_nodes import KEY, make_nodes, node_id, running_nodes
 from db_servers import PostgresServer, RedisServer
 from eventually import eventually
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from tcp_proxy import TcpProxy
 from webhook_receiver import WebhookReceiver
 
 from openreplica.server.replica_jobs import died
 from openreplica.server.store import ReplicaJobRecord, Store
+
+from ..server.test_ws import recv_until, say
 
 
 @pytest.fixture
@@ -131,3 +137,104 @@ async def _deliveries(database: str, key: str) -> int:
             return int(found.scalar_one())
     finally:
         await engine.dispose()
+
+
+async def test_a_node_cut_off_from_redis_fences_itself_off_and_its_client_goes_on_elsewhere(
+    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer
+) -> None:
+    database = postgres.create_database(f"fence_{tmp_path.name[-20:].replace('-', '_')}")
+    cluster = make_nodes(tmp_path, database, redis_server.url)
+    proxy = TcpProxy(redis_server.port)  # the zombie reaches Redis only through it
+    proxy.start()
+    zombie, other, _ = cluster.nodes
+    zombie.env["OPENREPLICA_REDIS_URL"] = f"redis://127.0.0.1:{proxy.port}/0"
+    try:
+        cluster.start()
+        made = [cluster.create(other) for _ in range(3)]  # one on each node
+        cid = next(c["conversation_id"] for c in made if c["node_id"] == node_id(zombie))
+        seen: list[dict[str, Any]] = []
+        async with websockets.connect(zombie.ws_url(cid), additional_headers=KEY) as ws:
+            seen += await say(ws, "before the partition")
+            proxy.freeze()  # no heartbeat gets through: its lease runs out
+            with pytest.raises(websockets.ConnectionClosed):
+                async with asyncio.timeout(20):
+                    while True:
+                        seen.append(json.loads(await ws.recv()))
+        assert ws.close_code == 1012  # reconnect: another node goes on with it
+        assert all(m["event_type"] != "system.shutdown" for m in seen)  # not ended
+
+        def taken_over() -> dict[str, Any] | None:
+            got = other.get(f"/v2/conversations/{cid}", headers=KEY)
+            return got if got["node_id"] != node_id(zombie) else None
+
+        record = await eventually(taken_over, timeout=20, message="another node took it over")
+        assert record["status"] == "active"
+        last = max(m["seq"] for m in seen if "seq" in m)
+        url = other.ws_url(cid, last_seq=last)
+        async with websockets.connect(url, additional_headers=KEY) as ws:
+            after = await say(ws, "after the partition", timeout=20)
+        seqs = [m["seq"] for m in seen + after if "seq" in m]
+        assert seqs == list(range(1, len(seqs) + 1))  # no gap, no duplicate
+
+        proxy.thaw()  # back: it rejoins and serves again, but the conversation stays moved
+        await eventually(
+            lambda: _load(redis_server, node_id(zombie)) >= 0,
+            timeout=20,
+            message="the zombie re-registered",
+        )
+        url = zombie.ws_url(cid, last_seq=0)
+        async with websockets.connect(url, additional_headers=KEY) as ws:
+            replayed = await recv_until(ws, lambda m: m.get("seq") == seqs[-1], timeout=20)
+        stored = other.get(f"/v2/conversations/{cid}?verbose=true", headers=KEY)
+        assert stored["node_id"] == record["node_id"]
+        assert [m for m in replayed if "seq" in m] == stored["events"][: len(replayed)]
+        assert [e for e in stored["events"] if "seq" in e][: len(seqs)] == [
+            m for m in seen + after if "seq" in m
+        ]  # what the clients saw, stored as they saw it: the zombie wrote nothing after
+        said = [
+            e["properties"]["speech"]
+            for e in stored["events"]
+            if e["event_type"] == "conversation.utterance" and e["properties"]["role"] == "replica"
+        ]
+        assert said == ["before the partition", "after the partition"]
+        assert "fencing itself off" in zombie.output()
+        await eventually(
+            lambda: "back in the cluster" in zombie.output(),
+            timeout=20,
+            message="the zombie took itself back in",
+        )
+        assert "fenced off before its last events were stored" not in zombie.output()
+    finally:
+        cluster.stop(signal.SIGKILL)
+        proxy.stop()
+
+
+async def test_redis_away_longer_than_the_lease_every_node_fences_then_takes_its_own_back(
+    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer
+) -> None:
+    with running_nodes(tmp_path, redis_server, postgres) as cluster:
+        made = cluster.create(cluster.nodes[0])
+        cid, owner = made["conversation_id"], cluster.by_id(made["node_id"])
+        seen: list[dict[str, Any]] = []
+        async with websockets.connect(owner.ws_url(cid), additional_headers=KEY) as ws:
+            seen += await say(ws, "before redis stops")
+            redis_server.stop()  # for every node: none can tell it from a partition
+            with pytest.raises(websockets.ConnectionClosed):
+                async with asyncio.timeout(20):
+                    while True:
+                        seen.append(json.loads(await ws.recv()))
+        assert ws.close_code == 1012
+        redis_server.start()  # same port, empty
+        await eventually(
+            lambda: "back in the cluster" in owner.output(),
+            timeout=20,
+            message="the owner took its conversation back",
+        )
+        last = max(m["seq"] for m in seen if "seq" in m)
+        url = owner.ws_url(cid, last_seq=last)
+        async with websockets.connect(url, additional_headers=KEY) as ws:
+            after = await say(ws, "after redis is back", timeout=20)
+        seqs = [m["seq"] for m in seen + after if "seq" in m]
+        assert seqs == list(range(1, len(seqs) + 1))
+        record = owner.get(f"/v2/conversations/{cid}", headers=KEY)
+        assert record["status"] == "active" and record["node_id"] == made["node_id"]
