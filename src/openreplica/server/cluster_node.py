@@ -10,7 +10,11 @@ cluster the Redis ones. The node
 - takes over the conversations of nodes whose heartbeat expired (one node wins each
   through a compare-and-set on `node_id`): they go on live here from the saved LLM state
   and the events (server/takeover.py); when that is impossible (every node full, or the
-  restore fails) they end as `node_failed`;
+  restore fails) they end as `node_failed`; and settles what else a dead node left
+  (`on_dead_nodes`: its replica training jobs);
+- fences itself off when its heartbeat lease runs out (cut off from Redis: another node
+  may take its conversations over), and takes back what is still its own when its
+  heartbeats go through again (server/fencing.py);
 - on stop, drains: takes no new placements, hands its conversations to the other nodes
   (server/drain.py; `accept_handover` is the taking side) and leaves the registry.
 """

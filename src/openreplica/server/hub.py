@@ -21,7 +21,8 @@ within `participant_absent_timeout` of creation (`participant_absent_timeout rea
 the server stopping (`server_shutdown`: `stop()` runs before the server cuts its
 connections, so participants see `system.shutdown` and the close), and a bug in the
 conversation's runtime (`internal_error`, runtime/guard.py). Timers sleep on the
-injected clock.
+injected clock. A cluster node that fenced itself off (`fence`, server/fencing.py) stops
+its conversations without ending them: another node goes on with them.
 """
 
 from __future__ import annotations
