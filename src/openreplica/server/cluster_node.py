@@ -211,6 +211,9 @@ class ClusterNode:
                 return node.url
         return None
 
+    async def _sleep(self, seconds: float) -> None:
+        await self._clock.sleep_until(self._clock.now() + seconds)
+
     async def _ended(self, record: ConversationRecord) -> None:
         if record.node_id == self.node_id or not self.clustered:
             await self.coordinator.release(self.node_id)
@@ -525,7 +528,7 @@ class ClusterNode:
                 await channel.open(request.last_seq)
                 await p.join()  # the replica joins (the first time)
                 try:
-                    inbound = Inbound(self._handled, pipe.send)
+                    inbound = Inbound(self._handled, pipe.send, self._sleep)
                     code, reason = await _pump(pipe, channel, p.moved, inbound)
                 finally:
                     await channel.close()

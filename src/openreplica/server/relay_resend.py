@@ -6,23 +6,26 @@ opens (`Unacked`, relay side). A pipe starts with a header, `\\0from R N`: the c
 `R`, and the number of the message before the first that follows. The owner (`Inbound`)
 counts the messages from there, hands each to the participant channel, which handles an
 interaction synchronously (its events are sequenced by the time `receive` returns), and
-then acknowledges how far it got: `\\0ack N`, cumulative, one in flight at a time (a
-burst is acknowledged by one). The relay forgets what was acknowledged; when it moves to
-a new pipe (the owner died and another node took the conversation over, or the owner
-restarted), it sends the header and then everything still unacknowledged, in order,
-before anything newer.
+then acknowledges how far it got: `\\0ack N`, cumulative, at once but then at most
+once per `ACK_DELAY` (a stream of interactions, e.g. echoed audio, costs at most one
+Redis command per `ACK_DELAY`; one on its own is acknowledged at once). The relay forgets what was
+acknowledged; when it moves to a new pipe (the owner died and another node took the
+conversation over, or the owner restarted), it sends the header and then everything
+still unacknowledged, in order, before anything newer.
 
 What a client's interactions get:
 - sent into a dead owner's pipe (after it died, before the relay moved): never handled
   by it, so sent again and handled once, by the new owner;
 - handled by the owner, acknowledged: never sent again;
-- handled by an owner that died before its acknowledgement reached Redis (about one
-  Redis round trip): sent again, so handled twice if its events had reached the stream
-  (at least once, not exactly once, in that window);
+- handled by an owner that died before its acknowledgement reached Redis (a Redis
+  round trip; up to `ACK_DELAY` more in a stream of interactions): sent again, so
+  handled twice if its events had reached the stream (at least once, not exactly once,
+  in that window);
 - sent again to the same owner process (the relay moved twice, e.g. its liveness check
   and the stream's owner mark both moved it): the owner remembers, per connection, the
   highest number it handled (`Handled`, bounded), and skips what it saw: once.
-The relay keeps at most `KEPT` unacknowledged messages (older ones are dropped, logged).
+The relay keeps at most `KEPT` unacknowledged messages and `KEPT_BYTES` of them (older
+ones are dropped, logged).
 Frames starting with NUL are this protocol's: JSON never does.
 """
 
@@ -36,10 +39,13 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KEPT", "Handled", "Inbound", "Unacked", "is_control"]
+__all__ = ["ACK_DELAY", "KEPT", "KEPT_BYTES", "Handled", "Inbound", "Unacked", "is_control"]
 
-#: unacknowledged messages a relay keeps at most
+#: unacknowledged messages a relay keeps at most, and their bytes at most
 KEPT = 256
+KEPT_BYTES = 4 << 20
+#: seconds between two acknowledgements of one pipe (what came meanwhile waits)
+ACK_DELAY = 0.05
 #: connections an owner remembers the highest handled number of
 REMEMBERED = 4096
 _FROM = b"\0from "
@@ -54,10 +60,12 @@ def is_control(message: bytes) -> bool:
 class Unacked:
     """Relay side: what this connection sent that no owner acknowledged yet."""
 
-    def __init__(self, kept: int = KEPT) -> None:
+    def __init__(self, kept: int = KEPT, kept_bytes: int = KEPT_BYTES) -> None:
         self.connection = uuid.uuid4().hex
         self._kept: deque[tuple[int, bytes]] = deque()
         self._limit = kept
+        self._limit_bytes = kept_bytes
+        self._bytes = 0
         self._last = 0  # the number of the newest message sent
         self._dropped = 0
 
@@ -69,8 +77,9 @@ class Unacked:
     def sent(self, data: bytes) -> None:
         self._last += 1
         self._kept.append((self._last, data))
-        if len(self._kept) > self._limit:
-            self._kept.popleft()
+        self._bytes += len(data)
+        while len(self._kept) > self._limit or self._bytes > self._limit_bytes:
+            self._bytes -= len(self._kept.popleft()[1])
             self._dropped += 1
             if self._dropped == 1:
                 log.warning("relay %s: more than %d unacknowledged", self.connection, self._limit)
@@ -87,7 +96,7 @@ class Unacked:
         except ValueError:
             return
         while self._kept and self._kept[0][0] <= upto:
-            self._kept.popleft()
+            self._bytes -= len(self._kept.popleft()[1])
 
 
 class Handled:
@@ -110,11 +119,20 @@ class Handled:
 
 class Inbound:
     """Owner side, one per pipe: which messages to hand to the channel, and the
-    acknowledgements back (`send`: the pipe's)."""
+    acknowledgements back (`send`: the pipe's; `sleep`: the node clock's, for
+    `delay`)."""
 
-    def __init__(self, handled: Handled, send: Callable[[bytes], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        handled: Handled,
+        send: Callable[[bytes], Awaitable[None]],
+        sleep: Callable[[float], Awaitable[None]],
+        delay: float = ACK_DELAY,
+    ) -> None:
         self._handled = handled
         self._send = send
+        self._sleep = sleep
+        self._delay = delay
         self._connection: str | None = None  # None: a relay that numbers nothing
         self._number = 0
         self._acking: asyncio.Task[None] | None = None
@@ -160,6 +178,7 @@ class Inbound:
                 log.debug("acknowledging relayed messages failed (%s)", exc)
                 return
             sent = upto
+            await self._sleep(self._delay)  # what comes meanwhile: one acknowledgement
 
     async def aclose(self) -> None:
         if self._acking is not None:

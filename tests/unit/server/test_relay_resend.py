@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from openreplica.server.relay_resend import Handled, Inbound, Unacked, is_control
+from openreplica.server.relay_resend import ACK_DELAY, Handled, Inbound, Unacked, is_control
 
 
 class Owner:
@@ -14,7 +14,11 @@ class Owner:
     def __init__(self, handled: Handled) -> None:
         self.channel: list[bytes] = []
         self.acks: list[bytes] = []
-        self.inbound = Inbound(handled, self._ack)
+        self.waited: list[float] = []
+        self.inbound = Inbound(handled, self._ack, self._sleep)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.waited.append(seconds)
 
     async def _ack(self, frame: bytes) -> None:
         self.acks.append(frame)
@@ -24,8 +28,8 @@ class Owner:
             if self.inbound.accept(frame):
                 self.channel.append(frame)
                 self.inbound.done()
-        await asyncio.sleep(0)  # the acknowledgement task runs
-        await asyncio.sleep(0)
+        for _ in range(3):  # the acknowledgement task runs
+            await asyncio.sleep(0)
 
 
 async def test_what_the_dead_owner_did_not_acknowledge_goes_to_the_new_one_once() -> None:
@@ -72,6 +76,27 @@ async def test_a_relay_that_numbers_nothing_is_served_without_acknowledgements()
     assert owner.channel == [b'{"a": 1}', b'{"b": 2}'] and owner.acks == []
     await owner.take([b"\0from x notanumber"])  # malformed: ignored, never handled
     assert owner.channel == [b'{"a": 1}', b'{"b": 2}']
+
+
+async def test_a_burst_is_acknowledged_once_then_the_next_waits_the_delay() -> None:
+    relay = Unacked()
+    owner = Owner(Handled())
+    await owner.take([relay.header()])
+    frames = [b"a", b"b", b"c"]
+    for frame in frames:
+        relay.sent(frame)
+    await owner.take(frames)  # handled in one go: one acknowledgement covers them
+    assert owner.waited == [ACK_DELAY] and owner.acks == [b"\0ack 3"]
+
+
+def test_the_relay_keeps_its_bytes_bounded_too() -> None:
+    relay = Unacked(kept=10, kept_bytes=5)
+    for text in (b"abc", b"de", b"f"):
+        relay.sent(text)
+    assert relay.pending() == [b"de", b"f"]  # "abc" dropped: 6 bytes > 5
+    relay.on_control(b"\0ack 2")
+    relay.sent(b"ghij")  # 1 + 4 bytes kept: fits
+    assert relay.pending() == [b"f", b"ghij"]
 
 
 def test_the_relay_keeps_a_bounded_number_and_numbers_the_pipe_from_the_oldest_kept() -> None:
