@@ -269,7 +269,8 @@ class ConversationHub:
             if self._participants == 0:
                 self._nobody.set()
             live.participants -= 1
-            if live.participants == 0 and not live.ending and not live.moving:
+            stopped = live.ending or live.moving or live.moved.is_set()  # moved: fenced
+            if live.participants == 0 and not stopped:
                 properties = live.request.properties
                 seconds = _seconds(
                     properties.participant_left_timeout if properties else None,
