@@ -281,11 +281,28 @@ class ClusterNode:
             except Exception:
                 log.exception("node %s: fencing itself off failed", self.node_id)
 
+    async def _recount(self) -> None:
+        """Set this node's placement count in the registry to what it hosts: a heartbeat
+        held up by a frozen connection may have registered it again with the count from
+        before others took its conversations over. (A placement on it between the two
+        reads may be miscounted by one, until it ends.)"""
+        hosted = len(await self._store.active_conversation_ids(self.node_id))
+        listed = next(
+            (n.load for n in await self.coordinator.nodes() if n.node_id == self.node_id), None
+        )
+        if listed is None:
+            return
+        for _ in range(listed - hosted):
+            await self.coordinator.release(self.node_id)
+        for _ in range(hosted - listed):
+            await self.coordinator.claim(self.node_id)
+
     async def _rejoin(self) -> None:
         """Heartbeats go through again after this node fenced itself off: take back what
         nobody took over (as after a restart), then serve again."""
         try:
             await self._resume_own()
+            await self._recount()
         finally:
             self._hub.unfence()
         log.warning("node %s: back in the cluster; took back what was still its own", self.node_id)
@@ -363,6 +380,7 @@ class ClusterNode:
                     await self.coordinator.claim(self.node_id)
             try:
                 await self._store_unwritten(conversation_id)
+                await self._stream_unstreamed(conversation_id)
                 taken = room and await self._take_over(conversation_id)
             except Exception:
                 log.exception("%s: taking it over from %s failed", conversation_id, dead_node)
@@ -459,6 +477,23 @@ class ClusterNode:
         if unwritten:
             await self._store.add_events(unwritten)
             log.info("%s: stored %d events only the stream had", conversation_id, len(unwritten))
+
+    async def _stream_unstreamed(self, conversation_id: str) -> None:
+        """Append to the stream the events the database has after its newest: the old
+        owner stored them but could not publish them (it was cut off from Redis, then
+        fenced itself off), so relays following the stream would miss them. A stream
+        that is empty (expired, Redis restarted) is left so: relays read the database
+        for what it lacks at its start."""
+        if self.events is None:
+            return
+        newest = await self.events.newest(conversation_id)
+        if newest == 0:
+            return
+        missing = await self._store.load_events(conversation_id, newest)
+        if missing:
+            with contextlib.suppress(StaleAppend):
+                await self.events.append(conversation_id, [(e.seq, e.data) for e in missing])
+            log.info("%s: streamed %d events only the database had", conversation_id, len(missing))
 
     async def _take_over(self, conversation_id: str) -> bool:
         """Continue a dead node's conversation here; False when it cannot be."""

@@ -159,6 +159,7 @@ class ConversationHub:
         self._nobody.set()
         #: cut off from the cluster (`fence`): nothing runs or starts here until `unfence`
         self.fenced = False
+        self._fence_signal = asyncio.Event()
 
     # ------------------------------------------------------------------ queries
 
@@ -536,6 +537,7 @@ class ConversationHub:
         seconds (then given up); timers are cancelled and no conversation
         starts or joins here until `unfence`. Returns the ids stopped."""
         self.fenced = True
+        self._fence_signal.set()
         for task in self._absent.values():
             task.cancel()
         self._absent.clear()
@@ -546,6 +548,11 @@ class ConversationHub:
     def unfence(self) -> None:
         """Back in the cluster (the caller has taken back what is still this node's)."""
         self.fenced = False
+        self._fence_signal = asyncio.Event()
+
+    async def wait_fenced(self) -> None:
+        """Return when this node fences itself off (at once if it is)."""
+        await self._fence_signal.wait()
 
     async def _fence_one(self, conversation_id: str, flush_within: float) -> None:
         live = self._live.pop(conversation_id)
