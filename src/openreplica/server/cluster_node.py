@@ -405,7 +405,7 @@ class ClusterNode:
         takeover. False (nothing done) when this node drains too, has no room, or the
         conversation is no longer `from_node`'s; True once it is this node's (running,
         or ended as `server_shutdown` when it could not be restored)."""
-        if self._draining or not self.clustered:
+        if self._draining or not self.clustered or self._hub.fenced:
             return False
         me = next((n for n in await self.coordinator.nodes() if n.node_id == self.node_id), None)
         if me is None or not _has_room(me):
