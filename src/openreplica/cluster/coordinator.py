@@ -3,7 +3,8 @@
 A node announces itself with `heartbeat` every few seconds; it is live while its last
 heartbeat is younger than the TTL it gave. `place` picks the least-loaded live node with
 room (load / capacity; capacity 0 = unbounded) and counts the conversation on it in the
-same atomic step, so concurrent placements on different nodes never overfill one.
+same atomic step, so concurrent placements on different nodes never overfill one
+(`exclude`: nodes a placement found unreachable, see server/placement.py).
 `release` uncounts a conversation that ended; `claim` counts one a node took over.
 The load a node reports in a heartbeat is used only when the registry did not know it
 (a new node, or Redis restarted): after that the registry's own count, moved by
@@ -12,6 +13,7 @@ The load a node reports in a heartbeat is used only when the registry did not kn
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,9 +44,10 @@ class Coordinator(Protocol):
         """The live nodes, ordered by id."""
         ...
 
-    async def place(self) -> str | None:
-        """Count one more conversation on the least-loaded live node with room and
-        return its id; None when every live node is full or draining."""
+    async def place(self, exclude: Collection[str] = ()) -> str | None:
+        """Count one more conversation on the least-loaded live node with room, other
+        than those in `exclude`, and return its id; None when every such node is full or
+        draining."""
         ...
 
     async def release(self, node_id: str) -> None:

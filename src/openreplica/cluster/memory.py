@@ -6,7 +6,7 @@ Time comes from an injected `now` callable, so expiry is testable on a virtual c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field, replace
 
 from openreplica.cluster.coordinator import NodeStatus
@@ -38,9 +38,9 @@ class LocalCoordinator:
     async def nodes(self) -> list[NodeStatus]:
         return [n for n in (self._alive(i) for i in sorted(self._nodes)) if n is not None]
 
-    async def place(self) -> str | None:
+    async def place(self, exclude: Collection[str] = ()) -> str | None:
         async with self._lock:
-            candidates = [n for n in await self.nodes() if has_room(n)]
+            candidates = [n for n in await self.nodes() if has_room(n) and n.node_id not in exclude]
             if not candidates:
                 return None
             best = min(candidates, key=lambda n: (_ratio(n), n.load, n.node_id))

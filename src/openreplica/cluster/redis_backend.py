@@ -20,7 +20,7 @@ replicas, Sentinel), not on Redis Cluster (docs/scaling.md says where it partiti
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -59,11 +59,16 @@ return new and 1 or 0
 """
 
 _PLACE = """
--- least load/capacity first; then least load (nodes without a capacity); then id
+-- least load/capacity first; then least load (nodes without a capacity); then id;
+-- never one of ARGV[2..] (nodes found unreachable)
 local best, best_ratio, best_load = false, 0, 0
+local excluded = {}
+for i = 2, #ARGV do excluded[ARGV[i]] = true end
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local v = redis.call('HMGET', ARGV[1] .. id, 'capacity', 'load', 'draining')
-  if not v[1] then
+  if excluded[id] then
+    -- skipped
+  elseif not v[1] then
     redis.call('SREM', KEYS[1], id)
   else
     local cap, load = tonumber(v[1]), tonumber(v[2] or '0')
@@ -156,8 +161,8 @@ class RedisCoordinator:
             )
         return found
 
-    async def place(self) -> str | None:
-        chosen = await self._place(keys=[NODES], args=[f"{PREFIX}node:"])
+    async def place(self, exclude: Collection[str] = ()) -> str | None:
+        chosen = await self._place(keys=[NODES], args=[f"{PREFIX}node:", *exclude])
         return _text(chosen) if chosen else None
 
     async def release(self, node_id: str) -> None:

@@ -55,7 +55,7 @@ from openreplica.server.observability import Observability
 from openreplica.server.plugin_factory import ModelFactory, PluginFactory, ScriptedFactory
 from openreplica.server.recordings import Recordings, RecordingSettings
 from openreplica.server.relay_census import RelayCensus
-from openreplica.server.replica_jobs import recover_replica_jobs
+from openreplica.server.replica_jobs import recover_dead_nodes_jobs, recover_replica_jobs
 from openreplica.server.replica_training import REPLICA_WEBHOOK_EVENT
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import Store
@@ -172,6 +172,15 @@ def create_app(
             observability.metrics.track_live(hub.census)
         node = ClusterNode(
             settings, coordinator, pipes, store, hub, finisher, clock, time.process_time, events
+        )
+        node.on_dead_nodes(  # their replica training jobs: `error`, with their webhook
+            lambda live: recover_dead_nodes_jobs(
+                store,
+                settings.data_dir / "replicas",
+                clock,
+                lambda rid, url, props: webhooks.send(rid, url, REPLICA_WEBHOOK_EVENT, props),
+                live,
+            )
         )
         await node.start()
         app.state.hub = hub

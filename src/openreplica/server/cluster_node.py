@@ -10,7 +10,11 @@ cluster the Redis ones. The node
 - takes over the conversations of nodes whose heartbeat expired (one node wins each
   through a compare-and-set on `node_id`): they go on live here from the saved LLM state
   and the events (server/takeover.py); when that is impossible (every node full, or the
-  restore fails) they end as `node_failed`;
+  restore fails) they end as `node_failed`; and settles what else a dead node left
+  (`on_dead_nodes`: its replica training jobs);
+- fences itself off when its heartbeat lease runs out (cut off from Redis: another node
+  may take its conversations over), and takes back what is still its own when its
+  heartbeats go through again (server/fencing.py);
 - on stop, drains: takes no new placements, hands its conversations to the other nodes
   (server/drain.py; `accept_handover` is the taking side) and leaves the registry.
 """
@@ -21,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from openreplica.cluster import (
     Coordinator,
@@ -37,8 +41,10 @@ from openreplica.cluster import (
 from openreplica.protocol import Sequencer, Shutdown, decode_event, encode
 from openreplica.runtime import Clock
 from openreplica.server.conversation_end import EndReasons, Finisher
+from openreplica.server.fencing import Lease
 from openreplica.server.hub import MOVED, MOVED_REASON, ConversationHub, JoinRefused
 from openreplica.server.relay import RelayLinks
+from openreplica.server.relay_resend import Handled, Inbound
 from openreplica.server.settings import ServerSettings
 from openreplica.server.store import ConversationRecord, EventRecord, Store
 from openreplica.server.takeover import restore
@@ -83,7 +89,21 @@ class ClusterNode:
         self.live_nodes: frozenset[str] = frozenset({self.node_id})
         self._tasks: list[asyncio.Task[None]] = []
         self._served: set[asyncio.Task[None]] = set()
+        #: per relayed connection, the newest message handled here (relay_resend.py)
+        self._handled = Handled()
+        #: this node's hold on its conversations (server/fencing.py)
+        self._lease = Lease(settings.node_ttl, settings.node_heartbeat)
+        #: run when nodes have dropped out of the registry (see `on_dead_nodes`)
+        self._death_hooks: list[Callable[[frozenset[str]], Awaitable[object]]] = []
+        self._deaths_pending = True  # nodes may have died before this one started
         finisher.on_ended = self._ended
+
+    def on_dead_nodes(self, hook: Callable[[frozenset[str]], Awaitable[object]]) -> None:
+        """Call `hook(live nodes)` from the sweep once this node may declare nodes failed
+        (`_may_fail_over`), and again whenever a node has dropped out of the registry
+        since (a failed call is retried at the next sweep): what a dead node left
+        besides its conversations (its replica training jobs) is settled there."""
+        self._death_hooks.append(hook)
 
     @property
     def clock(self) -> Clock:
@@ -107,6 +127,7 @@ class ClusterNode:
         if self.clustered:  # the only node never expires: no timers on its clock
             self._tasks.append(asyncio.create_task(self._beat(), name="cluster-heartbeat"))
             self._tasks.append(asyncio.create_task(self._sweep(), name="cluster-sweep"))
+            self._tasks.append(asyncio.create_task(self._fence_watch(), name="cluster-fence"))
 
     async def drain(self) -> None:
         """Take no new placements (SIGTERM: the hub then ends what is live here)."""
@@ -125,9 +146,14 @@ class ClusterNode:
 
     # ------------------------------------------------------------------ placement
 
-    async def place(self) -> str | None:
-        """The node to host a new conversation; None when the cluster is full."""
-        return await self.coordinator.place()
+    async def place(self, exclude: Collection[str] = ()) -> str | None:
+        """The node to host a new conversation (not one of `exclude`); None when the
+        cluster is full."""
+        return await self.coordinator.place(exclude)
+
+    async def unplace(self, node_id: str) -> None:
+        """Uncount a placement on `node_id` that did not go through."""
+        await self.coordinator.release(node_id)
 
     async def owner_elsewhere(self, record: ConversationRecord) -> str | None:
         """The live node hosting `record` when it is not this one (relay to it)."""
@@ -185,6 +211,9 @@ class ClusterNode:
                 return node.url
         return None
 
+    async def _sleep(self, seconds: float) -> None:
+        await self._clock.sleep_until(self._clock.now() + seconds)
+
     async def _ended(self, record: ConversationRecord) -> None:
         if record.node_id == self.node_id or not self.clustered:
             await self.coordinator.release(self.node_id)
@@ -206,7 +235,10 @@ class ClusterNode:
             draining=self._draining,
         )
         ttl = self.settings.node_ttl if self.clustered else math.inf
-        if await self.coordinator.heartbeat(status, ttl):
+        sent = self._clock.now()
+        new = await self.coordinator.heartbeat(status, ttl)
+        self._lease.renewed(sent)
+        if new:
             log.info("node %s registered (load %d)", self.node_id, status.load)
             # every live node re-registers within a heartbeat of this one: until a TTL
             # has passed, a node missing from the registry may just not have yet
@@ -221,6 +253,59 @@ class ClusterNode:
             except Exception as exc:  # Redis away: keep serving, re-register when back
                 self._sweep_after = math.inf  # the registry may come back empty
                 log.warning("node %s: heartbeat failed (%s); retrying", self.node_id, exc)
+                continue
+            if self._hub.fenced and self._lease.held(self._clock.now()):
+                await self._rejoin()
+
+    # ------------------------------------------------------------------ fencing
+
+    async def _fence_watch(self) -> None:
+        """Fence this node off when its lease runs out (server/fencing.py)."""
+        while True:
+            now = self._clock.now()
+            if self._hub.fenced or self._lease.held(now):
+                wake = now + self.settings.node_heartbeat
+                if not self._hub.fenced:
+                    wake = min(wake, self._lease.until)
+                await self._clock.sleep_until(wake)
+                continue
+            log.error(
+                "node %s: no heartbeat for %.1f s: fencing itself off (its conversations "
+                "go on on other nodes)",
+                self.node_id,
+                now - self._lease.until + self.settings.node_ttl - self._lease.margin,
+            )
+            try:
+                stopped = await self._hub.fence(self._lease.margin / 2)
+                log.warning("node %s: fenced off %d conversations", self.node_id, len(stopped))
+            except Exception:
+                log.exception("node %s: fencing itself off failed", self.node_id)
+
+    async def _recount(self) -> None:
+        """Set this node's placement count in the registry to what it hosts: a heartbeat
+        held up by a frozen connection may have registered it again with the count from
+        before others took its conversations over. (A placement on it between the two
+        reads may be miscounted by one, until it ends.)"""
+        hosted = len(await self._store.active_conversation_ids(self.node_id))
+        listed = next(
+            (n.load for n in await self.coordinator.nodes() if n.node_id == self.node_id), None
+        )
+        if listed is None:
+            return
+        for _ in range(listed - hosted):
+            await self.coordinator.release(self.node_id)
+        for _ in range(hosted - listed):
+            await self.coordinator.claim(self.node_id)
+
+    async def _rejoin(self) -> None:
+        """Heartbeats go through again after this node fenced itself off: take back what
+        nobody took over (as after a restart), then serve again."""
+        try:
+            await self._resume_own()
+            await self._recount()
+        finally:
+            self._hub.unfence()
+        log.warning("node %s: back in the cluster; took back what was still its own", self.node_id)
 
     # ------------------------------------------------------------------ failed nodes
 
@@ -234,7 +319,9 @@ class ClusterNode:
             await self._clock.sleep_until(self._clock.now() + self.settings.node_heartbeat)
             try:
                 nodes = await self.coordinator.nodes()
-                self.live_nodes = frozenset(n.node_id for n in nodes)
+                before, self.live_nodes = self.live_nodes, frozenset(n.node_id for n in nodes)
+                self._deaths_pending |= bool(before - self.live_nodes)
+                await self._after_deaths()
                 orphans = {
                     cid: owner
                     for cid, owner in (await self._store.active_conversation_nodes()).items()
@@ -251,6 +338,19 @@ class ClusterNode:
                     await self._fail_over(cid, orphans[cid], room)
             except Exception as exc:
                 log.warning("node %s: sweeping failed nodes failed (%s)", self.node_id, exc)
+
+    async def _after_deaths(self) -> None:
+        if not self._deaths_pending or self._draining:
+            return
+        if not self._may_fail_over(self.live_nodes):
+            return
+        self._deaths_pending = False
+        for hook in self._death_hooks:
+            try:
+                await hook(self.live_nodes)
+            except Exception as exc:
+                self._deaths_pending = True
+                log.warning("node %s: settling dead nodes' work failed (%s)", self.node_id, exc)
 
     async def _resume_own(self) -> None:
         """Restarted with the same node id (a crash, a pod restarted before its heartbeat
@@ -280,6 +380,7 @@ class ClusterNode:
                     await self.coordinator.claim(self.node_id)
             try:
                 await self._store_unwritten(conversation_id)
+                await self._stream_unstreamed(conversation_id)
                 taken = room and await self._take_over(conversation_id)
             except Exception:
                 log.exception("%s: taking it over from %s failed", conversation_id, dead_node)
@@ -304,7 +405,7 @@ class ClusterNode:
         takeover. False (nothing done) when this node drains too, has no room, or the
         conversation is no longer `from_node`'s; True once it is this node's (running,
         or ended as `server_shutdown` when it could not be restored)."""
-        if self._draining or not self.clustered:
+        if self._draining or not self.clustered or self._hub.fenced:
             return False
         me = next((n for n in await self.coordinator.nodes() if n.node_id == self.node_id), None)
         if me is None or not _has_room(me):
@@ -377,6 +478,23 @@ class ClusterNode:
             await self._store.add_events(unwritten)
             log.info("%s: stored %d events only the stream had", conversation_id, len(unwritten))
 
+    async def _stream_unstreamed(self, conversation_id: str) -> None:
+        """Append to the stream the events the database has after its newest: the old
+        owner stored them but could not publish them (it was cut off from Redis, then
+        fenced itself off), so relays following the stream would miss them. A stream
+        that is empty (expired, Redis restarted) is left so: relays read the database
+        for what it lacks at its start."""
+        if self.events is None:
+            return
+        newest = await self.events.newest(conversation_id)
+        if newest == 0:
+            return
+        missing = await self._store.load_events(conversation_id, newest)
+        if missing:
+            with contextlib.suppress(StaleAppend):
+                await self.events.append(conversation_id, [(e.seq, e.data) for e in missing])
+            log.info("%s: streamed %d events only the database had", conversation_id, len(missing))
+
     async def _take_over(self, conversation_id: str) -> bool:
         """Continue a dead node's conversation here; False when it cannot be."""
         record = await self._store.get_conversation(conversation_id)
@@ -445,7 +563,8 @@ class ClusterNode:
                 await channel.open(request.last_seq)
                 await p.join()  # the replica joins (the first time)
                 try:
-                    code, reason = await _pump(pipe, channel, p.moved)
+                    inbound = Inbound(self._handled, pipe.send, self._sleep)
+                    code, reason = await _pump(pipe, channel, p.moved, inbound)
                 finally:
                     await channel.close()
         except JoinRefused as refused:
@@ -488,16 +607,21 @@ def _record(conversation_id: str, seq: int, data: bytes) -> EventRecord:
     return EventRecord(conversation_id, seq, event.event_type, event.timestamp or 0.0, data)
 
 
-async def _pump(pipe: Pipe, channel: ConversationChannel, moved: asyncio.Event) -> tuple[int, str]:
+async def _pump(
+    pipe: Pipe, channel: ConversationChannel, moved: asyncio.Event, inbound: Inbound
+) -> tuple[int, str]:
     """Feed the pipe's frames to the channel until either side is done (or the
-    conversation moved to another node: the relay follows it there)."""
+    conversation moved to another node: the relay follows it there), acknowledging
+    what was handled (`inbound`)."""
 
     async def read() -> None:
         while True:
             message = await pipe.receive()
             if isinstance(message, PipeClosed):
                 return
-            channel.receive(message)
+            if inbound.accept(message):
+                channel.receive(message)  # handled by the time it returns
+                inbound.done()
             await asyncio.sleep(0)
 
     reader = asyncio.create_task(read())
@@ -509,6 +633,7 @@ async def _pump(pipe: Pipe, channel: ConversationChannel, moved: asyncio.Event) 
         for task in (reader, finished, moving):
             task.cancel()
         await asyncio.gather(reader, finished, moving, return_exceptions=True)
+        await inbound.aclose()
     if moved.is_set() and not channel.finished.is_set():
         return MOVED, MOVED_REASON
     if channel.finished.is_set():

@@ -21,7 +21,8 @@ within `participant_absent_timeout` of creation (`participant_absent_timeout rea
 the server stopping (`server_shutdown`: `stop()` runs before the server cuts its
 connections, so participants see `system.shutdown` and the close), and a bug in the
 conversation's runtime (`internal_error`, runtime/guard.py). Timers sleep on the
-injected clock.
+injected clock. A cluster node that fenced itself off (`fence`, server/fencing.py) stops
+its conversations without ending them: another node goes on with them.
 """
 
 from __future__ import annotations
@@ -93,6 +94,18 @@ class Participant:
     moved: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+async def _within(
+    seconds: float, work: Awaitable[object], what: str | None, conversation_id: str
+) -> None:
+    """Await `work` for at most `seconds` (then cancel it), logging `what` was not done."""
+    try:
+        async with asyncio.timeout(seconds):
+            await work
+    except TimeoutError:
+        if what is not None:
+            log.warning("%s: fenced off before its last events were %s", conversation_id, what)
+
+
 def _seconds(value: float | None, default: float) -> float:
     """A timeout from the conversation's `properties` (validated when it was created:
     never negative), else the server's default."""
@@ -144,6 +157,9 @@ class ConversationHub:
         self._participants = 0
         self._nobody = asyncio.Event()
         self._nobody.set()
+        #: cut off from the cluster (`fence`): nothing runs or starts here until `unfence`
+        self.fenced = False
+        self._fence_signal = asyncio.Event()
 
     # ------------------------------------------------------------------ queries
 
@@ -254,7 +270,8 @@ class ConversationHub:
             if self._participants == 0:
                 self._nobody.set()
             live.participants -= 1
-            if live.participants == 0 and not live.ending and not live.moving:
+            stopped = live.ending or live.moving or live.moved.is_set()  # moved: fenced
+            if live.participants == 0 and not stopped:
                 properties = live.request.properties
                 seconds = _seconds(
                     properties.participant_left_timeout if properties else None,
@@ -413,7 +430,7 @@ class ConversationHub:
         """The live state of an active conversation, built (OPEN: not joined yet) if
         needed."""
         async with self.lock(conversation_id):
-            if conversation_id in self._moving:
+            if self.fenced or conversation_id in self._moving:
                 raise JoinRefused(MOVED, 503, MOVED_REASON)
             live = self._live.get(conversation_id)
             if live is None and self._handing_over and conversation_id not in self._ending:
@@ -435,6 +452,15 @@ class ConversationHub:
             raise JoinRefused(
                 1013, 503, f"conversation hosted by cluster node {record.node_id!r}: connect there"
             )
+
+    async def _hosted_elsewhere(self, conversation_id: str) -> bool:
+        """A cluster node other than this one hosts it now (placed again after this node
+        was slow to start it, or taken over): its timers here are stale."""
+        if not self._settings.clustered:
+            return False
+        record = await self._store.get_conversation(conversation_id)
+        here = self._settings.this_node_id
+        return record is not None and record.node_id not in (None, here)
 
     def _authorised(self, record: ConversationRecord, credential: str | None) -> bool:
         if credential is None:
@@ -500,6 +526,57 @@ class ConversationHub:
         self._live[record.conversation_id] = live
         return live
 
+    # ------------------------------------------------------------------ fencing
+
+    async def fence(self, flush_within: float) -> list[str]:
+        """This node lost the cluster (its heartbeat lease ran out, server/fencing.py):
+        another node may take its conversations over at any moment. Stop every live one
+        here without ending it: the runtime halts (no `system.shutdown`, no end stored,
+        no webhook), its participants are closed with `MOVED` to reconnect by
+        `last_seq`, and what it had already broadcast is stored within `flush_within`
+        seconds (then given up); timers are cancelled and no conversation
+        starts or joins here until `unfence`. Returns the ids stopped."""
+        self.fenced = True
+        self._fence_signal.set()
+        for task in self._absent.values():
+            task.cancel()
+        self._absent.clear()
+        stopped = [cid for cid in self._live if cid not in self._ending]
+        await asyncio.gather(*(self._fence_one(cid, flush_within) for cid in stopped))
+        return stopped
+
+    def unfence(self) -> None:
+        """Back in the cluster (the caller has taken back what is still this node's)."""
+        self.fenced = False
+        self._fence_signal = asyncio.Event()
+
+    async def wait_fenced(self) -> None:
+        """Return when this node fences itself off (at once if it is)."""
+        await self._fence_signal.wait()
+
+    async def _fence_one(self, conversation_id: str, flush_within: float) -> None:
+        live = self._live.pop(conversation_id)
+        for timer in live.timers.values():
+            timer.cancel()
+        if live.joining is not None:
+            live.joining.cancel()
+        try:
+            await live.runtime.halt()  # as a drain does: it stops where it is
+            live.moved.set()  # its participants reconnect (MOVED) to the node going on
+            stored = [live.writer.aclose(), *([live.saver.aclose()] if live.saver else [])]
+            await asyncio.gather(
+                _within(flush_within, asyncio.gather(*stored), "stored", conversation_id),
+                *(  # Redis is likely what this node lost: given up on quietly
+                    [_within(flush_within, live.publisher.aclose(), None, conversation_id)]
+                    if live.publisher is not None
+                    else []
+                ),
+            )
+        except Exception:
+            log.exception("%s: fencing it off failed", conversation_id)
+        finally:
+            self._locks.pop(conversation_id, None)
+
     # ------------------------------------------------------------------ ending
 
     def _timer(self, conversation_id: str, seconds: float, reason: str) -> asyncio.Task[None]:
@@ -529,7 +606,8 @@ class ConversationHub:
                 absent.cancel()
             live = self._live.get(conversation_id)
             if live is None:
-                await self._finisher.end_unstarted(conversation_id, reason)
+                if not await self._hosted_elsewhere(conversation_id):
+                    await self._finisher.end_unstarted(conversation_id, reason)
                 return
             if not live.ending:
                 live.move(Phase.ENDING)

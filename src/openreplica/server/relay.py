@@ -13,11 +13,13 @@ reading the same stream, where the new owner continues the `seq`s. The new owner
 the stream (`OwnerChanged`) before its first event, so the relay has moved before the
 client sees anything from the new owner; a relay also checks every heartbeat. The client sees
 the events that end the cut reply and then the conversation going on; interactions it
-sent between the death and the switch are lost. If the conversation ends instead
-(`node_failed`), the client gets that `system.shutdown` and the 4410 close. A draining
-owner hands its conversations over the same way, only sooner: it closes the pipe with
-`MOVED` (1012) once the new owner has marked the stream, and the relay moves on that
-mark (or, at the latest, when the old owner leaves the registry).
+sent that the dead owner did not acknowledge (those sent between the death and the
+switch, mostly) are sent again to the new owner (server/relay_resend.py says what that
+guarantees). If the conversation ends instead (`node_failed`), the client gets that
+`system.shutdown` and the 4410 close. A draining owner hands its conversations over the
+same way, only sooner: it closes the pipe with `MOVED` (1012) once the new owner has
+marked the stream, and the relay moves on that mark (or, at the latest, when the old
+owner leaves the registry).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketState
 
 from openreplica.cluster import EventStreams, OwnerChanged, Pipe, PipeClosed, PipeOpen, Pipes
+from openreplica.server.relay_resend import Unacked, is_control
 from openreplica.server.ws_frames import client_frames
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,9 @@ class _Relay:
         self._credential = credential
         self._pipe: Pipe | None = None
         self._sending = asyncio.Lock()
+        #: sent to an owner, not acknowledged: sent again on a new pipe (relay_resend.py)
+        self._unacked = Unacked()
+        self._up = asyncio.Lock()  # the order of frames to the owner across a switch
         self._switching = asyncio.Lock()
         self._last_sent = 0
         self._shutdown_sent = asyncio.Event()
@@ -112,6 +118,7 @@ class _Relay:
         # (the replica joins when the first participant's channel opens)
         start = await self._start(last_seq)
         self._pipe = await self._open(self._owner, last_seq)
+        await self._pipe.send(self._unacked.header())
         await self._ws.accept()
         self._follower = asyncio.create_task(self._follow(start))
         self._replies = asyncio.create_task(self._from_owner(self._pipe))
@@ -199,14 +206,21 @@ class _Relay:
                 after = _resume_seq(data)
                 if after is not None:
                     await self._restart(after)
-            if self._pipe is not None:
-                await self._pipe.send(data)
+            if is_control(data):  # only nodes speak that: to the owner it is bad JSON
+                data = b" " + data
+            async with self._up:
+                self._unacked.sent(data)
+                if self._pipe is not None:
+                    await self._pipe.send(data)
 
     async def _from_owner(self, pipe: Pipe) -> None:
         while True:
             message = await pipe.receive()
             if not isinstance(message, PipeClosed):
-                await self._send(message)
+                if is_control(message):  # an acknowledgement
+                    self._unacked.on_control(message)
+                else:
+                    await self._send(message)
                 continue
             if message.code == ENDED:  # the stream brings the shutdown itself
                 await self._ended()
@@ -241,7 +255,11 @@ class _Relay:
             if owner == self._owner and not restarted:
                 return
             log.info("%s: relaying to %s (%s failed)", self._cid, owner, self._owner)
-            old, self._pipe = self._pipe, await self._open(owner, None)
+            pipe = await self._open(owner, None)
+            async with self._up:  # before anything newer: what no owner acknowledged
+                for frame in [self._unacked.header(), *self._unacked.pending()]:
+                    await pipe.send(frame)
+                old, self._pipe = self._pipe, pipe
             self._owner = owner
             if self._replies is not None:
                 self._replies.cancel()

@@ -12,12 +12,17 @@ becomes `error` with `INTERRUPTED` as its reason, its half-written thumbnail is 
 and, when it had a `callback_url`, the webhook says it failed. A job whose portrait (or
 video) was already written when the process died had in fact finished: its row is
 simply dropped.
+
+In a cluster, the jobs of a node that died (its heartbeat expired) are settled the same
+way by the surviving nodes (`recover_dead_nodes_jobs`, run by `ClusterNode` when a node
+drops out of the registry): one of them marks each `error`, naming the node, and fires
+its webhook. A job is not restarted elsewhere: its upload was only on the dead node.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Collection
 from pathlib import Path
 
 from openreplica.plugins.avatar.video_avatar import VIDEO_SUFFIX
@@ -25,7 +30,13 @@ from openreplica.runtime import Clock
 from openreplica.server.replica_training import Notify, ReplicaJob, Status
 from openreplica.server.store import ReplicaJobRecord, Store
 
-__all__ = ["INTERRUPTED", "StoredJobs", "recover_replica_jobs"]
+__all__ = [
+    "INTERRUPTED",
+    "StoredJobs",
+    "died",
+    "recover_dead_nodes_jobs",
+    "recover_replica_jobs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +106,59 @@ async def recover_replica_jobs(
     the ids of those now in `error`."""
     failed: list[str] = []
     for record in await store.replica_jobs("started", node_id):
-        made = [directory / f"{record.replica_id}{s}" for s in (".png", VIDEO_SUFFIX)]
-        if any(path.is_file() for path in made):  # written: it had finished
-            await store.delete_replica_job(record.replica_id)
-            continue
-        (directory / ".thumbnails" / f"{record.replica_id}.jpg").unlink(missing_ok=True)
-        await store.save_replica_job(
-            replace(record, status="error", error_message=INTERRUPTED, updated_at=clock.now())
-        )
-        log.warning("replica %s: training was cut off by a restart", record.replica_id)
-        if record.callback_url:
-            notify(
-                record.replica_id,
-                record.callback_url,
-                {"replica_id": record.replica_id, "status": "error", "error_message": INTERRUPTED},
-            )
-        failed.append(record.replica_id)
+        if await _settle(store, directory, clock, notify, record, INTERRUPTED):
+            failed.append(record.replica_id)
     return failed
+
+
+async def recover_dead_nodes_jobs(
+    store: Store, directory: Path, clock: Clock, notify: Notify, live: Collection[str]
+) -> list[str]:
+    """In a cluster, settle the jobs `started` on nodes that are not in the registry any
+    more (`live`: the nodes that are) as `recover_replica_jobs` does at a restart, with
+    `died(node)` as the reason: the node died (or stopped) and will not finish them. Of
+    several nodes settling one, one does (compare-and-set), so its webhook goes once.
+    Returns the ids of those now in `error`."""
+    failed: list[str] = []
+    for record in await store.replica_jobs("started"):
+        if record.node_id is None or record.node_id in live:
+            continue
+        reason = died(record.node_id)
+        if await _settle(store, directory, clock, notify, record, reason):
+            failed.append(record.replica_id)
+    return failed
+
+
+def died(node_id: str) -> str:
+    """The error of a job cut off by the death of the cluster node running it."""
+    return (
+        f"training was interrupted: cluster node {node_id} stopped before this replica was "
+        "made; create it again"
+    )
+
+
+async def _settle(
+    store: Store,
+    directory: Path,
+    clock: Clock,
+    notify: Notify,
+    record: ReplicaJobRecord,
+    reason: str,
+) -> bool:
+    """A job whose process stopped: dropped if its replica was written (it had
+    finished), else `error` with `reason` and its webhook; True for the latter."""
+    made = [directory / f"{record.replica_id}{s}" for s in (".png", VIDEO_SUFFIX)]
+    if any(path.is_file() for path in made):  # written: it had finished
+        await store.delete_replica_job(record.replica_id)
+        return False
+    if not await store.fail_replica_job(record.replica_id, record.node_id, reason, clock.now()):
+        return False  # settled by another node, or it moved on
+    (directory / ".thumbnails" / f"{record.replica_id}.jpg").unlink(missing_ok=True)
+    log.warning("replica %s: training was cut off (%s)", record.replica_id, reason)
+    if record.callback_url:
+        notify(
+            record.replica_id,
+            record.callback_url,
+            {"replica_id": record.replica_id, "status": "error", "error_message": reason},
+        )
+    return True

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from openreplica.server.conversation_end import EndReasons, transcript_of
 from openreplica.server.deps import Services, iso, page_limit, require_api_key, services
 from openreplica.server.errors import ERROR_RESPONSES, bad_request, not_found, unavailable
+from openreplica.server.placement import FULL, start_placed
 from openreplica.server.request_body import GuardedRoute
 from openreplica.server.schemas import (
     ConversationCreate,
@@ -93,10 +94,7 @@ async def create_conversation(
         raise bad_request(f"`{field}`: no replica {replica_id!r}; see GET /v2/replicas")
     node_id = await s.node.place()
     if node_id is None:
-        raise unavailable(
-            "every node of the cluster is at capacity (or draining): no conversation can "
-            "start now; retry later or add nodes"
-        )
+        raise unavailable(FULL)
     now = s.clock.now()
     record = ConversationRecord(
         conversation_id="c" + uuid.uuid4().hex[:12],
@@ -117,16 +115,9 @@ async def create_conversation(
     )
     await s.store.add_conversation(record)
     if not body.test_mode:  # a test-mode conversation never goes live
-        await placed(s, record)
+        # its timers start on its node; one that died since placement: placed again
+        record = await start_placed(s, record)
     return conversation_out(record, s.settings.base_url)
-
-
-async def placed(s: Services, record: ConversationRecord) -> None:
-    """Start the new conversation's timers on the node hosting it."""
-    if record.node_id in (None, s.node.node_id):
-        s.hub.conversation_created(record)
-        return
-    await _on_owner(s, record, f"/cluster/v1/conversations/{record.conversation_id}/placed")
 
 
 async def _on_owner(s: Services, record: ConversationRecord, path: str) -> bool:
@@ -137,8 +128,11 @@ async def _on_owner(s: Services, record: ConversationRecord, path: str) -> bool:
     if url is None:
         return False
     headers = {"x-api-key": s.settings.api_key} if s.settings.api_key else {}
-    async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(url.rstrip("/") + path, headers=headers)
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(url.rstrip("/") + path, headers=headers)
+    except httpx.TransportError as exc:  # it died less than a TTL ago: retry then
+        raise unavailable(f"the node hosting the conversation did not answer ({exc!r})") from exc
     if response.status_code >= 500:
         raise unavailable(f"the node hosting the conversation failed: {response.text[:200]}")
     return True

@@ -406,6 +406,26 @@ class Store:
         async with self._sessions() as session:
             return [_job(r) for r in await session.scalars(query)]
 
+    async def fail_replica_job(
+        self, replica_id: str, node_id: str | None, message: str, now: float
+    ) -> bool:
+        """Put a job `started` by `node_id` in `error` with `message`, unless it is no
+        longer that (compare-and-set: of several nodes settling it, one does); True when
+        this call did."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ReplicaJobRow)
+                .where(
+                    ReplicaJobRow.replica_id == replica_id,
+                    ReplicaJobRow.status == "started",
+                    ReplicaJobRow.node_id.is_(None)
+                    if node_id is None
+                    else ReplicaJobRow.node_id == node_id,
+                )
+                .values(status="error", error_message=message, updated_at=now)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
     async def delete_replica_job(self, replica_id: str) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(

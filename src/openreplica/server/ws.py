@@ -8,8 +8,9 @@ ended. Text frames that are not UTF-8 arrive as bytes (`ws_protocol`) and get
 `invalid_json` like any other bad message. When the conversation shuts down, `system.shutdown` is
 sent and the socket is closed with 4410. A peer too slow to keep up is closed with 1013
 and may reconnect with `?last_seq=`. When the conversation moves to another cluster node
-(this one drains), the socket is closed with 1012 and the client reconnects with
-`?last_seq=` through any node (docs/scaling.md).
+(this one drains, or fenced itself off: server/fencing.py), the socket is closed with
+1012 and the client reconnects with `?last_seq=` through any node (docs/scaling.md); a
+fenced node closes the sockets it relays to other nodes with 1012 too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
@@ -61,7 +64,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             await websocket.close(refused.close_code, refused.message)
             return
         with websocket.app.state.relays.relaying(owner):
-            await relay_socket(
+            relaying = relay_socket(
                 websocket,
                 node.relay_links(),
                 owner,
@@ -69,6 +72,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                 credential,
                 _last_seq(query.get("last_seq")),
             )
+            await _relay_until_fenced(websocket, hub, relaying)
         return
     try:
         async with hub.participant(conversation_id, credential) as participant:
@@ -99,6 +103,30 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
         if websocket.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close(1011, "internal error")
+
+
+async def _relay_until_fenced(
+    websocket: WebSocket, hub: ConversationHub, relaying: Coroutine[Any, Any, None]
+) -> None:
+    """Run the relay; if this node fences itself off meanwhile (server/fencing.py: it lost
+    Redis, which the relay needs), close the client with 1012 to reconnect elsewhere."""
+    relay = asyncio.create_task(relaying, name="relay")
+    fenced = asyncio.create_task(hub.wait_fenced())
+    try:
+        await asyncio.wait({relay, fenced}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        fenced.cancel()
+        if not relay.done() and not fenced.done():  # this handler was cancelled
+            relay.cancel()
+    if relay.done():
+        await relay  # its outcome, as when it ran here
+        return
+    relay.cancel()  # it ends once Redis answers again; the client goes elsewhere
+    with contextlib.suppress(Exception):
+        if websocket.application_state == WebSocketState.CONNECTING:
+            await websocket.accept()  # fenced before the relay accepted it
+        if websocket.client_state == WebSocketState.CONNECTED:
+            await websocket.close(MOVED, MOVED_REASON)
 
 
 async def _owner_elsewhere(websocket: WebSocket, conversation_id: str) -> str | None:

@@ -45,6 +45,16 @@ async def test_placement_fills_the_least_loaded_node_and_stops_at_capacity(
     assert await coordinator.place() == "a"
 
 
+async def test_placement_skips_the_nodes_it_is_told_to(coordinator: Coordinator) -> None:
+    await coordinator.heartbeat(_node("a", 2), 30)
+    await coordinator.heartbeat(_node("b", 2, load=1), 30)
+    assert await coordinator.place(exclude=["a"]) == "b"  # a is the emptier one
+    assert await coordinator.place(exclude=["a"]) is None  # b full, a excluded
+    assert await coordinator.place(exclude=["a", "b"]) is None
+    assert {n.node_id: n.load for n in await coordinator.nodes()} == {"a": 0, "b": 2}
+    assert await coordinator.place() == "a"
+
+
 async def test_nodes_without_a_capacity_share_placements_by_load(
     coordinator: Coordinator,
 ) -> None:

@@ -1,9 +1,10 @@
 """Three real nodes whose Redis, and then everything, is restarted.
 
-- Redis stopped (by pid) and started again on the same port, empty: placements fail
-  while it is away and a direct connection goes on; once it is back the nodes re-register
-  with their load counted from PostgreSQL, new placements spread, and the live
-  conversation goes on, relayed clients resuming by `last_seq` without a gap.
+- Redis stopped (by pid) and started again on the same port, empty, within the nodes'
+  TTL: placements fail while it is away and a direct connection goes on; once it is
+  back the nodes re-register with their load counted from PostgreSQL, new placements
+  spread, and the live conversation goes on, relayed clients resuming by `last_seq`
+  without a gap.
 - Every node, Redis and PostgreSQL stopped and started again: REST shows every persona,
   conversation and event as before (PostgreSQL is the store of truth).
 """
@@ -29,7 +30,11 @@ KEY = {"x-api-key": "k-restarts"}
 
 
 def _nodes(root: Path, database: str, redis_url: str) -> Nodes:
-    return make_nodes(root, database, redis_url, capacity=None, api_key=KEY["x-api-key"])
+    # a TTL longer than Redis is away here: a node fences itself off when it has had no
+    # heartbeat for about a TTL (server/fencing.py; Redis away longer than that:
+    # test_failure_edges.py), and this restart is meant to be the short kind
+    env = {"OPENREPLICA_NODE_TTL": "30"}
+    return make_nodes(root, database, redis_url, capacity=None, api_key=KEY["x-api-key"], env=env)
 
 
 def _registered(redis_server: RedisServer) -> dict[str, int]:

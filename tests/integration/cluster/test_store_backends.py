@@ -159,6 +159,20 @@ async def test_replica_jobs_round_trip_and_filter_by_status_and_node(store: Stor
     assert await store.replica_job("r-a") is None
 
 
+async def test_a_started_job_is_failed_once_and_only_from_its_node(store: Store) -> None:
+    started = ReplicaJobRecord("r-a", "Ada", "started", 20, None, None, 1.0, 2.0, "n1")
+    await store.save_replica_job(started)
+    assert not await store.fail_replica_job("r-a", "n2", "gone", 5.0)  # not n2's
+    assert await store.fail_replica_job("r-a", "n1", "n1 died", 5.0)
+    assert not await store.fail_replica_job("r-a", "n1", "n1 died", 6.0)  # settled already
+    failed = await store.replica_job("r-a")
+    assert failed is not None
+    assert (failed.status, failed.error_message, failed.updated_at) == ("error", "n1 died", 5.0)
+    alone = ReplicaJobRecord("r-b", "Bo", "started", 0, None, None, 1.0, 2.0)  # one server
+    await store.save_replica_job(alone)
+    assert await store.fail_replica_job("r-b", None, "restarted", 5.0)
+
+
 async def test_webhook_deliveries_keep_their_order_and_pending_ones_survive_a_delete(
     store: Store,
 ) -> None:
