@@ -20,6 +20,8 @@ replicas, Sentinel), not on Redis Cluster (docs/scaling.md says where it partiti
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any
 
@@ -43,6 +45,10 @@ PREFIX = "or:"
 NODES = PREFIX + "nodes"
 #: seconds a pipe's streams outlive their last message (a relay that vanished)
 PIPE_IDLE_TTL = 600
+#: a pipe end renews its stream's expiry at most this often (seconds), so that most
+#: messages cost one XADD: the stream outlives its last message by at least
+#: PIPE_IDLE_TTL - PIPE_EXPIRE_EVERY
+PIPE_EXPIRE_EVERY = 60.0
 #: seconds a conversation's event stream outlives its last event (the database keeps all)
 EVENTS_IDLE_TTL = 3600
 #: how long a blocking stream read waits before looping (ms); bounds shutdown time
@@ -182,16 +188,23 @@ class RedisCoordinator:
 class _RedisPipe:
     """One end: writes to `out`, reads `inbox` from the last id it saw."""
 
-    def __init__(self, redis: Redis, inbox: str, out: str) -> None:
+    def __init__(self, redis: Redis, inbox: str, out: str, now: Callable[[], float]) -> None:
         self._redis = redis
         self._inbox = inbox
         self._out = out
+        self._now = now
+        #: when `out`'s expiry was last renewed
+        self._renewed = -math.inf
         self._last_id = "0-0"
         self._pending: list[bytes | PipeClosed] = []
         self._closed = False
 
     async def send(self, data: bytes) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        if 0 <= self._now() - self._renewed < PIPE_EXPIRE_EVERY:  # (a clock set back renews)
+            await self._redis.xadd(self._out, {"d": data})
+        else:
             await self._add({"d": data})
 
     async def receive(self) -> bytes | PipeClosed:
@@ -216,15 +229,20 @@ class _RedisPipe:
             self._closed = True
 
     async def _add(self, fields: dict[Any, Any]) -> None:
+        """Add with the stream's expiry renewed."""
+        renewed = self._now()
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.xadd(self._out, fields)
             pipe.expire(self._out, PIPE_IDLE_TTL)
             await pipe.execute()
+        self._renewed = renewed
 
 
 class RedisPipes:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, now: Callable[[], float] = time.monotonic) -> None:
+        """`now`: a clock in seconds (when to renew a pipe's expiry)."""
         self._redis = redis
+        self._now = now
 
     async def open(self, owner_node_id: str, request: PipeOpen) -> _RedisPipe:
         body = json.dumps(
@@ -242,7 +260,7 @@ class RedisPipes:
             pipe.expire(inbox, PIPE_IDLE_TTL)
             await pipe.execute()
         base = f"{PREFIX}pipe:{request.pipe_id}"
-        return _RedisPipe(self._redis, inbox=f"{base}:to-relay", out=f"{base}:to-owner")
+        return _RedisPipe(self._redis, f"{base}:to-relay", f"{base}:to-owner", self._now)
 
     async def accept(
         self, node_id: str, ready: Callable[[], None] = lambda: None
@@ -270,7 +288,7 @@ class RedisPipes:
 
     def attach(self, request: PipeOpen) -> _RedisPipe:
         base = f"{PREFIX}pipe:{request.pipe_id}"
-        return _RedisPipe(self._redis, inbox=f"{base}:to-owner", out=f"{base}:to-relay")
+        return _RedisPipe(self._redis, f"{base}:to-owner", f"{base}:to-relay", self._now)
 
 
 class RedisEventStreams:

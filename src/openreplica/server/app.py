@@ -276,4 +276,4 @@ def _cluster_backends(
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         retry_on_error=[ConnectionError, TimeoutError],
     )
-    return RedisCoordinator(redis), RedisPipes(redis), RedisEventStreams(redis)
+    return RedisCoordinator(redis), RedisPipes(redis, clock.now), RedisEventStreams(redis)

@@ -500,12 +500,16 @@ class ConversationHub:
             on_internal_error=lambda: self._end_on_internal_error(cid),
             observer=self._observe(cid),
         )
-        writer = EventWriter(self._event_batches, cid)
-        runtime.subscribe(writer.on_event)
+        # Listeners wake in the order they subscribed: the event stream first (relays on
+        # other nodes wait for it); the database writes (batched for the node,
+        # server/event_writer.py) and the state saver let the channels' sends go first.
         publisher = saver = None
         if self._events is not None:
             publisher = StreamPublisher(self._events, cid)
             runtime.subscribe(publisher.on_event)
+        writer = EventWriter(self._event_batches, cid)
+        runtime.subscribe(writer.on_event)
+        if self._events is not None:
             saver = StateSaver(self._store, runtime, self._clock.now)
             runtime.subscribe(saver.on_event)
         if record.callback_url:

@@ -192,15 +192,28 @@ def _end_reply(conversation_id: str, reply: _OpenReply, now: float) -> list[Even
 _BOUNDARIES = frozenset({"conversation.utterance", "conversation.replica.stopped_speaking"})
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """The state at a boundary as the engine holds it (converted when it is saved)."""
+
+    last_seq: int
+    turn_idx: int
+    context: str
+    history: tuple[ContextMessage, ...]
+    updated_at: float
+
+
 class StateSaver:
-    """A runtime listener saving the LLM state at each turn boundary, off the hot path
-    (the newest state wins; one write at a time)."""
+    """A runtime listener saving the LLM state at each turn boundary, off the hot path:
+    the event only takes a snapshot (the history is an immutable tuple); converting and
+    writing it wait until the event's deliveries have run (the newest state wins; one
+    write at a time)."""
 
     def __init__(self, store: Store, runtime: ConversationRuntime, now: Callable[[], float]):
         self._store = store
         self._runtime = runtime
         self._now = now
-        self._latest: ConversationState | None = None
+        self._latest: _Snapshot | None = None
         self._wake = asyncio.Event()
         self._closing = False
         self._task = asyncio.create_task(self._run(), name=f"state-{runtime.conversation_id}")
@@ -209,12 +222,11 @@ class StateSaver:
         if event.seq is None or event.event_type not in _BOUNDARIES:
             return
         engine = self._runtime.engine
-        self._latest = ConversationState(
-            self._runtime.conversation_id,
+        self._latest = _Snapshot(
             event.seq,
             engine.turn_idx,
             engine.context.context,
-            history_json(engine.context.history),
+            engine.context.history,
             self._now(),
         )
         self._wake.set()
@@ -229,9 +241,18 @@ class StateSaver:
         while not (self._closing and self._latest is None):
             await self._wake.wait()
             self._wake.clear()
-            state, self._latest = self._latest, None
-            if state is None:
+            await asyncio.sleep(0)  # after the sends the same event woke
+            snapshot, self._latest = self._latest, None
+            if snapshot is None:
                 continue
+            state = ConversationState(
+                self._runtime.conversation_id,
+                snapshot.last_seq,
+                snapshot.turn_idx,
+                snapshot.context,
+                history_json(snapshot.history),
+                snapshot.updated_at,
+            )
             try:
                 await self._store.save_state(state)
             except Exception as exc:  # the next boundary saves again
