@@ -174,10 +174,7 @@ class TurnScorer:
         """What the words alone allow the turn's probability to be: P(end of sentence)
         when under `TEXT_END_MIN`, 0 when they stop on a word no sentence ends with;
         None when they read as a finished sentence (the audio decides)."""
-        ends = self._model.sentence_end_probability(words)
-        if ends is not None and ends < TEXT_END_MIN:
-            return ends
-        return 0.0 if ends_mid_sentence(words) else None
+        return _bound(words, self._model.sentence_end_probability(words))
 
     async def _deliver(
         self,
@@ -187,7 +184,8 @@ class TurnScorer:
         audio: bytes,
     ) -> None:
         words = await text
-        bound = self.words_bound(words)
+        ends = self._model.sentence_end_probability(words)
+        bound = _bound(words, ends)
         if decision is None and bound is None:  # the guess said "not finished"; the final
             decision = self._start(self._probability(audio))  # does not: the audio decides
         if decision is None:  # the words decided before the model was asked
@@ -195,7 +193,6 @@ class TurnScorer:
             return
         probability, prosody = await decision
         if probability is not None:
-            ends = self._model.sentence_end_probability(words)
             cued = self._cues.probability(probability, ends, prosody) if self._cues else None
             if cued is not None:
                 probability = cued
@@ -225,3 +222,10 @@ class TurnScorer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _bound(words: str, ends: float | None) -> float | None:
+    """`words_bound`, given the language model's P(end of sentence) after `words`."""
+    if ends is not None and ends < TEXT_END_MIN:
+        return ends
+    return 0.0 if ends_mid_sentence(words) else None
