@@ -38,19 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 from cluster_nodes import KEY, Nodes, running_nodes  # noqa: E402
 from db_servers import running_servers  # noqa: E402
-
-LONG = " ".join(f"word{i}" for i in range(60))  # ~12 s of speech
-PROPERTIES = {"max_call_duration": 86400, "participant_left_timeout": 600}
-
-
-def _respond(text: str) -> str:
-    return json.dumps(
-        {
-            "message_type": "conversation",
-            "event_type": "conversation.respond",
-            "properties": {"text": text},
-        }
-    )
+from takeover import LONG, PROPERTIES, respond  # noqa: E402  (same set-up as kill -9)
 
 
 async def trial(nodes: Nodes) -> tuple[float, float, float]:
@@ -70,13 +58,13 @@ async def trial(nodes: Nodes) -> tuple[float, float, float]:
                     return dict(event)
 
     async with websockets.connect(relay.ws_url(cid), additional_headers=KEY) as ws:
-        await ws.send(_respond(LONG))
+        await ws.send(respond(LONG))
         await until(ws, lambda e: e["event_type"] == "conversation.utterance.streaming")
         signalled = time.perf_counter()
         stopping = asyncio.create_task(asyncio.to_thread(draining.stop, signal.SIGTERM))
         await until(ws, lambda e: e["event_type"] == "conversation.replica.stopped_speaking")
         ended = time.perf_counter() - signalled
-        await ws.send(_respond("still there?"))
+        await ws.send(respond("still there?"))
         await until(ws, lambda e: e["event_type"] == "conversation.replica.started_speaking")
         answered = time.perf_counter() - signalled
         await stopping

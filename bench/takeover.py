@@ -45,7 +45,7 @@ LONG = " ".join(f"word{i}" for i in range(60))  # ~12 s of speech
 PROPERTIES = {"max_call_duration": 86400, "participant_left_timeout": 600}
 
 
-def _respond(text: str) -> str:
+def respond(text: str) -> str:
     return json.dumps(
         {
             "message_type": "conversation",
@@ -71,13 +71,13 @@ async def trial(nodes: Nodes) -> tuple[float, float]:
                     return dict(event)
 
     async with websockets.connect(relay.ws_url(cid), additional_headers=KEY) as ws:
-        await ws.send(_respond(LONG))
+        await ws.send(respond(LONG))
         await until(ws, lambda e: e["event_type"] == "conversation.utterance.streaming")
         killed = time.perf_counter()
         nodes.by_id(owner).stop(signal.SIGKILL)
         await until(ws, lambda e: e["event_type"] == "conversation.replica.stopped_speaking")
         ended = time.perf_counter() - killed
-        await ws.send(_respond("still there?"))
+        await ws.send(respond("still there?"))
         await until(ws, lambda e: e["event_type"] == "conversation.replica.started_speaking")
         answered = time.perf_counter() - killed
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a gap or a duplicate"

@@ -193,6 +193,10 @@ class ConversationRuntime:
                 return
         self._end_engine(reason)
         self.observer.closed(self.clock.now())
+        await self._stop_work()
+
+    async def _stop_work(self) -> None:
+        """Cancel the LLM and timer tasks and close speech, playout, voice and perception."""
         tasks = list(self._llm_tasks.values())
         if self._timer_task is not None:
             tasks.append(self._timer_task)
@@ -214,18 +218,7 @@ class ConversationRuntime:
         if self.ended or self._halted:
             return
         self._halted = True
-        tasks = list(self._llm_tasks.values())
-        if self._timer_task is not None:
-            tasks.append(self._timer_task)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.speech.aclose()
-        await self.playout.aclose()
-        if self._voice is not None:
-            await self._voice.aclose()
-        if self._perception is not None:
-            await self._perception.aclose()
+        await self._stop_work()
         self.observer.closed(self.clock.now())
 
     @property
