@@ -22,8 +22,16 @@ from pathlib import Path
 
 import pytest
 from server_process import free_port
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-__all__ = ["PostgresServer", "RedisServer", "postgres_bin", "running_servers"]
+__all__ = [
+    "PostgresServer",
+    "RedisServer",
+    "postgres_bin",
+    "running_servers",
+    "stored_event_count",
+]
 
 _INSTALL = "sudo apt-get install -y postgresql redis-server (or scripts/setup --dev as root)"
 
@@ -217,3 +225,17 @@ def running_servers(root: Path) -> Iterator[tuple[PostgresServer, RedisServer]]:
     finally:
         redis.stop()
         postgres.stop()
+
+
+async def stored_event_count(database: str, conversation_id: str) -> int:
+    """How many of the conversation's events the database (SQLAlchemy URL) has."""
+    engine = create_async_engine(database)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text("SELECT count(*) FROM events WHERE conversation_id = :c"),
+                {"c": conversation_id},
+            )
+            return int(found.scalar_one())
+    finally:
+        await engine.dispose()

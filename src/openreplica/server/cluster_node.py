@@ -41,6 +41,7 @@ from openreplica.cluster import (
 from openreplica.protocol import Sequencer, Shutdown, decode_event, encode
 from openreplica.runtime import Clock
 from openreplica.server.conversation_end import EndReasons, Finisher
+from openreplica.server.event_reads import read_events
 from openreplica.server.fencing import Lease
 from openreplica.server.hub import MOVED, MOVED_REASON, ConversationHub, JoinRefused
 from openreplica.server.relay import RelayLinks
@@ -178,6 +179,14 @@ class ClusterNode:
         if record is None or record.status != "active":
             return None
         return await self.owner_elsewhere(record) or self.node_id
+
+    async def events_of(self, conversation_id: str, after_seq: int = 0) -> list[EventRecord]:
+        """Every event the conversation has broadcast with `seq` > `after_seq`, on any
+        node: hosted here, its writer stores what is pending first; hosted elsewhere,
+        what the host has not stored yet comes from the event stream
+        (server/event_reads.py)."""
+        await self._hub.flush(conversation_id)
+        return await read_events(self._store, self.events, conversation_id, after_seq)
 
     def relay_links(self) -> RelayLinks:
         """What a relayed WebSocket on this node needs (server/relay.py)."""

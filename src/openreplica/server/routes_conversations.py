@@ -172,8 +172,7 @@ async def get_conversation(
     record = await _get(s, conversation_id)
     out = conversation_out(record, s.settings.base_url)
     if verbose:
-        await s.hub.flush(conversation_id)
-        events = await s.store.load_events(conversation_id)
+        events = await s.node.events_of(conversation_id)
         out["events"] = [json.loads(e.data) for e in events]
         out["transcript"] = transcript_of(events)
     return out

@@ -21,7 +21,7 @@ import pytest
 import redis
 import websockets
 from cluster_nodes import KEY, Nodes, node_id, running_nodes
-from db_servers import PostgresServer, RedisServer
+from db_servers import PostgresServer, RedisServer, stored_event_count
 from eventually import eventually
 from server_process import ServerProcess
 from websockets.asyncio.client import ClientConnection
@@ -186,8 +186,11 @@ async def test_events_in_the_stream_survive_the_owner_before_the_database_has_th
         async with websockets.connect(relay.ws_url(cid), additional_headers=KEY) as ws:
             seen = await _into_a_long_reply(ws)
             cluster.by_id(owner).stop(signal.SIGKILL)
+            # the window: clients have them, the database not; a read on any node has
+            # them all the same (the stream's newest over the stored ones)
+            assert await stored_event_count(cluster.database, cid) < len(seen)
             stored = relay.get(f"/v2/conversations/{cid}?verbose=true", headers=KEY)["events"]
-            assert len(stored) < len(seen)  # the window: clients have them, the database not
+            assert stored[: len(seen)] == seen
 
             # the relayed socket stays open: the cut utterance ends, then it goes on
             cut, after = await _cut_then_on(ws, "after the crash")

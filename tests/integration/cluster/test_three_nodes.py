@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 from cluster_nodes import KEY, Nodes, node_id, running_nodes
-from db_servers import PostgresServer, RedisServer
+from db_servers import PostgresServer, RedisServer, stored_event_count
 
 from ..server.test_ws import echo, is_type, recv_until
 
@@ -92,3 +92,27 @@ async def test_a_client_on_one_node_drives_a_conversation_another_node_hosts(
             await ws.recv()
         assert ws.close_code == 4410
     assert last[-1]["seq"] > seqs[-1]
+
+
+async def test_every_node_reads_the_events_the_owner_has_not_stored_yet(
+    tmp_path: Path, redis_server: RedisServer, postgres: PostgresServer
+) -> None:
+    # the owner's writer holds each batch back 8 s: the database lags what was broadcast
+    slow_db = {"OPENREPLICA_TESTING_EVENT_WRITE_DELAY": "8"}
+    with running_nodes(tmp_path, redis_server, postgres, capacity=CAPACITY, env=slow_db) as nodes:
+        conversation = nodes.create(nodes.nodes[0])
+        cid, owner = conversation["conversation_id"], conversation["node_id"]
+        relay = nodes.other_than(owner)
+        async with websockets.connect(relay.ws_url(cid), additional_headers=KEY) as ws:
+            joined = await recv_until(ws, is_type("system.replica_joined"))
+            await ws.send(echo("read me anywhere"))
+            said = await recv_until(ws, is_type("conversation.stopped_speaking"))
+        live = [m for m in joined + said if "seq" in m]
+        for node in nodes.nodes:
+            if node is nodes.by_id(owner):
+                continue  # its read would wait for its own (delayed) writer
+            verbose = node.get(f"/v2/conversations/{cid}?verbose=true", headers=KEY)
+            assert verbose["events"][: len(live)] == live
+            assert any(t["content"] == "read me anywhere" for t in verbose["transcript"])
+        # the window was there: the database had not got them all
+        assert await stored_event_count(nodes.database, cid) < len(live)
