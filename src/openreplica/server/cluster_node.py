@@ -387,13 +387,7 @@ class ClusterNode:
             if count:  # counted here now, uncounted when it ends
                 with contextlib.suppress(Exception):
                     await self.coordinator.claim(self.node_id)
-            try:
-                await self._store_unwritten(conversation_id)
-                await self._stream_unstreamed(conversation_id)
-                taken = room and await self._take_over(conversation_id)
-            except Exception:
-                log.exception("%s: taking it over from %s failed", conversation_id, dead_node)
-                taken = False
+            taken = await self._run_moved(conversation_id, dead_node, fill_stream=True, run=room)
             if taken:
                 log.warning(
                     "%s: node %s died; taken over in %.3f s",
@@ -403,8 +397,7 @@ class ClusterNode:
                 )
                 return
             log.warning("%s: node %s died; ending it", conversation_id, dead_node)
-            await self._finisher.end_unstarted(conversation_id, EndReasons.NODE_FAILED)
-            await self._publish_last(conversation_id)
+            await self._end_moved(conversation_id, EndReasons.NODE_FAILED)
 
     # ------------------------------------------------------------------ drained nodes
 
@@ -425,12 +418,8 @@ class ClusterNode:
             started = self._clock.now()
             with contextlib.suppress(Exception):
                 await self.coordinator.claim(self.node_id)
-            try:
-                await self._store_unwritten(conversation_id)
-                taken = await self._take_over(conversation_id)
-            except Exception:
-                log.exception("%s: taking it over from %s failed", conversation_id, from_node)
-                taken = False
+            # the draining node flushed its stream before offering it: nothing to fill
+            taken = await self._run_moved(conversation_id, from_node, fill_stream=False)
             if taken:
                 log.info(
                     "%s: handed over by draining node %s; running here after %.3f s",
@@ -442,9 +431,29 @@ class ClusterNode:
             log.warning(
                 "%s: handed over by %s but not restored; ending it", conversation_id, from_node
             )
-            await self._finisher.end_unstarted(conversation_id, EndReasons.SERVER_SHUTDOWN)
-            await self._publish_last(conversation_id)
+            await self._end_moved(conversation_id, EndReasons.SERVER_SHUTDOWN)
             return True
+
+    async def _run_moved(
+        self, conversation_id: str, from_node: str, *, fill_stream: bool, run: bool = True
+    ) -> bool:
+        """A conversation just moved here from `from_node` (its `node_id` is this node's):
+        store the events only the stream has (and, if asked, stream those only the
+        database has), then restore and run it here unless `run` is False. False when it
+        is not running here (logged when the restore failed)."""
+        try:
+            await self._store_unwritten(conversation_id)
+            if fill_stream:
+                await self._stream_unstreamed(conversation_id)
+            return run and await self._take_over(conversation_id)
+        except Exception:
+            log.exception("%s: taking it over from %s failed", conversation_id, from_node)
+            return False
+
+    async def _end_moved(self, conversation_id: str, reason: str) -> None:
+        """End a conversation moved here that could not run here, and publish its end."""
+        await self._finisher.end_unstarted(conversation_id, reason)
+        await self._publish_last(conversation_id)
 
     async def end_halted(self, conversation_id: str) -> None:
         """End, as `server_shutdown`, a conversation halted here that no node took
