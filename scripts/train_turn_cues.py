@@ -11,21 +11,32 @@ words. So that the recording does not depend on any decision rule, the recorder 
 the scorer every pause is incomplete (nothing commits before the 1.4 s cap, longer than
 any pause in the set) while keeping the real Smart Turn and language-model values.
 
+(The scorer normally skips the audio model when the recogniser's guess at the first
+silent frame already reads unfinished; the recording runs it at every pause and keeps
+the guess, so the evaluation below can act as the scorer does.)
+
 Examples: the decision at a hesitant utterance's mid-sentence pause is "not over" (0);
 the decision at the end of every utterance (complete ones, and hesitant ones once
 finished) is "over" (1). Pauses inside a sentence that the VAD closed for a moment are
-left out. A logistic model (L2, lambda 1, Newton's method; standardised inputs) is fitted
-on them. Its threshold is chosen on the same tuning half (a 0.01 grid from 0.5): the
-lowest at which the tuning half meets the issue's bar, at most 5 % of its hesitant
-utterances called complete at their pause, counted as the engine acts (a transcript
-ending on a dangling word waits for the cap anyway). The script prints the trade-off
-(hesitant called complete against complete ones called complete) at other thresholds,
-and the rule before the cue model (Smart Turn, lowered by the words below
-`TEXT_END_MIN`) beside it. Deterministic:
-Piper runs without noise, and the fit has no randomness.
+left out. The cue model's inputs (`turn_cues.cue_vector`: the language model after the
+last two words and after the last word, Smart Turn weighed by how natural the voice's
+pitch movement is, the last syllable's relative length, the fade-out) are computed from
+the recording, so a change of features needs no new recording (`--cache`). A logistic
+model (L2, lambda 1, Newton's method; standardised inputs) is fitted on them. Its
+threshold is chosen on the same tuning half (a 0.01 grid from 0.5): the lowest at which
+the tuning half meets the issue's bar, at most 5 % of its hesitant utterances called
+complete at their pause, counted as the scorer and the engine act (a transcript ending
+on a dangling word waits for the cap; so does one whose words read unfinished both at
+the first silent frame and in the final transcript: the model is not asked). The
+script prints a cross-validation on the tuning half alone (4-, 5- and 8-fold over its
+sentences: fit and threshold on the other folds, count on the fold), the trade-off at
+other thresholds, and the rule before the cue model (Smart Turn, lowered by the words
+below `TEXT_END_MIN`) beside it. Deterministic: Piper runs without noise, and the fit
+and the folds have no randomness.
 
 `--evaluate` also prints the same for the held-out half (which is recorded either way, so
-`--cache` holds both; it is never used to fit or choose). The end-to-end figures come from
+`--cache` holds both; it is never used to fit or choose), and the small set's sentences
+(the first six of each list, in both halves) per voice. The end-to-end figures come from
 tests/integration/voice/test_end_of_turn_real.py and bench/voice.py.
 """
 
@@ -36,9 +47,11 @@ import asyncio
 import math
 import pickle
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +59,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from speech_set import RATE, Utterance, speech_set  # noqa: E402
+from speech_set import COMPLETE, HESITANT, RATE, Utterance, speech_set  # noqa: E402
 from voice_harness import Listening, listening  # noqa: E402
 
 from openreplica import protocol as p  # noqa: E402
@@ -60,8 +73,10 @@ from openreplica.plugins.tts_piper import PiperTTS  # noqa: E402
 from openreplica.plugins.turn_cues import FEATURES, cue_vector  # noqa: E402
 from openreplica.plugins.turn_prosody import prosody_features  # noqa: E402
 from openreplica.plugins.turn_smart import SmartTurnModel  # noqa: E402
+from openreplica.plugins.turn_text import SentenceEndLM, default_lm_path, last_word  # noqa: E402
 from openreplica.plugins.vad_silero import SileroVAD  # noqa: E402
-from openreplica.runtime.turn_scoring import TEXT_END_MIN  # noqa: E402
+from openreplica.runtime import turn_scoring  # noqa: E402
+from openreplica.runtime.turn_scoring import TEXT_END_MIN, TurnScorer  # noqa: E402
 
 MODEL = ROOT / ".cache" / "models" / "smart-turn-v3.2-cpu.onnx"
 OUT = ROOT / "src" / "openreplica" / "plugins" / "turn_cues_weights.py"
@@ -101,7 +116,10 @@ class Decision:
     audio: float
     words: str
     sentence_end: float | None
-    inputs: list[float] | None  # None: the prosody could not be measured
+    pcm: bytes  # the turn's audio the models heard
+    #: the recogniser's guess at the turn's words at the first silent frame (the scorer
+    #: skips the audio model when it already reads unfinished)
+    guess: str
 
 
 def spy(h: Listening) -> list[e.EngineInput]:
@@ -117,6 +135,26 @@ def spy(h: Listening) -> list[e.EngineInput]:
     return seen
 
 
+@contextmanager
+def every_pause_scored(guesses: list[tuple[float, str]]) -> Iterator[None]:
+    """The scorer runs the audio model at every pause (the words never decide before it)
+    and applies no cue model: with the recorder's 0.0 every decision is "not over". The
+    recogniser's guesses at the first silent frame are kept in `guesses`."""
+    ending = TurnScorer.speech_ending
+
+    def recording(self: TurnScorer, speech_end: float, guess: str = "") -> None:
+        guesses.append((speech_end, " ".join([*self._turn_texts, guess.strip()]).strip()))
+        ending(self, speech_end, guess)
+
+    with (
+        patch.object(TurnScorer, "speech_ending", recording),
+        patch.object(TurnScorer, "words_bound", lambda self, words: None),
+        patch.object(turn_scoring, "_bound", lambda words, ends: None),
+        patch.dict(TurnScorer.__init__.__kwdefaults__ or {}, {"cues": None}),
+    ):
+        yield
+
+
 async def record(
     utterances: Sequence[Utterance], model: SmartTurnModel, frame: float = 512 / RATE
 ) -> list[Decision]:
@@ -124,37 +162,51 @@ async def record(
     out: list[Decision] = []
     for u in utterances:
         rec = Recorder(model)
-        h = await listening(
-            tts=ScriptedTTS(sample_rate=RATE),
-            llm=ScriptedLLM.replies(*["Sure."] * 20),
-            vad=silero,
-            asr=sphinx,
-            turn=rec,
+        guesses: list[tuple[float, str]] = []
+        with every_pause_scored(guesses):
+            out.extend(await record_one(u, rec, silero, sphinx, guesses, frame))
+    return out
+
+
+async def record_one(
+    u: Utterance,
+    rec: Recorder,
+    silero: SileroVAD,
+    sphinx: PocketSphinxASR,
+    guesses: list[tuple[float, str]],
+    frame: float,
+) -> list[Decision]:
+    out: list[Decision] = []
+    h = await listening(
+        tts=ScriptedTTS(sample_rate=RATE),
+        llm=ScriptedLLM.replies(*["Sure."] * 20),
+        vad=silero,
+        asr=sphinx,
+        turn=rec,
+    )
+    seen = spy(h)
+    await h.push(u.pcm)
+    await h.clock.advance(2.0)
+    await h.runtime.shutdown("end_conversation_endpoint_hit")
+    commits = [x for _, x in h.of(p.Utterance) if x.properties.role == "user"]
+    if len(commits) != 1 or commits[0].properties.turn_decided_by != "silence":
+        raise RuntimeError(f"the recording committed mid-way: {u.text!r} {commits}")
+    # the scorer's turn starts half a second before its first speech
+    turn_start = next(x for x in seen if isinstance(x, e.UserSpeechStarted)).media_time - 0.5
+    scored = [x for x in seen if isinstance(x, e.TurnScored)]
+    for item, (words, ends) in zip(scored, rec.read, strict=True):
+        pcm, audio = min(
+            rec.heard,
+            key=lambda c: abs(turn_start + len(c[0]) / (2 * RATE) - item.speech_end - frame),
         )
-        seen = spy(h)
-        await h.push(u.pcm)
-        await h.clock.advance(2.0)
-        await h.runtime.shutdown("end_conversation_endpoint_hit")
-        commits = [x for _, x in h.of(p.Utterance) if x.properties.role == "user"]
-        if len(commits) != 1 or commits[0].properties.turn_decided_by != "silence":
-            raise RuntimeError(f"the recording committed mid-way: {u.text!r} {commits}")
-        # the scorer's turn starts half a second before its first speech
-        turn_start = next(x for x in seen if isinstance(x, e.UserSpeechStarted)).media_time - 0.5
-        scored = [x for x in seen if isinstance(x, e.TurnScored)]
-        for item, (words, ends) in zip(scored, rec.read, strict=True):
-            pcm, audio = min(
-                rec.heard,
-                key=lambda c: abs(turn_start + len(c[0]) / (2 * RATE) - item.speech_end - frame),
-            )
-            if u.pause is not None and abs(item.speech_end - u.pause[0]) < NEAR:
-                over = False
-            elif abs(item.speech_end - u.end) < NEAR:
-                over = True
-            else:
-                continue  # a short dip inside a sentence
-            prosody = prosody_features(pcm)
-            inputs = None if ends is None or prosody is None else cue_vector(audio, ends, prosody)
-            out.append(Decision(u, over, audio, words, ends, inputs))
+        if u.pause is not None and abs(item.speech_end - u.pause[0]) < NEAR:
+            over = False
+        elif abs(item.speech_end - u.end) < NEAR:
+            over = True
+        else:
+            continue  # a short dip inside a sentence
+        guess = next((g for t, g in guesses if t == item.speech_end), "")
+        out.append(Decision(u, over, audio, words, ends, pcm, guess))
     return out
 
 
@@ -175,20 +227,98 @@ def fit(x: Floats, y: Floats, lam: float) -> Floats:
     return beta
 
 
-def calls(decisions: Sequence[Decision], says_over: Sequence[bool]) -> tuple[int, int, int, int]:
-    """(hesitant called complete at their pause, of how many; complete utterances called
-    complete at their end, of how many), as the engine would act (a dangling last word
-    waits for the cap)."""
-    cut = hesitant = floor = complete = 0
-    for d, over in zip(decisions, says_over, strict=True):
-        commits = over and not ends_mid_sentence(d.words)
+def inputs(d: Decision, lm: SentenceEndLM) -> list[float] | None:
+    """The cue model's inputs at this pause, as the scorer computes them (None: the
+    words or the prosody are missing, and the scorer falls back to the rule before)."""
+    prosody = prosody_features(d.pcm)
+    last = lm.end_probability(last_word(d.words))
+    if d.sentence_end is None or last is None or prosody is None:
+        return None
+    return cue_vector(d.audio, d.sentence_end, last, prosody)
+
+
+def unfinished(words: str, lm: SentenceEndLM) -> bool:
+    """The words alone hold the turn (`turn_scoring.words_bound` is not None)."""
+    ends = lm.end_probability(words) if words.strip() else None
+    return (ends is not None and ends < TEXT_END_MIN) or ends_mid_sentence(words)
+
+
+@dataclass
+class Example:
+    decision: Decision
+    x: list[float] | None
+    #: the model is not asked: the guess and the final both read unfinished
+    held_by_words: bool
+
+
+def examples(decisions: Sequence[Decision], lm: SentenceEndLM) -> list[Example]:
+    return [
+        Example(
+            d,
+            inputs(d, lm),
+            bool(d.guess.strip()) and unfinished(d.guess, lm) and unfinished(d.words, lm),
+        )
+        for d in decisions
+    ]
+
+
+@dataclass
+class Model:
+    mean: Floats
+    scale: Floats
+    beta: Floats  # weights, then the bias (threshold 0.5)
+
+    def says(self, ex: Example, threshold: float) -> bool:
+        """The cue model's verdict (the rule before where the inputs are missing)."""
+        if ex.x is None:
+            return old_rule(ex.decision)
+        z = float(((np.array(ex.x) - self.mean) / self.scale) @ self.beta[:-1])
+        return z + bias_for(self.beta, threshold) >= 0.0
+
+
+def verdicts(model: Model, threshold: float) -> Callable[[Example], bool]:
+    return lambda ex: model.says(ex, threshold)
+
+
+def train(exs: Sequence[Example]) -> Model:
+    usable = [ex for ex in exs if ex.x is not None]
+    x = np.array([ex.x for ex in usable], dtype=np.float64)
+    y = np.array([float(ex.decision.over) for ex in usable])
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    return Model(mean, scale, fit((x - mean) / scale, y, LAMBDA))
+
+
+def commits(ex: Example, over: bool) -> bool:
+    """Does the turn commit at the floor, as the scorer and the engine act?"""
+    return over and not ex.held_by_words and not ends_mid_sentence(ex.decision.words)
+
+
+@dataclass
+class Counts:
+    cut: int = 0  # hesitant utterances committed at their mid-sentence pause
+    hesitant: int = 0
+    floor: int = 0  # complete utterances committed at the floor
+    complete: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"hesitant cut {self.cut}/{self.hesitant}, "
+            f"complete at the floor {self.floor}/{self.complete}"
+        )
+
+
+def count(exs: Sequence[Example], verdict: Callable[[Example], bool]) -> Counts:
+    c = Counts()
+    for ex in exs:
+        d = ex.decision
+        committed = commits(ex, verdict(ex))
         if not d.over:
-            hesitant += 1
-            cut += commits
+            c.hesitant += 1
+            c.cut += committed
         elif d.utterance.pause is None:
-            complete += 1
-            floor += commits
-    return cut, hesitant, floor, complete
+            c.complete += 1
+            c.floor += committed
+    return c
 
 
 def old_rule(d: Decision) -> bool:
@@ -196,6 +326,52 @@ def old_rule(d: Decision) -> bool:
     if d.sentence_end is not None and d.sentence_end < TEXT_END_MIN:
         p = min(p, d.sentence_end)
     return p >= 0.5
+
+
+def choose_threshold(model: Model, exs: Sequence[Example]) -> float | None:
+    """The lowest threshold (0.01 grid from 0.5) at which at most `BAR` of the hesitant
+    utterances in `exs` are cut."""
+    for t in np.arange(0.5, 0.995, 0.01):
+        c = count(exs, verdicts(model, float(t)))
+        if c.cut <= BAR * c.hesitant:
+            return round(float(t), 2)
+    return None
+
+
+def cross_validate(exs: Sequence[Example], folds: int) -> Counts:
+    """Fit and choose the threshold without one fold of the sentences, count on it."""
+    sentences = sorted({ex.decision.utterance.text for ex in exs})
+    total = Counts()
+    for k in range(folds):
+        held = set(sentences[k::folds])
+        rest = [ex for ex in exs if ex.decision.utterance.text not in held]
+        model = train(rest)
+        t = choose_threshold(model, rest) or 0.99
+        c = count(
+            [ex for ex in exs if ex.decision.utterance.text in held],
+            verdicts(model, t),
+        )
+        total = Counts(
+            total.cut + c.cut,
+            total.hesitant + c.hesitant,
+            total.floor + c.floor,
+            total.complete + c.complete,
+        )
+    return total
+
+
+def small_set(exs: Sequence[Example], verdict: Callable[[Example], bool]) -> str:
+    """The sentences of the small set (`speech_set(...)` without `larger`) per voice."""
+    small = set(COMPLETE) | {text for text, _, _ in HESITANT}
+    out = []
+    for voice in ("piper", "espeak"):
+        mine = [
+            ex
+            for ex in exs
+            if ex.decision.utterance.voice == voice and ex.decision.utterance.text in small
+        ]
+        out.append(f"{voice}: {count(mine, verdict)}")
+    return "; ".join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -219,57 +395,38 @@ def main(argv: Sequence[str] | None = None) -> None:
         held = asyncio.run(record([u for u in everything if u.held_out], model))
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps((tuning, held)))
-    usable = [d for d in tuning if d.inputs is not None]
-    x = np.array([d.inputs for d in usable], dtype=np.float64)
-    y = np.array([float(d.over) for d in usable])
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    beta = fit((x - mean) / scale, y, LAMBDA)
-    # The threshold: the lowest at which the tuning half meets the issue's bar (at most
-    # 5 % of its hesitant utterances called complete at their pause).
-    threshold: float | None = None
-    for t in np.arange(0.5, 0.99, 0.01):
-        cut, hesitant, _, _ = calls(tuning, says(tuning, mean, scale, beta, bias_for(beta, t)))
-        if cut <= BAR * hesitant:
-            threshold = round(float(t), 2)
-            break
+    lm_path = default_lm_path()
+    if lm_path is None:
+        raise RuntimeError("pocketsphinx's language model is missing")
+    lm = SentenceEndLM(lm_path)
+    tune = examples(tuning, lm)
+    cue = train(tune)
+    threshold = choose_threshold(cue, tune)
     if threshold is None:
         raise RuntimeError("no threshold meets the bar on the tuning half")
-    bias = bias_for(beta, threshold)
-    print(f"{len(usable)} tuning decisions ({len(tuning) - len(usable)} without prosody)")
-    print(f"weights {dict(zip(FEATURES, np.round(beta[:-1], 3), strict=True))}")
+    usable = sum(ex.x is not None for ex in tune)
+    print(f"{usable} tuning decisions ({len(tune) - usable} without the cues' inputs)")
+    print(f"weights {dict(zip(FEATURES, np.round(cue.beta[:-1], 3), strict=True))}")
     print(f"threshold {threshold} (chosen on the tuning half)")
-    halves = [("tuning", tuning)] + ([("held-out", held)] if args.evaluate else [])
+    for folds in (4, 5, 8):
+        print(f"tuning half, {folds}-fold cross-validation: {cross_validate(tune, folds)}")
+    halves = [("tuning", tune)] + ([("held-out", examples(held, lm))] if args.evaluate else [])
     for name, half in halves:
-        print(f"{name}, rule before: {fmt(calls(half, [old_rule(d) for d in half]))}")
-        print(f"{name}, cue model:   {fmt(calls(half, says(half, mean, scale, beta, bias)))}")
+        print(f"{name}, rule before: {count(half, lambda ex: old_rule(ex.decision))}")
+        print(f"{name}, cue model:   {count(half, verdicts(cue, threshold))}")
         for t in np.arange(0.6, 0.96, 0.05):
-            verdicts = says(half, mean, scale, beta, bias_for(beta, float(t)))
-            print(f"    {name} at threshold {t:.2f}: {fmt(calls(half, verdicts))}")
-    write(args.out, mean, scale, beta[:-1], bias, threshold)
+            at = count(half, verdicts(cue, float(t)))
+            print(f"    {name} at threshold {t:.2f}: {at}")
+    if args.evaluate:
+        both = halves[0][1] + halves[1][1]
+        print(f"small set, cue model: {small_set(both, verdicts(cue, threshold))}")
+    write(args.out, cue.mean, cue.scale, cue.beta[:-1], bias_for(cue.beta, threshold), threshold)
     print(f"wrote {args.out}")
 
 
 def bias_for(beta: Floats, threshold: float) -> float:
     """The bias with the threshold folded in (so 0.5 is the decision point)."""
     return float(beta[-1]) - math.log(threshold / (1.0 - threshold))
-
-
-def says(
-    decisions: Sequence[Decision], mean: Floats, scale: Floats, beta: Floats, bias: float
-) -> list[bool]:
-    """The cue model's verdicts (the rule before where the inputs are missing)."""
-    out = []
-    for d in decisions:
-        if d.inputs is None:
-            out.append(old_rule(d))
-        else:
-            zz = float(((np.array(d.inputs) - mean) / scale) @ beta[:-1]) + bias
-            out.append(zz >= 0.0)
-    return out
-
-
-def fmt(c: tuple[int, int, int, int]) -> str:
-    return f"hesitant called complete {c[0]}/{c[1]}, complete called complete {c[2]}/{c[3]}"
 
 
 def write(

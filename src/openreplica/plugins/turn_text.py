@@ -20,11 +20,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pocketsphinx import NGramModel
 
-__all__ = ["SentenceEndLM", "default_lm_path"]
+__all__ = ["SentenceEndLM", "default_lm_path", "last_word"]
 
 _WORD = re.compile(r"[a-z']+")
 #: pocketsphinx's log base
 _LOG_BASE = 1.0001
+
+
+def last_word(text: str) -> str:
+    """The transcript's last word ("" without one): `end_probability` of it alone is
+    P(a sentence ends | that word), the bigram beside the trigram."""
+    words = _WORD.findall(text.lower())
+    return words[-1] if words else ""
 
 
 def default_lm_path() -> Path | None:

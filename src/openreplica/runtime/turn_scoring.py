@@ -24,9 +24,10 @@ not started (it could not change the decision: ~30 ms of CPU saved); should the 
 transcript then read as finished after all, the model runs on it then, a little later.
 
 With the cue model (`plugins/turn_cues.py`, on by default) the lowering by the words gives
-way to one logistic model over the audio model's probability, the words' and the prosody
-just before the pause (`plugins/turn_prosody.py`, computed in the same worker thread,
-~0.5-1.5 ms) whenever the audio model ran; the rule above stays for when the words or the
+way to one logistic model over the audio model's probability, the words' (after the last
+two words and after the last one) and the prosody just before the pause
+(`plugins/turn_prosody.py`, computed in the same worker thread, ~1-2 ms) whenever the
+audio model ran; the rule above stays for when the words or the
 prosody are missing. A turn whose words said "not finished" before the model was asked
 stays unfinished either way.
 """
@@ -45,6 +46,7 @@ from openreplica.plugins.base import EndOfTurnModel
 from openreplica.plugins.turn_cues import TurnCues
 from openreplica.plugins.turn_cues_weights import TURN_CUES
 from openreplica.plugins.turn_prosody import ProsodyFeatures, prosody_features
+from openreplica.plugins.turn_text import last_word
 
 __all__ = ["TurnScorer"]
 
@@ -193,7 +195,10 @@ class TurnScorer:
             return
         probability, prosody = await decision
         if probability is not None:
-            cued = self._cues.probability(probability, ends, prosody) if self._cues else None
+            cued = None
+            if self._cues is not None:
+                last = self._model.sentence_end_probability(last_word(words))
+                cued = self._cues.probability(probability, ends, last, prosody)
             if cued is not None:
                 probability = cued
             elif bound is not None:

@@ -201,9 +201,10 @@ def buzz(seconds: float, f0: float = 120.0) -> bytes:
 
 
 async def test_with_the_cue_model_audio_words_and_prosody_decide_together() -> None:
-    # a cue model that listens to the words only: P = sigmoid(log P(end of sentence))
-    words_only = TurnCues(CueWeights((0.0,) * 6, (1.0,) * 6, (0.0, 1.0, 0.0, 0.0, 0.0, 0.0), 0.0))
-    model = Scripted(0.95, ends={"i would like a coffee": 0.3})
+    # a cue model that listens to the words only: P = sigmoid(log P(end | last two words)
+    # + log P(end | last word))
+    words_only = TurnCues(CueWeights((0.0,) * 5, (1.0,) * 5, (1.0, 1.0, 0.0, 0.0, 0.0), 0.0))
+    model = Scripted(0.95, ends={"i would like a coffee": 0.3, "coffee": 0.2})
     fed: list[e.EngineInput] = []
     scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0, cues=words_only)
     speech = buzz(1.5)
@@ -216,11 +217,13 @@ async def test_with_the_cue_model_audio_words_and_prosody_decide_together() -> N
     await scorer.drain()
     ((scored,),) = [[x for x in fed if isinstance(x, e.TurnScored)]]
     assert scored.speech_end == (len(frames) - 1) * FRAME
-    assert scored.probability == pytest.approx(0.3 / 1.3)
+    assert scored.probability == pytest.approx(0.06 / 1.06)
+    assert model.texts[-1] == "coffee"  # the last word alone
 
 
 async def test_the_packaged_cue_model_is_on_by_default() -> None:
-    model, fed = Scripted(0.95, ends={"thank you very much": 0.4}), list[e.EngineInput]()
+    model = Scripted(0.95, ends={"thank you very much": 0.4, "much": 0.25})
+    fed = list[e.EngineInput]()
     scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0)
     speech = buzz(1.5)
     for k, i in enumerate(range(0, len(speech), 2 * SAMPLES)):
@@ -232,7 +235,7 @@ async def test_the_packaged_cue_model_is_on_by_default() -> None:
     ((scored,),) = [[x for x in fed if isinstance(x, e.TurnScored)]]
     prosody = prosody_features(b"".join(model.seen))
     assert prosody is not None
-    assert scored.probability == pytest.approx(TURN_CUES.probability(0.95, 0.4, prosody))
+    assert scored.probability == pytest.approx(TURN_CUES.probability(0.95, 0.4, 0.25, prosody))
 
 
 async def test_the_model_is_not_run_when_the_guess_already_says_the_turn_goes_on() -> None:
