@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    and_,
+    bindparam,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -159,6 +172,15 @@ _JOB_FIELDS = (
 #: node frozen half-way) before PostgreSQL ends it: it holds share locks that a node
 #: taking its conversations over waits for
 WRITE_IDLE_BOUND_MS = 2000
+
+
+_HOSTED_PG = text(
+    "SELECT conversation_id,"
+    " set_config('idle_in_transaction_session_timeout', :bound, true)"
+    " FROM conversations"
+    " WHERE conversation_id = ANY(:ids) AND (node_id = :owner OR node_id IS NULL)"
+    " ORDER BY conversation_id FOR SHARE"
+).bindparams(bindparam("ids", type_=ARRAY(String)))
 
 
 def _job(row: ReplicaJobRow) -> ReplicaJobRecord:
@@ -488,19 +510,21 @@ class Store:
         transaction ends (a move waits for it)."""
         wanted = sorted(conversations)
         if connection.dialect.name == "postgresql":
-            # a node frozen in the middle of this transaction holds the locks: bounded
-            await connection.execute(
-                text(f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_IDLE_BOUND_MS}")
+            # one prepared statement whatever the number of conversations; a node frozen
+            # half-way through this transaction would hold the locks: bounded, set with
+            # each row locked (none locked: nothing to bound)
+            hosted = await connection.execute(
+                _HOSTED_PG, {"ids": wanted, "owner": owner, "bound": str(WRITE_IDLE_BOUND_MS)}
             )
-        hosted = await connection.execute(
-            select(ConversationRow.conversation_id)
-            .where(
-                ConversationRow.conversation_id.in_(wanted),
-                or_(ConversationRow.node_id == owner, ConversationRow.node_id.is_(None)),
+        else:
+            hosted = await connection.execute(
+                select(ConversationRow.conversation_id)
+                .where(
+                    ConversationRow.conversation_id.in_(wanted),
+                    or_(ConversationRow.node_id == owner, ConversationRow.node_id.is_(None)),
+                )
+                .with_for_update(read=True)  # nothing on SQLite: one writer at a time
             )
-            .order_by(ConversationRow.conversation_id)
-            .with_for_update(read=True)
-        )
         return set(wanted) - set(hosted.scalars())
 
     async def load_events(self, conversation_id: str, after_seq: int = 0) -> list[EventRecord]:
