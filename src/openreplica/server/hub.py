@@ -53,12 +53,23 @@ from openreplica.transports import ChannelLimits, History, TokenBucket
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MOVED", "MOVED_REASON", "ConversationHub", "EndReasons", "JoinRefused", "Participant"]
+__all__ = [
+    "MOVED",
+    "MOVED_FLUSH",
+    "MOVED_REASON",
+    "ConversationHub",
+    "EndReasons",
+    "JoinRefused",
+    "Participant",
+]
 
 #: the close code of a participant whose conversation moved to another cluster node
 #: (WebSocket 1012 "service restart": reconnect, with `last_seq`, through any node)
 MOVED = 1012
 MOVED_REASON = "conversation moved to another node: reconnect with last_seq"
+#: seconds the refusals queued for a participant whose conversation moved
+#: (`conversation_moving`) may take to go out before it is closed
+MOVED_FLUSH = 1.0
 
 
 class JoinRefused(Exception):

@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
-from openreplica.server.hub import MOVED, MOVED_REASON, ConversationHub, JoinRefused
+from openreplica.server.hub import MOVED, MOVED_FLUSH, MOVED_REASON, ConversationHub, JoinRefused
 from openreplica.server.relay import relay_socket
 from openreplica.server.ws_frames import client_frames
 from openreplica.transports import ConversationChannel
@@ -40,9 +40,6 @@ router = APIRouter()
 
 ENDED = 4410
 TOO_SLOW = 1013
-#: seconds the refusals queued for a client whose conversation moved may take to go out
-#: before its socket is closed with 1012
-MOVED_FLUSH = 1.0
 
 
 def _last_seq(raw: str | None) -> int | None:
