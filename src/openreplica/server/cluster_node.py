@@ -486,7 +486,9 @@ class ClusterNode:
         stamped = [sequencer.stamp(event, now) for event in restored.closing]
         records = [_record(conversation_id, e.seq or 0, encode(e)) for e in stamped]
         if records:
-            await self._store.add_events(records)
+            if await self._store.add_events(records, owner=self.node_id):
+                log.warning("%s: moved to another node meanwhile: not ended", conversation_id)
+                return  # a target's late compare-and-set: it runs there now
             if self.events is not None:
                 with contextlib.suppress(Exception):
                     await self.events.append(conversation_id, [(r.seq, r.data) for r in records])
