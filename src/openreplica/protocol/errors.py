@@ -36,6 +36,10 @@ class ErrorCode(StrEnum):
     #: a server bug met while handling one message; the message is dropped, the
     #: connection and the conversation go on
     INTERNAL_ERROR = "internal_error"
+    #: the conversation is moving to another cluster node (this one drains or fenced
+    #: itself off): the message was not handled; the connection is about to close with
+    #: 1012: reconnect with `last_seq` and send it again
+    CONVERSATION_MOVING = "conversation_moving"
 
 
 class ProtocolError(Exception):

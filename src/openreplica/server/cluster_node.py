@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from openreplica.cluster import (
     Coordinator,
@@ -401,12 +401,21 @@ class ClusterNode:
 
     # ------------------------------------------------------------------ drained nodes
 
-    async def accept_handover(self, conversation_id: str, from_node: str) -> bool:
+    def handled_of(self, conversation_id: str) -> dict[str, int]:
+        """How far this node got on each relayed connection of the conversation (given
+        to the node it is handed to: `accept_handover`)."""
+        return self._handled.of_conversation(conversation_id)
+
+    async def accept_handover(
+        self, conversation_id: str, from_node: str, handled: Mapping[str, int] | None = None
+    ) -> bool:
         """A draining node offers one of its conversations (server/drain.py): move it
         here (compare-and-set on `node_id`) and run it from its saved state, as after a
         takeover. False (nothing done) when this node drains too, has no room, or the
         conversation is no longer `from_node`'s; True once it is this node's (running,
-        or ended as `server_shutdown` when it could not be restored)."""
+        or ended as `server_shutdown` when it could not be restored). `handled`: how far
+        the draining node got on each relayed connection (relay_resend.py): what its
+        relays send again up to there is skipped here, the rest handled here."""
         if self._draining or not self.clustered or self._hub.fenced:
             return False
         me = next((n for n in await self.coordinator.nodes() if n.node_id == self.node_id), None)
@@ -416,6 +425,8 @@ class ClusterNode:
             if not await self._store.move_conversation(conversation_id, from_node, self.node_id):
                 return False
             started = self._clock.now()
+            if handled:  # before a relay can open a pipe here (the stream's owner mark)
+                self._handled.seed(conversation_id, handled)
             with contextlib.suppress(Exception):
                 await self.coordinator.claim(self.node_id)
             # the draining node flushed its stream before offering it: nothing to fill
@@ -475,7 +486,9 @@ class ClusterNode:
         stamped = [sequencer.stamp(event, now) for event in restored.closing]
         records = [_record(conversation_id, e.seq or 0, encode(e)) for e in stamped]
         if records:
-            await self._store.add_events(records)
+            if await self._store.add_events(records, owner=self.node_id):
+                log.warning("%s: moved to another node meanwhile: not ended", conversation_id)
+                return  # a target's late compare-and-set: it runs there now
             if self.events is not None:
                 with contextlib.suppress(Exception):
                     await self.events.append(conversation_id, [(r.seq, r.data) for r in records])
@@ -581,7 +594,12 @@ class ClusterNode:
                 await channel.open(request.last_seq)
                 await p.join()  # the replica joins (the first time)
                 try:
-                    inbound = Inbound(self._handled, pipe.send, self._sleep)
+                    inbound = Inbound(
+                        self._handled,
+                        pipe.send,
+                        self._sleep,
+                        conversation=request.conversation_id,
+                    )
                     code, reason = await _pump(pipe, channel, p.moved, inbound)
                 finally:
                     await channel.close()
@@ -637,6 +655,10 @@ async def _pump(
             message = await pipe.receive()
             if isinstance(message, PipeClosed):
                 return
+            if channel.runtime.halted:
+                # it moves to another node (drain, fencing): not handled nor acknowledged
+                # here, so the relay sends it again to the new owner (relay_resend.py)
+                continue
             if inbound.accept(message):
                 channel.receive(message)  # handled by the time it returns
                 inbound.done()

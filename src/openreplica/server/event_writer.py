@@ -16,9 +16,16 @@ write). In a cluster the conversation's event stream in Redis already holds them
 node taking over stores them (docs/scaling.md, failure model); one process on its own
 loses them with the process, as it loses the live conversation.
 
-A batch the database refuses as a whole (one conversation's row clashing on its unique
-key: a node cut off while another took the conversation over) is written again one
-conversation at a time, so the others' events are not lost with it.
+In a cluster, a batch stores only the events of conversations this node still hosts:
+their `node_id` is checked in the same transaction as the insert, under a share lock on
+their rows (`Store.add_events`). A node that fenced itself off (server/fencing.py) and
+whose last batch reaches PostgreSQL late therefore stores it only if no node has taken
+the conversation over yet — and the node taking it over (its compare-and-set on
+`node_id` waits for that transaction) then reads what it stored and goes on after it;
+once the conversation moved, the late batch is dropped (logged): never a `seq` both
+nodes store, never one the new owner wrote differently. A batch the database refuses
+as a whole (a row clashing on its unique key) is written again one conversation at a
+time, so the others' events are not lost with it.
 """
 
 from __future__ import annotations
@@ -43,10 +50,19 @@ ATTEMPTS = 3
 class EventBatcher:
     """The node's event writes: one transaction per batch for every conversation."""
 
-    def __init__(self, store: Store, interval: float = BATCH_INTERVAL, delay: float = 0.0):
+    def __init__(
+        self,
+        store: Store,
+        interval: float = BATCH_INTERVAL,
+        delay: float = 0.0,
+        owner: str | None = None,
+    ):
         """`delay` (testing only) holds each batch back that many seconds, to test what
-        a crash between the event stream and the database loses (nothing)."""
+        a crash between the event stream and the database loses (nothing). `owner`: the
+        cluster node this is; only the events of conversations it still hosts are stored
+        (`Store.add_events`)."""
         self._store = store
+        self._owner = owner
         self._interval = interval
         self._delay = delay
         self._pending: list[EventRecord] = []
@@ -107,7 +123,7 @@ class EventBatcher:
 
     async def _write(self, batch: list[EventRecord]) -> None:
         try:
-            await self._store.add_events(batch)
+            self._refused(await self._store.add_events(batch, self._owner))
             return
         except Exception as exc:
             if len({e.conversation_id for e in batch}) == 1:
@@ -127,7 +143,7 @@ class EventBatcher:
             if attempt:
                 await asyncio.sleep(0)
             try:
-                await self._store.add_events(part)
+                self._refused(await self._store.add_events(part, self._owner))
                 return
             except Exception:
                 if attempt == ATTEMPTS - 1:
@@ -138,6 +154,15 @@ class EventBatcher:
                         part[0].seq,
                         part[-1].seq,
                     )
+
+    @staticmethod
+    def _refused(conversations: set[str]) -> None:
+        for conversation_id in sorted(conversations):
+            log.warning(
+                "%s: events not stored: another node hosts it now (this one was fenced "
+                "off, or the conversation moved, before they were written)",
+                conversation_id,
+            )
 
 
 class EventWriter:

@@ -1,6 +1,6 @@
 """The wiring of a draining cluster node's handovers (server/drain.py) to its node, hub
 and the other nodes: the offer is `POST /cluster/v1/conversations/{id}/adopt`
-`{"from_node": …}` on the target's node URL (API-key auth), answered 200
+`{"from_node": …, "handled": …}` on the target's node URL (API-key auth), answered 200
 `{"adopted": true}` once the target moved the conversation to itself, 409
 `{"adopted": false}` when it refused (server/routes_cluster.py)."""
 
@@ -34,7 +34,9 @@ def drain_links(
     async def offer(target: NodeStatus, conversation_id: str) -> bool:
         url = target.url.rstrip("/") + ADOPT_PATH.format(conversation_id=conversation_id)
         async with httpx.AsyncClient(timeout=OFFER_TIMEOUT, trust_env=False) as http:
-            answer = await http.post(url, json={"from_node": node.node_id}, headers=headers)
+            # halted: how far it got on each relayed connection is final (relay_resend.py)
+            body = {"from_node": node.node_id, "handled": node.handled_of(conversation_id)}
+            answer = await http.post(url, json=body, headers=headers)
         if answer.status_code == 409:
             return False
         answer.raise_for_status()

@@ -53,12 +53,23 @@ from openreplica.transports import ChannelLimits, History, TokenBucket
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MOVED", "MOVED_REASON", "ConversationHub", "EndReasons", "JoinRefused", "Participant"]
+__all__ = [
+    "MOVED",
+    "MOVED_FLUSH",
+    "MOVED_REASON",
+    "ConversationHub",
+    "EndReasons",
+    "JoinRefused",
+    "Participant",
+]
 
 #: the close code of a participant whose conversation moved to another cluster node
 #: (WebSocket 1012 "service restart": reconnect, with `last_seq`, through any node)
 MOVED = 1012
 MOVED_REASON = "conversation moved to another node: reconnect with last_seq"
+#: seconds the refusals queued for a participant whose conversation moved
+#: (`conversation_moving`) may take to go out before it is closed
+MOVED_FLUSH = 1.0
 
 
 class JoinRefused(Exception):
@@ -130,7 +141,11 @@ class ConversationHub:
         stream and its LLM state is saved at turn boundaries (server/takeover.py)."""
         self._store = store
         #: every live conversation's events, one database transaction per batch
-        self._event_batches = EventBatcher(store, delay=settings.testing_event_write_delay)
+        self._event_batches = EventBatcher(
+            store,
+            delay=settings.testing_event_write_delay,
+            owner=settings.this_node_id if settings.clustered else None,
+        )
         self._events = events
         #: the metrics/traces observer of a conversation (server/metrics.py, tracing.py)
         self._observe = observe
@@ -510,7 +525,7 @@ class ConversationHub:
         writer = EventWriter(self._event_batches, cid)
         runtime.subscribe(writer.on_event)
         if self._events is not None:
-            saver = StateSaver(self._store, runtime, self._clock.now)
+            saver = StateSaver(self._store, runtime, self._clock.now, self._settings.this_node_id)
             runtime.subscribe(saver.on_event)
         if record.callback_url:
             runtime.subscribe(self._finisher.webhook_listener(record))

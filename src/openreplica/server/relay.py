@@ -257,8 +257,13 @@ class _Relay:
             log.info("%s: relaying to %s (%s failed)", self._cid, owner, self._owner)
             pipe = await self._open(owner, None)
             async with self._up:  # before anything newer: what no owner acknowledged
-                for frame in [self._unacked.header(), *self._unacked.pending()]:
+                pending = self._unacked.pending()
+                for frame in [self._unacked.header(), *pending]:
                     await pipe.send(frame)
+                if pending:
+                    log.warning(
+                        "%s: sent %s again %d unacknowledged", self._cid, owner, len(pending)
+                    )
                 old, self._pipe = self._pipe, pipe
             self._owner = owner
             if self._replies is not None:

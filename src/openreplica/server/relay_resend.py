@@ -23,7 +23,14 @@ What a client's interactions get:
   in that window);
 - sent again to the same owner process (the relay moved twice, e.g. its liveness check
   and the stream's owner mark both moved it): the owner remembers, per connection, the
-  highest number it handled (`Handled`, bounded), and skips what it saw: once.
+  highest number it handled (`Handled`, bounded), and skips what it saw: once;
+- sent while the owner hands the conversation over (it drains: server/drain.py): from
+  the halt on, the owner hands nothing more to the channel and acknowledges nothing more
+  (server/cluster_node.py), and it gives the new owner, with the conversation, how far it
+  got on each of the conversation's relayed connections (`Handled.of_conversation`,
+  `Handled.seed`): the relay sends again what was not acknowledged, and the new owner
+  skips what the old one handled (an acknowledgement still on its way) and handles the
+  rest: once.
 The relay keeps at most `KEPT` unacknowledged messages and `KEPT_BYTES` of them (older
 ones are dropped, logged).
 Frames starting with NUL are this protocol's: JSON never does.
@@ -35,7 +42,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -101,20 +108,39 @@ class Unacked:
 
 class Handled:
     """Owner side, one per node: the highest message number handled per relayed
-    connection (the newest `REMEMBERED` connections)."""
+    connection (the newest `REMEMBERED` connections), and the conversation of each."""
 
     def __init__(self, remembered: int = REMEMBERED) -> None:
         self._highest: OrderedDict[str, int] = OrderedDict()
+        self._conversation: dict[str, str] = {}
         self._remembered = remembered
 
     def get(self, connection: str) -> int:
         return self._highest.get(connection, 0)
 
-    def set(self, connection: str, number: int) -> None:
+    def set(self, connection: str, number: int, conversation: str | None = None) -> None:
         self._highest[connection] = max(number, self._highest.get(connection, 0))
         self._highest.move_to_end(connection)
+        if conversation is not None:
+            self._conversation[connection] = conversation
         while len(self._highest) > self._remembered:
-            self._highest.popitem(last=False)
+            forgotten, _ = self._highest.popitem(last=False)
+            self._conversation.pop(forgotten, None)
+
+    def of_conversation(self, conversation: str) -> dict[str, int]:
+        """How far this node got on each relayed connection of `conversation` (handed to
+        the node the conversation moves to: `seed`)."""
+        return {
+            connection: self._highest[connection]
+            for connection, of in self._conversation.items()
+            if of == conversation and connection in self._highest
+        }
+
+    def seed(self, conversation: str, highest: Mapping[str, int]) -> None:
+        """The conversation moved here from a node that had handled this much of its
+        relayed connections: what is sent again up to there is skipped here."""
+        for connection, number in highest.items():
+            self.set(connection, number, conversation)
 
 
 class Inbound:
@@ -128,8 +154,10 @@ class Inbound:
         send: Callable[[bytes], Awaitable[None]],
         sleep: Callable[[float], Awaitable[None]],
         delay: float = ACK_DELAY,
+        conversation: str | None = None,
     ) -> None:
         self._handled = handled
+        self._conversation = conversation
         self._send = send
         self._sleep = sleep
         self._delay = delay
@@ -159,7 +187,7 @@ class Inbound:
     def done(self) -> None:
         """The message `accept` let through was handled."""
         if self._connection is not None:
-            self._handled.set(self._connection, self._number)
+            self._handled.set(self._connection, self._number, self._conversation)
             self._ack()
 
     def _ack(self) -> None:

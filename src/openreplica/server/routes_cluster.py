@@ -7,8 +7,10 @@
   another node, `{"sdp", "type", "last_seq", "credential"}` (the client's own credential,
   checked again here): answered here as on the public offer route
   (server/offer_forwarding.py).
-- `POST /cluster/v1/conversations/{id}/adopt` `{"from_node"}`: a draining node hands the
-  conversation over (server/drain.py): 200 `{"adopted": true}` once this node moved it
+- `POST /cluster/v1/conversations/{id}/adopt` `{"from_node", "handled"}`: a draining node
+  hands the conversation over (server/drain.py; `handled`: how far it got on each of
+  the conversation's relayed connections, server/relay_resend.py): 200
+  `{"adopted": true}` once this node moved it
   to itself and runs it, 409 `{"adopted": false}` when it will not (full, draining too,
   or it is not `from_node`'s any more).
 `POST /v2/conversations/{id}/end` is forwarded as it is.
@@ -73,9 +75,16 @@ async def forwarded_offer(conversation_id: str, request: Request) -> Response:
 async def adopt_handed_over(
     conversation_id: str, request: Request, s: Annotated[Services, Depends(services)]
 ) -> Response:
-    body = parse_json(await read_body(request, 4096), '{"from_node": "..."}')
+    body = parse_json(await read_body(request, 1 << 20), '{"from_node": "..."}')
     from_node = body.get("from_node") if isinstance(body, dict) else None
     if not isinstance(from_node, str) or not from_node:
         return JSONResponse({"error": "`from_node` (string) is required"}, status_code=400)
-    adopted = await s.node.accept_handover(conversation_id, from_node)
+    handled = body.get("handled", {})
+    if not isinstance(handled, dict) or not all(
+        isinstance(k, str) and type(v) is int for k, v in handled.items()
+    ):
+        return JSONResponse(
+            {"error": "`handled` must map relayed connections to numbers"}, status_code=400
+        )
+    adopted = await s.node.accept_handover(conversation_id, from_node, handled)
     return JSONResponse({"adopted": adopted}, status_code=200 if adopted else 409)

@@ -13,9 +13,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    and_,
+    bindparam,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from openreplica.server.schema import upgrade
 from openreplica.server.tables import (
@@ -148,6 +166,21 @@ _JOB_FIELDS = (
     "node_id",
     "kind",
 )
+
+
+#: milliseconds a transaction that stores a cluster node's events may stay idle (its
+#: node frozen half-way) before PostgreSQL ends it: it holds share locks that a node
+#: taking its conversations over waits for
+WRITE_IDLE_BOUND_MS = 2000
+
+
+_HOSTED_PG = text(
+    "SELECT conversation_id,"
+    " set_config('idle_in_transaction_session_timeout', :bound, true)"
+    " FROM conversations"
+    " WHERE conversation_id = ANY(:ids) AND (node_id = :owner OR node_id IS NULL)"
+    " ORDER BY conversation_id FOR SHARE"
+).bindparams(bindparam("ids", type_=ARRAY(String)))
 
 
 def _job(row: ReplicaJobRow) -> ReplicaJobRecord:
@@ -435,9 +468,17 @@ class Store:
 
     # ------------------------------------------------------------------ events
 
-    async def add_events(self, events: Sequence[EventRecord]) -> None:
+    async def add_events(self, events: Sequence[EventRecord], owner: str | None = None) -> set[str]:
+        """Store `events` in one transaction. `owner` (a cluster node's writer): only the
+        events of conversations that node hosts (`node_id`) are stored, checked in the
+        same transaction under a share lock on their rows, so that a node that lost a
+        conversation (fenced off, late) can never store a `seq` after another node moved
+        it to itself (`move_conversation` waits for this transaction, and the new owner
+        then reads what it stored). Returns the conversations whose events were not
+        stored for that reason."""
         if not events:
-            return
+            return set()
+        refused: set[str] = set()
         rows = [
             {
                 "conversation_id": e.conversation_id,
@@ -451,7 +492,40 @@ class Store:
         # a connection, not an ORM session: the node's writer commits a batch every
         # 50 ms, and the session's machinery was a third of each one's CPU
         async with self._engine.begin() as connection:
-            await connection.execute(insert(EventRow), rows)
+            if owner is not None:
+                refused = await self._not_hosted(
+                    connection, {e.conversation_id for e in events}, owner
+                )
+                rows = [r for r in rows if r["conversation_id"] not in refused]
+            if rows:
+                await connection.execute(insert(EventRow), rows)
+        return refused
+
+    @staticmethod
+    async def _not_hosted(
+        connection: AsyncConnection, conversations: set[str], owner: str
+    ) -> set[str]:
+        """Of `conversations`, those not hosted by `owner` (a conversation without a
+        node is nobody else's either); the others' rows are share-locked until the
+        transaction ends (a move waits for it)."""
+        wanted = sorted(conversations)
+        if connection.dialect.name == "postgresql":
+            # one prepared statement whatever the number of conversations; a node frozen
+            # half-way through this transaction would hold the locks: bounded, set with
+            # each row locked (none locked: nothing to bound)
+            hosted = await connection.execute(
+                _HOSTED_PG, {"ids": wanted, "owner": owner, "bound": str(WRITE_IDLE_BOUND_MS)}
+            )
+        else:
+            hosted = await connection.execute(
+                select(ConversationRow.conversation_id)
+                .where(
+                    ConversationRow.conversation_id.in_(wanted),
+                    or_(ConversationRow.node_id == owner, ConversationRow.node_id.is_(None)),
+                )
+                .with_for_update(read=True)  # nothing on SQLite: one writer at a time
+            )
+        return set(wanted) - set(hosted.scalars())
 
     async def load_events(self, conversation_id: str, after_seq: int = 0) -> list[EventRecord]:
         async with self._sessions() as session:
@@ -480,9 +554,15 @@ class Store:
 
     # ------------------------------------------------------------------ live state
 
-    async def save_state(self, state: ConversationState) -> None:
-        """Keep `state` unless a newer one (a higher `last_seq`) is stored already."""
+    async def save_state(self, state: ConversationState, owner: str | None = None) -> bool:
+        """Keep `state` unless a newer one (a higher `last_seq`) is stored already, or
+        (`owner`: a cluster node's saver) the conversation is no longer hosted by that
+        node (checked as `add_events` does). False when it was not hosted."""
         async with self._sessions.begin() as session:
+            if owner is not None:
+                connection = await session.connection()
+                if await self._not_hosted(connection, {state.conversation_id}, owner):
+                    return False
             row = await session.get(ConversationStateRow, state.conversation_id)
             if row is None:
                 session.add(
@@ -499,6 +579,7 @@ class Store:
                 row.last_seq, row.turn_idx = state.last_seq, state.turn_idx
                 row.context, row.history = state.context, state.history
                 row.updated_at = state.updated_at
+        return True
 
     async def load_state(self, conversation_id: str) -> ConversationState | None:
         async with self._sessions() as session:

@@ -209,8 +209,18 @@ class StateSaver:
     writing it wait until the event's deliveries have run (the newest state wins; one
     write at a time)."""
 
-    def __init__(self, store: Store, runtime: ConversationRuntime, now: Callable[[], float]):
+    def __init__(
+        self,
+        store: Store,
+        runtime: ConversationRuntime,
+        now: Callable[[], float],
+        owner: str | None = None,
+    ):
+        """`owner`: the cluster node this is; the state is saved only while it hosts the
+        conversation (`Store.save_state`: a node fenced off late never overwrites the
+        state of the node that took it over)."""
         self._store = store
+        self._owner = owner
         self._runtime = runtime
         self._now = now
         self._latest: _Snapshot | None = None
@@ -254,6 +264,6 @@ class StateSaver:
                 snapshot.updated_at,
             )
             try:
-                await self._store.save_state(state)
+                await self._store.save_state(state, self._owner)
             except Exception as exc:  # the next boundary saves again
                 log.warning("%s: saving the live state failed (%s)", state.conversation_id, exc)

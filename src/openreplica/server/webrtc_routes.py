@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from openreplica.plugins.avatar import AvatarCatalog, UnknownReplica
 from openreplica.plugins.base import Avatar
 from openreplica.runtime import ConversationRuntime
+from openreplica.server.hub import MOVED_FLUSH
 from openreplica.server.offer_forwarding import forward_offer
 from openreplica.server.request_body import parse_json, read_body
 from openreplica.server.schemas import ConversationCreate
@@ -189,6 +190,10 @@ async def _closed_or_moved(peer: WebRTCPeer, moved: asyncio.Event | None) -> str
         await asyncio.gather(closed, moving, return_exceptions=True)
     if closed.done() and not closed.cancelled():
         return closed.result()
+    if peer.channel is not None:  # its refusals (`conversation_moving`) first
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(MOVED_FLUSH):
+                await peer.channel.sent()
     return "the conversation moved to another node"
 
 

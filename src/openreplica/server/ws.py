@@ -10,7 +10,10 @@ sent and the socket is closed with 4410. A peer too slow to keep up is closed wi
 and may reconnect with `?last_seq=`. When the conversation moves to another cluster node
 (this one drains, or fenced itself off: server/fencing.py), the socket is closed with
 1012 and the client reconnects with `?last_seq=` through any node (docs/scaling.md); a
-fenced node closes the sockets it relays to other nodes with 1012 too.
+fenced node closes the sockets it relays to other nodes with 1012 too. What the client
+sent from the moment the conversation stopped here until that close is refused, each
+message with a `system.error` `conversation_moving` sent before the close, or never read
+(it reached the server after the close began): never handled, never silently dropped.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
-from openreplica.server.hub import MOVED, MOVED_REASON, ConversationHub, JoinRefused
+from openreplica.server.hub import MOVED, MOVED_FLUSH, MOVED_REASON, ConversationHub, JoinRefused
 from openreplica.server.relay import relay_socket
 from openreplica.server.ws_frames import client_frames
 from openreplica.transports import ConversationChannel
@@ -149,6 +152,11 @@ async def _serve(websocket: WebSocket, channel: ConversationChannel, moved: asyn
         await asyncio.gather(reader, finished, moving, return_exceptions=True)
     if moved.is_set() and not channel.finished.is_set():
         if websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                # the refusals (`conversation_moving`) of what was read after the halt
+                # reach the client before the close; what it sent later is never read
+                async with asyncio.timeout(MOVED_FLUSH):
+                    await channel.sent()
             with contextlib.suppress(Exception):
                 await websocket.close(MOVED, MOVED_REASON)
         return

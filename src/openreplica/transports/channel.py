@@ -4,9 +4,10 @@ The WebSocket endpoint and the WebRTC `app-message` channel both wrap this:
 - incoming: rate limits (this connection's, then the conversation's, shared by all its
   connections), size limit, decode + validate, `system.resume`, then the interaction
   goes to the runtime; every refusal is one `system.error` to this sender only, and
-  nothing else changes (SPEC §2.3). A bug met while handling one message is answered
-  with `internal_error` and logged once per connection: it never closes the connection
-  nor loses the replies already queued;
+  nothing else changes (SPEC §2.3). Once the runtime is halted (the conversation moves
+  to another cluster node) every message is refused with `conversation_moving`. A bug
+  met while handling one message is answered with `internal_error` and logged once per
+  connection: it never closes the connection nor loses the replies already queued;
 - outgoing: every broadcast event in `seq` order; a resume or `last_seq` replays what was
   missed first and then goes on live, with no gap and no duplicate (SPEC §3 rule 7).
   Resumes run one at a time. A `last_seq` beyond the newest event gets
@@ -90,6 +91,9 @@ class ConversationChannel:
         #: set when the conversation has shut down and its last event was sent
         self.finished = asyncio.Event()
         self.overflowed = False
+        #: the sender is waiting with nothing queued (`sent`)
+        self._idle = asyncio.Event()
+        self._sending = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -103,6 +107,15 @@ class ConversationChannel:
             await self._resume(last_seq)
         elif self.runtime.ended:
             self._queue.put_nowait(None)
+
+    async def sent(self) -> None:
+        """Return once everything queued so far has gone to the peer (or the sender
+        stopped: a peer gone, the last event sent)."""
+        while not self._queue.empty() or self._sending:
+            if self._sender is None or self._sender.done():
+                return
+            self._idle.clear()
+            await self._idle.wait()
 
     async def close(self) -> None:
         if self._unsubscribe is not None:
@@ -123,6 +136,15 @@ class ConversationChannel:
             self._internal_error("handling a message")
 
     def _receive(self, data: bytes | str) -> None:
+        if self.runtime.halted:  # another node goes on with it: refused, never dropped
+            self.runtime.observer.interaction_refused(ErrorCode.CONVERSATION_MOVING.value)
+            self._reply_error(
+                ErrorCode.CONVERSATION_MOVING,
+                "the conversation is moving to another node: this message was not "
+                "handled; reconnect with last_seq and send it again",
+                None,
+            )
+            return
         now = self._clock.now()
         if not self._bucket.allow(now):
             self.runtime.observer.interaction_refused(ErrorCode.RATE_LIMITED.value)
@@ -264,9 +286,18 @@ class ConversationChannel:
             self._queue.put_nowait(None)
 
     async def _drain(self) -> None:
-        while True:
-            data = await self._queue.get()
-            if data is None:
-                self.finished.set()
-                return
-            await self._send(data)
+        try:
+            while True:
+                if self._queue.empty():
+                    self._idle.set()
+                data = await self._queue.get()
+                if data is None:
+                    self.finished.set()
+                    return
+                self._sending = True
+                try:
+                    await self._send(data)
+                finally:
+                    self._sending = False
+        finally:
+            self._idle.set()

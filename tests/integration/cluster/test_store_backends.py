@@ -3,18 +3,22 @@ one the Alembic migrations build."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from db_servers import PostgresServer
+from eventually import eventually
 from sqlalchemy import Connection, inspect, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from openreplica.server.schema import upgrade
 from openreplica.server.store import (
     ConversationRecord,
+    ConversationState,
     DeliveryStatus,
     EventRecord,
     PersonaRecord,
@@ -190,3 +194,73 @@ async def test_webhook_deliveries_keep_their_order_and_pending_ones_survive_a_de
     assert nxt is not None and nxt.webhook_id == "msg_2"
     await store.delete_conversation("c1")
     assert [d.webhook_id for d in await store.webhook_deliveries("c1")] == ["msg_2"]
+
+
+async def test_a_nodes_writes_land_only_while_it_hosts_the_conversation(store: Store) -> None:
+    """A cluster node's event batch and state save (`owner`) are stored only for the
+    conversations whose `node_id` is still that node's (or none): a node fenced off late
+    never stores a `seq` after another node took the conversation over."""
+    await store.add_conversation(_conversation("c1", 1.0, node_id="n1"))
+    await store.add_conversation(_conversation("c2", 1.0, node_id="n1"))
+    await store.add_conversation(_conversation("solo", 1.0))  # one server: no node
+    first = [
+        EventRecord(cid, 1, "conversation.utterance", 1.0, b'{"seq":1}')
+        for cid in ("c1", "c2", "solo")
+    ]
+    assert await store.add_events(first, owner="n1") == set()
+    assert await store.move_conversation("c1", "n1", "n2")
+    late = [
+        EventRecord(cid, 2, "conversation.utterance", 2.0, b'{"late":1}') for cid in ("c1", "c2")
+    ]
+    assert await store.add_events(late, owner="n1") == {"c1"}  # c1 is n2's now
+    assert await store.last_event("c1") == (1, 1.0)
+    assert await store.last_event("c2") == (2, 2.0)
+    newer = [EventRecord("c1", 2, "conversation.utterance", 3.0, b'{"new":1}')]
+    assert await store.add_events(newer, owner="n2") == set()  # the new owner's seq 2
+    assert await store.load_events("c1", 1) == newer
+
+    state = ConversationState("c1", 5, 2, "context", [], 9.0)
+    assert not await store.save_state(state, owner="n1")
+    assert await store.load_state("c1") is None
+    assert await store.save_state(state, owner="n2")
+    assert await store.load_state("c1") == state
+
+
+async def test_moving_a_conversation_waits_for_its_owners_write_in_progress(
+    postgres: PostgresServer,
+) -> None:
+    """On PostgreSQL the owner's batch share-locks its conversations' rows: a node taking
+    one over (`move_conversation`) waits until the batch is committed, then reads it —
+    here the batch is held up by a lock on the events table the test holds."""
+    url = postgres.create_database("moves_wait")
+    store = await Store.open(url)
+    holder = create_async_engine(url)
+    try:
+        await store.add_conversation(_conversation("c1", 1.0, node_id="n1"))
+        async with holder.connect() as blocking:
+            transaction = await blocking.begin()
+            await blocking.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+            batch = [EventRecord("c1", s, "x", float(s), b"{}") for s in (1, 2)]
+            writing = asyncio.create_task(store.add_events(batch, owner="n1"))
+            await _waiting_on_locks(blocking, 1)
+            moving = asyncio.create_task(store.move_conversation("c1", "n1", "n2"))
+            await _waiting_on_locks(blocking, 2)  # the move waits for the batch
+            assert not writing.done() and not moving.done()
+            await transaction.rollback()
+            assert await writing == set()  # stored: it was n1's when it began
+            assert await moving
+        assert await store.last_event("c1") == (2, 2.0)  # what the new owner reads
+        late = [EventRecord("c1", 3, "x", 3.0, b"{}")]
+        assert await store.add_events(late, owner="n1") == {"c1"}
+    finally:
+        await holder.dispose()
+        await store.aclose()
+
+
+async def _waiting_on_locks(connection: AsyncConnection, count: int) -> None:
+    async def waiting() -> bool:
+        await connection.execute(text("SELECT pg_stat_clear_snapshot()"))  # taken anew
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        return bool((await connection.execute(text(query))).scalar_one() == count)
+
+    await eventually(waiting, timeout=10, message=f"{count} transactions waiting on locks")

@@ -20,9 +20,9 @@ class CountingStore(Store):
 
     calls: list[list[str]]
 
-    async def add_events(self, events: Sequence[EventRecord]) -> None:
+    async def add_events(self, events: Sequence[EventRecord], owner: str | None = None) -> set[str]:
         self.calls.append([f"{e.conversation_id}:{e.seq}" for e in events])
-        await super().add_events(events)
+        return await super().add_events(events, owner)
 
 
 @pytest.fixture

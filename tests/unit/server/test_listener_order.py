@@ -26,9 +26,10 @@ class _Store:
         self.order = order
         self.states: list[ConversationState] = []
 
-    async def save_state(self, state: ConversationState) -> None:
+    async def save_state(self, state: ConversationState, owner: str | None = None) -> bool:
         self.order.append("saved")
         self.states.append(state)
+        return True
 
 
 def _utterance(text: str) -> Utterance:

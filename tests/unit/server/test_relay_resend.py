@@ -11,11 +11,11 @@ from openreplica.server.relay_resend import ACK_DELAY, Handled, Inbound, Unacked
 class Owner:
     """One owner process's end of one pipe: what reached its channel, what it acked."""
 
-    def __init__(self, handled: Handled) -> None:
+    def __init__(self, handled: Handled, conversation: str | None = None) -> None:
         self.channel: list[bytes] = []
         self.acks: list[bytes] = []
         self.waited: list[float] = []
-        self.inbound = Inbound(handled, self._ack, self._sleep)
+        self.inbound = Inbound(handled, self._ack, self._sleep, conversation=conversation)
 
     async def _sleep(self, seconds: float) -> None:
         self.waited.append(seconds)
@@ -68,6 +68,37 @@ async def test_sent_again_to_the_same_owner_process_it_is_skipped_and_acknowledg
     relay.sent(b"b")  # numbering goes on after the skipped one
     await again.take([b"b"])
     assert again.channel == [b"b"] and again.acks[-1] == b"\0ack 2"
+
+
+async def test_a_handover_gives_the_new_owner_how_far_the_old_one_got() -> None:
+    relay, other = Unacked(), Unacked()
+    old_node = Handled()
+    old, old_other = Owner(old_node, "c1"), Owner(old_node, "c2")
+    await old.take([relay.header()])
+    await old_other.take([other.header()])
+    for text in (b"a", b"b"):
+        relay.sent(text)
+    await old.take([b"a", b"b"])  # handled; the relay has not read the acknowledgement
+    other.sent(b"x")
+    await old_other.take([b"x"])  # another conversation's connection: not handed over
+    relay.sent(b"c")  # sent after the halt: the old owner neither handles nor acks it
+    handed = old_node.of_conversation("c1")
+    assert handed == {relay.connection: 2}
+
+    new_node = Handled()
+    new_node.seed("c1", handed)  # with the conversation, before any relay reaches it
+    new = Owner(new_node, "c1")
+    await new.take([relay.header(), *relay.pending()])
+    assert new.channel == [b"c"]  # a and b were handled by the old owner: once each
+    assert new.acks[-1] == b"\0ack 3"
+    assert new_node.of_conversation("c1") == {relay.connection: 3}
+
+
+def test_a_forgotten_connection_is_not_handed_over() -> None:
+    handled = Handled(remembered=1)
+    handled.set("r1", 4, "c1")
+    handled.set("r2", 1, "c1")  # r1 forgotten: the newest one only
+    assert handled.of_conversation("c1") == {"r2": 1}
 
 
 async def test_a_relay_that_numbers_nothing_is_served_without_acknowledgements() -> None:

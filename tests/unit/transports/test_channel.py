@@ -159,3 +159,21 @@ async def test_a_failure_handling_one_message_is_answered_logged_once_and_surviv
     channel.receive(ECHO % "Still here.")
     await clock.advance(2.0)
     assert any(isinstance(e, p.ReplicaStoppedSpeaking) for e in peer.events())
+
+
+async def test_once_halted_every_message_is_refused_and_the_refusals_can_be_awaited() -> None:
+    """The conversation moves to another cluster node: what arrives after the halt is
+    answered `conversation_moving` (never handled, never silently dropped), and `sent`
+    returns once the refusals have gone out (the socket is closed after)."""
+    runtime, clock = await _runtime()
+    channel, peer = await connect_memory_peer(runtime, clock)
+    await runtime.halt()
+    newest = runtime.sequencer.last_seq
+    channel.receive(ECHO % "after the halt")
+    channel.receive(b"{nope")  # even a bad one: the answer is that it moves
+    await channel.sent()
+    errors = [e for e in peer.events() if isinstance(e, p.ErrorEvent)]
+    assert [e.properties.code for e in errors] == ["conversation_moving"] * 2
+    assert runtime.sequencer.last_seq == newest  # nothing handled
+    await channel.sent()  # nothing queued: at once
+    await channel.close()
