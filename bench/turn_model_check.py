@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import pickle
 import sys
@@ -188,11 +189,12 @@ class Graph:
         return float(np.asarray(out).reshape(-1)[0])
 
 
-def verdict(d: Decision, probability: float) -> bool:
-    """The turn commits here, as the engine acts (see runtime/turn_scoring.py)."""
+def verdict(d: Decision, probability: float, cues: bool = True) -> bool:
+    """The turn commits here, as the engine acts (see runtime/turn_scoring.py); with
+    `cues` False, as it did before the cue model (Smart Turn lowered by the words)."""
     if d.clip < 0:
         return False
-    cued = TURN_CUES.probability(probability, d.sentence_end, d.prosody)
+    cued = TURN_CUES.probability(probability, d.sentence_end, d.prosody) if cues else None
     if cued is None:
         cued = probability
         if d.sentence_end is not None and d.sentence_end < TEXT_END_MIN:
@@ -225,19 +227,25 @@ def compare(base: Variant, other: Variant, decisions: Sequence[Decision]) -> Non
         f"p95 {np.percentile(delta, 95):.3f}, p50 {np.median(delta):.4f}; "
         f"{int((delta > 0.05).sum())} move more than 0.05"
     )
-    for half, held in (("tuning", False), ("held-out", True)):
+    for (half, held), cues in itertools.product(
+        (("tuning", False), ("held-out", True)), (True, False)
+    ):
         ds = [d for d in decisions if d.held_out == held]
-        changed = [d for d in ds if verdict(d, base.p[d.clip]) != verdict(d, other.p[d.clip])]
+        changed = [
+            d for d in ds if verdict(d, base.p[d.clip], cues) != verdict(d, other.p[d.clip], cues)
+        ]
         counts = []
         for v in (base, other):
-            cut = sum(verdict(d, v.p[d.clip]) for d in ds if not d.over)
-            floor = sum(verdict(d, v.p[d.clip]) for d in ds if d.over and d.complete)
+            cut = sum(verdict(d, v.p[d.clip], cues) for d in ds if not d.over)
+            floor = sum(verdict(d, v.p[d.clip], cues) for d in ds if d.over and d.complete)
             counts.append(
                 f"{cut}/{sum(1 for d in ds if not d.over)} hesitant cut, "
                 f"{floor}/{sum(1 for d in ds if d.over and d.complete)} complete at the floor"
             )
+        rule = "cue model" if cues else "rule before the cue model"
         print(
-            f"    {half}: {len(changed)} of {len(ds)} decisions change ({counts[0]} -> {counts[1]})"
+            f"    {half}, {rule}: {len(changed)} of {len(ds)} decisions change "
+            f"({counts[0]} -> {counts[1]})"
             + "".join(
                 f"\n      {'hesitant pause' if not d.over else 'end'} {d.words!r}: "
                 f"p {base.p[d.clip]:.3f} -> {other.p[d.clip]:.3f}"
