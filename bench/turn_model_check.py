@@ -2,23 +2,30 @@
 
 The larger synthetic speech set (tests/support/speech_set.py, Piper and espeak-ng, tuning
 and held-out halves) runs through the real VAD, recogniser and Smart Turn on the virtual
-clock, recorded as `scripts/train_turn_cues.py` records it: every clip of turn audio the
-model was asked about, and at each pause that ends a hesitant utterance's first words or
-an utterance, the decision's inputs (the words, P(end of sentence), the prosody). Then,
-offline, for the reference (the original graph, the features as first written) and the
-candidate (the features and graph `SmartTurnModel` uses now, the rewritten graph where
-there is one):
+clock (the cue model off and the words said to allow an end, so that nothing commits
+before the cap and the model is asked at every pause). Recorded: every clip of turn audio
+the model was asked about, and at each pause that ends a hesitant utterance's first words
+or an utterance, the decision's inputs (the final words, P(end of sentence), the
+prosody). Then, offline, against the reference (the features as first written,
+`reference_features.py`, float64 over all 800 frames; the shipped graph):
 
-- max |delta p| of the model's probability over every recorded clip, and over decisions;
-- each decision (the cue model's verdict, as the engine acts on it: a dangling last word
-  waits anyway; the rule before the cue model where the prosody is missing) with either
-  probability: how many change, per half;
+- the new features on the shipped graph; the first features on the rewritten graph;
+  both (what `SmartTurnModel` runs now); and a noise floor: the reference on the same
+  audio with +-1 of 32768 of dither;
+- for each, |delta p| of the model's probability over the decisions' clips (max, p95,
+  p50), and each decision with either probability, per half: the cue model's verdict
+  as the engine acts on it (a dangling last word waits anyway; the rule before the cue
+  model where the prosody is missing), and the rule before the cue model (Smart Turn
+  lowered by the words), which leans on Smart Turn far more;
 - thread CPU per run (features + model; features alone), p50 / p95 / p99 over the
-  decisions' clips (1-4 s of speech), interleaved run by run, each clip several times.
+  decisions' clips (1-4 s of speech), the first and the new way interleaved run by run,
+  each clip --repeat times.
 
-Thread CPU (time.thread_time), which other work on a loaded machine does not distort.
+Thread CPU (time.thread_time), which other work on a loaded machine distorts far less
+than the wall clock (though not entirely: SMT siblings and caches are shared; say the load).
 
 Run: PYTHONPATH=src .venv/bin/python bench/turn_model_check.py [--cache PKL] [--repeat N]
+(the recording takes a few minutes; --cache keeps it for the next run)
 """
 
 from __future__ import annotations
@@ -265,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, help="keep the recording in this pickle")
     ap.add_argument("--repeat", type=int, default=3, help="CPU: runs per decision clip")
+    ap.add_argument("--cpu-only", action="store_true", help="skip the decisions' comparison")
     args = ap.parse_args(argv)
 
     model = SmartTurnModel(MODEL, text=True)
@@ -280,31 +288,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{len(clips)} clips, {len(decisions)} decisions; load {os.getloadavg()[0]:.2f}")
     print(f"rewritten graph: {model.rewrites}")
     audio = [pcm16_to_float(c) for c in clips]
-    ref_features = [reference_log_mel(x) for x in audio]
-    reference = Variant(
-        "the features as first written, the shipped graph", [shipped(f) for f in ref_features]
-    )
-    variants = [
-        Variant("new features, the shipped graph", [shipped(log_mel(x)) for x in audio]),
-        Variant(
-            "first features, the rewritten graph",
-            [model._run(model._session, f[np.newaxis]) for f in ref_features],
-        ),
-        Variant(
-            "new features, the rewritten graph (what runs now)",
-            [model.completion_probability(c) for c in clips],
-        ),
-        Variant(
-            "noise floor: the reference on the audio +-1 LSB of dither",
-            [
-                shipped(reference_log_mel(pcm16_to_float(dithered(c, k))))
-                for k, c in enumerate(clips)
-            ],
-        ),
-    ]
-    print(f"reference: {reference.label}")
-    for v in variants:
-        compare(reference, v, decisions)
+    if not args.cpu_only:
+        ref_features = [reference_log_mel(x) for x in audio]
+        reference = Variant(
+            "the features as first written, the shipped graph", [shipped(f) for f in ref_features]
+        )
+        variants = [
+            Variant("new features, the shipped graph", [shipped(log_mel(x)) for x in audio]),
+            Variant(
+                "first features, the rewritten graph",
+                [model.features_probability(f) for f in ref_features],
+            ),
+            Variant(
+                "new features, the rewritten graph (what runs now)",
+                [model.completion_probability(c) for c in clips],
+            ),
+            Variant(
+                "noise floor: the reference on the audio +-1 LSB of dither",
+                [
+                    shipped(reference_log_mel(pcm16_to_float(dithered(c, k))))
+                    for k, c in enumerate(clips)
+                ],
+            ),
+        ]
+        print(f"reference: {reference.label}")
+        for v in variants:
+            compare(reference, v, decisions)
 
     # CPU: the decisions' clips, the first and the new way interleaved
     order = [d.clip for d in decisions if d.clip >= 0] * args.repeat

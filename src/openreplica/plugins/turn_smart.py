@@ -5,9 +5,18 @@ Whisper-style log-mel features of the last 8 s of the turn's 16 kHz audio
 (`turn_features.py`). Its single output is the probability that the turn is complete.
 Beside it, the words: `sentence_end_probability` asks PocketSphinx's trigram language
 model whether a sentence ends after the transcript's last two words (`turn_text.py`).
-One audio decision is 25-35 ms of CPU on this project's loaded 2-core machine (~2 ms of
-it the features; the rest onnxruntime, 30 % of that its quantised softmax): callers run
+The graph runs rewritten (`turn_graph.py`, in memory at load, ~0.2 s of CPU once; the
+shipped graph if the rewrite fails or disagrees on a check input): the same int8
+arithmetic, its attention softmax in float between the op's own quantisation steps.
+One audio decision on the synthetic set's 1-4 s clips, thread CPU on this project's
+shared 2-core AMD EPYC at load ~2.5-3 (`bench/turn_model_check.py`): p50 20.4 ms, p95
+23.1 (features 0.76 of it), against 31.9 / 37.7 for the shipped graph and the features as
+first written (2.4 ms); at load ~5-6 21.0 against 33.1. Callers run
 `completion_probability` in a worker thread, never on the event loop.
+
+The model is very sensitive to tiny input changes: ±1 of 32768 of dither on the audio
+moves its probability by up to 0.59 (p95 0.27) on that set; the rewritten graph moves it
+as much (up to 0.66, p95 0.24), one quantisation step of a softmax value here and there.
 """
 
 from __future__ import annotations
@@ -108,7 +117,11 @@ class SmartTurnModel:
 
     def completion_probability(self, pcm16k: bytes) -> float:
         """P(the turn is complete) for the turn's 16 kHz mono 16-bit audio up to now."""
-        return self._run(self._session, log_mel(pcm16_to_float(pcm16k))[np.newaxis])
+        return self.features_probability(log_mel(pcm16_to_float(pcm16k)))
+
+    def features_probability(self, features: FloatArray) -> float:
+        """P(the turn is complete) for (80, 800) features already computed."""
+        return self._run(self._session, features[np.newaxis])
 
     def sentence_end_probability(self, text: str) -> float | None:
         return self.text.end_probability(text) if self.text is not None else None
