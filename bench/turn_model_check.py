@@ -70,6 +70,7 @@ from openreplica.plugins.turn_cues_weights import TURN_CUES  # noqa: E402
 from openreplica.plugins.turn_features import log_mel  # noqa: E402
 from openreplica.plugins.turn_prosody import ProsodyFeatures, prosody_features  # noqa: E402
 from openreplica.plugins.turn_smart import SmartTurnModel  # noqa: E402
+from openreplica.plugins.turn_text import last_word  # noqa: E402
 from openreplica.plugins.vad_silero import SileroVAD  # noqa: E402
 from openreplica.runtime.turn_scoring import TEXT_END_MIN, TurnScorer  # noqa: E402
 
@@ -104,6 +105,17 @@ class Decision:
     sentence_end: float | None
     prosody: ProsodyFeatures | None
     clip: int  # index into the recorded clips
+    #: P(a sentence ends after the last word alone); like the prosody, refreshed from the
+    #: words and the clip at every run (`refresh`), so a recording outlives cue changes
+    last_word_end: float | None = None
+
+
+def refresh(decisions: Sequence[Decision], clips: Sequence[bytes], model: SmartTurnModel) -> None:
+    """The cue model's inputs other than Smart Turn, as the scorer computes them now."""
+    for d in decisions:
+        d.sentence_end = model.sentence_end_probability(d.words)
+        d.last_word_end = model.sentence_end_probability(last_word(d.words))
+        d.prosody = prosody_features(clips[d.clip]) if d.clip >= 0 else None
 
 
 async def record(model: SmartTurnModel) -> tuple[list[bytes], list[Decision]]:
@@ -201,7 +213,11 @@ def verdict(d: Decision, probability: float, cues: bool = True) -> bool:
     `cues` False, as it did before the cue model (Smart Turn lowered by the words)."""
     if d.clip < 0:
         return False
-    cued = TURN_CUES.probability(probability, d.sentence_end, d.prosody) if cues else None
+    cued = (
+        TURN_CUES.probability(probability, d.sentence_end, d.last_word_end, d.prosody)
+        if cues
+        else None
+    )
     if cued is None:
         cued = probability
         if d.sentence_end is not None and d.sentence_end < TEXT_END_MIN:
@@ -284,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         clips, decisions = asyncio.run(record(model))
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps((clips, decisions)))
+    refresh(decisions, clips, model)
     shipped = Graph(MODEL)
     print(f"{len(clips)} clips, {len(decisions)} decisions; load {os.getloadavg()[0]:.2f}")
     print(f"rewritten graph: {model.rewrites}")
