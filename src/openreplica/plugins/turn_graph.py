@@ -74,7 +74,24 @@ def rewrite(model: onnx.ModelProto) -> Rewrites:
     gelu = _gelu(model)
     if (softmax or gelu) and not any(o.domain == _MS for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(_MS, 1))
+    _drop_unused_initializers(model)
     return Rewrites(softmax, signed, gelu)
+
+
+def _drop_unused_initializers(model: onnx.ModelProto) -> None:
+    """The constants the rewrites left unused (the uint8 zero points, the GELU's scalars),
+    which onnxruntime would otherwise warn about at every load."""
+    graph = model.graph
+    used = _uses(graph)
+    kept = [t for t in graph.initializer if t.name in used]
+    if len(kept) < len(graph.initializer):
+        copies = []
+        for t in kept:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(t)
+            copies.append(copy)
+        del graph.initializer[:]
+        graph.initializer.extend(copies)
 
 
 def fast_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, Rewrites]:
