@@ -82,3 +82,29 @@ def test_the_window_keeps_the_last_eight_seconds() -> None:
     assert fit_window(long)[0] == 500 and fit_window(long)[-1] == WINDOW_SAMPLES + 499
     short = fit_window(np.ones(10, dtype=np.float32))
     assert short.size == WINDOW_SAMPLES and short[:-10].sum() == 0 and short[-10:].sum() == 10
+
+
+def voice_like(samples: int, seed: int) -> npt.NDArray[np.float32]:
+    t = np.arange(samples) / 16000
+    rng = np.random.default_rng(seed)
+    voiced = 0.3 * np.sin(2 * np.pi * 140 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+    audio: npt.NDArray[np.float32] = (voiced + rng.normal(0, 0.02, t.size)).astype(np.float32)
+    return audio
+
+
+def test_every_padding_case_matches_the_slow_reference() -> None:
+    """The frames lying wholly in the zero padding are filled, not transformed; the first
+    transformed frame may start in the padding, at the audio, or (under 200 samples of
+    padding) in the reflection at the start: each boundary, either side."""
+    for samples in (0, 1, 199, 200, 201, 360, 361, 16000, 127799, 127800, 127801, 128000):
+        audio = voice_like(samples, samples)
+        fast = log_mel(audio)
+        assert fast.shape == (N_MELS, N_FRAMES) and fast.dtype == np.float32
+        slow = slow_log_mel(audio) if samples else np.full((N_MELS, N_FRAMES), -1.5)
+        np.testing.assert_allclose(fast, slow, atol=2e-4, err_msg=f"{samples} samples")
+
+
+def test_longer_audio_keeps_the_last_eight_seconds() -> None:
+    audio = voice_like(WINDOW_SAMPLES + 4000, 7)
+    np.testing.assert_allclose(log_mel(audio), log_mel(audio[-WINDOW_SAMPLES:]), atol=1e-6)
+    np.testing.assert_allclose(log_mel(audio), slow_log_mel(audio[-WINDOW_SAMPLES:]), atol=2e-4)
