@@ -21,6 +21,7 @@ from openreplica.cluster import (
     RedisEventStreams,
     StaleAppend,
 )
+from openreplica.cluster.resp import RespConnection
 
 
 @pytest.fixture
@@ -34,8 +35,10 @@ def _events(*seqs: int) -> list[tuple[int, bytes]]:
     return [(s, f'{{"seq":{s}}}'.encode()) for s in seqs]
 
 
-async def test_appends_go_forward_only_and_reads_give_each_seq_once(redis: Redis) -> None:
-    streams = RedisEventStreams(redis)
+async def test_appends_go_forward_only_and_reads_give_each_seq_once(
+    redis: Redis, writer: RespConnection | None
+) -> None:
+    streams = RedisEventStreams(redis, writer=writer)
     assert await streams.newest("c") == 0
     await streams.append("c", _events(1, 2, 3))
     await streams.append("c", _events(4))
@@ -49,9 +52,9 @@ async def test_appends_go_forward_only_and_reads_give_each_seq_once(redis: Redis
 
 
 async def test_followers_see_the_owner_mark_before_the_new_owners_events(
-    redis: Redis,
+    redis: Redis, writer: RespConnection | None
 ) -> None:
-    streams = RedisEventStreams(redis)
+    streams = RedisEventStreams(redis, writer=writer)
     await streams.append("c", _events(1, 2))
     seen: list[tuple[int, bytes] | OwnerChanged] = []
 
