@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError, ResponseError
 
 from openreplica.cluster.cancellation import raise_if_cancelled
 from openreplica.cluster.coordinator import NodeStatus
@@ -60,6 +60,8 @@ PIPE_EXPIRE_EVERY = 60.0
 EVENTS_IDLE_TTL = 3600
 #: how long a blocking stream read waits before looping (ms); bounds shutdown time
 BLOCK_MS = 1000
+#: tries of a blocking read on a lean connection that dropped (as redis-py's retries)
+READ_ATTEMPTS = 4
 
 _HEARTBEAT = """
 local key, ttl_ms = KEYS[1], ARGV[1]
@@ -210,6 +212,8 @@ class _RedisPipe:
     ) -> None:
         self._redis = redis
         self._writer = writer
+        #: the blocking reads' own connection (lean when the writer is)
+        self._reading = writer.another() if writer is not None else None
         self._inbox = inbox
         self._out = out
         self._now = now
@@ -232,24 +236,24 @@ class _RedisPipe:
 
     async def receive(self) -> bytes | PipeClosed:
         while not self._pending:
-            answer: Any = await self._redis.xread(
-                {self._inbox: self._last_id}, count=64, block=BLOCK_MS
-            )
-            raise_if_cancelled()
-            for _stream, entries in answer or []:
-                for entry_id, fields in entries:
-                    self._last_id = _text(entry_id)
-                    if b"d" in fields:
-                        self._pending.append(fields[b"d"])
-                    else:
-                        code = int(_text(fields.get(b"c", b"1011")))
-                        self._pending.append(PipeClosed(code, _text(fields.get(b"r", b""))))
+            entries = await _xread(self._redis, self._reading, self._inbox, self._last_id, 64)
+            for entry_id, fields in entries:
+                self._last_id = _text(entry_id)
+                if b"d" in fields:
+                    self._pending.append(fields[b"d"])
+                else:
+                    code = int(_text(fields.get(b"c", b"1011")))
+                    self._pending.append(PipeClosed(code, _text(fields.get(b"r", b""))))
         return self._pending.pop(0)
 
     async def close(self, code: int, reason: str) -> None:
-        if not self._closed:
-            await self._add({"c": code, "r": reason})
-            self._closed = True
+        try:
+            if not self._closed:
+                await self._add({"c": code, "r": reason})
+                self._closed = True
+        finally:
+            if self._reading is not None:
+                await self._reading.aclose()
 
     async def _add(self, fields: dict[Any, Any]) -> None:
         """Add with the stream's expiry renewed."""
@@ -397,13 +401,43 @@ class RedisEventStreams:
     ) -> AsyncIterator[list[Entry | OwnerChanged]]:
         key = _events_key(conversation_id)
         last_id = f"{after_seq}-0"
-        while True:
-            answer: Any = await self._redis.xread({key: last_id}, count=256, block=BLOCK_MS)
-            raise_if_cancelled()
-            for _stream, entries in answer or []:
+        reading = self._writer.another() if self._writer is not None else None
+        try:
+            while True:
+                entries = await _xread(self._redis, reading, key, last_id, 256)
                 if entries:
                     last_id = _text(entries[-1][0])
                     yield [_entry(entry_id, fields) for entry_id, fields in entries]
+        finally:
+            if reading is not None:
+                await reading.aclose()
+
+
+async def _xread(
+    redis: Redis, lean: RespConnection | None, key: str, last_id: str, count: int
+) -> list[tuple[Any, dict[bytes, bytes]]]:
+    """One blocking read of `key` after `last_id` (at most BLOCK_MS): its entries."""
+    if lean is None:
+        answer: Any = await redis.xread({key: last_id}, count=count, block=BLOCK_MS)
+        raise_if_cancelled()
+        return [entry for _stream, entries in answer or [] for entry in entries]
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            command = ("XREAD", "COUNT", count, "BLOCK", BLOCK_MS, "STREAMS", key, last_id)
+            answer = await lean.send(*command)
+            break
+        except asyncio.CancelledError:
+            lean.reset()  # its answer would still come on this connection
+            raise
+        except ConnectionError:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+    return [
+        (entry_id, dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {})
+        for _stream, entries in answer or []
+        for entry_id, flat in entries
+    ]
 
 
 def _events_key(conversation_id: str) -> str:

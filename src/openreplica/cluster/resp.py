@@ -13,8 +13,10 @@ Until the connection is up (the first command, or after it dropped) commands wai
 order and are written once the handshake (AUTH, SELECT, the registered scripts'
 `SCRIPT LOAD`) is; a dropped connection fails every command not answered yet
 (`ConnectionError`: it may or may not have run) and the next command connects again.
-Which URLs it speaks: `redis://` and `unix://`, with a user, password and database, and
-no query options (`from_url` gives None otherwise: callers keep redis-py's path).
+A blocking read (`XREAD BLOCK`) holds its connection: it gets one of its own
+(`another`), reset when the read is given up. Which URLs it speaks: `redis://` and
+`unix://`, with a user, password and database, and no query options (`from_url` gives
+None otherwise: callers keep redis-py's path).
 """
 
 from __future__ import annotations
@@ -129,6 +131,15 @@ class RespConnection:
             if self._connecting is None:
                 self._connecting = asyncio.create_task(self._connect(), name="resp-connect")
         return future
+
+    def another(self) -> RespConnection:
+        """A new connection to the same Redis (for a blocking read: one at a time)."""
+        return RespConnection(self._address, self._connect_timeout)
+
+    def reset(self) -> None:
+        """Drop the connection now (a command is left unanswered on it: a blocking read
+        given up); the next command connects again."""
+        self._drop(ConnectionError("the connection was reset"))
 
     async def aclose(self) -> None:
         self._closed = True

@@ -6,7 +6,7 @@ conversation taken over on its new node."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 from db_servers import RedisServer
@@ -21,7 +21,7 @@ from openreplica.cluster import (
     RedisEventStreams,
     StaleAppend,
 )
-from openreplica.cluster.resp import RespConnection
+from openreplica.cluster.resp import RespAddress, RespConnection
 
 
 @pytest.fixture
@@ -83,3 +83,33 @@ async def test_claim_counts_a_conversation_taken_over(backend: str, redis: Redis
     assert {n.node_id: n.load for n in await coordinator.nodes()} == {"b": 1}
     await coordinator.release("b")
     assert [n.load for n in await coordinator.nodes()] == [0]
+
+
+async def test_a_follow_given_up_frees_its_lean_connection(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    address = RespAddress.from_url(redis_server.url)
+    assert address is not None
+    writer = RespConnection(address)
+    streams = RedisEventStreams(redis, writer=writer)
+    seen: list[tuple[int, bytes] | OwnerChanged] = []
+
+    async def follow() -> None:
+        async for batch in streams.follow("c", 0):
+            seen.extend(batch)
+
+    async def clients() -> int:
+        return len(await redis.client_list())
+
+    follower = asyncio.create_task(follow())
+    await streams.append("c", _events(1))
+    await eventually(lambda: seen == _events(1), timeout=5, message="followed")
+    assert await clients() == 3  # this test's, the writer, the follower's blocking read
+    follower.cancel()
+    await asyncio.gather(follower, return_exceptions=True)
+    await eventually(lambda: _equals(clients(), 2), timeout=5, message="the read's closed")
+    await writer.aclose()
+
+
+async def _equals(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected
