@@ -12,6 +12,7 @@ import pytest
 from db_servers import RedisServer
 from eventually import eventually
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError
 
 from openreplica.cluster import (
     LocalCoordinator,
@@ -113,3 +114,37 @@ async def test_a_follow_given_up_frees_its_lean_connection(
 
 async def _equals(count: Awaitable[int], expected: int) -> bool:
     return await count == expected
+
+
+async def test_a_lean_follow_whose_connection_dropped_reads_on(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    address = RespAddress.from_url(redis_server.url)
+    assert address is not None
+    writer = RespConnection(address)
+    streams = RedisEventStreams(redis, writer=writer)
+    seen: list[tuple[int, bytes] | OwnerChanged] = []
+
+    async def follow() -> None:
+        async for batch in streams.follow("c", 0):
+            seen.extend(batch)
+
+    async def appended(seq: int) -> bool:
+        try:
+            await streams.append("c", _events(seq))
+        except StaleAppend:
+            pass  # it went in before its answer was lost
+        except ConnectionError:
+            return False  # the writer's connection was killed too: again
+        return True
+
+    follower = asyncio.create_task(follow())
+    await streams.append("c", _events(1))
+    await eventually(lambda: seen == _events(1), timeout=5, message="followed")
+    assert await redis.client_kill_filter(_type="normal", skipme=True) == 2
+    await eventually(lambda: appended(2), timeout=5, message="appended")
+    await eventually(lambda: seen == _events(1, 2), timeout=5, message="followed on")
+    assert not follower.done()
+    follower.cancel()
+    await asyncio.gather(follower, return_exceptions=True)
+    await writer.aclose()
