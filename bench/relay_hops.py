@@ -6,13 +6,16 @@ owner accepts the pipe and, for every frame it receives, appends one event to th
 (`append`, as server/event_stream.py does). Measured per message: the time from the
 relay sending a frame to the relay holding the event it caused (p50/p95/p99), and the
 CPU time each process spends per message (thread CPU time of its event loop, which the
-load of other work on the machine does not inflate the way it does wall time).
+load of other work on the machine does not inflate the way it does wall time). The pipe
+message and the append go over the node's lean connection (cluster/resp.py), as in
+`serve`; `--redis-py` sends them through redis-py instead (what a URL the lean
+connection does not speak gets), to compare.
 
 What the full cluster adds on top (the WebSocket on both sides, the conversation's
 engine) is measured by bench/cluster.py; this isolates the two Redis hops a relay adds.
 
 Run: unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/relay_hops.py'
-     [--messages 2000] [--pause 0.002]
+     [--messages 2000] [--pause 0.002] [--redis-py]
 Needs redis-server (Debian's; scripts/setup --dev).
 """
 
@@ -28,6 +31,10 @@ import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openreplica.cluster.resp import RespConnection
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
@@ -55,17 +62,26 @@ EVENT = (
 )
 
 
-def _owner_main(url: str, node: str, report: Connection) -> None:
-    asyncio.run(_owner(url, node, report))
+def _owner_main(url: str, node: str, lean: bool, report: Connection) -> None:
+    asyncio.run(_owner(url, node, lean, report))
 
 
-async def _owner(url: str, node: str, report: Connection) -> None:
+def _writer(url: str, lean: bool) -> RespConnection | None:
+    from openreplica.cluster.resp import RespAddress, RespConnection
+
+    address = RespAddress.from_url(url)
+    return RespConnection(address) if lean and address is not None else None
+
+
+async def _owner(url: str, node: str, lean: bool, report: Connection) -> None:
     from redis.asyncio import Redis
 
     from openreplica.cluster import PipeClosed, RedisEventStreams, RedisPipes
 
     redis = Redis.from_url(url)
-    pipes, streams = RedisPipes(redis), RedisEventStreams(redis)
+    writer = _writer(url, lean)
+    pipes = RedisPipes(redis, writer=writer)
+    streams = RedisEventStreams(redis, writer=writer)
     ready = asyncio.Event()
     accepting = pipes.accept(node, ready.set)
     first = asyncio.ensure_future(anext(accepting))
@@ -90,14 +106,16 @@ async def _owner(url: str, node: str, report: Connection) -> None:
 
 
 async def _relay(
-    url: str, node: str, messages: int, pause: float
+    url: str, node: str, messages: int, pause: float, lean: bool
 ) -> tuple[list[float], tuple[float, float]]:
     from redis.asyncio import Redis
 
     from openreplica.cluster import PipeOpen, RedisEventStreams, RedisPipes
 
     redis = Redis.from_url(url)
-    pipes, streams = RedisPipes(redis), RedisEventStreams(redis)
+    writer = _writer(url, lean)
+    pipes = RedisPipes(redis, writer=writer)
+    streams = RedisEventStreams(redis, writer=writer)
     pipe = await pipes.open(node, PipeOpen("p1", "c", None, None, stream_events=True))
     arrived: asyncio.Queue[float] = asyncio.Queue()
 
@@ -131,6 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--pause", type=float, default=0.002, help="seconds between messages")
+    parser.add_argument(
+        "--redis-py", action="store_true", help="send through redis-py, not the lean connection"
+    )
     args = parser.parse_args()
     import redis.utils
 
@@ -140,10 +161,13 @@ def main() -> None:
         try:
             ctx = mp.get_context("spawn")
             here, there = ctx.Pipe()
-            owner = ctx.Process(target=_owner_main, args=(server.url, "owner", there))
+            lean = not args.redis_py
+            owner = ctx.Process(target=_owner_main, args=(server.url, "owner", lean, there))
             owner.start()
             assert here.recv() == "ready"
-            samples, relay_cpu = asyncio.run(_relay(server.url, "owner", args.messages, args.pause))
+            samples, relay_cpu = asyncio.run(
+                _relay(server.url, "owner", args.messages, args.pause, lean)
+            )
             owner_cpu, appended = here.recv()
             owner.join(10)
         finally:
@@ -151,6 +175,8 @@ def main() -> None:
     q = statistics.quantiles(samples, n=100)
     n = len(samples)
     print(f"redis-py {redis.__version__}, hiredis parser: {redis.utils.HIREDIS_AVAILABLE}")
+    sent = "redis-py" if args.redis_py else "the lean connection (cluster/resp.py)"
+    print(f"pipe messages and appends sent on {sent}; blocking reads on redis-py")
     print(f"{n} messages, one at a time ({args.pause * 1e3:g} ms apart)")
     print(
         f"frame sent → event back at the relay: p50 {statistics.median(samples) * 1e3:.3f} ms, "

@@ -11,7 +11,7 @@ newest `retained` events (the database keeps them all) and expires when idle.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,9 +35,10 @@ class StaleAppend(Exception):
 
 
 class EventStreams(Protocol):
-    async def append(self, conversation_id: str, events: Sequence[Entry]) -> None:
+    def append(self, conversation_id: str, events: Sequence[Entry]) -> Awaitable[None]:
         """Add events (increasing `seq`, each above the newest held), or raise
-        `StaleAppend` (then none after the refused one are added)."""
+        `StaleAppend` (then none after the refused one are added). Sent when called,
+        in order with the appends made before it, before it is awaited."""
         ...
 
     async def read(self, conversation_id: str, after_seq: int = 0) -> list[Entry]:

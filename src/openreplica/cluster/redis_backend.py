@@ -10,6 +10,11 @@ Keys (prefix `or:`):
 - `or:events:{conversation}`: the conversation's events, entry id `{seq}-0`, the newest
   `retained` kept (`XADD MAXLEN ~`), expiring when idle (`EVENTS_IDLE_TTL`)
 
+The commands on a relayed message's path that write (a pipe's `XADD`, an event append)
+go over one lean connection per node when one is given (cluster/resp.py): each is on
+the socket when the call returns, and they keep the order they were made in. Without
+one (a URL it does not speak), redis-py sends them, appends one after the other.
+
 The blocking reads (`XREAD BLOCK`) loop until cancelled; each checks for a cancellation
 redis-py swallowed (cluster/cancellation.py), so that a node stopping can end them.
 
@@ -19,19 +24,21 @@ replicas, Sentinel), not on Redis Cluster (docs/scaling.md says where it partiti
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError, ResponseError
 
 from openreplica.cluster.cancellation import raise_if_cancelled
 from openreplica.cluster.coordinator import NodeStatus
 from openreplica.cluster.events import Entry, OwnerChanged, StaleAppend
 from openreplica.cluster.pipes import PipeClosed, PipeOpen
+from openreplica.cluster.resp import RespConnection
 
 __all__ = [
     "EVENTS_IDLE_TTL",
@@ -53,6 +60,8 @@ PIPE_EXPIRE_EVERY = 60.0
 EVENTS_IDLE_TTL = 3600
 #: how long a blocking stream read waits before looping (ms); bounds shutdown time
 BLOCK_MS = 1000
+#: tries of a blocking read on a lean connection that dropped (as redis-py's retries)
+READ_ATTEMPTS = 4
 
 _HEARTBEAT = """
 local key, ttl_ms = KEYS[1], ARGV[1]
@@ -125,8 +134,11 @@ def _text(value: Any) -> str:
 
 
 class RedisCoordinator:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, writer: RespConnection | None = None) -> None:
+        """`aclose` closes `redis` and `writer`: the node's connections, which its pipes
+        and event streams share."""
         self._redis = redis
+        self._writer = writer
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._place = redis.register_script(_PLACE)
         self._release = redis.register_script(_RELEASE)
@@ -182,14 +194,26 @@ class RedisCoordinator:
         await self._redis.srem(NODES, node_id)
 
     async def aclose(self) -> None:
+        if self._writer is not None:
+            await self._writer.aclose()
         await self._redis.aclose()
 
 
 class _RedisPipe:
     """One end: writes to `out`, reads `inbox` from the last id it saw."""
 
-    def __init__(self, redis: Redis, inbox: str, out: str, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        inbox: str,
+        out: str,
+        now: Callable[[], float],
+        writer: RespConnection | None = None,
+    ) -> None:
         self._redis = redis
+        self._writer = writer
+        #: the blocking reads' own connection (lean when the writer is)
+        self._reading = writer.another() if writer is not None else None
         self._inbox = inbox
         self._out = out
         self._now = now
@@ -203,34 +227,43 @@ class _RedisPipe:
         if self._closed:
             return
         if 0 <= self._now() - self._renewed < PIPE_EXPIRE_EVERY:  # (a clock set back renews)
-            await self._redis.xadd(self._out, {"d": data})
+            if self._writer is not None:
+                await self._writer.send("XADD", self._out, "*", "d", data)
+            else:
+                await self._redis.xadd(self._out, {"d": data})
         else:
             await self._add({"d": data})
 
     async def receive(self) -> bytes | PipeClosed:
         while not self._pending:
-            answer: Any = await self._redis.xread(
-                {self._inbox: self._last_id}, count=64, block=BLOCK_MS
-            )
-            raise_if_cancelled()
-            for _stream, entries in answer or []:
-                for entry_id, fields in entries:
-                    self._last_id = _text(entry_id)
-                    if b"d" in fields:
-                        self._pending.append(fields[b"d"])
-                    else:
-                        code = int(_text(fields.get(b"c", b"1011")))
-                        self._pending.append(PipeClosed(code, _text(fields.get(b"r", b""))))
+            entries = await _xread(self._redis, self._reading, self._inbox, self._last_id, 64)
+            for entry_id, fields in entries:
+                self._last_id = _text(entry_id)
+                if b"d" in fields:
+                    self._pending.append(fields[b"d"])
+                else:
+                    code = int(_text(fields.get(b"c", b"1011")))
+                    self._pending.append(PipeClosed(code, _text(fields.get(b"r", b""))))
         return self._pending.pop(0)
 
     async def close(self, code: int, reason: str) -> None:
-        if not self._closed:
-            await self._add({"c": code, "r": reason})
-            self._closed = True
+        try:
+            if not self._closed:
+                await self._add({"c": code, "r": reason})
+                self._closed = True
+        finally:
+            if self._reading is not None:
+                await self._reading.aclose()
 
     async def _add(self, fields: dict[Any, Any]) -> None:
         """Add with the stream's expiry renewed."""
         renewed = self._now()
+        if self._writer is not None:
+            flat = [part for pair in fields.items() for part in pair]
+            added = self._writer.send("XADD", self._out, "*", *flat)
+            await asyncio.gather(added, self._writer.send("EXPIRE", self._out, PIPE_IDLE_TTL))
+            self._renewed = renewed
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.xadd(self._out, fields)
             pipe.expire(self._out, PIPE_IDLE_TTL)
@@ -239,10 +272,17 @@ class _RedisPipe:
 
 
 class RedisPipes:
-    def __init__(self, redis: Redis, now: Callable[[], float] = time.monotonic) -> None:
-        """`now`: a clock in seconds (when to renew a pipe's expiry)."""
+    def __init__(
+        self,
+        redis: Redis,
+        now: Callable[[], float] = time.monotonic,
+        writer: RespConnection | None = None,
+    ) -> None:
+        """`now`: a clock in seconds (when to renew a pipe's expiry); `writer`: the
+        connection messages are sent on (else redis-py's)."""
         self._redis = redis
         self._now = now
+        self._writer = writer
 
     async def open(self, owner_node_id: str, request: PipeOpen) -> _RedisPipe:
         body = json.dumps(
@@ -260,7 +300,9 @@ class RedisPipes:
             pipe.expire(inbox, PIPE_IDLE_TTL)
             await pipe.execute()
         base = f"{PREFIX}pipe:{request.pipe_id}"
-        return _RedisPipe(self._redis, f"{base}:to-relay", f"{base}:to-owner", self._now)
+        return _RedisPipe(
+            self._redis, f"{base}:to-relay", f"{base}:to-owner", self._now, self._writer
+        )
 
     async def accept(
         self, node_id: str, ready: Callable[[], None] = lambda: None
@@ -288,25 +330,54 @@ class RedisPipes:
 
     def attach(self, request: PipeOpen) -> _RedisPipe:
         base = f"{PREFIX}pipe:{request.pipe_id}"
-        return _RedisPipe(self._redis, f"{base}:to-owner", f"{base}:to-relay", self._now)
+        return _RedisPipe(
+            self._redis, f"{base}:to-owner", f"{base}:to-relay", self._now, self._writer
+        )
 
 
 class RedisEventStreams:
-    def __init__(self, redis: Redis, retained: int = 10_000) -> None:
+    def __init__(
+        self, redis: Redis, retained: int = 10_000, writer: RespConnection | None = None
+    ) -> None:
+        """`writer`: the connection appends are sent on (else redis-py's, one append
+        after the other)."""
         self._redis = redis
         self._retained = retained
+        self._writer = writer
         self._append = redis.register_script(_APPEND)
+        self._append_sha = writer.register_script(_APPEND) if writer is not None else ""
+        self._in_order = asyncio.Lock()
 
-    async def append(self, conversation_id: str, events: Sequence[Entry]) -> None:
-        if not events:
-            return
+    def append(self, conversation_id: str, events: Sequence[Entry]) -> Awaitable[None]:
+        """Sent when called (with a writer: on its socket before this returns), in
+        order with the appends made before; the future raises `StaleAppend` on a
+        refusal."""
         args: list[Any] = [self._retained, EVENTS_IDLE_TTL]
         for seq, data in events:
             args += [seq, data]
-        refused = int(await self._append(keys=[_events_key(conversation_id)], args=args))
-        if refused:
-            seq = events[refused - 1][0]
-            raise StaleAppend(f"{conversation_id}: the stream already holds seq {seq}")
+        key = _events_key(conversation_id)
+
+        def check(refused: Any) -> None:
+            if int(refused):
+                seq = events[int(refused) - 1][0]
+                raise StaleAppend(f"{conversation_id}: the stream already holds seq {seq}")
+
+        if not events:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        if self._writer is not None:
+            sent: Awaitable[None] = self._writer.send(
+                "EVALSHA", self._append_sha, 1, key, *args, check=check
+            )
+            return sent
+        return asyncio.ensure_future(self._append_in_order(key, args, check))
+
+    async def _append_in_order(
+        self, key: str, args: list[Any], check: Callable[[Any], None]
+    ) -> None:
+        async with self._in_order:  # FIFO: in the order `append` was called
+            check(await self._append(keys=[key], args=args))
 
     async def read(self, conversation_id: str, after_seq: int = 0) -> list[Entry]:
         found: Any = await self._redis.xrange(_events_key(conversation_id), f"{after_seq + 1}-0")
@@ -330,13 +401,43 @@ class RedisEventStreams:
     ) -> AsyncIterator[list[Entry | OwnerChanged]]:
         key = _events_key(conversation_id)
         last_id = f"{after_seq}-0"
-        while True:
-            answer: Any = await self._redis.xread({key: last_id}, count=256, block=BLOCK_MS)
-            raise_if_cancelled()
-            for _stream, entries in answer or []:
+        reading = self._writer.another() if self._writer is not None else None
+        try:
+            while True:
+                entries = await _xread(self._redis, reading, key, last_id, 256)
                 if entries:
                     last_id = _text(entries[-1][0])
                     yield [_entry(entry_id, fields) for entry_id, fields in entries]
+        finally:
+            if reading is not None:
+                await reading.aclose()
+
+
+async def _xread(
+    redis: Redis, lean: RespConnection | None, key: str, last_id: str, count: int
+) -> list[tuple[Any, dict[bytes, bytes]]]:
+    """One blocking read of `key` after `last_id` (at most BLOCK_MS): its entries."""
+    if lean is None:
+        answer: Any = await redis.xread({key: last_id}, count=count, block=BLOCK_MS)
+        raise_if_cancelled()
+        return [entry for _stream, entries in answer or [] for entry in entries]
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            command = ("XREAD", "COUNT", count, "BLOCK", BLOCK_MS, "STREAMS", key, last_id)
+            answer = await lean.send(*command)
+            break
+        except asyncio.CancelledError:
+            lean.reset()  # its answer would still come on this connection
+            raise
+        except ConnectionError:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+    return [
+        (entry_id, dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {})
+        for _stream, entries in answer or []
+        for entry_id, flat in entries
+    ]
 
 
 def _events_key(conversation_id: str) -> str:

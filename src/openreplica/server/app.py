@@ -268,6 +268,8 @@ def _cluster_backends(
     from redis.backoff import ExponentialBackoff
     from redis.exceptions import ConnectionError, TimeoutError
 
+    from openreplica.cluster.resp import RespAddress, RespConnection
+
     # A restarted Redis leaves every pooled connection dead: a command on one is retried
     # on a fresh connection instead of failing (docs/scaling.md, failure model).
     redis = Redis.from_url(
@@ -276,4 +278,12 @@ def _cluster_backends(
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         retry_on_error=[ConnectionError, TimeoutError],
     )
-    return RedisCoordinator(redis), RedisPipes(redis, clock.now), RedisEventStreams(redis)
+    # Pipe messages and event appends leave on a lean connection of their own, written
+    # to its socket when made (cluster/resp.py); None when the URL needs redis-py (TLS).
+    address = RespAddress.from_url(settings.redis_url)
+    writer = RespConnection(address, connect_timeout=5) if address is not None else None
+    return (
+        RedisCoordinator(redis, writer),
+        RedisPipes(redis, clock.now, writer),
+        RedisEventStreams(redis, writer=writer),
+    )

@@ -6,12 +6,13 @@ conversation taken over on its new node."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 from db_servers import RedisServer
 from eventually import eventually
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError
 
 from openreplica.cluster import (
     LocalCoordinator,
@@ -21,6 +22,7 @@ from openreplica.cluster import (
     RedisEventStreams,
     StaleAppend,
 )
+from openreplica.cluster.resp import RespAddress, RespConnection
 
 
 @pytest.fixture
@@ -34,8 +36,10 @@ def _events(*seqs: int) -> list[tuple[int, bytes]]:
     return [(s, f'{{"seq":{s}}}'.encode()) for s in seqs]
 
 
-async def test_appends_go_forward_only_and_reads_give_each_seq_once(redis: Redis) -> None:
-    streams = RedisEventStreams(redis)
+async def test_appends_go_forward_only_and_reads_give_each_seq_once(
+    redis: Redis, writer: RespConnection | None
+) -> None:
+    streams = RedisEventStreams(redis, writer=writer)
     assert await streams.newest("c") == 0
     await streams.append("c", _events(1, 2, 3))
     await streams.append("c", _events(4))
@@ -49,9 +53,9 @@ async def test_appends_go_forward_only_and_reads_give_each_seq_once(redis: Redis
 
 
 async def test_followers_see_the_owner_mark_before_the_new_owners_events(
-    redis: Redis,
+    redis: Redis, writer: RespConnection | None
 ) -> None:
-    streams = RedisEventStreams(redis)
+    streams = RedisEventStreams(redis, writer=writer)
     await streams.append("c", _events(1, 2))
     seen: list[tuple[int, bytes] | OwnerChanged] = []
 
@@ -80,3 +84,67 @@ async def test_claim_counts_a_conversation_taken_over(backend: str, redis: Redis
     assert {n.node_id: n.load for n in await coordinator.nodes()} == {"b": 1}
     await coordinator.release("b")
     assert [n.load for n in await coordinator.nodes()] == [0]
+
+
+async def test_a_follow_given_up_frees_its_lean_connection(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    address = RespAddress.from_url(redis_server.url)
+    assert address is not None
+    writer = RespConnection(address)
+    streams = RedisEventStreams(redis, writer=writer)
+    seen: list[tuple[int, bytes] | OwnerChanged] = []
+
+    async def follow() -> None:
+        async for batch in streams.follow("c", 0):
+            seen.extend(batch)
+
+    async def clients() -> int:
+        return len(await redis.client_list())
+
+    follower = asyncio.create_task(follow())
+    await streams.append("c", _events(1))
+    await eventually(lambda: seen == _events(1), timeout=5, message="followed")
+    assert await clients() == 3  # this test's, the writer, the follower's blocking read
+    follower.cancel()
+    await asyncio.gather(follower, return_exceptions=True)
+    await eventually(lambda: _equals(clients(), 2), timeout=5, message="the read's closed")
+    await writer.aclose()
+
+
+async def _equals(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected
+
+
+async def test_a_lean_follow_whose_connection_dropped_reads_on(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    address = RespAddress.from_url(redis_server.url)
+    assert address is not None
+    writer = RespConnection(address)
+    streams = RedisEventStreams(redis, writer=writer)
+    seen: list[tuple[int, bytes] | OwnerChanged] = []
+
+    async def follow() -> None:
+        async for batch in streams.follow("c", 0):
+            seen.extend(batch)
+
+    async def appended(seq: int) -> bool:
+        try:
+            await streams.append("c", _events(seq))
+        except StaleAppend:
+            pass  # it went in before its answer was lost
+        except ConnectionError:
+            return False  # the writer's connection was killed too: again
+        return True
+
+    follower = asyncio.create_task(follow())
+    await streams.append("c", _events(1))
+    await eventually(lambda: seen == _events(1), timeout=5, message="followed")
+    assert await redis.client_kill_filter(_type="normal", skipme=True) == 2
+    await eventually(lambda: appended(2), timeout=5, message="appended")
+    await eventually(lambda: seen == _events(1, 2), timeout=5, message="followed on")
+    assert not follower.done()
+    follower.cancel()
+    await asyncio.gather(follower, return_exceptions=True)
+    await writer.aclose()

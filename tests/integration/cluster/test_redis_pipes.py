@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from openreplica.cluster import PipeClosed, PipeOpen, RedisPipes
 from openreplica.cluster.redis_backend import PIPE_EXPIRE_EVERY, PIPE_IDLE_TTL
+from openreplica.cluster.resp import RespConnection
 
 
 @pytest.fixture
@@ -22,9 +23,11 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def test_a_pipe_renews_its_expiry_now_and_then_and_loses_no_message(redis: Redis) -> None:
+async def test_a_pipe_renews_its_expiry_now_and_then_and_loses_no_message(
+    redis: Redis, writer: RespConnection | None
+) -> None:
     now = [1000.0]
-    pipes = RedisPipes(redis, lambda: now[0])
+    pipes = RedisPipes(redis, lambda: now[0], writer)
     relay_end = await pipes.open("owner", PipeOpen("p1", "c", None, None, stream_events=True))
     owner_end = pipes.attach(PipeOpen("p1", "c", None, None, stream_events=True))
     stream = "or:pipe:p1:to-owner"
