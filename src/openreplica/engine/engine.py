@@ -457,6 +457,7 @@ class ConversationEngine:
             inference_id=self._new_inference_id(),
             turn_idx=self._turn_idx + 1,
             kind="reply",
+            splitter=self._splitter("reply"),
         )
         self._next_gen += 1
         self._preempt = Preemption(gen, messages)
@@ -690,11 +691,18 @@ class ConversationEngine:
             inference_id=inference_id or self._new_inference_id(),
             turn_idx=self._turn_idx if turn_idx is None else turn_idx,
             kind=kind,
-            splitter=SentenceSplitter(max_chars=self.settings.limits.max_segment_chars),
+            splitter=self._splitter(kind),
         )
         self._next_gen += 1
         self._current = gen
         return gen
+
+    def _splitter(self, kind: GenerationKind) -> SentenceSplitter:
+        """An LLM reply's first segment is its first few words: its audio comes sooner."""
+        first_words = self.settings.first_segment_words if kind == "reply" else 0
+        return SentenceSplitter(
+            max_chars=self.settings.limits.max_segment_chars, first_words=first_words
+        )
 
     def _add_text(self, gen: Generation, text: str) -> None:
         gen.text += text
