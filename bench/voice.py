@@ -400,7 +400,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     print("loading models…", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        piper = PiperTTS.default(noise_scale=0.0, noise_w_scale=0.0)
+        # one onnxruntime thread, as the server's default (`TTSOptions.threads`)
+        piper = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
         piper.load()
         llm, llm_label = tiny_llm(Path(tmp))
         sphinx = PocketSphinxASR()
