@@ -168,7 +168,7 @@ async def one(
             + f" ({by})"
         )
         if len(calls) > 1:
-            print(f"    replies prepared on: {llm.words[-len(calls):]}")
+            print(f"    replies prepared on: {llm.words[-len(calls) :]}")
 
 
 def row(name: str, values: list[float]) -> str:

@@ -162,6 +162,15 @@ class ConversationEngine:
         return frozenset(live)
 
     @property
+    def prepared_reply(self) -> int | None:
+        """The preemptive reply being prepared, if any, unless it ended with nothing to
+        say (the LLM finished without a segment for the TTS)."""
+        pre = self._preempt
+        if pre is None or (pre.gen.next_segment == 0 and pre.gen.words is Words.COMPLETE):
+            return None
+        return pre.gen.gen
+
+    @property
     def ended(self) -> bool:
         return self._ended
 
