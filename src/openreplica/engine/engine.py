@@ -495,7 +495,7 @@ class ConversationEngine:
             self._out.append(CancelGeneration(pre.gen.gen))
 
     def _on_preempt_output(self, pre: Preemption, item: ModelOutput, now: float) -> None:
-        """Build the reply as usual, holding back all but the first sentence's synthesis.
+        """Build the reply as usual, holding back all but the first segment's synthesis.
         A tool call or a failure would reach clients: drop it; the turn starts afresh."""
         if isinstance(item, (LLMToolCall, LLMFailed, SpeechFailed)):
             self._drop_preempt()

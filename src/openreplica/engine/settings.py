@@ -132,7 +132,7 @@ class EngineSettings:
     #: messages of conversation history kept for the LLM (oldest turns dropped first)
     max_llm_history: int = 200
     limits: SpeechLimits = field(default_factory=SpeechLimits)
-    #: start the reply (LLM and first TTS sentence) on the final transcript at the first
+    #: start the reply (LLM and first TTS segment) on the final transcript at the first
     #: pause, before the turn is committed; used if the turn commits with the same text
     preemptive_replies: bool = True
     #: an LLM reply's first TTS segment is only its first this-many words (or its first
