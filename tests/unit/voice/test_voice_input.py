@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -410,13 +411,14 @@ class _SlowLLM:
         self.h: Listening | None = None
         self.calls: list[float] = []
 
-    async def stream(self, messages: Any, tools: Any = ()) -> Any:
+    async def stream(self, messages: Any, tools: Any = ()) -> AsyncIterator[TextDelta]:
         assert self.h is not None
         clock = self.h.clock
         self.calls.append(clock.now())
         if self.delay is None:
             await asyncio.Event().wait()
-        await clock.sleep_until(clock.now() + self.delay)
+        else:
+            await clock.sleep_until(clock.now() + self.delay)
         for word in ("Sure,", " happy", " to", " help."):
             yield TextDelta(word)
 
@@ -441,7 +443,7 @@ async def _with_slow_reply(
     asr, llm, tts = _WatchedASR(["what time is it"], partials=True), _SlowLLM(delay), _NotedTTS()
     h = await listening(
         tts=tts,
-        llm=llm,  # type: ignore[arg-type]
+        llm=llm,
         vad=ScriptedVAD(frame_samples=512),
         asr=asr,
         voice=VoiceSettings(detector=DETECTOR, **voice),
