@@ -17,6 +17,7 @@ import numpy as np
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings, TurnTaking
+from openreplica.engine import io as e
 from openreplica.plugins.audio import resample
 from openreplica.plugins.tts_espeak import EspeakTTS
 from openreplica.runtime import SystemClock
@@ -61,6 +62,9 @@ class SetResult:
     started: int = 0
     decided_by_model: int = 0
     decided_by_silence: int = 0
+    #: complete utterances: wall-clock ms of each step after the last audible sample
+    timeline: dict[str, list[float]] = field(default_factory=dict)
+    used: int = 0
 
 
 def stereo48(pcm16k: bytes) -> bytes:
@@ -68,17 +72,84 @@ def stereo48(pcm16k: bytes) -> bytes:
     return np.repeat(mono, 2).astype("<i2").tobytes()
 
 
+#: the per-step timeline's rows, in order (see `timeline`)
+STEPS = (
+    "first silent frame fed",
+    "first reply LLM call",
+    "final pass start",
+    "final pass end",
+    "end confirmed fed",
+    "final transcript fed",
+    "decision fed",
+    "commit",
+    "used reply: LLM call",
+    "used reply: first token",
+    "used reply: TTS call",
+    "used reply: TTS first audio",
+    "first replica audio",
+)
+
+
+def timeline(trace: Any, asr: Any, speech_end: float) -> dict[str, float]:
+    """When each step of the end of a turn happened (wall clock, seconds after the last
+    audible sample); a step that did not happen is left out. "used reply" is the
+    generation whose audio was heard first (the preemptive reply when it was used)."""
+
+    def first_input(kind: type, final: bool | None = None) -> float | None:
+        for t, x in trace.inputs:
+            if t >= speech_end and isinstance(x, kind) and (final is None or x.final == final):
+                return float(t)
+        return None
+
+    played = next(
+        (x.gen for t, x in trace.inputs if t >= speech_end and isinstance(x, e.AudioPlayed)),
+        None,
+    )
+
+    def mark(step: str, gen: int | None = None) -> float | None:
+        return next(
+            (
+                t
+                for name, g, t in trace.marks
+                if name == step and t >= speech_end and (gen is None or g == gen)
+            ),
+            None,
+        )
+
+    finishes = [(a, b) for a, b in asr.finishes if a >= speech_end]
+    commits = [
+        t for t, x in trace.events if isinstance(x, p.Utterance) and x.properties.role == "user"
+    ]
+    at: dict[str, float | None] = {
+        "first silent frame fed": first_input(e.UserSpeechPausing),
+        "first reply LLM call": mark("llm_started"),
+        "final pass start": finishes[0][0] if finishes else None,
+        "final pass end": finishes[0][1] if finishes else None,
+        "end confirmed fed": first_input(e.UserSpeechEnded),
+        "final transcript fed": first_input(e.UserTranscript, final=True),
+        "decision fed": first_input(e.TurnScored),
+        "commit": commits[-1] if commits else None,
+        "first replica audio": next((t for t in trace.frames if t > speech_end), None),
+    }
+    if played is not None:
+        at["used reply: LLM call"] = mark("llm_started", played)
+        at["used reply: first token"] = mark("llm_first_token", played)
+        at["used reply: TTS call"] = mark("tts_started", played)
+        at["used reply: TTS first audio"] = mark("tts_first_audio", played)
+    return {k: v - speech_end for k, v in at.items() if v is not None}
+
+
 async def one(
     models: Any, u: Utterance, level: str, preempt: bool, turn: Any, new_runtime: Callable[..., Any]
-) -> tuple[tuple[float, float, float] | None, bool, Any]:
+) -> tuple[tuple[float, float, float] | None, bool, Any, dict[str, float]]:
     """((end of speech -> first audio, -> commit, commit -> first audio) or None, cut off
-    during the pause?, turn stats)."""
+    during the pause?, turn stats, the per-step timeline)."""
     clock = SystemClock()
     settings = EngineSettings(
         turn_taking=TurnTaking(pause_sensitivity=level),  # type: ignore[arg-type]
         preemptive_replies=preempt,
     )
-    runtime, trace, _, _ = new_runtime(models, clock, settings, turn)
+    runtime, trace, asr, _ = new_runtime(models, clock, settings, turn)
     await runtime.start()
     pcm = stereo48(u.pcm)
     step = round(IN_RATE * CHUNK) * 4
@@ -110,7 +181,7 @@ async def one(
     timing = None
     if first is not None and commits:
         timing = (first - speech_end, commits[-1] - speech_end, first - commits[-1])
-    return timing, bool(cut), runtime.turn_stats
+    return timing, bool(cut), runtime.turn_stats, timeline(trace, asr, speech_end)
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -119,9 +190,15 @@ def pct(values: Sequence[float], q: float) -> float:
 
 
 async def turn_taking_section(
-    models: Any, levels: Sequence[str], new_runtime: Callable[..., Any], which: str = "small"
+    models: Any,
+    levels: Sequence[str],
+    new_runtime: Callable[..., Any],
+    which: str = "small",
+    voices: Sequence[str] = ("piper", "espeak"),
+    setups_wanted: Sequence[str] = ("silence", "silence+pre", "model"),
 ) -> None:
-    """`which`: the small set, the `larger` one, or its `held-out` half only."""
+    """`which`: the small set, the `larger` one, or its `held-out` half only; `voices`
+    and `setups_wanted` (`silence`, `silence+pre`, `model`) pick a part of the run."""
     from openreplica.plugins.turn_smart import SmartTurnModel
 
     if not MODEL_PATH.is_file():
@@ -129,7 +206,7 @@ async def turn_taking_section(
         return
     model = TimedTurnModel(SmartTurnModel(MODEL_PATH))
     utterances = await speech_set(
-        {"piper": models.piper, "espeak": EspeakTTS()},
+        {v: tts for v, tts in (("piper", models.piper), ("espeak", EspeakTTS())) if v in voices},
         larger=which != "small",
         held_out_only=which == "held-out",
     )
@@ -140,11 +217,12 @@ async def turn_taking_section(
         "real time"
     )
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    setups = (
-        ("fixed silence (baseline)", False, None),
-        ("fixed silence + preemptive", True, None),
-        ("Smart Turn + preemptive", True, model),
-    )
+    every_setup = {
+        "silence": ("fixed silence (baseline)", False, None),
+        "silence+pre": ("fixed silence + preemptive", True, None),
+        "model": ("Smart Turn + preemptive", True, model),
+    }
+    setups = tuple(every_setup[k] for k in setups_wanted)
     head = f"{'pause':8}{'set-up':28}{'first audio p50/p95':>22}{'commit':>14}{'after':>14}"
     head += f"{'cut off':>28}"
     print(head + f"{'model/silence':>15}{'wasted':>10}   first audio p50 per voice")
@@ -153,7 +231,7 @@ async def turn_taking_section(
         # Interleaved, utterance by utterance: the machine's load hits every set-up alike.
         for u in utterances:
             for (_, preempt, turn), r in zip(setups, results, strict=True):
-                latency, cut, stats = await one(models, u, level, preempt, turn, new_runtime)
+                latency, cut, stats, steps = await one(models, u, level, preempt, turn, new_runtime)
                 r.wasted += stats.preemptive_wasted
                 r.started += stats.preemptive_started
                 r.decided_by_model += stats.decided_by_model
@@ -164,6 +242,15 @@ async def turn_taking_section(
                     r.held_hesitant += u.held_out
                     r.held_cut_off += cut and u.held_out
                 elif latency is not None:
+                    if os.environ.get("BENCH_TURN_VERBOSE"):
+                        print(
+                            f"  {u.voice:7}{u.text[:40]:42}"
+                            + " ".join(f"{1000 * v:.0f}" for v in steps.values()),
+                            file=sys.stderr,
+                        )
+                    r.used += stats.preemptive_used
+                    for step, at in steps.items():
+                        r.timeline.setdefault(step, []).append(at)
                     r.first_audio.append(latency[0])
                     r.commit.append(latency[1])
                     r.after_commit.append(latency[2])
@@ -182,6 +269,7 @@ async def turn_taking_section(
                 f"{f'{r.wasted}/{r.started}':>10}   "
                 + ", ".join(f"{v} {1000 * pct(x, 50):.0f}" for v, x in r.by_voice.items())
             )
+        print_timeline(setups, results)
     cpu = model.cpu
     if cpu:
         print(
@@ -196,6 +284,26 @@ async def turn_taking_section(
         f"over {len(cue_cpu)} pauses (thread CPU, after the real-time runs)"
     )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def print_timeline(setups: Sequence[tuple[str, bool, Any]], results: Sequence[SetResult]) -> None:
+    """Where each ms goes: per step, wall-clock ms after the last audible sample, p50 / p95
+    over the complete utterances (n: how many had that step)."""
+    print(
+        "\nper-step timeline, complete utterances, wall clock (this machine's load included), "
+        "ms after the last audible sample, p50 / p95 (n)"
+    )
+    print(f"{'step':30}" + "".join(f"{label:>30}" for label, _, _ in setups))
+    for step in STEPS:
+        cells = []
+        for r in results:
+            v = r.timeline.get(step, [])
+            cells.append(
+                f"{1000 * pct(v, 50):.0f} / {1000 * pct(v, 95):.0f} ({len(v)})" if v else "-"
+            )
+        print(f"{step:30}" + "".join(f"{c:>30}" for c in cells))
+    used = "".join(f"{f'{r.used}/{len(r.first_audio)}':>30}" for r in results)
+    print(f"{'preemptive reply used':30}{used}")
 
 
 def prosody_cpu(utterances: Sequence[Utterance]) -> list[float]:

@@ -90,11 +90,13 @@ class TimedLLM:
     def __init__(self, h: list[Listening]) -> None:
         self.inner = ScriptedLLM.replies(*(["Sure, happy to help."] * 10))
         self.name, self.h, self.called = "scripted", h, list[float]()
+        self.words: list[str] = []
 
     def stream(
         self, messages: Sequence[ChatMessage], tools: Sequence[Any] = ()
     ) -> AsyncIterator[LLMDelta]:
         self.called.append(self.h[0].clock.now())
+        self.words.append(messages[-1].content or "")
         return self.inner.stream(messages, tools)
 
 
@@ -148,6 +150,9 @@ async def one(
     steps.add("pause from", t_end - end.detected_after - last)
     steps.add("confirmed", t_end - last)
     steps.add("reply start", next((t - last for t in llm.called if t >= t_end - 0.2), None))
+    calls = [t for t in llm.called if t >= t_end - 0.2]
+    steps.add("last reply start", calls[-1] - last if calls else None)
+    steps.add("reply calls", float(len(calls)) / 1000)
     finals = [t for t, x in seen if isinstance(x, e.UserTranscript) and x.final and t >= t_end]
     steps.add("final", finals[0] - last if finals else None)
     scored = [t for t, x in seen if isinstance(x, e.TurnScored) and t >= t_end]
@@ -162,6 +167,8 @@ async def one(
             + " ".join(f"{k} {1000 * v[-1]:.0f}" for k, v in steps.rows.items() if k != "vad end")
             + f" ({by})"
         )
+        if len(calls) > 1:
+            print(f"    replies prepared on: {llm.words[-len(calls) :]}")
 
 
 def row(name: str, values: list[float]) -> str:

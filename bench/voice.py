@@ -33,7 +33,13 @@ model (Smart Turn v3, `openreplica models pull turn`) with preemptive replies:
 the 20 ms packetisation of the input.
 
 Run: .venv/bin/python bench/voice.py [--runs 20] [--levels medium,high] [--set-levels medium]
-     [--set small|larger|held-out]
+     [--set small|larger|held-out] [--set-voices piper,espeak]
+     [--set-setups silence,silence+pre,model]
+
+The turn-taking section ends with a per-step wall-clock timeline of the complete
+utterances (ms after the last audible sample: the first silent frame, the preemptive
+reply's LLM call, the recogniser's final pass, the confirmed end, the decision, the
+commit, the used reply's LLM and TTS steps, the first replica audio), per set-up.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ from openreplica.plugins.scripted import ScriptedLLM
 from openreplica.plugins.tts_piper import PiperTTS
 from openreplica.plugins.vad_silero import SileroVAD
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, SystemClock
+from openreplica.runtime.observer import NullObserver
 
 QUESTION = "What is the weather like in London today?"
 STORY = (
@@ -139,6 +146,9 @@ class Trace:
     inputs: list[tuple[float, e.EngineInput]] = field(default_factory=list)
     events: list[tuple[float, p.Event]] = field(default_factory=list)
     frames: list[float] = field(default_factory=list)  # sink writes
+    #: (step, generation, time) from the runtime's observer: llm_started, llm_first_token,
+    #: tts_started, tts_first_audio (the per-step timeline, bench/turn_set.py)
+    marks: list[tuple[str, int, float]] = field(default_factory=list)
 
     def first_input(self, kind: type, after: float = 0.0) -> float | None:
         return next((t for t, x in self.inputs if isinstance(x, kind) and t >= after), None)
@@ -151,6 +161,30 @@ class Trace:
             ):
                 return t, x
         return None
+
+
+class Marks(NullObserver):
+    """The runtime's observer, noting when each generation's LLM and TTS steps happen."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+
+    def llm_started(self, gen: int, now: float) -> None:
+        self.trace.marks.append(("llm_started", gen, now))
+
+    def llm_first_token(self, gen: int, now: float) -> None:
+        self.trace.marks.append(("llm_first_token", gen, now))
+
+    def llm_ended(self, gen: int, now: float, error: str | None) -> None:
+        self.trace.marks.append(("llm_ended", gen, now))
+
+    def tts_started(self, gen: int, segment: int, now: float) -> None:
+        if segment == 0:
+            self.trace.marks.append(("tts_started", gen, now))
+
+    def tts_first_audio(self, gen: int, segment: int, now: float) -> None:
+        if segment == 0:
+            self.trace.marks.append(("tts_first_audio", gen, now))
 
 
 class Sink:
@@ -258,8 +292,8 @@ def new_runtime(
     tts = TimedTTS(models.piper, clock)
     plugins = RuntimePlugins(tts=tts, llm=WarmLLM(models.llm), asr=asr, vad=models.silero)
     plugins.turn = turn
-    runtime = ConversationRuntime("bench", settings, plugins, clock)
     trace = Trace()
+    runtime = ConversationRuntime("bench", settings, plugins, clock, observer=Marks(trace))
     spy(runtime, trace, clock)
     runtime.add_speech_listener(Sink(clock, trace))
     return runtime, trace, asr, tts
@@ -366,7 +400,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     print("loading models…", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        piper = PiperTTS.default(noise_scale=0.0, noise_w_scale=0.0)
+        # one onnxruntime thread, as the server's default (`TTSOptions.threads`)
+        piper = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
         piper.load()
         llm, llm_label = tiny_llm(Path(tmp))
         sphinx = PocketSphinxASR()
@@ -405,7 +440,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
                 f"{level:9}{1000 * minimum:>10.0f}{cell(lat):>16}{cell(beyond):>22}{after:>14.0f}"
             )
         if args.set_levels:
-            await turn_taking_section(models, args.set_levels, new_runtime, args.set)
+            await turn_taking_section(
+                models, args.set_levels, new_runtime, args.set, args.set_voices, args.set_setups
+            )
     return 0
 
 
@@ -429,6 +466,18 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("small", "larger", "held-out"),
         default="small",
         help="the synthetic set: 6+6 sentences per voice, 40+40, or the held-out 20+20",
+    )
+    parser.add_argument(
+        "--set-voices",
+        type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+        default=["piper", "espeak"],
+        help="the set's voices (default: piper,espeak)",
+    )
+    parser.add_argument(
+        "--set-setups",
+        type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+        default=["silence", "silence+pre", "model"],
+        help="the set-ups compared (default: silence,silence+pre,model)",
     )
     return parser.parse_args(argv)
 

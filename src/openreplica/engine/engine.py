@@ -162,6 +162,15 @@ class ConversationEngine:
         return frozenset(live)
 
     @property
+    def prepared_reply(self) -> int | None:
+        """The preemptive reply being prepared, if any, unless it ended with nothing to
+        say (the LLM finished without a segment for the TTS)."""
+        pre = self._preempt
+        if pre is None or (pre.gen.next_segment == 0 and pre.gen.words is Words.COMPLETE):
+            return None
+        return pre.gen.gen
+
+    @property
     def ended(self) -> bool:
         return self._ended
 
@@ -457,6 +466,7 @@ class ConversationEngine:
             inference_id=self._new_inference_id(),
             turn_idx=self._turn_idx + 1,
             kind="reply",
+            splitter=self._splitter("reply"),
         )
         self._next_gen += 1
         self._preempt = Preemption(gen, messages)
@@ -485,7 +495,7 @@ class ConversationEngine:
             self._out.append(CancelGeneration(pre.gen.gen))
 
     def _on_preempt_output(self, pre: Preemption, item: ModelOutput, now: float) -> None:
-        """Build the reply as usual, holding back all but the first sentence's synthesis.
+        """Build the reply as usual, holding back all but the first segment's synthesis.
         A tool call or a failure would reach clients: drop it; the turn starts afresh."""
         if isinstance(item, (LLMToolCall, LLMFailed, SpeechFailed)):
             self._drop_preempt()
@@ -690,11 +700,18 @@ class ConversationEngine:
             inference_id=inference_id or self._new_inference_id(),
             turn_idx=self._turn_idx if turn_idx is None else turn_idx,
             kind=kind,
-            splitter=SentenceSplitter(max_chars=self.settings.limits.max_segment_chars),
+            splitter=self._splitter(kind),
         )
         self._next_gen += 1
         self._current = gen
         return gen
+
+    def _splitter(self, kind: GenerationKind) -> SentenceSplitter:
+        """An LLM reply's first segment is its first few words: its audio comes sooner."""
+        first_words = self.settings.first_segment_words if kind == "reply" else 0
+        return SentenceSplitter(
+            max_chars=self.settings.limits.max_segment_chars, first_words=first_words
+        )
 
     def _add_text(self, gen: Generation, text: str) -> None:
         gen.text += text

@@ -1,6 +1,6 @@
 """A preemptive reply: generated at the user's first pause, before the turn commits.
 
-It is a normal `Generation` the engine keeps aside: its LLM call and its first sentence's
+It is a normal `Generation` the engine keeps aside: its LLM call and its first segment's
 synthesis run at once, everything else it would do (further sentences, playout) is held.
 Nothing of it reaches clients or the LLM context until the turn commits with exactly the
 context it was started on (`messages`); then the held effects are released and it becomes
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from openreplica.engine.generation import Generation
 from openreplica.engine.io import ContextMessage, Effect, Synthesize
 
-#: sentences synthesised before the turn commits (the rest wait: they may be wasted)
+#: segments synthesised before the turn commits (the rest wait: they may be wasted);
+#: the first is a reply's first two words (`EngineSettings.first_segment_words`)
 SENTENCES_AHEAD = 1
 
 

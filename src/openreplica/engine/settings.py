@@ -132,6 +132,11 @@ class EngineSettings:
     #: messages of conversation history kept for the LLM (oldest turns dropped first)
     max_llm_history: int = 200
     limits: SpeechLimits = field(default_factory=SpeechLimits)
-    #: start the reply (LLM and first TTS sentence) on the final transcript at the first
+    #: start the reply (LLM and first TTS segment) on the final transcript at the first
     #: pause, before the turn is committed; used if the turn commits with the same text
     preemptive_replies: bool = True
+    #: an LLM reply's first TTS segment is only its first this-many words (or its first
+    #: clause, if shorter), so its first audio comes sooner: the TTS's time grows with the
+    #: text (Piper: 140 ms of CPU for a five-word sentence, 70 for two words). 0: whole
+    #: sentences. The cost: a short pause in the voice after those words.
+    first_segment_words: int = 2

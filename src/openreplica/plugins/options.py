@@ -25,8 +25,11 @@ class TTSOptions:
     #: speaking rate multiplier, 1.0 = the voice's normal speed
     speed: float | None = None
     timeout: float = 30.0
-    #: onnxruntime threads for local synthesis (None = onnxruntime's default)
-    threads: int | None = None
+    #: onnxruntime intra-op threads for local synthesis (None = onnxruntime's default, one
+    #: spinning thread per core). One: on a 2-core machine shared with the recogniser's
+    #: final pass (which holds the GIL), Piper's first words of a reply take ~40 ms of CPU
+    #: and ~60 ms of wall with one thread against ~70 / ~100 with the default (load ~4)
+    threads: int | None = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,8 @@ class ConversationRuntime:
         self._llm_tasks: dict[int, asyncio.Task[None]] = {}
         self._timer_task: asyncio.Task[None] | None = None
         self._timer_changed = asyncio.Event()
+        #: set after every engine step (`reply_prepared` re-checks the engine then)
+        self._stepped = asyncio.Event()
         self._pending: list[e.EngineInput] = []
         self._feeding = False
         self._reply: Reply | None = None
@@ -334,6 +336,30 @@ class ConversationRuntime:
         if self._voice is not None and not (self.ended or self._halted):
             self._voice.end_of_stream()
 
+    async def reply_prepared(self, limit: float) -> None:
+        """Return once the reply prepared at this pause (if any) has its first words at
+        the TTS, or after `limit` seconds. The voice path waits for this before the
+        recogniser's final pass, which holds the event loop and the GIL for ~90 ms: so
+        the TTS (onnxruntime, which lets go of the GIL) speaks those words on the other
+        core meanwhile instead of starting after it."""
+        deadline = self.clock.now() + limit
+        while True:
+            gen = self.engine.prepared_reply
+            if gen is None or self.speech.began(gen) or self.clock.now() >= deadline:
+                return
+            self._stepped.clear()
+            self.speech.progress.clear()
+            sleeper = asyncio.create_task(self.clock.sleep_until(deadline))
+            stepped = asyncio.create_task(self._stepped.wait())
+            began = asyncio.create_task(self.speech.progress.wait())
+            waits = {sleeper, stepped, began}
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waits:
+                    task.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
+
     # ------------------------------------------------------------------ inputs
 
     def submit(self, interaction: AnyInteraction, reply: Reply | None = None) -> None:
@@ -401,6 +427,7 @@ class ConversationRuntime:
         # its turn) needs no more synthesis.
         self.speech.retire_except(self.engine.live_generations)
         self._timer_changed.set()
+        self._stepped.set()
 
     def _publish(self, event: Event) -> None:
         if self._halted:

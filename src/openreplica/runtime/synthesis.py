@@ -58,6 +58,10 @@ class SpeechWorkers:
         self._queues: dict[int, asyncio.Queue[_Segment | None]] = {}
         #: every worker not finished yet (retired ones finish their last segment)
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        #: generations whose worker has called the TTS (its first segment is under way)
+        self._began: set[int] = set()
+        #: set whenever a worker calls the TTS (see `began`)
+        self.progress = asyncio.Event()
 
     @property
     def workers(self) -> int:
@@ -74,9 +78,14 @@ class SpeechWorkers:
             task.add_done_callback(lambda done: self._forget(gen, done))
         queue.put_nowait((segment, text))
 
+    def began(self, gen: int) -> bool:
+        """The TTS was called for this generation (it is synthesising, or was)."""
+        return gen in self._began
+
     def cancel(self, gen: int) -> None:
         """Stop this generation's synthesis now."""
         self._queues.pop(gen, None)
+        self._began.discard(gen)
         task = self._tasks.pop(gen, None)
         if task is not None:
             task.cancel()
@@ -91,6 +100,7 @@ class SpeechWorkers:
         tasks = list(self._tasks.values())
         self._queues.clear()
         self._tasks.clear()
+        self._began.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -99,12 +109,15 @@ class SpeechWorkers:
         if self._tasks.get(gen) is task:
             del self._tasks[gen]
             self._queues.pop(gen, None)
+            self._began.discard(gen)
 
     async def _work(self, gen: int, queue: asyncio.Queue[_Segment | None]) -> None:
         while (item := await queue.get()) is not None:
             segment, text = item
             await self._wait_for_room(self._ahead)
             self._observer.tts_started(gen, segment, self._now())
+            self._began.add(gen)
+            self.progress.set()
             error: str | None = None
             first = True
             try:

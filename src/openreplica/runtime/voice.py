@@ -12,7 +12,9 @@
          measured in a worker thread while the recogniser finishes
       -> with an end-of-turn model (`early_final`): finish() already runs after two
          silent frames, while the detector is still confirming the pause; the final is
-         held and fed at the confirmed end. Should the speech resume instead (a dip
+         held and fed at the confirmed end. It first lets the reply prepared at the pause
+         get its first words to the TTS (`reply_head_start`), since the final pass
+         holds the event loop and the GIL while it runs. Should the speech resume instead (a dip
          shorter than the detector's `min_silence`), that final is dropped and the
          recogniser decodes the whole segment again from its start, so the transcript
          is the one it would have made without the early pass.
@@ -81,6 +83,10 @@ class VoiceTarget(Protocol):
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]: ...
 
+    async def reply_prepared(self, limit: float) -> None:
+        """Return once a reply prepared at this pause has its first words at the TTS (or
+        none is being prepared), or after `limit` seconds."""
+
 
 @dataclass(frozen=True, slots=True)
 class VoiceSettings:
@@ -102,6 +108,12 @@ class VoiceSettings:
     #: count the turn-ending pause from where the sound stopped (`audible_end.py`), up to
     #: 0.1 s before the VAD's first silent frame, rather than from that frame
     pause_from_audible_end: bool = True
+    #: the early final pass first waits up to this long (seconds; 0: not at all) for the
+    #: reply prepared at the pause to have its first words at the TTS: the final pass
+    #: holds the event loop and the GIL (~90 ms for PocketSphinx), and the reply's LLM
+    #: tokens cannot reach the TTS meanwhile; started first, the TTS (which lets go of
+    #: the GIL) speaks them on the other core while the final pass runs
+    reply_head_start: float = 0.04
 
 
 class _Finish:
@@ -184,6 +196,8 @@ class VoiceInput:
         #: estimate for the current first silent frame: (its media time, the estimate)
         self._recent: deque[bytes] = deque(maxlen=math.ceil(LOOKBACK / self.frame_duration) + 1)
         self._audible_end: tuple[float, float] | None = None
+        #: the worker waits for the prepared reply (`reply_head_start`), not for audio
+        self._parked = False
 
     # ------------------------------------------------------------------ input
 
@@ -294,7 +308,8 @@ class VoiceInput:
 
     def _enqueue(self, item: bytes | _Finish | _Pausing | _Settling | _Resumed) -> None:
         self._queue.append(item)
-        self._idle.clear()
+        if not self._parked:  # (waiting for the reply, the worker counts as idle)
+            self._idle.clear()
         self._wake.set()
         self._start_worker()
 
@@ -374,10 +389,26 @@ class VoiceInput:
         """`early_final_after` of silence: the final pass now, its text held for the end."""
         if self._early is not None or len(self._segment_audio) > EARLY_FINAL_MAX_BYTES:
             return
+        await self._reply_head_start()
+        if any(isinstance(item, _Resumed) for item in self._queue):
+            return  # the speech went on meanwhile: no final for it yet
         self._early = await self._final_text()
         if self._early:  # the reply prepared at the pause answers the final's words
             self._partial = self._early
             self._flush_partial()
+
+    async def _reply_head_start(self) -> None:
+        """Let the reply prepared at this pause reach the TTS first (`reply_head_start`).
+        Meanwhile the worker waits on the reply, not on audio: `drain` may return."""
+        if self.settings.reply_head_start <= 0:
+            return
+        self._parked = True
+        self._idle.set()
+        try:
+            await self._target.reply_prepared(self.settings.reply_head_start)
+        finally:
+            self._parked = False
+            self._idle.clear()
 
     async def _resume(self) -> None:
         """The speech went on: the recogniser hears the whole segment again, as one

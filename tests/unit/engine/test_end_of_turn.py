@@ -105,14 +105,15 @@ def test_a_prepared_reply_is_used_when_the_turn_commits_with_the_same_text() -> 
     t.feed(e.LLMToken(start.gen, "It is noon. "), 2.15)
     t.feed(e.LLMToken(start.gen, "Have a nice day."), 2.16)
     t.feed(e.LLMFinished(start.gen), 2.17)
-    # only the first sentence is synthesised ahead; its audio is held, nothing is emitted
-    assert [x.text for x in t.of(e.Synthesize)] == ["It is noon."]
+    # only the first segment (the reply's first two words) is synthesised ahead; its
+    # audio is held, nothing is emitted
+    assert [x.text for x in t.of(e.Synthesize)] == ["It is"]
     t.synthesize_all(t.of(e.Synthesize), 2.18)
     assert not t.events(mark) and not t.of(e.Play)
     t.feed(e.TurnScored(speech_end=2.0, probability=0.9), 2.19)
     t.tick(2.0 + TURN_WAIT["medium"].floor)
     assert len(t.of(e.StartGeneration)) == 1  # no second LLM call
-    assert [x.text for x in t.of(e.Synthesize)] == ["It is noon.", "Have a nice day."]
+    assert [x.text for x in t.of(e.Synthesize)] == ["It is", "noon.", "Have a nice day."]
     assert [x.segment for x in t.of(e.Play)] == [0]
     t.play(start.gen, 0, 0.6, 2.2)
     events = t.events(mark)

@@ -22,7 +22,7 @@ def _reply(t: Timeline, text: str, now: float, question: str = "Question?") -> i
 
 
 def test_interrupt_mid_utterance_keeps_only_the_words_heard() -> None:
-    t = Timeline()
+    t = Timeline(EngineSettings(first_segment_words=0))  # one segment: one sentence
     gen = _reply(t, "One two three four five.", 0.0)
     now = t.play(gen, 0, 0.5, 0.0)  # half the audio: "three" is past its midpoint
     mark = len(t.effects)

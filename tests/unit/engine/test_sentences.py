@@ -146,3 +146,40 @@ def test_a_long_sentence_is_cut_after_a_clause_mark_when_one_is_in_reach() -> No
         "We walked along the river for hours,",
         "talking about everything under the sun.",
     ]
+
+
+def test_first_words_are_a_segment_of_their_own_once_more_follows() -> None:
+    tokens = [" Hello", " from", " a", " tiny", " model", ". It", " works."]
+    assert split_words(tokens, 2) == ["Hello from", "a tiny model.", "It works."]
+    # only the first segment: the second sentence is whole
+    assert split_words(["It is noon. Have a nice day."], 2) == [
+        "It is",
+        "noon.",
+        "Have a nice day.",
+    ]
+
+
+def test_first_words_stop_at_an_earlier_clause_mark_or_sentence_end() -> None:
+    assert split_words(list("Sure, I can help with that."), 2) == ["Sure,", "I can help with that."]
+    assert split_words(list("Yes. I can do it."), 2) == ["Yes.", "I can do it."]
+    assert split_words(list("Sure thing."), 2) == ["Sure thing."]
+
+
+def test_first_words_wait_for_more_text() -> None:
+    s = SentenceSplitter(first_words=2)
+    assert s.push("Hello from") == []
+    assert s.push(" ") == []  # nothing follows yet: maybe "from." ends it
+    assert s.push("a") == ["Hello from"]
+    assert s.flush() == "a"
+
+
+def test_first_words_respect_the_cap() -> None:
+    s = SentenceSplitter(max_chars=10, first_words=2)
+    assert s.push("abcdefghijklmnop qr st") == ["abcdefghij", "klmnop qr"]
+
+
+def split_words(tokens: list[str], first_words: int) -> list[str]:
+    s = SentenceSplitter(first_words=first_words)
+    out = [sentence for t in tokens for sentence in s.push(t)]
+    rest = s.flush()
+    return [*out, rest] if rest else out

@@ -42,7 +42,8 @@ async def _runtime(reply: str) -> tuple[ConversationRuntime, VirtualClock, Sink]
     tts = ScriptedTTS(sample_rate=RATE, ms_per_word=200, word_visemes=("mbp", "aa"))
     runtime = ConversationRuntime(
         "v1",
-        EngineSettings(output_sample_rate=RATE),
+        # one segment (the face does not look ahead across a segment's end)
+        EngineSettings(output_sample_rate=RATE, first_segment_words=0),
         RuntimePlugins(tts=tts, llm=ScriptedLLM.replies(reply)),
         clock,
     )

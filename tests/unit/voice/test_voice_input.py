@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,7 @@ from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE, TURN_WAIT
 from openreplica.engine import io as e
 from openreplica.engine.speech_detector import DetectorSettings
 from openreplica.plugins.audio import silence, tone
-from openreplica.plugins.base import ASRUnavailable, Transcript
+from openreplica.plugins.base import ASRUnavailable, TextDelta, Transcript
 from openreplica.plugins.scripted import (
     ScriptedASR,
     ScriptedASRStream,
@@ -291,10 +293,11 @@ class _WatchedASR(ScriptedASR):
     """Records, at each final pass, whether the detector still counted the user as
     speaking (the end not confirmed yet) and how much audio the recogniser had."""
 
-    def __init__(self, transcripts: list[str]) -> None:
-        super().__init__(transcripts)
+    def __init__(self, transcripts: list[str], *, partials: bool = False) -> None:
+        super().__init__(transcripts, partials=partials)
         self.h: Listening | None = None
         self.finishes: list[tuple[bool, float]] = []
+        self.finish_times: list[float] = []
 
     def create_stream(self) -> ScriptedASRStream:
         stream = super().create_stream()
@@ -304,6 +307,7 @@ class _WatchedASR(ScriptedASR):
             assert self.h is not None and self.h.runtime.voice is not None
             speaking = self.h.runtime.voice.detector.speaking
             self.finishes.append((speaking, stream.pushed_samples / RATE))
+            self.finish_times.append(self.h.clock.now())
             return await finish()
 
         stream.finish = watched  # type: ignore[method-assign]
@@ -394,3 +398,97 @@ async def test_the_pause_counts_from_where_the_sound_stopped(from_sound: bool) -
         assert PAUSE_SILENCE["medium"] - 0.002 <= after <= PAUSE_SILENCE["medium"] + 0.02
     else:  # from the VAD's first silent frame, after the tail
         assert PAUSE_SILENCE["medium"] + 0.096 <= after <= PAUSE_SILENCE["medium"] + 0.096 + 0.05
+
+
+class _SlowLLM:
+    """Says "Sure, happy to help." `delay` virtual seconds after it is called (never, with
+    None), noting when."""
+
+    name = "slow"
+
+    def __init__(self, delay: float | None) -> None:
+        self.delay = delay
+        self.h: Listening | None = None
+        self.calls: list[float] = []
+
+    async def stream(self, messages: Any, tools: Any = ()) -> AsyncIterator[TextDelta]:
+        assert self.h is not None
+        clock = self.h.clock
+        self.calls.append(clock.now())
+        if self.delay is None:
+            await asyncio.Event().wait()
+        else:
+            await clock.sleep_until(clock.now() + self.delay)
+        for word in ("Sure,", " happy", " to", " help."):
+            yield TextDelta(word)
+
+
+class _NotedTTS(ScriptedTTS):
+    def __init__(self) -> None:
+        super().__init__(sample_rate=RATE, ms_per_word=200)
+        self.h: Listening | None = None
+        self.calls: list[tuple[float, str]] = []
+
+    async def synthesize(self, text: str) -> Any:
+        assert self.h is not None
+        self.calls.append((self.h.clock.now(), text))
+        async for chunk in super().synthesize(text):
+            yield chunk
+
+
+async def _with_slow_reply(
+    delay: float | None, **voice: Any
+) -> tuple[Listening, _WatchedASR, _SlowLLM, _NotedTTS]:
+    # partial guesses: the reply is prepared at the first silent frame, before the final
+    asr, llm, tts = _WatchedASR(["what time is it"], partials=True), _SlowLLM(delay), _NotedTTS()
+    h = await listening(
+        tts=tts,
+        llm=llm,
+        vad=ScriptedVAD(frame_samples=512),
+        asr=asr,
+        voice=VoiceSettings(detector=DETECTOR, **voice),
+        turn=_CompleteTurns(),
+    )
+    asr.h = llm.h = tts.h = h
+    return h, asr, llm, tts
+
+
+async def test_the_early_final_pass_lets_the_prepared_reply_reach_the_tts_first() -> None:
+    # the prepared reply's LLM answers 60 ms after the first silent frame, ~20 ms after the
+    # second (when the final pass is due): the final pass (which holds the event loop in
+    # real life) waits for the reply's first words to be at the TTS (at most 40 ms)
+    h, asr, llm, tts = await _with_slow_reply(0.06)
+    await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
+    (called,) = llm.calls
+    first_words_at, first_words = tts.calls[0]
+    assert first_words == "Sure,"  # the reply's first clause, on its own
+    (finish_at,) = asr.finish_times
+    assert called + 0.06 - 1e-6 <= first_words_at <= finish_at <= called + 0.06 + 1e-6
+    ((speaking, _),) = asr.finishes
+    assert speaking  # still before the end was confirmed
+    assert [text for _, text in h.user_utterances()] == ["what time is it"]
+
+
+async def test_an_llm_that_does_not_answer_holds_the_final_pass_only_so_long() -> None:
+    finished = []
+    for head_start in (0.0, 0.05):
+        h, asr, llm, _ = await _with_slow_reply(None, reply_head_start=head_start)
+        await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
+        assert len(llm.calls) == 1
+        (finish_at,) = asr.finish_times
+        finished.append(finish_at - h.t0)
+        ((speaking, _),) = asr.finishes
+        assert speaking
+        ((commit_t, text),) = h.user_utterances()
+        assert text == "what time is it"
+        assert commit_t - h.t0 - 1.5 <= TURN_WAIT["medium"].floor + 0.05
+        await h.runtime.shutdown("end_conversation_endpoint_hit")
+    without, held = finished
+    assert without + 0.05 - 1e-6 <= held <= without + 0.05 + 0.021  # (the 20 ms steps)
+
+
+async def test_without_a_head_start_the_final_pass_does_not_wait_for_the_reply() -> None:
+    h, asr, _, tts = await _with_slow_reply(0.06, reply_head_start=0.0)
+    await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
+    (finish_at,) = asr.finish_times
+    assert finish_at < tts.calls[0][0]
