@@ -27,15 +27,32 @@ def free_port() -> int:
         return port
 
 
+def _reserved_port() -> socket.socket:
+    """A socket bound to a free loopback port, held until the server is started: two
+    servers made before either starts can never be given the same port (a port is free
+    again once its probe socket closes, and the kernel may hand it out twice; the second
+    server then fails to bind while /healthz answers from the first)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
 @dataclass
 class ServerProcess:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
+    #: 0: a free port, reserved from now until `start`
+    port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     #: seconds `start` waits for /healthz (loading real models takes longer)
     ready_timeout: float = 30.0
+    _reservation: socket.socket | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.port == 0:
+            self._reservation = _reserved_port()
+            self.port = int(self._reservation.getsockname()[1])
 
     @property
     def url(self) -> str:
@@ -60,6 +77,9 @@ class ServerProcess:
                 env.pop(name, None)
         self.log = self.data_dir.parent / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._reservation is not None:
+            self._reservation.close()
+            self._reservation = None
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "openreplica.cli", "serve", "--port", str(self.port)],
@@ -80,6 +100,9 @@ class ServerProcess:
         eventually_sync(ready, timeout=self.ready_timeout, message="the server became ready")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self._reservation is not None:  # never started
+            self._reservation.close()
+            self._reservation = None
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(sig)
