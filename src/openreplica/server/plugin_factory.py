@@ -108,20 +108,21 @@ class ModelFactory:
             )
         try:
             async with self._lock:
-                await asyncio.to_thread(self._warm, tts_engine, stt_engine, vad_engine)
+                asr = await asyncio.to_thread(self._warm, tts_engine, stt_engine, vad_engine)
+                awarm = getattr(asr, "awarm", None)  # e.g. pocketsphinx's decoders
+                if callable(awarm):
+                    await awarm(1)
         except Exception as exc:
             log.warning("could not preload the default models (%s); they load on first use", exc)
 
     def _warm(
         self, tts_engine: str | None, stt_engine: str | None, vad_engine: str | None = None
-    ) -> None:
+    ) -> object:
         build_tts(tts_engine, TTSOptions(), self._cache)
         build_vad(vad_engine, VADOptions(), self._cache)
         self._turn_model()
         asr, _ = build_asr(stt_engine, ASROptions(), self._cache)
-        warm = getattr(asr, "warm", None)
-        if callable(warm):
-            warm(1)
+        return asr
 
 
 def _warn(warning: str | None) -> None:
