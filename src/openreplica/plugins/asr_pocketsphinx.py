@@ -14,6 +14,7 @@ passes audio and text through a pipe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 from collections.abc import Sequence
@@ -176,10 +177,8 @@ class PocketSphinxWorkerStream:
                 return
             client.open_streams -= 1
             if client.alive:
-                try:
+                with contextlib.suppress(ASRUnavailable):  # it died: nothing to free
                     await client.request(Kind.CLOSE, self._id)
-                except ASRUnavailable:
-                    pass  # it died: nothing left to free
 
 
 def _hypothesis(decoder: Decoder) -> str:

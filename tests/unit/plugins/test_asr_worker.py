@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import os
 import signal
 import subprocess
@@ -121,7 +122,7 @@ async def test_a_worker_transcribes_exactly_like_the_in_process_decoder(
     assert got == expected
     partials, final = got
     assert final.final and partials  # partials while it was spoken
-    assert all(a != b for a, b in zip(partials, partials[1:], strict=False))  # changes only
+    assert all(a != b for a, b in itertools.pairwise(partials))  # changes only
     assert "london" in final.text.split()
     if keywords is not None:
         assert set(final.text.split()) <= set(KEYWORDS)
