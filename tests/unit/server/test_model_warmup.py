@@ -33,3 +33,12 @@ class _NoVoice(ModelFactory):
 async def test_warm_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     await _NoVoice(ModelCache()).warm(None, None)
     assert "could not preload the default models (no voice)" in caplog.text
+
+
+async def test_no_asr_workers_keeps_the_decoders_in_the_server_process() -> None:
+    cache = ModelCache()
+    await ModelFactory(cache, asr_workers=0).warm(tts_engine="espeak", stt_engine=None)
+    asr, _ = build_asr(None, ASROptions(workers=0), cache)
+    assert isinstance(asr, PocketSphinxASR)
+    assert asr.workers == 0 and asr.idle_decoders == 1 and asr.worker_pids == []
+    await cache.aclose()
