@@ -3,7 +3,7 @@
 PocketSphinx holds the GIL for all its work: in the server process its streaming pass
 (~12 % of a core per talking user) and its final pass (`end_utt`, 55-90 ms in one block)
 would stall the event loop of every conversation. Here a child process
-(`python -m openreplica.plugins.asr_worker`) owns the decoders and serves many streams
+(`openreplica.plugins.asr_worker.main`) owns the decoders and serves many streams
 multiplexed by stream id over its stdin/stdout, so the final pass runs on another core.
 
 The protocol: frames of `<length u32><kind u8><stream u32><payload>` (little-endian,
@@ -26,6 +26,7 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from openreplica.plugins.base import ASRUnavailable
@@ -213,6 +214,11 @@ def serve(source: BinaryIO, sink: BinaryIO) -> None:
 
 # --- the server side ------------------------------------------------------------
 
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from openreplica.plugins.asr_worker import main; main()"
+)
+
 
 class WorkerClient:
     """One worker process, used from one event loop: `request` sends a frame and awaits
@@ -230,10 +236,13 @@ class WorkerClient:
 
     @classmethod
     async def start(cls) -> WorkerClient:
+        # the child imports this package from where the server did
+        root = str(Path(__file__).resolve().parents[2])
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "openreplica.plugins.asr_worker",
+            "-c",
+            _CHILD,
+            root,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
