@@ -404,13 +404,18 @@ async def main(argv: Sequence[str] | None = None) -> int:
         piper = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
         piper.load()
         llm, llm_label = tiny_llm(Path(tmp))
-        sphinx = PocketSphinxASR()
-        sphinx.warm(1)  # as a server does at start: decoders are pooled
+        # as a server does at start: decoders are pooled (in `--asr-workers` processes)
+        sphinx = PocketSphinxASR(workers=args.asr_workers)
+        await sphinx.awarm(1)
         models = Models(piper, SileroVAD(), sphinx, llm)
         spoken = await speak(piper, QUESTION, lead=0.3, tail=2.5)
         print(f"question: {QUESTION!r}, {spoken.end - spoken.start:.2f} s of speech")
         print(f"LLM: {llm_label}")
-        print("ASR: pocketsphinx (en-us, full language model); VAD: silero; TTS: piper joe-medium")
+        where = f"{args.asr_workers} worker process(es)" if args.asr_workers else "in-process"
+        print(
+            f"ASR: pocketsphinx (en-us, full language model, {where}); VAD: silero;"
+            " TTS: piper joe-medium"
+        )
         print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         await one_turn(models, spoken, "high")  # warm-up, not counted
 
@@ -443,6 +448,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
             await turn_taking_section(
                 models, args.set_levels, new_runtime, args.set, args.set_voices, args.set_setups
             )
+        await sphinx.aclose()
     return 0
 
 
@@ -478,6 +484,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
         default=["silence", "silence+pre", "model"],
         help="the set-ups compared (default: silence,silence+pre,model)",
+    )
+    parser.add_argument(
+        "--asr-workers",
+        type=int,
+        default=1,
+        help="PocketSphinx worker processes (default 1, as the server; 0: in-process)",
     )
     return parser.parse_args(argv)
 

@@ -44,6 +44,9 @@ class ASROptions:
     #: pocketsphinx: a JSGF grammar, or a word list turned into one (tests, kiosks)
     grammar: str | None = None
     keywords: tuple[str, ...] | None = None
+    #: pocketsphinx: worker processes running the decoders (0 = in the server process,
+    #: on the event loop's thread, where its final pass stalls every conversation)
+    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)

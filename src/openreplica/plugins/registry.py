@@ -183,8 +183,10 @@ def build_asr(
     from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR
 
     sphinx = cache.get(
-        ("asr", "pocketsphinx", options.grammar, options.keywords),
-        lambda: PocketSphinxASR(grammar=options.grammar, keywords=options.keywords),
+        ("asr", "pocketsphinx", options.grammar, options.keywords, options.workers),
+        lambda: PocketSphinxASR(
+            grammar=options.grammar, keywords=options.keywords, workers=options.workers
+        ),
     )
     return sphinx, warning
 

@@ -104,7 +104,9 @@ def create_app(
             ScriptedFactory()
             if settings.testing_scripted_plugins
             else ModelFactory(
-                cache, settings.smart_turn_path if settings.turn_detector == "smart_turn" else None
+                cache,
+                settings.smart_turn_path if settings.turn_detector == "smart_turn" else None,
+                asr_workers=settings.asr_workers,
             )
         )
     factory = plugin_factory

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,12 @@ PluginFactory = Callable[[ConversationConfig], Awaitable[RuntimePlugins]]
 class ModelFactory:
     """Real plugins from the registry."""
 
-    def __init__(self, cache: ModelCache, turn_model_path: Path | None = None) -> None:
+    def __init__(
+        self, cache: ModelCache, turn_model_path: Path | None = None, asr_workers: int = 1
+    ) -> None:
         self._cache = cache
+        #: PocketSphinx's worker processes (0: its decoders on the event loop's thread)
+        self._asr_workers = asr_workers
         self._lock = asyncio.Lock()
         #: the Smart Turn file; conversations asking for `smart_turn` use it when present
         self._turn_model_path = turn_model_path
@@ -68,7 +73,9 @@ class ModelFactory:
         try:  # voice input is optional: a text-only conversation works without it
             plugins.vad, warning = build_vad(config.vad_engine, VADOptions(), self._cache)
             _warn(warning)
-            plugins.asr, warning = build_asr(config.stt_engine, config.stt, self._cache)
+            plugins.asr, warning = build_asr(
+                config.stt_engine, replace(config.stt, workers=self._asr_workers), self._cache
+            )
             _warn(warning)
         except Exception as exc:
             log.warning("voice input unavailable (%s): the replica will not listen", exc)
@@ -108,20 +115,21 @@ class ModelFactory:
             )
         try:
             async with self._lock:
-                await asyncio.to_thread(self._warm, tts_engine, stt_engine, vad_engine)
+                asr = await asyncio.to_thread(self._warm, tts_engine, stt_engine, vad_engine)
+                awarm = getattr(asr, "awarm", None)  # e.g. pocketsphinx's decoders
+                if callable(awarm):
+                    await awarm(1)
         except Exception as exc:
             log.warning("could not preload the default models (%s); they load on first use", exc)
 
     def _warm(
         self, tts_engine: str | None, stt_engine: str | None, vad_engine: str | None = None
-    ) -> None:
+    ) -> object:
         build_tts(tts_engine, TTSOptions(), self._cache)
         build_vad(vad_engine, VADOptions(), self._cache)
         self._turn_model()
-        asr, _ = build_asr(stt_engine, ASROptions(), self._cache)
-        warm = getattr(asr, "warm", None)
-        if callable(warm):
-            warm(1)
+        asr, _ = build_asr(stt_engine, ASROptions(workers=self._asr_workers), self._cache)
+        return asr
 
 
 def _warn(warning: str | None) -> None:

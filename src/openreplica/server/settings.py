@@ -61,6 +61,9 @@ class ServerSettings:
     llm_model_path: str | None = None
     tts_engine: str | None = None
     stt_engine: str | None = None
+    #: PocketSphinx worker processes (each about one core's worth of decoding); 0 runs
+    #: the decoders on the event loop's thread, where they hold the GIL
+    asr_workers: int = 1
     #: auto (Silero when installed, else webrtcvad), silero or webrtc
     vad_engine: str = "auto"
     #: smart_turn (the end-of-turn model, when its file is there) or silence
@@ -344,6 +347,13 @@ def _choice(raw: object, choices: tuple[str, ...]) -> str:
     return name
 
 
+def _non_negative_int(raw: object) -> int:
+    value = int(str(raw))
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _vad_engine(raw: object) -> str:
     name = str(raw).strip().lower()
     name = "webrtc" if name == "webrtcvad" else name
@@ -477,6 +487,13 @@ OPTIONS: tuple[Option, ...] = (
         "stt_engine",
         "default speech recognition engine: pocketsphinx (default), openai, faster-whisper",
         metavar="NAME",
+    ),
+    Option(
+        "asr_workers",
+        "processes running the PocketSphinx decoders (default 1, about one core's worth of "
+        "decoding; 0: in the server process, where its final pass stalls the event loop)",
+        _non_negative_int,
+        "N",
     ),
     Option(
         "vad_engine",

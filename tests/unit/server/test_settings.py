@@ -106,3 +106,11 @@ def test_speech_limits_are_read_at_the_edge_and_reach_every_conversation() -> No
     for bad in ({"max_utterance_chars": 0}, {"max_echo_audio_ahead": 0.0}, {"tts_ahead": -1.0}):
         with pytest.raises(SettingsError):
             ServerSettings(**bad).check()
+
+
+def test_asr_workers_loads_and_refuses_a_negative_count() -> None:
+    assert ServerSettings().asr_workers == 1
+    assert ServerSettings.load({}, {"OPENREPLICA_ASR_WORKERS": "0"}).asr_workers == 0
+    assert ServerSettings.load({"asr_workers": "2"}, {}).asr_workers == 2
+    with pytest.raises(SettingsError, match="asr"):
+        ServerSettings.load({"asr_workers": "-1"}, {})
