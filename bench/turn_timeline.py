@@ -59,6 +59,7 @@ class TimedASR:
 
     def __init__(self, inner: PocketSphinxASR) -> None:
         self.inner, self.name, self.streams_partials = inner, inner.name, inner.streams_partials
+        self.finish_holds_loop = inner.finish_holds_loop
         self.cpu: list[float] = []
 
     def create_stream(self) -> ASRStream:

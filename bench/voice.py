@@ -99,6 +99,7 @@ class TimedASR:
     def __init__(self, inner: ASRModel, clock: SystemClock) -> None:
         self.inner, self.clock = inner, clock
         self.name, self.streams_partials = inner.name, inner.streams_partials
+        self.finish_holds_loop = inner.finish_holds_loop
         self.finishes: list[tuple[float, float]] = []  # (started, ended)
 
     def create_stream(self) -> ASRStream:

@@ -33,6 +33,7 @@ class FasterWhisperASR:
 
     name = "faster-whisper"
     streams_partials = False
+    finish_holds_loop = False
 
     def __init__(
         self,

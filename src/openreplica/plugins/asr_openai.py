@@ -25,6 +25,7 @@ class OpenAICompatibleASR:
 
     name = "openai"
     streams_partials = False
+    finish_holds_loop = False
 
     def __init__(
         self,

@@ -213,6 +213,7 @@ class PocketSphinxASR:
         self.workers = workers
         self._clients: list[WorkerClient] = []
         self._start_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self.finish_holds_loop = workers == 0
         self._next_id = 0
         self.grammar = keywords_grammar(keywords) if keywords is not None else grammar
         try:

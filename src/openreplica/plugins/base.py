@@ -146,6 +146,10 @@ class ASRModel(Protocol):
     name: str
     #: True when `push` returns partial transcripts
     streams_partials: bool
+    #: True when `finish` does its work on the event loop's thread, holding the loop and
+    #: the GIL meanwhile (PocketSphinx in this process): what a reply started just before
+    #: it can't do during it, it must do first (`VoiceSettings.reply_head_start`)
+    finish_holds_loop: bool
 
     def create_stream(self) -> ASRStream: ...
 

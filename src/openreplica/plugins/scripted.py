@@ -208,6 +208,7 @@ class ScriptedASR:
     """Each `finish` returns the next preset transcript ("" once they run out)."""
 
     name = "scripted"
+    finish_holds_loop = False
 
     def __init__(self, transcripts: Sequence[str], *, partials: bool = False) -> None:
         self._transcripts = list(transcripts)

@@ -13,8 +13,8 @@
       -> with an end-of-turn model (`early_final`): finish() already runs after two
          silent frames, while the detector is still confirming the pause; the final is
          held and fed at the confirmed end. It first lets the reply prepared at the pause
-         get its first words to the TTS (`reply_head_start`), since the final pass
-         holds the event loop and the GIL while it runs. Should the speech resume instead (a dip
+         get its first words to the TTS (`reply_head_start`) when the final pass
+         holds the event loop and the GIL while it runs (PocketSphinx in-process). Should the speech resume instead (a dip
          shorter than the detector's `min_silence`), that final is dropped and the
          recogniser decodes the whole segment again from its start, so the transcript
          is the one it would have made without the early pass.
@@ -112,7 +112,8 @@ class VoiceSettings:
     #: reply prepared at the pause to have its first words at the TTS: the final pass
     #: holds the event loop and the GIL (~90 ms for PocketSphinx), and the reply's LLM
     #: tokens cannot reach the TTS meanwhile; started first, the TTS (which lets go of
-    #: the GIL) speaks them on the other core while the final pass runs
+    #: the GIL) speaks them on the other core while the final pass runs. Only for an ASR
+    #: whose `finish_holds_loop` (PocketSphinx in this process, `--asr-workers 0`)
     reply_head_start: float = 0.04
 
 
@@ -400,8 +401,8 @@ class VoiceInput:
     async def _reply_head_start(self) -> None:
         """Let the reply prepared at this pause reach the TTS first (`reply_head_start`).
         Meanwhile the worker waits on the reply, not on audio: `drain` may return."""
-        if self.settings.reply_head_start <= 0:
-            return
+        if self.settings.reply_head_start <= 0 or not self._asr_model.finish_holds_loop:
+            return  # the TTS gets its share of the CPU during the final pass anyway
         self._parked = True
         self._idle.set()
         try:

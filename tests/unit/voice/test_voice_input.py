@@ -437,10 +437,11 @@ class _NotedTTS(ScriptedTTS):
 
 
 async def _with_slow_reply(
-    delay: float | None, **voice: Any
+    delay: float | None, *, holds_loop: bool = True, **voice: Any
 ) -> tuple[Listening, _WatchedASR, _SlowLLM, _NotedTTS]:
     # partial guesses: the reply is prepared at the first silent frame, before the final
     asr, llm, tts = _WatchedASR(["what time is it"], partials=True), _SlowLLM(delay), _NotedTTS()
+    asr.finish_holds_loop = holds_loop  # as PocketSphinx in this process (or in a worker)
     h = await listening(
         tts=tts,
         llm=llm,
@@ -489,6 +490,14 @@ async def test_an_llm_that_does_not_answer_holds_the_final_pass_only_so_long() -
 
 async def test_without_a_head_start_the_final_pass_does_not_wait_for_the_reply() -> None:
     h, asr, _, tts = await _with_slow_reply(0.06, reply_head_start=0.0)
+    await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
+    (finish_at,) = asr.finish_times
+    assert finish_at < tts.calls[0][0]
+
+
+async def test_a_final_pass_that_leaves_the_loop_free_does_not_wait_for_the_reply() -> None:
+    # PocketSphinx in a worker process: the TTS runs during the final pass anyway
+    h, asr, _, tts = await _with_slow_reply(0.06, holds_loop=False)
     await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
     (finish_at,) = asr.finish_times
     assert finish_at < tts.calls[0][0]
