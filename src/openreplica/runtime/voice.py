@@ -14,8 +14,9 @@
          silent frames, while the detector is still confirming the pause; the final is
          held and fed at the confirmed end. It first lets the reply prepared at the pause
          get its first words to the TTS (`reply_head_start`) when the final pass
-         holds the event loop and the GIL while it runs (PocketSphinx in-process). Should the speech resume instead (a dip
-         shorter than the detector's `min_silence`), that final is dropped and the
+         holds the event loop and the GIL while it runs (PocketSphinx in-process).
+         Should the speech resume instead (a dip shorter than the detector's
+         `min_silence`), that final is dropped and the
          recogniser decodes the whole segment again from its start, so the transcript
          is the one it would have made without the early pass.
       -> with an end-of-turn model: at each speech end, the turn's audio is scored in
