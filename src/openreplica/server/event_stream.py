@@ -97,7 +97,8 @@ class StreamPublisher:
         self._settle()
         if self._pending and self._may_send():
             self._send()  # what was broadcast meanwhile (one at a time)
-        self._wake.set()
+        if self._closing:  # (a failure wakes the task in `_settle`)
+            self._wake.set()
 
     def _settle(self) -> None:
         """Take the answered appends at the head of the ones in flight, in order."""
