@@ -8,7 +8,7 @@ Redis (any number of nodes). This package never imports the server; the server w
 
 from openreplica.cluster.cancellation import raise_if_cancelled
 from openreplica.cluster.coordinator import Coordinator, NodeStatus
-from openreplica.cluster.events import EventStreams, OwnerChanged, StaleAppend
+from openreplica.cluster.events import EventStreams, NotOwner, OwnerChanged, StaleAppend
 from openreplica.cluster.memory import LocalCoordinator, LocalPipes
 from openreplica.cluster.pipes import Pipe, PipeClosed, PipeOpen, Pipes
 from openreplica.cluster.redis_backend import RedisCoordinator, RedisEventStreams, RedisPipes
@@ -19,6 +19,7 @@ __all__ = [
     "LocalCoordinator",
     "LocalPipes",
     "NodeStatus",
+    "NotOwner",
     "OwnerChanged",
     "Pipe",
     "PipeClosed",

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Entry", "EventStreams", "OwnerChanged", "StaleAppend"]
+__all__ = ["Entry", "EventStreams", "NotOwner", "OwnerChanged", "StaleAppend"]
 
 #: one event as broadcast: (seq, encoded JSON)
 Entry = tuple[int, bytes]
@@ -34,10 +34,17 @@ class StaleAppend(Exception):
     """An append at a `seq` the stream already holds: another node owns it now."""
 
 
+class NotOwner(StaleAppend):
+    """An append refused whole: another node marked itself the conversation's owner
+    (`mark_owner`), whatever the seqs appended (the fence that lets several appends be in
+    flight at once: a refused one is never overtaken by a later one that went in)."""
+
+
 class EventStreams(Protocol):
     def append(self, conversation_id: str, events: Sequence[Entry]) -> Awaitable[None]:
         """Add events (increasing `seq`, each above the newest held), or raise
-        `StaleAppend` (then none after the refused one are added). Sent when called,
+        `StaleAppend` (then none after the refused one are added; `NotOwner`: none at
+        all, another node owns the conversation). Sent when called,
         in order with the appends made before it, before it is awaited."""
         ...
 
@@ -52,6 +59,12 @@ class EventStreams(Protocol):
     async def mark_owner(self, conversation_id: str, after_seq: int, node_id: str) -> None:
         """`node_id` hosts the conversation from now on (its next event is after
         `after_seq`): relays following the stream move to it at once."""
+        ...
+
+    async def claim(self, conversation_id: str) -> None:
+        """This node (the backend's) owns the conversation from now on: appends from
+        others are refused (`NotOwner`). For a node that moved it here and appends to
+        its stream before `mark_owner` (or without: it ends it)."""
         ...
 
     def follow(

@@ -9,6 +9,10 @@ Keys (prefix `or:`):
   expiring when idle (`PIPE_IDLE_TTL`)
 - `or:events:{conversation}`: the conversation's events, entry id `{seq}-0`, the newest
   `retained` kept (`XADD MAXLEN ~`), expiring when idle (`EVENTS_IDLE_TTL`)
+- `or:events:{conversation}:owner`: the node that took the conversation over last
+  (`mark_owner`, `claim`); appends from any other node are refused whole (the fence on
+  the owner's identity, which lets a node keep several appends in flight); expires with
+  the stream
 
 The commands on a relayed message's path that write (a pipe's `XADD`, an event append)
 go over one lean connection per node when one is given (cluster/resp.py): each is on
@@ -32,11 +36,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import ConnectionError
 
 from openreplica.cluster.cancellation import raise_if_cancelled
 from openreplica.cluster.coordinator import NodeStatus
-from openreplica.cluster.events import Entry, OwnerChanged, StaleAppend
+from openreplica.cluster.events import Entry, NotOwner, OwnerChanged, StaleAppend
 from openreplica.cluster.pipes import PipeClosed, PipeOpen
 from openreplica.cluster.resp import RespConnection
 
@@ -106,16 +110,32 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HINCRBY', KEYS[1],
 return -1
 """
 
-# Appends stop at the first seq the stream already holds (a stale owner): nothing after
-# it goes in. Returns the 1-based index of the refused event, 0 when all went in.
+# Appends are refused whole (-1) when the stream's owner key names another node (a node
+# took the conversation over: `mark_owner`); otherwise they stop at the first seq the
+# stream already holds (a stale owner without a mark): nothing after it goes in. Returns
+# the 1-based index of the refused event, 0 when all went in.
 _APPEND = """
-local key, maxlen = KEYS[1], ARGV[1]
-for i = 3, #ARGV, 2 do
+local key, owner_key, maxlen, ttl = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local owner = redis.call('GET', owner_key)
+if owner and owner ~= ARGV[3] then return -1 end
+for i = 4, #ARGV, 2 do
   local added = redis.pcall('XADD', key, 'MAXLEN', '~', maxlen, ARGV[i] .. '-0', 'd', ARGV[i + 1])
-  if type(added) == 'table' and added.err then return (i - 1) / 2 end
+  if type(added) == 'table' and added.err then return (i - 2) / 2 end
 end
-redis.call('EXPIRE', key, ARGV[2])
+redis.call('EXPIRE', key, ttl)
+if owner then redis.call('EXPIRE', owner_key, ttl) end
 return 0
+"""
+
+# The owner mark (`{after_seq}-*`: after that event, before the next) and the owner key,
+# together: 0 when the stream holds events after `after_seq` (nothing done).
+_MARK_OWNER = """
+local key, owner_key = KEYS[1], KEYS[2]
+local added = redis.pcall('XADD', key, 'MAXLEN', '~', ARGV[3], ARGV[1] .. '-*', 'o', ARGV[2])
+if type(added) == 'table' and added.err then return 0 end
+redis.call('SET', owner_key, ARGV[2], 'EX', ARGV[4])
+redis.call('EXPIRE', key, ARGV[4])
+return 1
 """
 
 _RELEASE = """
@@ -337,27 +357,45 @@ class RedisPipes:
 
 class RedisEventStreams:
     def __init__(
-        self, redis: Redis, retained: int = 10_000, writer: RespConnection | None = None
+        self,
+        redis: Redis,
+        retained: int = 10_000,
+        writer: RespConnection | None = None,
+        node_id: str = "",
     ) -> None:
         """`writer`: the connection appends are sent on (else redis-py's, one append
-        after the other)."""
+        after the other); `node_id`: this node's (its appends are refused once another
+        node is the conversation's owner: `mark_owner`, `claim`)."""
         self._redis = redis
         self._retained = retained
         self._writer = writer
+        self._node_id = node_id
         self._append = redis.register_script(_APPEND)
+        self._mark_owner = redis.register_script(_MARK_OWNER)
         self._append_sha = writer.register_script(_APPEND) if writer is not None else ""
         self._in_order = asyncio.Lock()
 
+    @property
+    def pipelined(self) -> bool:
+        """Appends may be kept in flight together (server/event_stream.py): they are
+        answered in the order sent and a dropped connection fails every one unanswered
+        (the lean connection). False on redis-py's path (one after the other)."""
+        return self._writer is not None
+
     def append(self, conversation_id: str, events: Sequence[Entry]) -> Awaitable[None]:
         """Sent when called (with a writer: on its socket before this returns), in
-        order with the appends made before; the future raises `StaleAppend` on a
-        refusal."""
-        args: list[Any] = [self._retained, EVENTS_IDLE_TTL]
+        order with the appends made before; the future raises `NotOwner` when another
+        node owns the conversation (nothing added), `StaleAppend` when the stream
+        already holds an event's seq (those before it added)."""
+        args: list[Any] = [self._retained, EVENTS_IDLE_TTL, self._node_id]
         for seq, data in events:
             args += [seq, data]
         key = _events_key(conversation_id)
+        keys = (key, _owner_key(conversation_id))
 
         def check(refused: Any) -> None:
+            if int(refused) < 0:
+                raise NotOwner(f"{conversation_id}: another node owns it now")
             if int(refused):
                 seq = events[int(refused) - 1][0]
                 raise StaleAppend(f"{conversation_id}: the stream already holds seq {seq}")
@@ -368,29 +406,32 @@ class RedisEventStreams:
             return done
         if self._writer is not None:
             sent: Awaitable[None] = self._writer.send(
-                "EVALSHA", self._append_sha, 1, key, *args, check=check
+                "EVALSHA", self._append_sha, 2, *keys, *args, check=check
             )
             return sent
-        return asyncio.ensure_future(self._append_in_order(key, args, check))
+        return asyncio.ensure_future(self._append_in_order(list(keys), args, check))
 
     async def _append_in_order(
-        self, key: str, args: list[Any], check: Callable[[Any], None]
+        self, keys: list[str], args: list[Any], check: Callable[[Any], None]
     ) -> None:
         async with self._in_order:  # FIFO: in the order `append` was called
-            check(await self._append(keys=[key], args=args))
+            check(await self._append(keys=keys, args=args))
 
     async def read(self, conversation_id: str, after_seq: int = 0) -> list[Entry]:
         found: Any = await self._redis.xrange(_events_key(conversation_id), f"{after_seq + 1}-0")
         return [(_seq(entry_id), fields[b"d"]) for entry_id, fields in found if b"d" in fields]
 
     async def mark_owner(self, conversation_id: str, after_seq: int, node_id: str) -> None:
-        key = _events_key(conversation_id)
-        try:  # `{seq}-*`: after the event `after_seq` (`{seq}-0`), before the next one
-            await self._redis.xadd(
-                key, {"o": node_id}, id=f"{after_seq}-*", maxlen=self._retained, approximate=True
-            )
-        except ResponseError as error:
-            raise StaleAppend(f"{conversation_id}: events after {after_seq} exist") from error
+        keys = [_events_key(conversation_id), _owner_key(conversation_id)]
+        args: list[str | int] = [after_seq, node_id, self._retained, EVENTS_IDLE_TTL]
+        if not await self._mark_owner(keys=keys, args=args):
+            raise StaleAppend(f"{conversation_id}: events after {after_seq} exist")
+
+    async def claim(self, conversation_id: str) -> None:
+        """This node owns the conversation from now on, before its first append (a node
+        that moved it here and fills or ends its stream before marking itself owner):
+        appends from the node it was taken from are refused."""
+        await self._redis.set(_owner_key(conversation_id), self._node_id, ex=EVENTS_IDLE_TTL)
 
     async def newest(self, conversation_id: str) -> int:
         found: Any = await self._redis.xrevrange(_events_key(conversation_id), count=1)
@@ -442,6 +483,10 @@ async def _xread(
 
 def _events_key(conversation_id: str) -> str:
     return f"{PREFIX}events:{conversation_id}"
+
+
+def _owner_key(conversation_id: str) -> str:
+    return f"{PREFIX}events:{conversation_id}:owner"
 
 
 def _entry(entry_id: Any, fields: dict[bytes, bytes]) -> Entry | OwnerChanged:

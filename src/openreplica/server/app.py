@@ -287,5 +287,5 @@ def _cluster_backends(
     return (
         RedisCoordinator(redis, writer),
         RedisPipes(redis, clock.now, writer),
-        RedisEventStreams(redis, writer=writer),
+        RedisEventStreams(redis, writer=writer, node_id=settings.this_node_id),
     )

@@ -453,6 +453,8 @@ class ClusterNode:
         database has), then restore and run it here unless `run` is False. False when it
         is not running here (logged when the restore failed)."""
         try:
+            if self.events is not None:  # `from_node`'s appends are refused from now on
+                await self.events.claim(conversation_id)
             await self._store_unwritten(conversation_id)
             if fill_stream:
                 await self._stream_unstreamed(conversation_id)

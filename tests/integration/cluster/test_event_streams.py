@@ -1,7 +1,8 @@
 """A conversation's event stream on a real Redis: appends only go forward (a stale owner
 is refused and adds nothing after the refusal), reads and follows give each `seq` once in
-order, owner marks come between the events they separate; and `claim` counts a
-conversation taken over on its new node."""
+order, owner marks come between the events they separate; once another node marked itself
+owner (or claimed the conversation) every append of this node is refused whole, whatever
+its seqs; and `claim` counts a conversation taken over on its new node."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from redis.exceptions import ConnectionError
 from openreplica.cluster import (
     LocalCoordinator,
     NodeStatus,
+    NotOwner,
     OwnerChanged,
     RedisCoordinator,
     RedisEventStreams,
@@ -55,7 +57,7 @@ async def test_appends_go_forward_only_and_reads_give_each_seq_once(
 async def test_followers_see_the_owner_mark_before_the_new_owners_events(
     redis: Redis, writer: RespConnection | None
 ) -> None:
-    streams = RedisEventStreams(redis, writer=writer)
+    streams = RedisEventStreams(redis, writer=writer, node_id="node-b")
     await streams.append("c", _events(1, 2))
     seen: list[tuple[int, bytes] | OwnerChanged] = []
 
@@ -70,6 +72,38 @@ async def test_followers_see_the_owner_mark_before_the_new_owners_events(
     follower.cancel()
     assert seen == [*_events(2), OwnerChanged(2, "node-b"), *_events(3)]
     assert await streams.read("c") == _events(1, 2, 3)  # marks are not events
+    assert await streams.newest("c") == 3
+
+
+async def test_once_another_node_is_owner_this_nodes_appends_are_refused_whole(
+    redis: Redis, writer: RespConnection | None
+) -> None:
+    a = RedisEventStreams(redis, writer=writer, node_id="a")
+    b = RedisEventStreams(redis, node_id="b")
+    await a.append("c", _events(1, 2))
+    await b.mark_owner("c", 2, "b")
+    assert await redis.get("or:events:c:owner") == b"b"
+    assert 0 < await redis.ttl("or:events:c:owner") <= 3600  # expires with the stream
+    with pytest.raises(NotOwner):  # above the newest: the per-seq fence would take them
+        await a.append("c", _events(3, 4))
+    await b.append("c", _events(3))
+    with pytest.raises(NotOwner):
+        await a.append("c", _events(4))
+    assert await a.read("c") == _events(1, 2, 3)
+    await a.claim("c")  # moved back to a (a takeover's first step there)
+    with pytest.raises(NotOwner):
+        await b.append("c", _events(4))
+    await a.append("c", _events(4))
+    assert await a.read("c") == _events(1, 2, 3, 4)
+
+
+async def test_an_owner_mark_refused_sets_no_owner(redis: Redis) -> None:
+    streams = RedisEventStreams(redis, node_id="a")
+    await streams.append("c", _events(1, 2))
+    with pytest.raises(StaleAppend):  # events after 1 exist
+        await streams.mark_owner("c", 1, "b")
+    assert await redis.get("or:events:c:owner") is None
+    await streams.append("c", _events(3))  # still a's
     assert await streams.newest("c") == 3
 
 

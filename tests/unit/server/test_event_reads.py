@@ -43,6 +43,9 @@ class Streams:
     async def mark_owner(self, conversation_id: str, after_seq: int, node_id: str) -> None:
         raise NotImplementedError
 
+    async def claim(self, conversation_id: str) -> None:
+        raise NotImplementedError
+
     async def follow(
         self, conversation_id: str, after_seq: int
     ) -> AsyncIterator[list[Entry | OwnerChanged]]:
