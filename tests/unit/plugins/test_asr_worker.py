@@ -213,7 +213,7 @@ async def main():
     asr = PocketSphinxASR(keywords=["yes"], workers=1)
     await asr.create_stream().prepare()
     print(asr.worker_pids[0], flush=True)
-    await asyncio.sleep(3600)
+    await asyncio.Event().wait()  # until killed
 asyncio.run(main())
 """
 
