@@ -123,20 +123,13 @@ async def test_claim_counts_a_conversation_taken_over(backend: str, redis: Redis
 async def test_a_follow_given_up_frees_its_lean_connection(
     redis: Redis, redis_server: RedisServer
 ) -> None:
-    address = RespAddress.from_url(redis_server.url)
-    assert address is not None
-    writer = RespConnection(address)
-    streams = RedisEventStreams(redis, writer=writer)
+    writer, streams = _lean_streams(redis, redis_server)
     seen: list[tuple[int, bytes] | OwnerChanged] = []
-
-    async def follow() -> None:
-        async for batch in streams.follow("c", 0):
-            seen.extend(batch)
 
     async def clients() -> int:
         return len(await redis.client_list())
 
-    follower = asyncio.create_task(follow())
+    follower = asyncio.create_task(_follow(streams, seen))
     await streams.append("c", _events(1))
     await eventually(lambda: seen == _events(1), timeout=5, message="followed")
     assert await clients() == 3  # this test's, the writer, the follower's blocking read
@@ -146,6 +139,21 @@ async def test_a_follow_given_up_frees_its_lean_connection(
     await writer.aclose()
 
 
+def _lean_streams(
+    redis: Redis, redis_server: RedisServer
+) -> tuple[RespConnection, RedisEventStreams]:
+    """Event streams whose appends and follows go over lean connections."""
+    address = RespAddress.from_url(redis_server.url)
+    assert address is not None
+    writer = RespConnection(address)
+    return writer, RedisEventStreams(redis, writer=writer)
+
+
+async def _follow(streams: RedisEventStreams, seen: list[tuple[int, bytes] | OwnerChanged]) -> None:
+    async for batch in streams.follow("c", 0):
+        seen.extend(batch)
+
+
 async def _equals(count: Awaitable[int], expected: int) -> bool:
     return await count == expected
 
@@ -153,15 +161,8 @@ async def _equals(count: Awaitable[int], expected: int) -> bool:
 async def test_a_lean_follow_whose_connection_dropped_reads_on(
     redis: Redis, redis_server: RedisServer
 ) -> None:
-    address = RespAddress.from_url(redis_server.url)
-    assert address is not None
-    writer = RespConnection(address)
-    streams = RedisEventStreams(redis, writer=writer)
+    writer, streams = _lean_streams(redis, redis_server)
     seen: list[tuple[int, bytes] | OwnerChanged] = []
-
-    async def follow() -> None:
-        async for batch in streams.follow("c", 0):
-            seen.extend(batch)
 
     async def appended(seq: int) -> bool:
         try:
@@ -172,7 +173,7 @@ async def test_a_lean_follow_whose_connection_dropped_reads_on(
             return False  # the writer's connection was killed too: again
         return True
 
-    follower = asyncio.create_task(follow())
+    follower = asyncio.create_task(_follow(streams, seen))
     await streams.append("c", _events(1))
     await eventually(lambda: seen == _events(1), timeout=5, message="followed")
     assert await redis.client_kill_filter(_type="normal", skipme=True) == 2
