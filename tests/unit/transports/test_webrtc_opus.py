@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.codecs.opus import OpusDecoder
 from aiortc.jitterbuffer import JitterFrame
+from av.stream import Stream
 
 from openreplica.engine import EngineSettings
 from openreplica.plugins.audio import tone
@@ -21,7 +23,7 @@ from openreplica.transports.webrtc import WebRTCPeer
 from openreplica.transports.webrtc_tracks import AUDIO_FRAME_SAMPLES, ReplicaAudioTrack, SpeechFeed
 
 
-async def _recv(track: ReplicaAudioTrack, clock: VirtualClock) -> av.AudioFrame | av.Packet:
+async def _recv(track: ReplicaAudioTrack, clock: VirtualClock) -> av.AudioFrame | av.Packet[Stream]:
     task = asyncio.create_task(track.recv())
     while not task.done():
         await clock.advance(0.02)
@@ -34,23 +36,19 @@ async def test_opus_packets_decode_to_the_speech_then_silence() -> None:
     track = ReplicaAudioTrack(feed, clock)
     track.encode_opus()
     chunk = tone(440.0, 0.02, 48000, amplitude=0.4)
-    packets = []
+    stamps, peaks = [], []
+    decoder = OpusDecoder()
     for i in range(30):  # playout writes 15 frames of speech, one per 20 ms
         if i < 15:
             feed.write(chunk, 48000)
-        packets.append(await _recv(track, clock))
-
-    assert all(isinstance(p, av.Packet) for p in packets)
-    assert all(p.time_base == fractions.Fraction(1, 48000) for p in packets)
-    steps = {b.pts - a.pts for a, b in zip(packets, packets[1:], strict=False)}  # type: ignore[operator]
-    assert steps == {AUDIO_FRAME_SAMPLES}
-    decoder = OpusDecoder()
-    peaks = []
-    for packet in packets:
-        assert packet.pts is not None
+        packet = await _recv(track, clock)
+        assert isinstance(packet, av.Packet) and packet.pts is not None
+        assert packet.time_base == fractions.Fraction(1, 48000)
+        stamps.append(packet.pts)
         (frame,) = decoder.decode(JitterFrame(bytes(packet), packet.pts))
         assert isinstance(frame, av.AudioFrame) and frame.samples == AUDIO_FRAME_SAMPLES
         peaks.append(int(np.abs(frame.to_ndarray()).max()))
+    assert {b - a for a, b in itertools.pairwise(stamps)} == {AUDIO_FRAME_SAMPLES}
     loud = [i for i, peak in enumerate(peaks) if peak > 5000]
     # 0.3 s of tone is 15 frames; the encoder's look-ahead may spread its edges by one
     assert 14 <= len(loud) <= 17 and loud == list(range(loud[0], loud[-1] + 1))
