@@ -69,7 +69,7 @@ sys.path.insert(0, str(HERE))
 import server as server_bench  # noqa: E402  bench/server.py: latency and fan-out
 import webrtc as webrtc_bench  # noqa: E402  bench/webrtc.py: the counting WebRTC client
 from db_servers import PostgresServer, RedisServer, running_servers  # noqa: E402
-from proc_cpu import Census, Group  # noqa: E402  bench/proc_cpu.py: CPU by process
+from proc_cpu import MAIN_THREAD, Census, Group  # noqa: E402  bench/proc_cpu.py: CPU by process
 from server_process import ServerProcess  # noqa: E402
 
 UNLIMITED = {
@@ -316,6 +316,8 @@ class Held:
     cpu: dict[str, float]
     #: each worker's share of `cpu["workers"]`
     per_worker: list[float]
+    #: of which its main thread's (the event loop's; the rest: codec threads beside it)
+    per_worker_loop: list[float]
     #: per conversation per second: events a client receives, Redis commands, PostgreSQL
     #: transactions (the paper estimate in docs/scaling.md scales these)
     events: float = 0.0
@@ -335,12 +337,11 @@ class Held:
 
     def row(self) -> str:
         cpu = " | ".join(f"{self.cpu[g]:5.1f}" for g in GROUPS)
-        if len(self.per_worker) > 1:
-            cpu = cpu.replace(
-                f"{self.cpu['workers']:5.1f}",
-                f"{self.cpu['workers']:5.1f} ({' + '.join(f'{w:.0f}' for w in self.per_worker)})",
-                1,
-            )
+        each = " + ".join(f"{w:.0f}" for w in self.per_worker)
+        loops = " + ".join(f"{w:.0f}" for w in self.per_worker_loop)
+        cpu = cpu.replace(
+            f"{self.cpu['workers']:5.1f}", f"{self.cpu['workers']:5.1f} ({each}; loop {loops})", 1
+        )
         return (
             f"| {self.workers} | {self.n:3d}{' (again)' if self.retry else ''} "
             f"| {self.min_audio:5.1f} | {self.median_audio:5.1f} "
@@ -352,11 +353,12 @@ class Held:
         """A group's CPU per conversation at 50 audio frames/s (% of a core): its CPU
         time per frame received × 50. CPU time per unit of work is what other load on
         the machine distorts least; frame rates fall with it."""
-        return self.cpu[group] / self.n * 50 / max(self.mean_audio, 1e-9)
+        share = sum(self.per_worker_loop) if group == "loops" else self.cpu[group]
+        return share / self.n * 50 / max(self.mean_audio, 1e-9)
 
     def cost_line(self) -> str:
         rest = sum(self.at_full_rate(g) for g in REST)
-        costs = ", ".join(f"{g} {self.at_full_rate(g):.2f}" for g in ("workers", *REST))
+        costs = ", ".join(f"{g} {self.at_full_rate(g):.2f}" for g in ("workers", "loops", *REST))
         return f"CPU % of a core per conversation at 50 f/s: {costs} (all but workers {rest:.2f})"
 
     def redis_line(self) -> str:
@@ -441,7 +443,10 @@ async def _hold(
     assert infra.redis.process is not None
     census = Census(
         [
-            *(Group(f"worker {i}", [pid]) for i, pid in enumerate(pids)),
+            *(
+                Group(f"worker {i}", [pid], children=True, main_thread=True)
+                for i, pid in enumerate(pids)
+            ),
             Group("supervisor", [server.process.pid]),
             Group("client", [client.pid]),
             Group("driver", [os.getpid()]),
@@ -491,6 +496,7 @@ async def _hold(
         t1 = time.perf_counter()
         cpu = census.stop()
         per_worker = [cpu.pop(f"worker {i}") for i in range(len(pids))]
+        per_worker_loop = [cpu.pop(f"worker {i}{MAIN_THREAD}") for i in range(len(pids))]
         cpu["workers"] = sum(per_worker)
         ops1, commits1, events1 = _redis_commands(infra), await _pg_commits(infra), received[0]
         counts1, _ = await ask("counts")
@@ -523,11 +529,45 @@ async def _hold(
         statistics.fmean(rates),
         cpu,
         per_worker,
+        per_worker_loop,
         (events1 - events0) / wall / n,
         (ops1["total"] - ops0["total"] - 1) / wall / n,
         (commits1 - commits0 - 1) / wall / n,  # -1: the count query's own transaction
         by_command,
     )
+
+
+async def _idle(infra: Infra, server: ServerProcess, seconds: float) -> None:
+    """What the serving processes cost with no conversation (heartbeats, sweeps, pools):
+    the fixed part of each worker's CPU, apart from what conversations add."""
+    pids = _worker_pids(server)
+    assert server.process is not None and infra.redis.process is not None
+    census = Census(
+        [
+            *(
+                Group(f"worker {i}", [pid], children=True, main_thread=True)
+                for i, pid in enumerate(pids)
+            ),
+            Group("supervisor", [server.process.pid]),
+            Group("postgres", [_postmaster(infra)], children=True),
+            Group("redis", [infra.redis.process.pid]),
+        ]
+    )
+    census.start()
+    await asyncio.sleep(seconds)
+    cpu = census.stop()
+    each = ", ".join(
+        f"worker {i} {cpu[f'worker {i}']:.2f} (loop {cpu[f'worker {i}{MAIN_THREAD}']:.2f})"
+        for i in range(len(pids))
+    )
+    print(
+        f"|   | idle, no conversation, {seconds:.0f} s: % of a core: {each}, supervisor "
+        f"{cpu['supervisor']:.2f}, postgres {cpu['postgres']:.2f}, redis {cpu['redis']:.2f} |"
+    )
+
+
+def _worker_pids(server: ServerProcess) -> list[int]:
+    return [int(p) for p in re.findall(r"pid (\d+)", server.output())]
 
 
 async def _ladder(
@@ -541,7 +581,7 @@ async def _ladder(
     """The largest N of `counts` held at full rate, going up only after a count held; a
     count that fails is run once more (one noisy second on a shared machine can fail
     it), and the ladder stops when it fails twice. Also every run."""
-    pids = [int(p) for p in re.findall(r"pid (\d+)", server.output())]
+    pids = _worker_pids(server)
     held, runs = 0, []
     for n in counts:
         result = await _hold(infra, server, workers, n, seconds, pids, to_owner)
@@ -609,6 +649,7 @@ async def capacity(
                 if time.monotonic() > deadline:
                     raise RuntimeError(server.output())
                 await asyncio.sleep(0.2)
+            await _idle(infra, server, seconds)
             held[workers], runs[workers] = await _ladder(
                 infra, server, workers, counts, seconds, to_owner
             )
@@ -622,9 +663,12 @@ async def capacity(
 
 def _bounds(runs: dict[int, list[Held]]) -> None:
     """CPU time is not distorted by other load the way wall-clock frame rates are: the
-    bound it gives is what an idle machine would reach (one event loop per worker, each
-    on at most one core), with everything else per conversation on the same cores. From
-    the largest count run per worker count (the costs per frame there)."""
+    bounds it gives are what an idle machine would reach. A worker's event loop (its main
+    thread, under the GIL) can use at most one core; its codec threads run beside it on
+    any core left. From the largest count run per worker count (the costs per frame
+    there): 'cores to spare' = every loop full, with the codec threads, the client,
+    PostgreSQL and Redis on other cores; 'these cores' = that, or all of this machine's
+    cores shared by everything, whichever is fewer."""
     cores = os.cpu_count() or 1
     bounds = {}
     for workers, tried in runs.items():
@@ -632,20 +676,22 @@ def _bounds(runs: dict[int, list[Held]]) -> None:
             continue
         top = max(reversed(tried), key=lambda r: (r.n, r.full_rate))  # ties: the retry
         server_cpu = top.at_full_rate("workers")
+        loop = top.at_full_rate("loops")
         rest = sum(top.at_full_rate(g) for g in REST)
-        alone = min(workers, cores) * 100 / server_cpu
-        shared = min(alone, cores * 100 / (server_cpu + rest))
-        bounds[workers] = (alone, shared)
+        spare = workers * 100 / loop
+        here = min(spare, cores * 100 / (server_cpu + rest))
+        bounds[workers] = (spare, here)
         print(
             f"--workers {workers} (N={top.n}): workers {server_cpu:.2f} % of a core per "
-            f"conversation at 50 f/s, everything else {rest:.2f} % ({', '.join(REST)}): "
-            f"CPU-time bound {alone:.0f} conversations with the rest elsewhere, {shared:.0f} "
-            f"with it on these {cores} cores"
+            f"conversation at 50 f/s, of which their event loops {loop:.2f}; everything "
+            f"else {rest:.2f} % ({', '.join(REST)}): CPU-time bound {spare:.0f} "
+            f"conversations with cores to spare (it needs "
+            f"{spare * (server_cpu + rest) / 100:.1f} cores), {here:.0f} on these {cores}"
         )
     if 1 in bounds and 2 in bounds:
         print(
-            f"CPU-time bound ratio: ×{bounds[2][0] / bounds[1][0]:.2f} (rest elsewhere), "
-            f"×{bounds[2][1] / bounds[1][1]:.2f} (rest here) — a prediction, not a run"
+            f"CPU-time bound ratio: ×{bounds[2][0] / bounds[1][0]:.2f} (cores to spare), "
+            f"×{bounds[2][1] / bounds[1][1]:.2f} (these cores) — a prediction, not a run"
         )
 
 

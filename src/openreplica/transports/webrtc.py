@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import SessionDescription
 
 from openreplica.plugins.base import Avatar
 from openreplica.protocol import ErrorCode, encode, error_event
@@ -147,6 +148,8 @@ class WebRTCPeer:
             self.pc.addTrack(self.video)
         self.runtime.add_speech_listener(self.feed)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        if _sends_opus(self.pc.localDescription.sdp):
+            self.audio.encode_opus()
         self._tasks.append(asyncio.create_task(self._watch_connect(), name="webrtc-connect"))
         return self.pc.localDescription.sdp
 
@@ -278,3 +281,13 @@ class WebRTCPeer:
             self.video.stop()
         await cancel_tasks(self._tasks)
         await self.pc.close()
+
+
+def _sends_opus(answer_sdp: str) -> bool:
+    """Whether this answer sends audio as Opus: aiortc sends with the first codec the
+    answer lists for the audio section."""
+    for media in SessionDescription.parse(answer_sdp).media:
+        if media.kind == "audio" and media.direction in ("sendrecv", "sendonly"):
+            codecs = media.rtp.codecs
+            return bool(codecs) and codecs[0].mimeType.lower() == "audio/opus"
+    return False

@@ -14,6 +14,13 @@ next video frame has the mouth at rest. After an interrupt (`SpeechFeed.rest`) t
 still queued (and the resampler's tail) plays out, unclipped, with the mouth at rest.
 
 Tracks pace themselves on the runtime's `Clock` (the system clock in a server).
+
+When the call sends Opus (every browser offers it first), the audio track encodes its
+frames itself, on the event loop (`ReplicaAudioTrack.encode_opus`), and hands aiortc
+packets: aiortc would otherwise encode each 20 ms frame in the loop's default thread
+pool, and that hop (a task submitted, a thread woken, the GIL handed back and forth, the
+result posted back to the loop) cost more CPU than the encoding itself (bench/cluster.py
+counts the worker's threads apart from its event loop).
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ from collections.abc import Callable
 import av
 import cv2
 import numpy as np
+from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.stream import Stream
 from numpy.typing import NDArray
 
 from openreplica.plugins.audio import Resampler
@@ -207,8 +216,34 @@ class ReplicaAudioTrack(MediaStreamTrack):
         self._pacer = _Pacer(clock, AUDIO_FRAME_SAMPLES / AUDIO_RATE)
         self._silence = bytes(_AUDIO_FRAME_BYTES)
         self.frames_sent = 0
+        self._opus: OpusEncoder | None = None
+        self._packets: deque[av.Packet[Stream]] = deque()
 
-    async def recv(self) -> av.AudioFrame:
+    def encode_opus(self) -> None:
+        """Send Opus packets from now on, encoded here with aiortc's own encoder (same
+        settings), instead of frames for aiortc to encode. Only for a call whose
+        negotiated audio codec is Opus: aiortc passes packets on as they are."""
+        if self._opus is None:
+            self._opus = OpusEncoder()
+
+    @property
+    def encodes_opus(self) -> bool:
+        return self._opus is not None
+
+    async def recv(self) -> av.AudioFrame | av.Packet[Stream]:
+        if self._opus is None:
+            return await self._frame()
+        while not self._packets:  # the encoder may hold a frame back (its resampler)
+            payloads, timestamp = self._opus.encode(await self._frame())
+            for payload in payloads:  # one per 20 ms frame
+                packet = av.Packet(payload)
+                packet.pts = timestamp
+                packet.time_base = _AUDIO_TIME_BASE
+                self._packets.append(packet)
+                timestamp += AUDIO_FRAME_SAMPLES
+        return self._packets.popleft()
+
+    async def _frame(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
         index = await self._pacer.next()
