@@ -199,9 +199,7 @@ def test_the_real_model_is_rewritten_at_load_and_agrees_with_the_shipped_graph(
 ) -> None:
     fast = SmartTurnModel(model_path, text=False)
     shipped = SmartTurnModel(model_path, text=False, fast=False)
-    assert fast.rewrites == Rewrites(
-        softmax=4, signed_matmul=8, gelu=8, skip_layer_norm=1, dead=3
-    )
+    assert fast.rewrites == Rewrites(softmax=4, signed_matmul=8, gelu=8, skip_layer_norm=1, dead=3)
     assert shipped.rewrites is None
     for seconds in (1.0, 2.5):
         pcm = voice(seconds)
