@@ -53,17 +53,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from reference_features import reference_log_mel  # noqa: E402
 from speech_set import RATE, speech_set  # noqa: E402
-from train_turn_cues import NEAR, spy  # noqa: E402
+from turn_recording import FRAME, hear, label  # noqa: E402
 from turn_set import pct  # noqa: E402
-from voice_harness import listening  # noqa: E402
 
-from openreplica import protocol as p  # noqa: E402
-from openreplica.engine import io as e  # noqa: E402
 from openreplica.engine.trailing_words import ends_mid_sentence  # noqa: E402
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR  # noqa: E402
 from openreplica.plugins.audio import pcm16_to_float  # noqa: E402
 from openreplica.plugins.base import TTS  # noqa: E402
-from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS  # noqa: E402
 from openreplica.plugins.tts_espeak import EspeakTTS  # noqa: E402
 from openreplica.plugins.tts_piper import PiperTTS  # noqa: E402
 from openreplica.plugins.turn_cues_weights import TURN_CUES  # noqa: E402
@@ -125,7 +121,6 @@ async def record(model: SmartTurnModel) -> tuple[list[bytes], list[Decision]]:
     silero, sphinx = SileroVAD(), PocketSphinxASR()
     clips: list[bytes] = []
     out: list[Decision] = []
-    frame = 512 / RATE
     # no cue model: the scorer feeds min(audio, words) = 0, nothing commits before the cap
     kwdefaults = TurnScorer.__init__.__kwdefaults__
     assert kwdefaults is not None
@@ -143,39 +138,18 @@ async def record(model: SmartTurnModel) -> tuple[list[bytes], list[Decision]]:
     for u in await speech_set(voices, larger=True):
         rec = Heard(model)
         finals.clear()
-        h = await listening(
-            tts=ScriptedTTS(sample_rate=RATE),
-            llm=ScriptedLLM.replies(*["Sure."] * 20),
-            vad=silero,
-            asr=sphinx,
-            turn=rec,
-        )
-        seen = spy(h)
-        await h.push(u.pcm)
-        await h.clock.advance(2.0)
-        await h.runtime.shutdown("end_conversation_endpoint_hit")
-        commits = [x for _, x in h.of(p.Utterance) if x.properties.role == "user"]
-        if len(commits) != 1 or commits[0].properties.turn_decided_by != "silence":
-            raise RuntimeError(f"the recording committed mid-way: {u.text!r} {commits}")
-        turn_start = next(x for x in seen if isinstance(x, e.UserSpeechStarted)).media_time - 0.5
+        heard = await hear(u, rec, silero, sphinx)
         base = len(clips)
         clips.extend(rec.clips)
-        scored = [x for x in seen if isinstance(x, e.TurnScored)]
-        for item in scored:
+        for item in heard.scored:
             words = finals[item.speech_end]
             ends = model.sentence_end_probability(words)
-            # the clip heard for this decision ends a frame after the speech's end
-            gaps = [
-                abs(turn_start + len(c) / (2 * RATE) - item.speech_end - frame) for c in rec.clips
-            ]
+            gaps = [heard.clip_gap(c, item.speech_end) for c in rec.clips]
             near = [min(range(len(gaps)), key=gaps.__getitem__)] if gaps else []
-            if near and gaps[near[0]] > 2 * frame:
+            if near and gaps[near[0]] > 2 * FRAME:
                 near = []  # that clip was another decision's
-            if u.pause is not None and abs(item.speech_end - u.pause[0]) < NEAR:
-                over = False
-            elif abs(item.speech_end - u.end) < NEAR:
-                over = True
-            else:
+            over = label(u, item.speech_end)
+            if over is None:
                 continue  # a short dip inside a sentence
             if not near:  # the last word dangles: the model was not run, the turn waits
                 if not ends_mid_sentence(words):

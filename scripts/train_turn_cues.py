@@ -59,15 +59,12 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from speech_set import COMPLETE, HESITANT, RATE, Utterance, speech_set  # noqa: E402
-from voice_harness import Listening, listening  # noqa: E402
+from speech_set import COMPLETE, HESITANT, Utterance, speech_set  # noqa: E402
+from turn_recording import hear, label  # noqa: E402
 
-from openreplica import protocol as p  # noqa: E402
-from openreplica.engine import io as e  # noqa: E402
 from openreplica.engine.trailing_words import ends_mid_sentence  # noqa: E402
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR  # noqa: E402
 from openreplica.plugins.base import TTS  # noqa: E402
-from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS  # noqa: E402
 from openreplica.plugins.tts_espeak import EspeakTTS  # noqa: E402
 from openreplica.plugins.tts_piper import PiperTTS  # noqa: E402
 from openreplica.plugins.turn_cues import FEATURES, cue_vector  # noqa: E402
@@ -83,8 +80,6 @@ OUT = ROOT / "src" / "openreplica" / "plugins" / "turn_cues_weights.py"
 LAMBDA = 1.0
 #: the issue's bar: at most this share of hesitant utterances cut
 BAR = 0.05
-#: the decision belongs to a pause ending within this of the utterance's pause or end (s)
-NEAR = 0.25
 
 Floats = npt.NDArray[np.float64]
 
@@ -122,19 +117,6 @@ class Decision:
     guess: str
 
 
-def spy(h: Listening) -> list[e.EngineInput]:
-    """Every input the runtime feeds its engine, recorded on the way."""
-    seen: list[e.EngineInput] = []
-    feed = h.runtime.feed
-
-    def recording(item: e.EngineInput) -> None:
-        seen.append(item)
-        feed(item)
-
-    h.runtime.feed = recording  # type: ignore[method-assign]
-    return seen
-
-
 @contextmanager
 def every_pause_scored(guesses: list[tuple[float, str]]) -> Iterator[None]:
     """The scorer runs the audio model at every pause (the words never decide before it)
@@ -155,16 +137,14 @@ def every_pause_scored(guesses: list[tuple[float, str]]) -> Iterator[None]:
         yield
 
 
-async def record(
-    utterances: Sequence[Utterance], model: SmartTurnModel, frame: float = 512 / RATE
-) -> list[Decision]:
+async def record(utterances: Sequence[Utterance], model: SmartTurnModel) -> list[Decision]:
     silero, sphinx = SileroVAD(), PocketSphinxASR()
     out: list[Decision] = []
     for u in utterances:
         rec = Recorder(model)
         guesses: list[tuple[float, str]] = []
         with every_pause_scored(guesses):
-            out.extend(await record_one(u, rec, silero, sphinx, guesses, frame))
+            out.extend(await record_one(u, rec, silero, sphinx, guesses))
     return out
 
 
@@ -174,36 +154,13 @@ async def record_one(
     silero: SileroVAD,
     sphinx: PocketSphinxASR,
     guesses: list[tuple[float, str]],
-    frame: float,
 ) -> list[Decision]:
     out: list[Decision] = []
-    h = await listening(
-        tts=ScriptedTTS(sample_rate=RATE),
-        llm=ScriptedLLM.replies(*["Sure."] * 20),
-        vad=silero,
-        asr=sphinx,
-        turn=rec,
-    )
-    seen = spy(h)
-    await h.push(u.pcm)
-    await h.clock.advance(2.0)
-    await h.runtime.shutdown("end_conversation_endpoint_hit")
-    commits = [x for _, x in h.of(p.Utterance) if x.properties.role == "user"]
-    if len(commits) != 1 or commits[0].properties.turn_decided_by != "silence":
-        raise RuntimeError(f"the recording committed mid-way: {u.text!r} {commits}")
-    # the scorer's turn starts half a second before its first speech
-    turn_start = next(x for x in seen if isinstance(x, e.UserSpeechStarted)).media_time - 0.5
-    scored = [x for x in seen if isinstance(x, e.TurnScored)]
-    for item, (words, ends) in zip(scored, rec.read, strict=True):
-        pcm, audio = min(
-            rec.heard,
-            key=lambda c: abs(turn_start + len(c[0]) / (2 * RATE) - item.speech_end - frame),
-        )
-        if u.pause is not None and abs(item.speech_end - u.pause[0]) < NEAR:
-            over = False
-        elif abs(item.speech_end - u.end) < NEAR:
-            over = True
-        else:
+    heard = await hear(u, rec, silero, sphinx)
+    for item, (words, ends) in zip(heard.scored, rec.read, strict=True):
+        pcm, audio = min(rec.heard, key=lambda c: heard.clip_gap(c[0], item.speech_end))
+        over = label(u, item.speech_end)
+        if over is None:
             continue  # a short dip inside a sentence
         guess = next((g for t, g in guesses if t == item.speech_end), "")
         out.append(Decision(u, over, audio, words, ends, pcm, guess))

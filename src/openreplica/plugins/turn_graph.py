@@ -17,13 +17,20 @@ never touched):
   is 128 lower at the same scale, i.e. the very same real number, read as int8;
 - the GELU the exporter wrote out as `Div(x, sqrt 2) -> Erf -> Add 1 -> Mul 0.5 -> Mul x`
   (onnxruntime's own fusion does not match that order), over 400 x 1536 values in
-  every layer, becomes the contrib `Gelu` op: the same function in one pass.
+  every layer, becomes the contrib `Gelu` op: the same function in one pass;
+- the one `SkipLayerNormalization` onnxruntime fused (the last layer's residual) is
+  split back into its adds and a `LayerNormalization`, in a sixth of the time (the fused
+  CPU kernel took ~0.6 ms for 400 x 384 values, the split ~0.1). The adds keep the
+  kernel's order (input + skip, then + bias), so the sums are the same bit for bit; the
+  two kernels' mean and variance differ in the last bits, which moves 1-2 of the 153,600
+  quantised outputs by one step on 37 of the synthetic set's 219 clips, the model's
+  probability identical on all 219;
+- nodes whose outputs nothing reads are dropped (the duplicate `DequantizeLinear` the
+  written-out GELU read besides x; onnxruntime would run it anyway).
 
 The rewritten graph is loaded with the batch fixed at 1 and only onnxruntime's basic
 optimisations (constant folding of the shape arithmetic; the extended level would fuse
-the softmax back). A Skip-LayerNorm fusion of the
-residual adds was tried too: onnxruntime's kernel was slower than the two Adds and the
-LayerNorm it replaced, so it is not done.
+the softmax and the Skip-LayerNorm back).
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ class Rewrites:
     softmax: int
     signed_matmul: int
     gelu: int
+    skip_layer_norm: int = 0
+    dead: int = 0
 
 
 def optimised_graph(path: Path) -> onnx.ModelProto:
@@ -72,10 +81,12 @@ def rewrite(model: onnx.ModelProto) -> Rewrites:
     softmax = _float_softmax(model)
     signed = _signed_activations(model)
     gelu = _gelu(model)
+    skip = _split_skip_layer_norm(model)
+    dead = _drop_dead_nodes(model)
     if (softmax or gelu) and not any(o.domain == _MS for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(_MS, 1))
     _drop_unused_initializers(model)
-    return Rewrites(softmax, signed, gelu)
+    return Rewrites(softmax, signed, gelu, skip, dead)
 
 
 def _drop_unused_initializers(model: onnx.ModelProto) -> None:
@@ -232,6 +243,61 @@ def _gelu(model: onnx.ModelProto) -> int:
         dropped.update(id(n) for n in (div, erf, add, half))
     _set_nodes(model, [replace.get(id(n), n) for n in graph.node if id(n) not in dropped])
     return len(replace)
+
+
+def _split_skip_layer_norm(model: onnx.ModelProto) -> int:
+    """SkipLayerNormalization(x, skip, gamma, beta[, bias]), only its first output read
+    -> LayerNormalization(Add(Add(x, skip), bias), gamma, beta), the kernel's order."""
+    graph = model.graph
+    uses = _uses(graph)
+    nodes: list[onnx.NodeProto] = []
+    count = 0
+    for node in graph.node:
+        inputs = list(node.input)
+        if (
+            node.op_type != "SkipLayerNormalization"
+            or node.domain != _MS
+            or not 4 <= len(inputs) <= 5
+            or "" in inputs[:4]
+            or any(uses.get(out, 0) for out in node.output[1:] if out)
+        ):
+            nodes.append(node)
+            continue
+        x, skip, gamma, beta = inputs[:4]
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        total = f"{node.name}_sum"
+        nodes.append(helper.make_node("Add", [x, skip], [total], name=f"{node.name}_add"))
+        if len(inputs) == 5 and inputs[4]:
+            biased = f"{node.name}_biased"
+            nodes.append(
+                helper.make_node("Add", [total, inputs[4]], [biased], name=f"{node.name}_bias")
+            )
+            total = biased
+        nodes.append(
+            helper.make_node(
+                "LayerNormalization",
+                [total, gamma, beta],
+                [node.output[0]],
+                name=f"{node.name}_norm",
+                axis=-1,
+                epsilon=float(attrs.get("epsilon", 1e-12)),  # the contrib op's default
+            )
+        )
+        count += 1
+    _set_nodes(model, nodes)
+    return count
+
+
+def _drop_dead_nodes(model: onnx.ModelProto) -> int:
+    """Nodes none of whose outputs is read (by a node or as a graph output)."""
+    dropped = 0
+    while True:
+        uses = _uses(model.graph)
+        live = [n for n in model.graph.node if any(uses.get(out, 0) for out in n.output if out)]
+        if len(live) == len(model.graph.node):
+            return dropped
+        dropped += len(model.graph.node) - len(live)
+        _set_nodes(model, live)
 
 
 def _same_dequantize(a: onnx.NodeProto | None, b: onnx.NodeProto | None) -> bool:

@@ -9,10 +9,10 @@ The graph runs rewritten (`turn_graph.py`, in memory at load, ~0.2 s of CPU once
 shipped graph if the rewrite fails or disagrees on a check input): the same int8
 arithmetic, its attention softmax in float between the op's own quantisation steps.
 One audio decision on the synthetic set's 1-4 s clips, thread CPU on this project's
-shared 2-core AMD EPYC at load ~2.5-3 (`bench/turn_model_check.py`): p50 20.4 ms, p95
-23.1 (features 0.76 of it), against 31.9 / 37.7 for the shipped graph and the features as
-first written (2.4 ms); at load ~5-6 21.0 against 33.1. Callers run
-`completion_probability` in a worker thread, never on the event loop.
+shared 2-core AMD EPYC at load 1.6-2.4 (`bench/turn_model_check.py`): p50 16.7-17.1 ms,
+p95 18.6-19.2 (features ~0.6 of it), against 25.6-26.9 / 30.6-30.8 for the shipped graph
+and the features as first written (~2 ms). Callers run `completion_probability` in a
+worker thread, never on the event loop.
 
 The model is very sensitive to tiny input changes: ±1 of 32768 of dither on the audio
 moves its probability by up to 0.59 (p95 0.27) on that set; the rewritten graph moves it

@@ -112,8 +112,9 @@ def test_the_written_out_gelu_becomes_one_gelu_op() -> None:
     )
     q = np.random.default_rng(2).integers(0, 256, (4, 64)).astype(np.uint8)
     (before,) = run(model, {"q": q})
-    assert rewrite(model).gelu == 1
-    assert "Erf" not in {n.op_type for n in model.graph.node}
+    done = rewrite(model)
+    assert done.gelu == 1 and done.dead == 1  # the duplicate only the last Mul read
+    assert [n.op_type for n in model.graph.node] == ["DequantizeLinear", "Gelu"]
     (after,) = run(model, {"q": q})
     np.testing.assert_allclose(after, before, atol=1e-5)
 
@@ -153,6 +154,34 @@ def test_an_activation_b_side_becomes_int8_with_the_same_values() -> None:
     np.testing.assert_array_equal(after, before)
 
 
+def test_a_skip_layer_norm_becomes_its_adds_and_a_layer_norm() -> None:
+    node = helper.make_node(
+        "SkipLayerNormalization",
+        ["x", "skip", "gamma", "beta", "bias"],
+        ["y"],
+        domain="com.microsoft",
+        epsilon=1e-5,
+    )
+    rng = np.random.default_rng(4)
+    inits = [
+        const(name, rng.normal(0, 1, 64).astype(np.float32)) for name in ("gamma", "beta", "bias")
+    ]
+    shape = [1, 50, 64]
+    io: Shapes = {"x": (TensorProto.FLOAT, shape), "skip": (TensorProto.FLOAT, shape)}
+    model = small_model([node], inits, io, {"y": (TensorProto.FLOAT, shape)})
+    feeds: dict[str, Array] = {k: rng.normal(0, 3, shape).astype(np.float32) for k in io}
+    (before,) = run(model, feeds)
+    assert rewrite(model).skip_layer_norm == 1
+    assert [n.op_type for n in model.graph.node] == ["Add", "Add", "LayerNormalization"]
+    (after,) = run(model, feeds)
+    # the same sums; the two kernels' mean and variance differ in the last bits only
+    np.testing.assert_allclose(after, before, rtol=0, atol=2e-5)
+    total = feeds["x"] + feeds["skip"] + numpy_helper.to_array(inits[2])
+    norm = (total - total.mean(-1, keepdims=True)) / np.sqrt(total.var(-1, keepdims=True) + 1e-5)
+    want = norm * numpy_helper.to_array(inits[0]) + numpy_helper.to_array(inits[1])
+    np.testing.assert_allclose(after, want, rtol=0, atol=1e-4)
+
+
 def voice(seconds: float) -> bytes:
     t = np.arange(int(16000 * seconds)) / 16000
     rng = np.random.default_rng(5)
@@ -170,7 +199,7 @@ def test_the_real_model_is_rewritten_at_load_and_agrees_with_the_shipped_graph(
 ) -> None:
     fast = SmartTurnModel(model_path, text=False)
     shipped = SmartTurnModel(model_path, text=False, fast=False)
-    assert fast.rewrites == Rewrites(softmax=4, signed_matmul=8, gelu=8)
+    assert fast.rewrites == Rewrites(softmax=4, signed_matmul=8, gelu=8, skip_layer_norm=1, dead=3)
     assert shipped.rewrites is None
     for seconds in (1.0, 2.5):
         pcm = voice(seconds)
