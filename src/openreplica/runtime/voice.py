@@ -10,8 +10,8 @@
          when the recogniser fails (then with "" and a broadcast `asr_unavailable`),
          just after UserSpeechMeasured (pace, loudness, pitch: `user_audio_analysis`),
          measured in a worker thread while the recogniser finishes
-      -> with an end-of-turn model (`early_final`): finish() already runs after one
-         silent frame, while the detector is still confirming the pause; the final is
+      -> with an end-of-turn model (`early_final`): finish() already runs after two
+         silent frames, while the detector is still confirming the pause; the final is
          held and fed at the confirmed end. It first lets the reply prepared at the pause
          get its first words to the TTS (`reply_head_start`) when the final pass
          holds the event loop and the GIL while it runs (PocketSphinx in-process).
@@ -108,9 +108,9 @@ class VoiceSettings:
     #: waits for. The fixed-silence detector waits longer than the final pass anyway.
     early_final: bool = True
     #: …after this many seconds of silent frames (rounded to whole frames, at least one).
-    #: One frame (32 ms with Silero) costs no words against two: on the larger synthetic
-    #: set's complete sentences 15.0 % word errors either way (`bench/turn_timeline.py`)
-    early_final_after: float = 0.032
+    #: One frame (32 ms with Silero) costs no words but gains nothing in real time: the
+    #: pass then shares the CPU with the prepared reply and the model (docs/voice.md)
+    early_final_after: float = 0.064
     #: count the turn-ending pause from where the sound stopped (`audible_end.py`), up to
     #: 0.1 s before the VAD's first silent frame, rather than from that frame
     pause_from_audible_end: bool = True
@@ -220,9 +220,10 @@ class VoiceInput:
     ) -> None:
         """User audio: 16-bit PCM, any rate, mono or interleaved multi-channel.
 
-        `arrived`: when it arrived, on the clock the edges are handled with (which
-        must be straight after this call): edges then count from when their audio was
-        captured. Without it, from when it is analysed."""
+        `arrived`: when it arrived, on the runtime's clock. An edge found in it is fed
+        (at once) with a `detected_after` that also counts how late its audio arrived
+        (`capture_time.py`), so it counts from the audio's capture; without it, from
+        the audio's analysis."""
         if self._closed or not pcm:
             return
         self._start_worker()

@@ -476,8 +476,7 @@ async def _with_slow_reply(
         llm=llm,
         vad=ScriptedVAD(frame_samples=512),
         asr=asr,
-        # the final pass at the second silent frame, as the reply's timings here assume
-        voice=VoiceSettings(detector=DETECTOR, **({"early_final_after": 0.064} | voice)),
+        voice=VoiceSettings(detector=DETECTOR, **voice),
         turn=_CompleteTurns(),
     )
     asr.h = llm.h = tts.h = h
