@@ -75,6 +75,7 @@ def stereo48(pcm16k: bytes) -> bytes:
 #: the per-step timeline's rows, in order (see `timeline`)
 STEPS = (
     "first silent frame fed",
+    "pause counted from",
     "first reply LLM call",
     "final pass start",
     "final pass end",
@@ -116,12 +117,21 @@ def timeline(trace: Any, asr: Any, speech_end: float) -> dict[str, float]:
             None,
         )
 
+    def counted_from() -> float | None:
+        """Where the engine counts the pause from (the floor's start): the end's feed
+        time less its `detected_after`."""
+        for t, x in trace.inputs:
+            if t >= speech_end and isinstance(x, e.UserSpeechEnded):
+                return float(t) - x.detected_after
+        return None
+
     finishes = [(a, b) for a, b in asr.finishes if a >= speech_end]
     commits = [
         t for t, x in trace.events if isinstance(x, p.Utterance) and x.properties.role == "user"
     ]
     at: dict[str, float | None] = {
         "first silent frame fed": first_input(e.UserSpeechPausing),
+        "pause counted from": counted_from(),
         "first reply LLM call": mark("llm_started"),
         "final pass start": finishes[0][0] if finishes else None,
         "final pass end": finishes[0][1] if finishes else None,

@@ -22,13 +22,22 @@ model per decision: p50 / p95 / p99 over every decision and over those that ran 
 
 The hesitant utterances run too: their decisions count toward the CPU figures.
 
+Last, how many hesitant utterances were cut off (a turn committed during their
+mid-sentence pause), and the word error rate of the committed transcripts of the complete utterances
+against their text (words lower-cased, punctuation dropped), per voice and overall:
+what an earlier final pass (`--early-final-after`, seconds of silent frames) costs in
+words. PocketSphinx carries its cepstral mean from one utterance to the next, so compare
+settings in separate runs over the same set, in the same order.
+
 Run: .venv/bin/python bench/turn_timeline.py [--set small|larger|held-out]
+     [--early-final-after 0.064]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -50,6 +59,7 @@ from openreplica.plugins.tts_espeak import EspeakTTS
 from openreplica.plugins.tts_piper import PiperTTS
 from openreplica.plugins.turn_smart import SmartTurnModel
 from openreplica.plugins.vad_silero import SileroVAD
+from openreplica.runtime.voice import VoiceSettings
 
 RATE = 16000
 
@@ -108,10 +118,33 @@ class Steps:
     #: (a run for a pause the speech went on through counts toward the next decision)
     decisions: list[float] = field(default_factory=list)
     runs_seen: int = 0
+    hesitant: int = 0
+    cut: int = 0  # hesitant utterances cut off during their pause
+    #: per voice: word errors and reference words of the complete utterances' commits
+    errors: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def add_words(self, voice: str, heard: str, said: str) -> None:
+        ref = words(said)
+        errors, total = self.errors.get(voice, (0, 0))
+        self.errors[voice] = (errors + edit_distance(words(heard), ref), total + len(ref))
 
     def add(self, name: str, value: float | None) -> None:
         if value is not None:
             self.rows.setdefault(name, []).append(value)
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+def edit_distance(heard: Sequence[str], said: Sequence[str]) -> int:
+    """Substitutions, insertions and deletions from `said` to `heard` (Levenshtein)."""
+    row = list(range(len(said) + 1))
+    for i, word in enumerate(heard, 1):
+        prev, row[0] = row[0], i
+        for j, ref in enumerate(said, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (word != ref))
+    return row[-1]
 
 
 async def one(
@@ -121,10 +154,13 @@ async def one(
     asr: TimedASR,
     steps: Steps,
     verbose: bool = False,
+    voice: VoiceSettings | None = None,
 ) -> None:
     box: list[Listening] = []
     llm = TimedLLM(box)
-    h = await listening(tts=ScriptedTTS(sample_rate=RATE), llm=llm, vad=vad, asr=asr, turn=model)
+    h = await listening(
+        tts=ScriptedTTS(sample_rate=RATE), llm=llm, vad=vad, asr=asr, turn=model, voice=voice
+    )
     box.append(h)
     seen: list[tuple[float, e.EngineInput]] = []
     feed = h.runtime.feed
@@ -140,8 +176,12 @@ async def one(
     await h.push(u.pcm)
     await h.clock.advance(2.0)
     await h.runtime.shutdown("end_conversation_endpoint_hit")
-    if u.hesitant:
-        return  # (its decisions count for the CPU; the timeline is the complete ones')
+    if u.pause is not None:  # (its decisions count for the CPU, the timeline is the
+        # complete ones'): was it cut off, a turn committed during its pause?
+        commits = [t for t, _ in h.user_utterances()]
+        steps.hesitant += 1
+        steps.cut += len(commits) > 1 or any(t < h.t0 + u.pause[1] for t in commits)
+        return
     last = h.t0 + u.end
     ends = [(t, x) for t, x in seen if isinstance(x, e.UserSpeechEnded)]
     if not ends:
@@ -160,6 +200,7 @@ async def one(
     steps.add("scored", scored[0] - last if scored else None)
     commits = [t for t, x in h.of(p.Utterance) if x.properties.role == "user"]
     steps.add("commit", commits[-1] - last if commits else None)
+    steps.add_words(u.voice, " ".join(t for _, t in h.user_utterances()), u.text)
     if verbose:
         decided = [x.properties for _, x in h.of(p.Utterance) if x.properties.role == "user"]
         by = decided[-1].turn_decided_by if decided else "-"
@@ -183,7 +224,14 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", choices=("small", "larger", "held-out"), default="small")
     parser.add_argument("--verbose", action="store_true", help="a line per utterance")
+    parser.add_argument(
+        "--early-final-after",
+        type=float,
+        default=VoiceSettings().early_final_after,
+        help="seconds of silent frames before the final ASR pass (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    voice = VoiceSettings(early_final_after=args.early_final_after)
     piper = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
     piper.load()
     utterances = await speech_set(
@@ -197,11 +245,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
     asr.inner.warm(1)
     steps = Steps()
     for u in chosen:
-        await one(u, model, vad, asr, steps, args.verbose)
+        await one(u, model, vad, asr, steps, args.verbose, voice)
     complete = sum(not u.hesitant for u in chosen)
     print(
         f"{complete} complete utterances and {len(chosen) - complete} hesitant ones "
-        f"({args.set} set), virtual clock, `medium`"
+        f"({args.set} set), virtual clock, `medium`, early final after "
+        f"{1000 * args.early_final_after:.0f} ms"
     )
     print(f"{'ms after the last sample':24}{'p50 / p95':>12}{'p99':>8}{'n':>6}")
     for name, values in steps.rows.items():
@@ -217,6 +266,14 @@ async def main(argv: Sequence[str] | None = None) -> int:
             f"model: ran in {len(ran)} of {len(every)} decisions, mean per decision "
             f"{1000 * sum(every) / len(every):.1f} ms; runs in all {len(model.cpu)}"
         )
+    wer = {v: f"{100 * err / max(1, n):.1f} % of {n}" for v, (err, n) in steps.errors.items()}
+    errors = sum(err for err, _ in steps.errors.values())
+    total = sum(n for _, n in steps.errors.values())
+    print(
+        f"word error rate, complete utterances: {100 * errors / max(1, total):.1f} % of "
+        f"{total} words ({', '.join(f'{v} {w}' for v, w in wer.items())})"
+    )
+    print(f"hesitant utterances cut off during their pause: {steps.cut} of {steps.hesitant}")
     return 0
 
 

@@ -59,6 +59,18 @@ class Listening:
                 await self.runtime.voice.drain()
         await self.clock.advance(0)
 
+    async def push_after_stall(self, pcm: bytes, rate: int = RATE, chunk: float = CHUNK) -> None:
+        """The event loop was busy while `pcm` was recorded: the clock moves on by its
+        length, then its chunks arrive one after another, each handled before the next
+        (as a transport drains its queue), with no time passing."""
+        await self.clock.advance(len(pcm) / (2 * rate))
+        step = round(rate * chunk) * 2
+        for i in range(0, len(pcm), step):
+            self.pushed += len(pcm[i : i + step]) / (2 * rate)
+            self.runtime.push_user_audio(pcm[i : i + step], rate)
+            if self.runtime.voice is not None:
+                await self.runtime.voice.drain()
+
     def respond(self, text: str) -> None:
         self.runtime.submit(p.Respond(properties=p.RespondProps(text=text)))
 

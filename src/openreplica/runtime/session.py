@@ -327,8 +327,8 @@ class ConversationRuntime:
             return
         for tap in self.user_audio_taps:
             tap(pcm, sample_rate, channels)
-        if self._voice is not None:
-            self._voice.push(pcm, sample_rate, channels)
+        if self._voice is not None:  # stamped: pauses count from the audio's capture
+            self._voice.push(pcm, sample_rate, channels, arrived=self.clock.now())
 
     def end_user_audio(self) -> None:
         """The user's microphone stopped (muted, track ended, connection gone): speech in

@@ -24,6 +24,9 @@
       -> the end's `detected_after` also counts the audio between where the sound
          stopped (`audible_end.py`) and the VAD's first silent frame: turn-ending
          pauses count from the sound, not from Silero's decaying probability
+      -> and each edge's `detected_after` counts how late its audio arrived
+         (`capture_time.py`): when the event loop was busy, audio waited and came in a
+         burst, and the speech ended when it was captured, not when it was analysed
 
 Recognition runs while the user talks, so little is left to do when the turn ends.
 Media time is the count of 16 kHz samples received, never wall time. `push` is cheap
@@ -56,6 +59,7 @@ from openreplica.plugins.base import (
 )
 from openreplica.protocol import ErrorCode
 from openreplica.runtime.audible_end import LOOKBACK, audible_end
+from openreplica.runtime.capture_time import CaptureTimes
 from openreplica.runtime.speech_measure import measure_speech
 from openreplica.runtime.turn_scoring import TurnScorer
 
@@ -103,8 +107,9 @@ class VoiceSettings:
     #: confirms the end (see the module docstring), so the final is not what the turn
     #: waits for. The fixed-silence detector waits longer than the final pass anyway.
     early_final: bool = True
-    #: …after this many seconds of silent frames (rounded to whole frames, at least one):
-    #: the recogniser needs a little of the silence to settle the last word
+    #: …after this many seconds of silent frames (rounded to whole frames, at least one).
+    #: One frame (32 ms with Silero) costs no words but gains nothing in real time: the
+    #: pass then shares the CPU with the prepared reply and the model (docs/voice.md)
     early_final_after: float = 0.064
     #: count the turn-ending pause from where the sound stopped (`audible_end.py`), up to
     #: 0.1 s before the VAD's first silent frame, rather than from that frame
@@ -173,6 +178,8 @@ class VoiceInput:
         self._frames = 0
         #: seconds of user audio received (at its own rate, before resampling)
         self.received = 0.0
+        self._capture = CaptureTimes()
+        self._late = 0.0  # how late the audio being analysed arrived (seconds)
         ring_frames = math.ceil(self.settings.preroll / self.frame_duration)
         self._ring: deque[bytes] = deque(maxlen=ring_frames + self.detector.min_speech_frames)
         self._queue: deque[bytes | _Finish | _Pausing | _Settling | _Resumed] = deque()
@@ -208,8 +215,15 @@ class VoiceInput:
         """Seconds of 16 kHz audio analysed so far."""
         return self._frames * self.frame_duration
 
-    def push(self, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
-        """User audio: 16-bit PCM, any rate, mono or interleaved multi-channel."""
+    def push(
+        self, pcm: bytes, sample_rate: int, channels: int = 1, arrived: float | None = None
+    ) -> None:
+        """User audio: 16-bit PCM, any rate, mono or interleaved multi-channel.
+
+        `arrived`: when it arrived, on the runtime's clock. An edge found in it is fed
+        (at once) with a `detected_after` that also counts how late its audio arrived
+        (`capture_time.py`), so it counts from the audio's capture; without it, from
+        the audio's analysis."""
         if self._closed or not pcm:
             return
         self._start_worker()
@@ -219,6 +233,8 @@ class VoiceInput:
                 self._pending += self._resampler.flush()
             self._resampler = Resampler(sample_rate, SAMPLE_RATE)
         self.received += (len(mono) // 2) / sample_rate
+        if arrived is not None:
+            self._late = self._capture.arrived(self.received, arrived)
         self._pending += self._resampler.process(mono)
         frame_bytes = 2 * self._frame_samples
         while len(self._pending) >= frame_bytes:
@@ -234,6 +250,8 @@ class VoiceInput:
             self._resampler.reset()
         self._pending.clear()
         self.received = self.media_time  # the unanalysed tail was dropped
+        self._capture.reset()  # audio after this starts a new stream
+        self._late = 0.0
         if edge is not None:
             self._target.feed(edge)
             self._enqueue(_FINISH)
@@ -265,8 +283,9 @@ class VoiceInput:
         resumed = resumed and not self.detector.pending
         if edge is not None:
             # Audio that had arrived but was not analysed yet (resampler delay, a
-            # partial frame) adds to how late the edge is known.
-            lag = max(0.0, self.received - self.media_time)
+            # partial frame) adds to how late the edge is known, and so does the
+            # time the audio waited before it arrived here.
+            lag = max(0.0, self.received - self.media_time) + self._late
             if isinstance(edge, e.UserSpeechEnded) and self._audible_end is not None:
                 vad_end, sound_end = self._audible_end
                 if vad_end == edge.media_time:  # the pause counts from the sound's end

@@ -162,6 +162,35 @@ async def test_the_same_burst_interrupts_once_it_is_long_enough() -> None:
     assert [t for _, t in h.user_utterances()] == ["count", "what time is it"]
 
 
+@pytest.mark.parametrize("stall", [0.2, 0.3])
+async def test_a_stalled_loop_does_not_delay_the_end_of_the_turn(stall: float) -> None:
+    """The event loop was busy as the speech ended: its audio came late, in a burst.
+    The pause counts from when the speech ended, not from when it was analysed."""
+    h = await harness()
+    pause = PAUSE_SILENCE["medium"]
+    await h.push(quiet(0.5) + speech(0.9))
+    await h.push_after_stall(speech(0.1) + quiet(stall))  # speech ends at media time 1.5
+    assert h.of(p.UserStoppedSpeaking)  # the end was found in the burst
+    await h.push(quiet(pause))
+    ((commit_t, _),) = h.user_utterances()
+    assert pause <= commit_t - h.t0 - 1.5 <= pause + VAD_FRAME + 0.02
+
+
+async def test_a_stalled_loop_does_not_delay_a_barge_in() -> None:
+    h = await harness(llm=ScriptedLLM.replies("one two three four five six seven eight nine ten."))
+    h.respond("count")
+    await h.push(quiet(0.5))
+    onset = h.pushed
+    await h.push_after_stall(speech(0.2))  # the onset is confirmed in the burst
+    assert h.of(p.UserStartedSpeaking) and not h.of(p.ReplicaStoppedSpeaking)
+    await h.push(speech(0.4) + quiet(0.5))
+    ((stop_t, stopped),) = h.of(p.ReplicaStoppedSpeaking)
+    assert stopped.properties.interrupted
+    late = stop_t - h.t0 - onset
+    minimum = INTERRUPT_MIN_SPEECH["medium"]
+    assert minimum - VAD_FRAME <= late <= minimum + 2 * VAD_FRAME
+
+
 class FailingStream(ScriptedASRStream):
     fail_push = True
     fail_finish = False
