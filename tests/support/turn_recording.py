@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from speech_set import RATE, Utterance
-from voice_harness import Listening, listening
+from voice_harness import listening
 
 from openreplica import protocol as p
 from openreplica.engine import io as e
 from openreplica.plugins.base import ASRModel, EndOfTurnModel, VADModel
 from openreplica.plugins.scripted import ScriptedLLM, ScriptedTTS
 
-__all__ = ["FRAME", "NEAR", "Hearing", "hear", "label", "spy"]
+__all__ = ["FRAME", "NEAR", "Hearing", "hear", "label"]
 
 #: the decision belongs to a pause ending within this of the utterance's pause or end (s)
 NEAR = 0.25
@@ -41,19 +41,6 @@ class Hearing:
         return abs(self.turn_start + len(clip) / (2 * RATE) - speech_end - FRAME)
 
 
-def spy(h: Listening) -> list[e.EngineInput]:
-    """Every input the runtime feeds its engine, recorded on the way."""
-    seen: list[e.EngineInput] = []
-    feed = h.runtime.feed
-
-    def recording(item: e.EngineInput) -> None:
-        seen.append(item)
-        feed(item)
-
-    h.runtime.feed = recording  # type: ignore[method-assign]
-    return seen
-
-
 async def hear(u: Utterance, turn: EndOfTurnModel, vad: VADModel, asr: ASRModel) -> Hearing:
     """Run `u` through `vad`, `asr` and `turn`; the turn must commit once, on silence."""
     h = await listening(
@@ -63,7 +50,7 @@ async def hear(u: Utterance, turn: EndOfTurnModel, vad: VADModel, asr: ASRModel)
         asr=asr,
         turn=turn,
     )
-    seen = spy(h)
+    seen = h.record_inputs()
     await h.push(u.pcm)
     await h.clock.advance(2.0)
     await h.runtime.shutdown("end_conversation_endpoint_hit")

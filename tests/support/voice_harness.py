@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
+from openreplica.engine import io as e
 from openreplica.plugins.base import LLM, TTS, ASRModel, EndOfTurnModel, VADModel
 from openreplica.runtime import ConversationRuntime, RuntimePlugins, VirtualClock
 from openreplica.runtime.voice import VoiceSettings
@@ -73,6 +74,18 @@ class Listening:
 
     def respond(self, text: str) -> None:
         self.runtime.submit(p.Respond(properties=p.RespondProps(text=text)))
+
+    def record_inputs(self) -> list[e.EngineInput]:
+        """From now on, every input the runtime feeds its engine, recorded on the way."""
+        seen: list[e.EngineInput] = []
+        feed = self.runtime.feed
+
+        def recording(item: e.EngineInput) -> None:
+            seen.append(item)
+            feed(item)
+
+        self.runtime.feed = recording  # type: ignore[method-assign]
+        return seen
 
 
 async def listening(

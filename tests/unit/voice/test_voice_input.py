@@ -353,15 +353,7 @@ async def _with_turn_model(asr: _WatchedASR, **voice: Any) -> tuple[Listening, l
         turn=_CompleteTurns(),
     )
     asr.h = h
-    seen: list[e.EngineInput] = []
-    feed = h.runtime.feed
-
-    def recording(item: e.EngineInput) -> None:
-        seen.append(item)
-        feed(item)
-
-    h.runtime.feed = recording  # type: ignore[method-assign]
-    return h, seen
+    return h, h.record_inputs()
 
 
 async def test_with_the_turn_model_the_final_pass_runs_before_the_end_is_confirmed() -> None:
