@@ -6,9 +6,9 @@ list, turned into one) it becomes exact and fast, which is what deterministic te
 
 PocketSphinx holds the GIL for all its work. With `workers=0` the decoders run in this
 process, on the event loop's thread (in 32 ms slices, but `finish`'s final pass is one
-55-90 ms block that stalls every conversation); with `workers >= 1` (the server's
-default: one) they run in that many worker processes (`asr_worker`), and the loop only
-passes audio and text through a pipe.
+block that stalls every conversation: ~5-15 ms, 55-90 with `second_pass`); with
+`workers >= 1` (the server's default: one) they run in that many worker processes
+(`asr_worker`), and the loop only passes audio and text through a pipe.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """PocketSphinx decoders in a worker process, so they never hold the server's GIL.
 
 PocketSphinx holds the GIL for all its work: in the server process its streaming pass
-(~12 % of a core per talking user) and its final pass (`end_utt`, 55-90 ms in one block)
+(~12 % of a core per talking user) and its final pass (`end_utt`, one block: up to
+15 ms, 55-90 with the second search pass)
 would stall the event loop of every conversation. Here a child process
 (`openreplica.plugins.asr_worker.main`) owns the decoders and serves many streams
 multiplexed by stream id over its stdin/stdout, so the final pass runs on another core.

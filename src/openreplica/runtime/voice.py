@@ -116,10 +116,11 @@ class VoiceSettings:
     pause_from_audible_end: bool = True
     #: the early final pass first waits up to this long (seconds; 0: not at all) for the
     #: reply prepared at the pause to have its first words at the TTS: the final pass
-    #: holds the event loop and the GIL (~90 ms for PocketSphinx), and the reply's LLM
-    #: tokens cannot reach the TTS meanwhile; started first, the TTS (which lets go of
-    #: the GIL) speaks them on the other core while the final pass runs. Only for an ASR
-    #: whose `finish_holds_loop` (PocketSphinx in this process, `--asr-workers 0`)
+    #: holds the event loop and the GIL (PocketSphinx: 5-15 ms, ~90 with its second
+    #: pass), and the reply's LLM tokens cannot reach the TTS meanwhile; started first,
+    #: the TTS (which lets go of the GIL) speaks them on the other core while the final
+    #: pass runs. Only for an ASR whose `finish_holds_loop` (PocketSphinx in this
+    #: process, `--asr-workers 0`)
     reply_head_start: float = 0.04
 
 
@@ -400,7 +401,7 @@ class VoiceInput:
     def _flush_partial(self) -> None:
         """The speech's audio is all in (at its first silent frame, and at its confirmed
         end): the latest guess goes out now, whatever the caption interval, before the
-        final pass (~90 ms of CPU) runs. A reply is prepared on it once the pause is
+        final pass (5-90 ms of CPU) runs. A reply is prepared on it once the pause is
         confirmed (the final usually says the same)."""
         if self._partial and self._partial != self._partial_sent:
             self._partial_sent = self._partial
