@@ -14,7 +14,10 @@
          silent frames, while the detector is still confirming the pause; the final is
          held and fed at the confirmed end. It first lets the reply prepared at the pause
          get its first words to the TTS (`reply_head_start`) when the final pass
-         holds the event loop and the GIL while it runs (PocketSphinx in-process).
+         holds the event loop and the GIL while it runs (PocketSphinx in-process);
+         with the recogniser in another process the pause is told to the engine
+         (`UserSpeechPausing`, a reply prepared) only once that final is in, on its
+         words (`prepare_on_final`).
          Should the speech resume instead (a dip shorter than the detector's
          `min_silence`), that final is dropped and the
          recogniser decodes the whole segment again from its start, so the transcript
