@@ -30,7 +30,7 @@ words. PocketSphinx carries its cepstral mean from one utterance to the next, so
 settings in separate runs over the same set, in the same order.
 
 Run: .venv/bin/python bench/turn_timeline.py [--set small|larger|held-out]
-     [--early-final-after 0.064]
+     [--early-final-after 0.064] [--second-pass]
 """
 
 from __future__ import annotations
@@ -230,6 +230,11 @@ async def main(argv: Sequence[str] | None = None) -> int:
         default=VoiceSettings().early_final_after,
         help="seconds of silent frames before the final ASR pass (default: %(default)s)",
     )
+    parser.add_argument(
+        "--second-pass",
+        action="store_true",
+        help="PocketSphinx with its second search pass (`second_pass=True`)",
+    )
     args = parser.parse_args(argv)
     voice = VoiceSettings(early_final_after=args.early_final_after)
     piper = PiperTTS.default(threads=1, noise_scale=0.0, noise_w_scale=0.0)
@@ -241,7 +246,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     )
     chosen = utterances
     model = TimedTurnModel(SmartTurnModel(MODEL_PATH))
-    vad, asr = SileroVAD(), TimedASR(PocketSphinxASR())
+    vad, asr = SileroVAD(), TimedASR(PocketSphinxASR(second_pass=args.second_pass))
     asr.inner.warm(1)
     steps = Steps()
     for u in chosen:
@@ -255,6 +260,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'ms after the last sample':24}{'p50 / p95':>12}{'p99':>8}{'n':>6}")
     for name, values in steps.rows.items():
         print(row(name, values))
+    early = [v for v in steps.rows.get("pause from", []) if v < -0.02]
+    print(
+        f"pause counted from more than 20 ms before the last audible sample: {len(early)} of "
+        f"{len(steps.rows.get('pause from', []))}"
+        + (f" (earliest {1000 * min(early):.0f} ms)" if early else "")
+    )
     print("CPU, ms:")
     print(row("final pass", asr.cpu))
     every = steps.decisions

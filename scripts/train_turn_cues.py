@@ -2,6 +2,7 @@
 synthetic speech set and write `plugins/turn_cues_weights.py`.
 
     PYTHONPATH=src python scripts/train_turn_cues.py [--out PATH] [--evaluate] [--cache PKL]
+        [--second-pass]
 
 Every utterance of the tuning half (`tests/support/speech_set.py`, larger set, Piper and
 espeak-ng: 40 complete + 40 hesitant) runs through the real VAD (Silero), recogniser
@@ -137,8 +138,10 @@ def every_pause_scored(guesses: list[tuple[float, str]]) -> Iterator[None]:
         yield
 
 
-async def record(utterances: Sequence[Utterance], model: SmartTurnModel) -> list[Decision]:
-    silero, sphinx = SileroVAD(), PocketSphinxASR()
+async def record(
+    utterances: Sequence[Utterance], model: SmartTurnModel, *, second_pass: bool = False
+) -> list[Decision]:
+    silero, sphinx = SileroVAD(), PocketSphinxASR(second_pass=second_pass)
     out: list[Decision] = []
     for u in utterances:
         rec = Recorder(model)
@@ -338,6 +341,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument(
         "--cache", type=Path, help="keep the recordings in this pickle (re-fit without re-running)"
     )
+    ap.add_argument(
+        "--second-pass",
+        action="store_true",
+        help="record with PocketSphinx's second search pass (`second_pass=True`)",
+    )
     args = ap.parse_args(argv)
 
     if args.cache is not None and args.cache.is_file():
@@ -348,8 +356,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         voices: dict[str, TTS] = {"piper": piper, "espeak": EspeakTTS()}
         everything = asyncio.run(speech_set(voices, larger=True))
         model = SmartTurnModel(MODEL)
-        tuning = asyncio.run(record([u for u in everything if not u.held_out], model))
-        held = asyncio.run(record([u for u in everything if u.held_out], model))
+        two = args.second_pass
+        tuning = asyncio.run(
+            record([u for u in everything if not u.held_out], model, second_pass=two)
+        )
+        held = asyncio.run(record([u for u in everything if u.held_out], model, second_pass=two))
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps((tuning, held)))
     lm_path = default_lm_path()

@@ -6,9 +6,9 @@ list, turned into one) it becomes exact and fast, which is what deterministic te
 
 PocketSphinx holds the GIL for all its work. With `workers=0` the decoders run in this
 process, on the event loop's thread (in 32 ms slices, but `finish`'s final pass is one
-55-90 ms block that stalls every conversation); with `workers >= 1` (the server's
-default: one) they run in that many worker processes (`asr_worker`), and the loop only
-passes audio and text through a pipe.
+block that stalls every conversation: ~5-15 ms, 55-90 with `second_pass`); with
+`workers >= 1` (the server's default: one) they run in that many worker processes
+(`asr_worker`), and the loop only passes audio and text through a pipe.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from openreplica.plugins.asr_worker import MAX_PAYLOAD, Kind, WorkerClient
+from openreplica.plugins.asr_worker import MAX_PAYLOAD, Kind, WorkerClient, build_decoder
 from openreplica.plugins.base import ASRUnavailable, Transcript
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ SAMPLE_RATE = 16000
 _SLICE_SAMPLES = 512
 #: idle decoders kept for the next streams (each is ~0.3-1 s of blocking work to build)
 _POOL_MAX = 8
-_GRAMMAR = "grammar"
 #: worker mode: the most audio one push sends (10 s); a longer push keeps its newest
 #: audio (drop-oldest), so a stalled stream cannot queue unbounded audio at the worker
 MAX_PUSH_BYTES = 2 * SAMPLE_RATE * 10
@@ -189,6 +188,8 @@ def _hypothesis(decoder: Decoder) -> str:
 class PocketSphinxASR:
     """`grammar`: JSGF text restricting what can be recognised; `keywords`: shorthand
     for a grammar of any sequence of these words. Neither: the full en-us n-gram LM.
+    `second_pass`: also run PocketSphinx's second search when an utterance ends (the
+    final ~40 ms later, no more accurate on our sets; see `build_decoder`).
 
     Building a decoder loads the acoustic model and the language model (0.3-1 s, and
     it holds the GIL): finished streams return theirs to a pool, and `warm(n)` at
@@ -204,6 +205,7 @@ class PocketSphinxASR:
         grammar: str | None = None,
         keywords: Sequence[str] | None = None,
         workers: int = 0,
+        second_pass: bool = False,
     ) -> None:
         if grammar is not None and keywords is not None:
             raise ValueError("give either grammar or keywords, not both")
@@ -211,6 +213,7 @@ class PocketSphinxASR:
             raise ValueError(f"workers must be >= 0, got {workers}")
         #: 0: decoders in this process (on the loop's thread); n: in n worker processes
         self.workers = workers
+        self.second_pass = second_pass
         self._clients: list[WorkerClient] = []
         self._start_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self.finish_holds_loop = workers == 0
@@ -225,16 +228,10 @@ class PocketSphinxASR:
 
     def new_decoder(self) -> Decoder:
         """A fresh decoder (blocking, 0.3-1 s): one per stream, they keep state."""
-        from pocketsphinx import Decoder
-
         try:
-            decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
-            if self.grammar is not None:
-                decoder.add_jsgf_string(_GRAMMAR, self.grammar)
-                decoder.activate_search(_GRAMMAR)
+            return build_decoder(self.grammar, second_pass=self.second_pass)
         except (RuntimeError, ValueError) as exc:
             raise ASRUnavailable(f"pocketsphinx failed to load: {exc}") from exc
-        return decoder
 
     def acquire(self) -> Decoder:
         """An idle decoder from the pool, or a new one."""
@@ -297,7 +294,7 @@ class PocketSphinxASR:
             self._clients = keep
             if len(keep) < self.workers:
                 try:
-                    client = await WorkerClient.start()
+                    client = await WorkerClient.start(second_pass=self.second_pass)
                 except OSError as exc:
                     raise ASRUnavailable(f"could not start the ASR worker: {exc}") from exc
                 self._clients.append(client)

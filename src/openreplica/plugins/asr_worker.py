@@ -1,7 +1,8 @@
 """PocketSphinx decoders in a worker process, so they never hold the server's GIL.
 
 PocketSphinx holds the GIL for all its work: in the server process its streaming pass
-(~12 % of a core per talking user) and its final pass (`end_utt`, 55-90 ms in one block)
+(~12 % of a core per talking user) and its final pass (`end_utt`, one block: up to
+15 ms, 55-90 with the second search pass)
 would stall the event loop of every conversation. Here a child process
 (`openreplica.plugins.asr_worker.main`) owns the decoders and serves many streams
 multiplexed by stream id over its stdin/stdout, so the final pass runs on another core.
@@ -13,7 +14,8 @@ requests with one FIFO. Requests: OPEN (payload: the JSGF grammar, empty for the
 n-gram LM) -> IDLE, PUSH (16 kHz s16le) -> PARTIAL (the hypothesis so far), FINISH ->
 FINAL, CLOSE -> IDLE, WARM (payload: a count) -> IDLE; IDLE's payload is the worker's
 count of pooled decoders; any failure -> ERROR (a message). The worker exits when its
-stdin closes, so a server that dies leaves no worker behind.
+stdin closes, so a server that dies leaves no worker behind. Its command line says how
+its decoders search (`--second-pass`: see `build_decoder`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 import struct
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -41,6 +43,7 @@ __all__ = [
     "Kind",
     "ProtocolError",
     "WorkerClient",
+    "build_decoder",
     "encode",
     "serve",
 ]
@@ -104,13 +107,32 @@ class FrameReader:
         return frames
 
 
+def build_decoder(grammar: str | None, *, second_pass: bool) -> Decoder:
+    """A decoder for `grammar` (JSGF; None or "": the en-us n-gram LM), blocking 0.3-1 s.
+
+    `second_pass`: PocketSphinx's flat-lexicon search over the whole utterance when it
+    ends (`fwdflat`). It is most of what the final waits for (45-50 ms of CPU for a 2 s
+    sentence, against ~5 ms for the tree search's best path alone) and changes the words
+    of about a third of the utterances of our speech sets without making fewer of them
+    wrong, so it is off by default; the end-of-turn cue model is fitted on the words of
+    the search that runs (docs/voice.md)."""
+    from pocketsphinx import Decoder
+
+    decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", fwdflat=second_pass)
+    if grammar:
+        decoder.add_jsgf_string(_GRAMMAR, grammar)
+        decoder.activate_search(_GRAMMAR)
+    return decoder
+
+
 # --- the worker process ---------------------------------------------------------
 
 
 class _Decoders:
     """The worker's decoders: one per open stream, idle ones pooled per grammar."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, second_pass: bool) -> None:
+        self._second_pass = second_pass
         self._idle: dict[str, list[Decoder]] = {}
         self._open: dict[int, tuple[str, Decoder, bool]] = {}  # grammar, decoder, in utt
 
@@ -118,13 +140,7 @@ class _Decoders:
         return sum(len(v) for v in self._idle.values())
 
     def _new(self, grammar: str) -> Decoder:
-        from pocketsphinx import Decoder
-
-        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
-        if grammar:
-            decoder.add_jsgf_string(_GRAMMAR, grammar)
-            decoder.activate_search(_GRAMMAR)
-        return decoder
+        return build_decoder(grammar, second_pass=self._second_pass)
 
     def warm(self, grammar: str, count: int) -> None:
         pool = self._idle.setdefault(grammar, [])
@@ -200,9 +216,9 @@ def _handle(decoders: _Decoders, frame: Frame) -> Frame:
     raise ProtocolError(f"unknown request kind {frame.kind}")
 
 
-def serve(source: BinaryIO, sink: BinaryIO) -> None:
+def serve(source: BinaryIO, sink: BinaryIO, *, second_pass: bool = False) -> None:
     """The worker's loop: requests from `source`, one reply each to `sink`, until EOF."""
-    decoders = _Decoders()
+    decoders = _Decoders(second_pass=second_pass)
     for frame in _frames(source):
         try:
             reply = _handle(decoders, frame)
@@ -216,8 +232,9 @@ def serve(source: BinaryIO, sink: BinaryIO) -> None:
 
 _CHILD = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from openreplica.plugins.asr_worker import main; main()"
+    "from openreplica.plugins.asr_worker import main; main(sys.argv[2:])"
 )
+_SECOND_PASS = "--second-pass"
 
 
 class WorkerClient:
@@ -235,7 +252,8 @@ class WorkerClient:
         self.open_streams = 0
 
     @classmethod
-    async def start(cls) -> WorkerClient:
+    async def start(cls, *, second_pass: bool = False) -> WorkerClient:
+        """A new worker whose decoders search as `build_decoder` says."""
         # the child imports this package from where the server did
         root = str(Path(__file__).resolve().parents[2])
         process = await asyncio.create_subprocess_exec(
@@ -243,6 +261,7 @@ class WorkerClient:
             "-c",
             _CHILD,
             root,
+            *([_SECOND_PASS] if second_pass else []),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -328,12 +347,16 @@ class WorkerClient:
             await self._reader
 
 
-def main() -> None:
+def main(args: Sequence[str] = ()) -> None:
+    """The worker process's entry point; `args`: its command line after the root."""
+    unknown = [a for a in args if a != _SECOND_PASS]
+    if unknown:
+        raise SystemExit(f"asr_worker: unknown arguments {unknown}")
     # the protocol gets its own copy of stdout; anything the C library prints goes to stderr
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    serve(sys.stdin.buffer, sink)
+    serve(sys.stdin.buffer, sink, second_pass=_SECOND_PASS in args)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -22,7 +22,9 @@ from openreplica.plugins.asr_worker import (
     FrameReader,
     Kind,
     ProtocolError,
+    build_decoder,
     encode,
+    main,
     serve,
 )
 from openreplica.plugins.audio import resample, silence
@@ -142,6 +144,30 @@ async def test_the_final_pass_leaves_the_event_loop_free(question: bytes) -> Non
         await asr.aclose()
     assert "london" in final.text
     assert loop_cpu < 0.01  # in-process, the final pass alone is 50-90 ms of it
+
+
+@pytest.mark.parametrize("second_pass", [False, True])
+async def test_the_second_search_pass_is_off_unless_asked_for_in_both_modes(
+    second_pass: bool,
+) -> None:
+    assert PocketSphinxASR().second_pass is False
+    local = PocketSphinxASR(second_pass=second_pass)
+    assert local.new_decoder().config["fwdflat"] is second_pass
+    assert build_decoder(None, second_pass=second_pass).config["fwdflat"] is second_pass
+    # the worker builds its decoders as its command line says
+    remote = PocketSphinxASR(workers=1, second_pass=second_pass)
+    try:
+        (pid,) = [(await remote.worker()).pid]
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            args = cmdline.read().split(b"\0")
+    finally:
+        await remote.aclose()
+    assert (b"--second-pass" in args) is second_pass
+
+
+def test_the_worker_refuses_an_argument_it_does_not_know() -> None:
+    with pytest.raises(SystemExit, match="unknown arguments"):
+        main(["--one-pass"])
 
 
 async def test_closing_a_stream_gives_its_decoder_back_to_the_pool() -> None:

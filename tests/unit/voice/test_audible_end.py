@@ -56,3 +56,19 @@ def test_the_level_is_relative_to_the_speech_before() -> None:
     # soft speech (-40 dBFS) is still speech: the threshold follows its level
     audio = pcm(level(0.3, 0.01), np.zeros(round(0.1 * RATE)))
     assert audible_end(audio, 0.4, 0.36, RATE) == pytest.approx(0.3, abs=0.011)
+
+
+def test_a_soft_ending_in_a_noisy_room_counts_from_the_sound_not_the_noise() -> None:
+    # speech 30 dB down from full scale, room noise at -50 dBFS (what the speech set and a
+    # cheap microphone have): 30 dB under the speech is under the noise, so the noise
+    # that the VAD's first silent frame holds sets the bar
+    rng = np.random.default_rng(2)
+    speech = np.concatenate([np.zeros(round(0.1 * RATE)), level(0.3, 0.045)])
+    tail = np.zeros(round(0.202 * RATE))
+    audio = np.concatenate([speech, tail])
+    audio += rng.normal(0.0, 0.003, audio.size)
+    end = audible_end(pcm(audio), len(audio) / RATE, 0.47, RATE)
+    assert end == pytest.approx(0.4, abs=0.011)
+    # the same audio without its silent frame: no noise estimate, the VAD's end stands
+    cut = audio[: round(0.47 * RATE)]
+    assert audible_end(pcm(cut), 0.47, 0.47, RATE) == pytest.approx(0.47)

@@ -522,3 +522,49 @@ async def test_a_final_pass_that_leaves_the_loop_free_does_not_wait_for_the_repl
     await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
     (finish_at,) = asr.finish_times
     assert finish_at < tts.calls[0][0]
+
+
+class _MisheardGuessASR(_WatchedASR):
+    """The recogniser's guess while the user talks ends on a word its final changes, in
+    a worker process (the final pass leaves the loop free)."""
+
+    finish_holds_loop = False
+
+    def create_stream(self) -> ScriptedASRStream:
+        stream = super().create_stream()
+
+        async def guess(pcm16k: bytes) -> Transcript | None:
+            stream.pushed_samples += len(pcm16k) // 2
+            return Transcript("what time is a", final=False)
+
+        stream.push = guess  # type: ignore[method-assign]
+        return stream
+
+
+@pytest.mark.parametrize("prepare_on_final", [True, False])
+async def test_with_the_final_in_a_worker_the_reply_waits_for_its_words(
+    prepare_on_final: bool,
+) -> None:
+    asr, llm, tts = _MisheardGuessASR(["what time is it"]), _SlowLLM(0.0), _NotedTTS()
+    h = await listening(
+        tts=tts,
+        llm=llm,
+        vad=ScriptedVAD(frame_samples=512),
+        asr=asr,
+        voice=VoiceSettings(detector=DETECTOR, prepare_on_final=prepare_on_final),
+        turn=_CompleteTurns(),
+    )
+    asr.h = llm.h = tts.h = h
+    await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
+    assert [text for _, text in h.user_utterances()] == ["what time is it"]
+    stats = h.runtime.turn_stats
+    ((speaking, _),) = asr.finishes
+    assert speaking  # the early final, before the end was confirmed
+    (finish_at,) = asr.finish_times
+    if prepare_on_final:  # one reply, on the final's words, started once they were in
+        assert (stats.preemptive_started, stats.preemptive_wasted) == (1, 0)
+        (called,) = llm.calls
+        assert called >= finish_at
+    else:  # one on the guess at the first silent frame, thrown away for the final's
+        assert (stats.preemptive_started, stats.preemptive_wasted) == (2, 1)
+        assert llm.calls[0] < finish_at
