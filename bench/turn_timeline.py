@@ -30,7 +30,7 @@ words. PocketSphinx carries its cepstral mean from one utterance to the next, so
 settings in separate runs over the same set, in the same order.
 
 Run: .venv/bin/python bench/turn_timeline.py [--set small|larger|held-out]
-     [--early-final-after 0.064] [--second-pass]
+     [--early-final-after 0.064] [--one-pass]
 """
 
 from __future__ import annotations
@@ -231,9 +231,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
         help="seconds of silent frames before the final ASR pass (default: %(default)s)",
     )
     parser.add_argument(
-        "--second-pass",
+        "--one-pass",
         action="store_true",
-        help="PocketSphinx with its second search pass (`second_pass=True`)",
+        help="PocketSphinx without its second search pass (`second_pass=False`)",
     )
     args = parser.parse_args(argv)
     voice = VoiceSettings(early_final_after=args.early_final_after)
@@ -246,7 +246,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     )
     chosen = utterances
     model = TimedTurnModel(SmartTurnModel(MODEL_PATH))
-    vad, asr = SileroVAD(), TimedASR(PocketSphinxASR(second_pass=args.second_pass))
+    vad, asr = SileroVAD(), TimedASR(PocketSphinxASR(second_pass=not args.one_pass))
     asr.inner.warm(1)
     steps = Steps()
     for u in chosen:

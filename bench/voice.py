@@ -406,7 +406,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         piper.load()
         llm, llm_label = tiny_llm(Path(tmp))
         # as a server does at start: decoders are pooled (in `--asr-workers` processes)
-        sphinx = PocketSphinxASR(workers=args.asr_workers, second_pass=args.second_pass)
+        sphinx = PocketSphinxASR(workers=args.asr_workers, second_pass=not args.one_pass)
         await sphinx.awarm(1)
         models = Models(piper, SileroVAD(), sphinx, llm)
         spoken = await speak(piper, QUESTION, lead=0.3, tail=2.5)
@@ -415,7 +415,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         where = f"{args.asr_workers} worker process(es)" if args.asr_workers else "in-process"
         print(
             f"ASR: pocketsphinx (en-us, full language model, {where}"
-            f"{', second search pass' if args.second_pass else ''}); VAD: silero;"
+            f"{', one search pass' if args.one_pass else ''}); VAD: silero;"
             " TTS: piper joe-medium"
         )
         print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
@@ -494,9 +494,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="PocketSphinx worker processes (default 1, as the server; 0: in-process)",
     )
     parser.add_argument(
-        "--second-pass",
+        "--one-pass",
         action="store_true",
-        help="PocketSphinx with its second search pass (`second_pass=True`)",
+        help="PocketSphinx without its second search pass (`second_pass=False`)",
     )
     return parser.parse_args(argv)
 

@@ -2,7 +2,7 @@
 synthetic speech set and write `plugins/turn_cues_weights.py`.
 
     PYTHONPATH=src python scripts/train_turn_cues.py [--out PATH] [--evaluate] [--cache PKL]
-        [--second-pass]
+        [--one-pass]
 
 Every utterance of the tuning half (`tests/support/speech_set.py`, larger set, Piper and
 espeak-ng: 40 complete + 40 hesitant) runs through the real VAD (Silero), recogniser
@@ -139,7 +139,7 @@ def every_pause_scored(guesses: list[tuple[float, str]]) -> Iterator[None]:
 
 
 async def record(
-    utterances: Sequence[Utterance], model: SmartTurnModel, *, second_pass: bool = False
+    utterances: Sequence[Utterance], model: SmartTurnModel, *, second_pass: bool = True
 ) -> list[Decision]:
     silero, sphinx = SileroVAD(), PocketSphinxASR(second_pass=second_pass)
     out: list[Decision] = []
@@ -342,9 +342,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--cache", type=Path, help="keep the recordings in this pickle (re-fit without re-running)"
     )
     ap.add_argument(
-        "--second-pass",
+        "--one-pass",
         action="store_true",
-        help="record with PocketSphinx's second search pass (`second_pass=True`)",
+        help="record with PocketSphinx's first search pass only (`second_pass=False`)",
     )
     args = ap.parse_args(argv)
 
@@ -356,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         voices: dict[str, TTS] = {"piper": piper, "espeak": EspeakTTS()}
         everything = asyncio.run(speech_set(voices, larger=True))
         model = SmartTurnModel(MODEL)
-        two = args.second_pass
+        two = not args.one_pass
         tuning = asyncio.run(
             record([u for u in everything if not u.held_out], model, second_pass=two)
         )

@@ -1,8 +1,7 @@
 """PocketSphinx decoders in a worker process, so they never hold the server's GIL.
 
 PocketSphinx holds the GIL for all its work: in the server process its streaming pass
-(~12 % of a core per talking user) and its final pass (`end_utt`, one block: up to
-15 ms, 55-90 with the second search pass)
+(~12 % of a core per talking user) and its final pass (`end_utt`, 55-90 ms in one block)
 would stall the event loop of every conversation. Here a child process
 (`openreplica.plugins.asr_worker.main`) owns the decoders and serves many streams
 multiplexed by stream id over its stdin/stdout, so the final pass runs on another core.
@@ -15,7 +14,7 @@ n-gram LM) -> IDLE, PUSH (16 kHz s16le) -> PARTIAL (the hypothesis so far), FINI
 FINAL, CLOSE -> IDLE, WARM (payload: a count) -> IDLE; IDLE's payload is the worker's
 count of pooled decoders; any failure -> ERROR (a message). The worker exits when its
 stdin closes, so a server that dies leaves no worker behind. Its command line says how
-its decoders search (`--second-pass`: see `build_decoder`).
+its decoders search (`--one-pass`: see `build_decoder`).
 """
 
 from __future__ import annotations
@@ -113,9 +112,8 @@ def build_decoder(grammar: str | None, *, second_pass: bool) -> Decoder:
     `second_pass`: PocketSphinx's flat-lexicon search over the whole utterance when it
     ends (`fwdflat`). It is most of what the final waits for (45-50 ms of CPU for a 2 s
     sentence, against ~5 ms for the tree search's best path alone) and changes the words
-    of about a third of the utterances of our speech sets without making fewer of them
-    wrong, so it is off by default; the end-of-turn cue model is fitted on the words of
-    the search that runs (docs/voice.md)."""
+    of about a third of the utterances of our speech sets, no more of them wrong; the
+    end-of-turn cue model was fitted on its words (docs/voice.md)."""
     from pocketsphinx import Decoder
 
     decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", fwdflat=second_pass)
@@ -216,7 +214,7 @@ def _handle(decoders: _Decoders, frame: Frame) -> Frame:
     raise ProtocolError(f"unknown request kind {frame.kind}")
 
 
-def serve(source: BinaryIO, sink: BinaryIO, *, second_pass: bool = False) -> None:
+def serve(source: BinaryIO, sink: BinaryIO, *, second_pass: bool = True) -> None:
     """The worker's loop: requests from `source`, one reply each to `sink`, until EOF."""
     decoders = _Decoders(second_pass=second_pass)
     for frame in _frames(source):
@@ -234,7 +232,7 @@ _CHILD = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from openreplica.plugins.asr_worker import main; main(sys.argv[2:])"
 )
-_SECOND_PASS = "--second-pass"
+_ONE_PASS = "--one-pass"
 
 
 class WorkerClient:
@@ -252,7 +250,7 @@ class WorkerClient:
         self.open_streams = 0
 
     @classmethod
-    async def start(cls, *, second_pass: bool = False) -> WorkerClient:
+    async def start(cls, *, second_pass: bool = True) -> WorkerClient:
         """A new worker whose decoders search as `build_decoder` says."""
         # the child imports this package from where the server did
         root = str(Path(__file__).resolve().parents[2])
@@ -261,7 +259,7 @@ class WorkerClient:
             "-c",
             _CHILD,
             root,
-            *([_SECOND_PASS] if second_pass else []),
+            *([] if second_pass else [_ONE_PASS]),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -349,13 +347,13 @@ class WorkerClient:
 
 def main(args: Sequence[str] = ()) -> None:
     """The worker process's entry point; `args`: its command line after the root."""
-    unknown = [a for a in args if a != _SECOND_PASS]
+    unknown = [a for a in args if a != _ONE_PASS]
     if unknown:
         raise SystemExit(f"asr_worker: unknown arguments {unknown}")
     # the protocol gets its own copy of stdout; anything the C library prints goes to stderr
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    serve(sys.stdin.buffer, sink, second_pass=_SECOND_PASS in args)
+    serve(sys.stdin.buffer, sink, second_pass=_ONE_PASS not in args)
 
 
 if __name__ == "__main__":

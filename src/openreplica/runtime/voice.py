@@ -14,10 +14,7 @@
          silent frames, while the detector is still confirming the pause; the final is
          held and fed at the confirmed end. It first lets the reply prepared at the pause
          get its first words to the TTS (`reply_head_start`) when the final pass
-         holds the event loop and the GIL while it runs (PocketSphinx in-process);
-         with the recogniser in another process the pause is told to the engine
-         (`UserSpeechPausing`, a reply prepared) only once that final is in, on its
-         words (`prepare_on_final`).
+         holds the event loop and the GIL while it runs (PocketSphinx in-process).
          Should the speech resume instead (a dip shorter than the detector's
          `min_silence`), that final is dropped and the
          recogniser decodes the whole segment again from its start, so the transcript
@@ -114,22 +111,15 @@ class VoiceSettings:
     #: One frame (32 ms with Silero) costs no words but gains nothing in real time: the
     #: pass then shares the CPU with the prepared reply and the model (docs/voice.md)
     early_final_after: float = 0.064
-    #: with the early final pass in another process: tell the engine of the pause (so a
-    #: reply is prepared) once that final is in, on its words, rather than at the first
-    #: silent frame on the recogniser's guess. A reply on a guess the final changes is
-    #: thrown away, and its LLM and TTS would take the CPU the final needs just then; the
-    #: commit waits for the confirmed end anyway, later than the final
-    prepare_on_final: bool = True
     #: count the turn-ending pause from where the sound stopped (`audible_end.py`), up to
     #: 0.1 s before the VAD's first silent frame, rather than from that frame
     pause_from_audible_end: bool = True
     #: the early final pass first waits up to this long (seconds; 0: not at all) for the
     #: reply prepared at the pause to have its first words at the TTS: the final pass
-    #: holds the event loop and the GIL (PocketSphinx: 5-15 ms, ~90 with its second
-    #: pass), and the reply's LLM tokens cannot reach the TTS meanwhile; started first,
-    #: the TTS (which lets go of the GIL) speaks them on the other core while the final
-    #: pass runs. Only for an ASR whose `finish_holds_loop` (PocketSphinx in this
-    #: process, `--asr-workers 0`)
+    #: holds the event loop and the GIL (~90 ms for PocketSphinx), and the reply's LLM
+    #: tokens cannot reach the TTS meanwhile; started first, the TTS (which lets go of
+    #: the GIL) speaks them on the other core while the final pass runs. Only for an ASR
+    #: whose `finish_holds_loop` (PocketSphinx in this process, `--asr-workers 0`)
     reply_head_start: float = 0.04
 
 
@@ -217,9 +207,6 @@ class VoiceInput:
         self._audible_end: tuple[float, float] | None = None
         #: the worker waits for the prepared reply (`reply_head_start`), not for audio
         self._parked = False
-        #: the speech's first silent frame is not yet told to the engine
-        #: (`prepare_on_final`: it waits for the early final)
-        self._pause_unannounced = False
 
     # ------------------------------------------------------------------ input
 
@@ -371,20 +358,16 @@ class VoiceInput:
             item = self._queue.popleft()
             if isinstance(item, _Finish):
                 self._flush_partial()
-                self._announce_pause()  # (its early final was not taken)
                 await self._finish()
                 continue
             if isinstance(item, _Pausing):
                 self._flush_partial()
-                self._pause_unannounced = True
-                if not self._final_comes_first():
-                    self._announce_pause()  # a reply may be prepared now
+                self._target.feed(e.UserSpeechPausing())  # a reply may be prepared now
                 continue
             if isinstance(item, _Settling):
                 await self._finish_early()
                 continue
             if isinstance(item, _Resumed):
-                self._pause_unannounced = False
                 self._target.feed(e.UserSpeechResumed())
                 await self._resume()
                 continue
@@ -417,35 +400,15 @@ class VoiceInput:
     def _flush_partial(self) -> None:
         """The speech's audio is all in (at its first silent frame, and at its confirmed
         end): the latest guess goes out now, whatever the caption interval, before the
-        final pass (5-90 ms of CPU) runs. A reply is prepared on it once the pause is
+        final pass (~90 ms of CPU) runs. A reply is prepared on it once the pause is
         confirmed (the final usually says the same)."""
         if self._partial and self._partial != self._partial_sent:
             self._partial_sent = self._partial
             self._target.feed(e.UserTranscript(self._partial, final=False))
 
-    def _final_comes_first(self) -> bool:
-        """At the first silent frame: will the early final pass come before a reply is
-        prepared (`prepare_on_final`)? Only when the final leaves the loop free (a
-        recogniser in another process): in-process, `reply_head_start` lets the reply go
-        first instead."""
-        return (
-            self._early_final
-            and self.settings.prepare_on_final
-            and not self._asr_model.finish_holds_loop
-            and len(self._segment_audio) <= EARLY_FINAL_MAX_BYTES
-        )
-
-    def _announce_pause(self) -> None:
-        """The first silent frame goes to the engine (once per pause): it may prepare a
-        reply on the words so far."""
-        if self._pause_unannounced:
-            self._pause_unannounced = False
-            self._target.feed(e.UserSpeechPausing())
-
     async def _finish_early(self) -> None:
         """`early_final_after` of silence: the final pass now, its text held for the end."""
         if self._early is not None or len(self._segment_audio) > EARLY_FINAL_MAX_BYTES:
-            self._announce_pause()
             return
         await self._reply_head_start()
         if any(isinstance(item, _Resumed) for item in self._queue):
@@ -454,7 +417,6 @@ class VoiceInput:
         if self._early:  # the reply prepared at the pause answers the final's words
             self._partial = self._early
             self._flush_partial()
-        self._announce_pause()
 
     async def _reply_head_start(self) -> None:
         """Let the reply prepared at this pause reach the TTS first (`reply_head_start`).
