@@ -356,11 +356,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         voices: dict[str, TTS] = {"piper": piper, "espeak": EspeakTTS()}
         everything = asyncio.run(speech_set(voices, larger=True))
         model = SmartTurnModel(MODEL)
-        two = not args.one_pass
-        tuning = asyncio.run(
-            record([u for u in everything if not u.held_out], model, second_pass=two)
-        )
-        held = asyncio.run(record([u for u in everything if u.held_out], model, second_pass=two))
+        second_pass = not args.one_pass
+        tuning_half = [u for u in everything if not u.held_out]
+        held_half = [u for u in everything if u.held_out]
+        tuning = asyncio.run(record(tuning_half, model, second_pass=second_pass))
+        held = asyncio.run(record(held_half, model, second_pass=second_pass))
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps((tuning, held)))
     lm_path = default_lm_path()

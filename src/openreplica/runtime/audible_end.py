@@ -19,8 +19,6 @@ earlier at p50.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 __all__ = ["BLOCK", "DB_BELOW_PEAK", "DB_OVER_NOISE", "LOOKBACK", "MAX_BACK", "audible_end"]
@@ -54,10 +52,11 @@ def audible_end(pcm: bytes, pcm_end: float, vad_end: float, rate: int) -> float:
         return vad_end
     rms = np.sqrt((x[: n * block].reshape(n, block) ** 2).mean(axis=1))
     threshold = max(float(rms.max()) * 10 ** (-DB_BELOW_PEAK / 20), 10 ** (FLOOR_DBFS / 20))
-    # blocks wholly inside the VAD's silence tell how loud the room is
-    after = rms[max(0, math.ceil(round((vad_end - start) * rate - first, 6) / block)) :]
-    if after.size:
-        threshold = max(threshold, float(after.min()) * 10 ** (DB_OVER_NOISE / 20))
+    # blocks wholly inside the VAD's silence (from its end on) tell how loud the room is
+    silence_from = round((vad_end - start) * rate) - first  # a sample index into x
+    noise = rms[max(0, -(-silence_from // block)) :]
+    if noise.size:
+        threshold = max(threshold, float(noise.min()) * 10 ** (DB_OVER_NOISE / 20))
     loud = np.flatnonzero(rms >= threshold)
     if loud.size == 0:
         return vad_end
