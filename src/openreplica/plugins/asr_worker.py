@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAYLOAD",
+    "SAMPLE_RATE",
+    "SECOND_PASS_MIN_END_FRAMES",
+    "SECOND_PASS_SUCCESSOR_FRAMES",
     "Frame",
     "FrameReader",
     "Kind",
@@ -54,6 +57,15 @@ SAMPLE_RATE = 16000
 #: idle decoders the worker keeps per grammar
 _POOL_MAX = 8
 _GRAMMAR = "grammar"
+#: The second pass looks for a word's successors within 5 frames of where the first pass
+#: ended it, among words the first pass ended in at least 2 frames (PocketSphinx's
+#: defaults: 25 and 4).
+#: On the larger synthetic set (160 utterances, `bench/second_pass.py`) this takes a
+#: fifth off the final pass's CPU and changes 6 of 160 transcripts, word errors 15.2 →
+#: 15.0 %: a successor starting more than 5 frames (50 ms) from a word's end is rarely
+#: the one chosen, while searching 25 frames each way is most of the pass's work.
+SECOND_PASS_SUCCESSOR_FRAMES = 5
+SECOND_PASS_MIN_END_FRAMES = 2
 
 
 class Kind:
@@ -110,13 +122,20 @@ def build_decoder(grammar: str | None, *, second_pass: bool) -> Decoder:
     """A decoder for `grammar` (JSGF; None or "": the en-us n-gram LM), blocking 0.3-1 s.
 
     `second_pass`: PocketSphinx's flat-lexicon search over the whole utterance when it
-    ends (`fwdflat`). It is most of what the final waits for (45-50 ms of CPU for a 2 s
-    sentence, against ~5 ms for the tree search's best path alone) and changes the words
-    of about a third of the utterances of our speech sets, no more of them wrong; the
-    end-of-turn cue model was fitted on its words (docs/voice.md)."""
+    ends (`fwdflat`, over `SECOND_PASS_SUCCESSOR_FRAMES`). It is most of what the final
+    waits for (35-40 ms of CPU for a 2 s sentence, against ~5 ms for the tree search's
+    best path alone) and changes the words of about a third of the utterances of our
+    speech sets, no more of them wrong; the end-of-turn cue model was fitted on its
+    words (docs/voice.md)."""
     from pocketsphinx import Decoder
 
-    decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", fwdflat=second_pass)
+    decoder = Decoder(
+        samprate=SAMPLE_RATE,
+        loglevel="FATAL",
+        fwdflat=second_pass,
+        fwdflatsfwin=SECOND_PASS_SUCCESSOR_FRAMES,  # (unused without the second pass)
+        fwdflatefwid=SECOND_PASS_MIN_END_FRAMES,
+    )
     if grammar:
         decoder.add_jsgf_string(_GRAMMAR, grammar)
         decoder.activate_search(_GRAMMAR)
