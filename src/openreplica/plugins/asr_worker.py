@@ -123,7 +123,7 @@ def build_decoder(grammar: str | None, *, second_pass: bool) -> Decoder:
 
     `second_pass`: PocketSphinx's flat-lexicon search over the whole utterance when it
     ends (`fwdflat`, over `SECOND_PASS_SUCCESSOR_FRAMES`). It is most of what the final
-    waits for (35-40 ms of CPU for a 2 s sentence, against ~5 ms for the tree search's
+    waits for (~45 ms of CPU for a 2.4 s question, against ~7 ms for the tree search's
     best path alone) and changes the words of about a third of the utterances of our
     speech sets, no more of them wrong; the end-of-turn cue model was fitted on its
     words (docs/voice.md)."""
