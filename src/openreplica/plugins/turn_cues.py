@@ -114,3 +114,19 @@ class TurnCues:
             )
         )
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def probability_range(
+        self,
+        sentence_end: float | None,
+        last_word_end: float | None,
+        prosody: ProsodyFeatures | None,
+    ) -> tuple[float, float] | None:
+        """The lowest and the highest probability the audio model could lead to, the
+        other cues being these (its logit is clipped, so its say is bounded); None when
+        they are missing. Both on one side of the decision point: the audio model need
+        not be run."""
+        silent = self.probability(0.0, sentence_end, last_word_end, prosody)
+        sure = self.probability(1.0, sentence_end, last_word_end, prosody)
+        if silent is None or sure is None:
+            return None
+        return min(silent, sure), max(silent, sure)

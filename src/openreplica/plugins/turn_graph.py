@@ -14,7 +14,11 @@ never touched):
 - attention's activation x activation products (Q.K^T and P.V) take both sides as
   uint8, which MLAS multiplies at a fraction of its uint8 x int8 (VNNI) rate: the B
   side's `QuantizeLinear` is given an int8 zero point 128 lower, so every stored value
-  is 128 lower at the same scale, i.e. the very same real number, read as int8;
+  is 128 lower at the same scale, i.e. the very same real number, read as int8. Only
+  where this CPU multiplies uint8 x int8 exactly (`signed_products_exact`, checked at
+  load): with AVX2 and no VNNI, MLAS adds each pair of products in 16 bits
+  (`vpmaddubsw`), which saturates far from the zero point (13 % of a random product's
+  outputs changed on an AMD EPYC without VNNI), so there the products stay uint8;
 - the GELU the exporter wrote out as `Div(x, sqrt 2) -> Erf -> Add 1 -> Mul 0.5 -> Mul x`
   (onnxruntime's own fusion does not match that order), over 400 x 1536 values in
   every layer, becomes the contrib `Gelu` op: the same function in one pass;
@@ -45,7 +49,7 @@ import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
-__all__ = ["Rewrites", "fast_session", "optimised_graph", "rewrite"]
+__all__ = ["Rewrites", "fast_session", "optimised_graph", "rewrite", "signed_products_exact"]
 
 _SQRT2 = float(np.sqrt(2.0))
 _MS = "com.microsoft"
@@ -76,10 +80,11 @@ def optimised_graph(path: Path) -> onnx.ModelProto:
         return onnx.load(str(out))
 
 
-def rewrite(model: onnx.ModelProto) -> Rewrites:
-    """Rewrite `model` (onnxruntime's optimised graph) in place."""
+def rewrite(model: onnx.ModelProto, *, signed_products: bool = True) -> Rewrites:
+    """Rewrite `model` (onnxruntime's optimised graph) in place; `signed_products`: make
+    attention's B sides int8 (exact only where `signed_products_exact()`)."""
     softmax = _float_softmax(model)
-    signed = _signed_activations(model)
+    signed = _signed_activations(model) if signed_products else 0
     gelu = _gelu(model)
     skip = _split_skip_layer_norm(model)
     dead = _drop_dead_nodes(model)
@@ -108,8 +113,12 @@ def _drop_unused_initializers(model: onnx.ModelProto) -> None:
 def fast_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, Rewrites]:
     """A session on the rewritten graph of the model at `path`."""
     model = optimised_graph(path)
-    done = rewrite(model)
+    done = rewrite(model, signed_products=signed_products_exact())
     _fix_batch(model)
+    return _basic_session(model, threads), done
+
+
+def _basic_session(model: onnx.ModelProto, threads: int = 1) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -117,10 +126,55 @@ def fast_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, Re
     # the basic level only: constant folding (of the shape arithmetic, now that the batch
     # is fixed) and the like; the extended level would fuse the softmax back
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    session = ort.InferenceSession(
+    return ort.InferenceSession(
         model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"]
     )
-    return session, done
+
+
+def signed_products_exact() -> bool:
+    """Whether onnxruntime on this CPU gives the same uint8 result for an activation x
+    activation `QLinearMatMul` with its B side as int8 as with the same values as uint8
+    (128 higher, zero point 128): random values, and a batch at the extremes, where
+    16-bit pair sums would saturate. A few ms, once at load."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (2, 16, 64)).astype(np.uint8)
+    b = rng.integers(-128, 128, (2, 64, 16)).astype(np.int8)
+    a[0], b[0] = 255, -128
+    unsigned = (b.astype(np.int16) + 128).astype(np.uint8)
+    signed_out = _run_product(a, b, np.int8(0))
+    unsigned_out = _run_product(a, unsigned, np.uint8(128))
+    return bool(np.array_equal(signed_out, unsigned_out))
+
+
+def _run_product(
+    a: npt.NDArray[np.uint8], b: npt.NDArray[np.generic], b_zero: np.generic
+) -> npt.NDArray[np.generic]:
+    b_type = helper.np_dtype_to_tensor_dtype(b.dtype)
+    node = helper.make_node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"])
+    inits = [
+        numpy_helper.from_array(np.array(value, dtype), name)
+        for name, value, dtype in (
+            ("as", 1.0, np.float32),
+            ("az", 0, np.uint8),
+            ("bs", 1.0, np.float32),
+            ("ys", 20000.0, np.float32),  # 64 x 255 x -128 is about -100 steps
+            ("yz", 128, np.uint8),
+        )
+    ]
+    inits.append(numpy_helper.from_array(np.array(b_zero), "bz"))
+    graph = helper.make_graph(
+        [node],
+        "signed_products",
+        [
+            helper.make_tensor_value_info("a", onnx.TensorProto.UINT8, list(a.shape)),
+            helper.make_tensor_value_info("b", b_type, list(b.shape)),
+        ],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.UINT8, [2, 16, 16])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    (out,) = _basic_session(model).run(None, {"a": a, "b": b})[:1]
+    return np.asarray(out)
 
 
 def _fix_batch(model: onnx.ModelProto) -> None:

@@ -30,6 +30,15 @@ two words and after the last one) and the prosody just before the pause
 audio model ran; the rule above stays for when the words or the
 prosody are missing. A turn whose words said "not finished" before the model was asked
 stays unfinished either way.
+
+Nor is the audio model run when the cue model's verdict cannot depend on it: its logit
+is clipped to ±4, so the words and the prosody (computed first, in the worker thread)
+bound the probability it could give; when both bounds lie on one side of the decision
+point the verdict stands without it. The check is made on the guess at the first silent
+frame (so the model is not started) and again on the final transcript; when the guess
+settled the verdict and the final does not, the model runs then, on the same audio.
+That is exact (no verdict changes) and saves the model's CPU on those pauses: tens of
+ms, four times that on a CPU without int8 dot-product instructions (AVX-512 VNNI).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from openreplica.engine import COMPLETE_PROBABILITY
 from openreplica.engine import io as e
 from openreplica.engine.trailing_words import ends_mid_sentence
 from openreplica.plugins.base import EndOfTurnModel
@@ -63,8 +73,9 @@ WINDOW = 8.0
 TEXT_END_MIN = 0.12
 
 #: what the worker thread hears in the turn's audio: the model's probability (None: it
-#: failed) and the prosody (None: not asked for, or too little voiced speech)
-AudioCues = tuple[float | None, ProsodyFeatures | None]
+#: failed), the prosody (None: not asked for, or too little voiced speech), and whether
+#: the model was run at all (not when the words and the prosody settled the verdict)
+AudioCues = tuple[float | None, ProsodyFeatures | None, bool]
 FeedFn = Callable[[e.EngineInput], None]
 T = TypeVar("T")
 
@@ -120,7 +131,7 @@ class TurnScorer:
         if guess.strip() and self.words_bound(words) is not None:
             self._early = (speech_end, None, audio)
             return
-        self._early = (speech_end, self._start(self._probability(audio)), audio)
+        self._early = (speech_end, self._start(self._listen(audio, words)), audio)
 
     def speech_resumed(self) -> None:
         """The silence was too short to end the speech: that early decision is moot."""
@@ -134,7 +145,7 @@ class TurnScorer:
             _, decision, audio = early
         else:
             audio = self._turn_audio()
-            decision = self._start(self._probability(audio))
+            decision = self._start(self._listen(audio, None))
         text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._awaiting_text.append((text, self._turn_texts))
         self._track(self._start(self._deliver(speech_end, decision, text, audio)))
@@ -159,18 +170,41 @@ class TurnScorer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _probability(self, audio: bytes) -> AudioCues:
+    async def _listen(self, audio: bytes, words: str | None) -> AudioCues:
+        """The prosody (~1-3 ms), then the audio model unless `words` (None: not known
+        yet) and the prosody settle the verdict without it."""
+        prosody = None
+        if self._cues is not None:
+            prosody = await asyncio.to_thread(prosody_features, audio)
+            if words is not None and self._settled(words, prosody) is not None:
+                return None, prosody, False
+        return await self._probability(audio), prosody, True
+
+    async def _probability(self, audio: bytes) -> float | None:
         async with self._lock:
             try:
-                return await asyncio.to_thread(self._hear, audio)
+                return await asyncio.to_thread(self._model.completion_probability, audio)
             except Exception:
                 log.exception("the end-of-turn model %s failed", self._model.name)
-                return None, None
+                return None
 
-    def _hear(self, audio: bytes) -> AudioCues:
-        """In the worker thread: the audio model, then the prosody (~1 ms) if wanted."""
-        probability = self._model.completion_probability(audio)
-        return probability, prosody_features(audio) if self._cues is not None else None
+    def _settled(self, words: str, prosody: ProsodyFeatures | None) -> float | None:
+        """The probability to feed when the cue model's verdict on `words` and `prosody`
+        is the same whatever the audio model says (the bound nearest the decision point),
+        else None."""
+        if self._cues is None:
+            return None
+        span = self._cues.probability_range(
+            self._model.sentence_end_probability(words),
+            self._model.sentence_end_probability(last_word(words)),
+            prosody,
+        )
+        if span is None:
+            return None
+        low, high = span
+        if low >= COMPLETE_PROBABILITY:
+            return low
+        return high if high < COMPLETE_PROBABILITY else None
 
     def words_bound(self, words: str) -> float | None:
         """What the words alone allow the turn's probability to be: P(end of sentence)
@@ -189,11 +223,17 @@ class TurnScorer:
         ends = self._model.sentence_end_probability(words)
         bound = _bound(words, ends)
         if decision is None and bound is None:  # the guess said "not finished"; the final
-            decision = self._start(self._probability(audio))  # does not: the audio decides
+            decision = self._start(self._listen(audio, words))  # does not: the audio decides
         if decision is None:  # the words decided before the model was asked
             self._feed(e.TurnScored(speech_end, bound))
             return
-        probability, prosody = await decision
+        probability, prosody, asked = await decision
+        if not asked:  # the guess's words and the prosody settled it without the model
+            settled = self._settled(words, prosody)
+            if settled is not None:  # and so do the final's
+                self._feed(e.TurnScored(speech_end, settled))
+                return
+            probability = await self._probability(audio)
         if probability is not None:
             cued = None
             if self._cues is not None:

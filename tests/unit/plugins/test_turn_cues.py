@@ -57,6 +57,19 @@ def test_without_words_or_prosody_it_abstains() -> None:
     assert TURN_CUES.probability(0.9, 0.3, 0.3, None) is None
 
 
+def test_the_audio_models_say_is_bounded_by_its_clipped_logit() -> None:
+    # only the audio model counts, by its logit: z = 0.25 x logit, the logit within +-4
+    cues = TurnCues(CueWeights((0.0,) * 5, (1.0,) * 5, (0.0, 0.0, 0.25, 0.0, 0.0), 0.0))
+    low, high = cues.probability_range(0.3, 0.3, FINISHED) or (0.0, 0.0)
+    assert low == pytest.approx(1 / (1 + math.e)) and high == pytest.approx(1 / (1 + 1 / math.e))
+    for audio in (0.0, 0.01, 0.3, 0.5, 0.9, 1.0):
+        p = cues.probability(audio, 0.3, 0.3, FINISHED)
+        assert p is not None and low <= p <= high
+    flat = ProsodyFeatures(**_PITCH, pitch_jitter=0.2, final_syllable=0.8, release=0.2)
+    assert cues.probability_range(0.3, 0.3, flat) == (0.5, 0.5)  # a flat voice: no say
+    assert cues.probability_range(None, 0.3, FINISHED) is None
+
+
 def test_weights_of_the_wrong_size_are_refused() -> None:
     with pytest.raises(ValueError):
         TurnCues(CueWeights((0.0,) * 4, (1.0,) * 4, (1.0,) * 4, 0.0))

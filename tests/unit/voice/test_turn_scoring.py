@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from eventually import eventually
 
 from openreplica.engine import io as e
-from openreplica.plugins.turn_cues import CueWeights, TurnCues
+from openreplica.plugins.turn_cues import CueWeights, TurnCues, natural_voice
 from openreplica.plugins.turn_cues_weights import TURN_CUES
 from openreplica.plugins.turn_prosody import prosody_features
 from openreplica.runtime.turn_scoring import TurnScorer
@@ -112,10 +113,11 @@ async def test_a_failing_model_leaves_the_decision_to_the_silence(
 
 
 async def test_closing_cancels_a_decision_under_way() -> None:
-    gate, returned = threading.Event(), threading.Event()
+    gate, running, returned = threading.Event(), threading.Event(), threading.Event()
 
     class Slow(Scripted):
         def completion_probability(self, pcm16k: bytes) -> float:
+            running.set()
             gate.wait(5)
             returned.set()
             return 0.5
@@ -126,7 +128,7 @@ async def test_closing_cancels_a_decision_under_way() -> None:
     push(scorer, 0, 5)
     scorer.speech_ended(4 * FRAME)
     scorer.final_transcript("hello")
-    await asyncio.sleep(0)
+    await eventually(running.is_set, timeout=5, message="the model running in its thread")
     await scorer.aclose()
     gate.set()
     assert returned.wait(5)
@@ -283,3 +285,93 @@ async def test_a_turn_whose_words_stop_on_a_dangling_word_is_incomplete() -> Non
     scorer.final_transcript("what is it for")
     await scorer.drain()
     assert fed == [e.TurnScored(20 * FRAME, 0.0)] and model.seen == []
+
+
+def natural_buzz(seconds: float) -> bytes:
+    """`buzz`'s syllables with a pitch that wanders by ~1 semitone per 15 ms, as a human
+    voice's does (pitch jitter ~0.5: the cue model believes the audio model fully)."""
+    t = np.arange(round(seconds * 16000)) / 16000
+    steps = 2 ** (np.random.default_rng(1).standard_normal(t.size // 240 + 1) / 12)
+    phase = 2 * np.pi * np.cumsum(120.0 * np.repeat(steps, 240)[: t.size]) / 16000
+    wave = sum(np.sin(k * phase) / k for k in range(1, 10)) * (np.sin(np.pi * t / 0.15) ** 2)
+    return (np.concatenate([0.2 * wave, np.zeros(1600)]) * 32767).astype("<i2").tobytes()
+
+
+#: the words and a bias decide, the audio model's clipped logit (+-4) moves z by +-1
+def words_and_audio(bias: float) -> TurnCues:
+    return TurnCues(CueWeights((0.0,) * 5, (1.0,) * 5, (1.0, 1.0, 0.25, 0.0, 0.0), bias))
+
+
+async def pause_with_guess(
+    cues: TurnCues, model: Scripted, speech: bytes, guess: str, final: str
+) -> tuple[list[e.EngineInput], float, bytes]:
+    """A turn of `speech` scored with `cues`, the recogniser's `guess` at its first
+    silent frame and its `final` transcript: (what was fed, the end of speech, the audio
+    up to the first silent frame)."""
+    fed: list[e.EngineInput] = []
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, cues=cues)
+    frames = [speech[i : i + 2 * SAMPLES] for i in range(0, len(speech), 2 * SAMPLES)]
+    end = len(frames) * FRAME
+    scorer.speech_started(0.0)
+    for k, pcm in enumerate(frames):
+        scorer.frame(k * FRAME, pcm)
+    scorer.speech_ending(end, guess)
+    scorer.frame(end, bytes(2 * SAMPLES))
+    scorer.speech_ended(end)
+    scorer.final_transcript(final)
+    await scorer.drain()
+    return fed, end, b"".join(frames)
+
+
+THANKS = {"thank you very much": 0.9, "much": 0.9}
+
+
+async def test_the_model_is_not_run_when_the_words_and_the_prosody_settle_the_verdict() -> None:
+    # z = 2 + 2 log 0.9 = 1.79, +-1 by the audio: complete whatever the model would say
+    cues, model = words_and_audio(2.0), Scripted(0.01, ends=THANKS)
+    fed, end, audio = await pause_with_guess(
+        cues, model, natural_buzz(1.5), "thank you very much", "thank you very much"
+    )
+    assert model.seen == []
+    prosody = prosody_features(audio)
+    assert prosody is not None and natural_voice(prosody) == 1.0
+    # the bound nearest the decision point: what the least favourable audio would give
+    lowest = cues.probability(0.0, 0.9, 0.9, prosody)
+    assert lowest is not None and lowest >= 0.5
+    assert fed == [e.TurnScored(end, lowest)]
+
+
+@pytest.mark.parametrize(
+    ("voice", "runs"),
+    [
+        (natural_buzz, True),
+        # in a voice as smooth as espeak-ng's the cue model does not count the audio
+        # model at all: the same open verdict needs no run
+        (buzz, False),
+    ],
+)
+async def test_the_model_is_run_when_it_could_tip_the_verdict(
+    voice: Callable[[float], bytes], runs: bool
+) -> None:
+    cues, model = words_and_audio(0.2), Scripted(0.95, ends=THANKS)  # z = -0.01, +-1
+    fed, end, audio = await pause_with_guess(
+        cues, model, voice(1.5), "thank you very much", "thank you very much"
+    )
+    assert model.seen == ([audio] if runs else [])
+    prosody = prosody_features(audio)
+    assert prosody is not None
+    assert fed == [e.TurnScored(end, cues.probability(0.95, 0.9, 0.9, prosody))]
+
+
+async def test_when_the_guess_settles_it_and_the_final_does_not_the_model_runs_then() -> None:
+    cues = words_and_audio(2.0)
+    model = Scripted(0.95, ends={**THANKS, "thank you so much": 0.15})
+    fed, end, audio = await pause_with_guess(
+        cues, model, natural_buzz(1.5), "thank you very much", "thank you so much"
+    )
+    # z = 2 + log 0.15 + log 0.9 = 0.00: the final's words leave it to the audio model,
+    # which hears the audio of the first silent frame
+    assert model.seen == [audio]
+    prosody = prosody_features(audio)
+    assert prosody is not None
+    assert fed == [e.TurnScored(end, cues.probability(0.95, 0.15, 0.9, prosody))]
