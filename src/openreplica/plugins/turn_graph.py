@@ -135,7 +135,7 @@ def signed_products_exact() -> bool:
     """Whether onnxruntime on this CPU gives the same uint8 result for an activation x
     activation `QLinearMatMul` with its B side as int8 as with the same values as uint8
     (128 higher, zero point 128): random values, and a batch at the extremes, where
-    16-bit pair sums would saturate. A few ms, once at load."""
+    16-bit pair sums would saturate. ~25 ms, once at load."""
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (2, 16, 64)).astype(np.uint8)
     b = rng.integers(-128, 128, (2, 64, 16)).astype(np.int8)
