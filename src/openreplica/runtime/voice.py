@@ -10,11 +10,12 @@
          when the recogniser fails (then with "" and a broadcast `asr_unavailable`),
          just after UserSpeechMeasured (pace, loudness, pitch: `user_audio_analysis`),
          measured in a worker thread while the recogniser finishes
-      -> with an end-of-turn model (`early_final`): finish() already runs after two
-         silent frames, while the detector is still confirming the pause; the final is
-         held and fed at the confirmed end. It first lets the reply prepared at the pause
-         get its first words to the TTS (`reply_head_start`) when the final pass
-         holds the event loop and the GIL while it runs (PocketSphinx in-process).
+      -> with an end-of-turn model (`early_final`): finish() already runs at the first
+         silent frame (`early_final_after`), while the detector is still confirming
+         the pause; the final is held and fed at the confirmed end. It first lets
+         the reply prepared at the pause get its first words to the TTS
+         (`reply_head_start`) when the final pass holds the event loop and the GIL
+         while it runs (PocketSphinx in-process).
          Should the speech resume instead (a dip shorter than the detector's
          `min_silence`), that final is dropped and the
          recogniser decodes the whole segment again from its start, so the transcript
