@@ -8,6 +8,7 @@ iterator (barge-in) tells the worker to stop at the next token.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from openreplica.plugins.base import ChatMessage, LLMDelta, LLMUnavailable, TextDelta
 from openreplica.plugins.chat_format import ToolCallAssembler, to_openai_messages
 
-__all__ = ["LlamaCppLLM"]
+__all__ = ["LlamaCppLLM", "default_threads"]
 
 MISSING = (
     "llama-cpp-python is not installed: install the llama extra: pip install 'openreplica[llama]'"
@@ -41,9 +42,22 @@ class _Loaded:
         self.lock = threading.Lock()
 
 
+def default_threads(cores: int | None) -> int:
+    """llama.cpp's own default for generation: half the cores, at least one."""
+    return max(1, (cores or 2) // 2)
+
+
 class LlamaCppLLM:
     """`model_path`: a local .gguf file. `generation` holds keyword arguments for
     `create_chat_completion` (temperature, max_tokens, …), e.g. from `extra_body`.
+
+    `n_threads`: threads for generation (None: half the cores, llama.cpp's default).
+    `n_threads_batch`: threads for reading the prompt (None: as many as `n_threads`).
+    llama.cpp's own default there is every core; its threads wait for each other at
+    every layer, so while the recogniser, the TTS or the end-of-turn model holds a core
+    a thread is descheduled and the others spin: on 2 cores with one busy process the
+    tiny test model's first token took 13 / 89 / 127 ms (p50 / p90 / max) with 2
+    threads against 8 / 10 / 12 with one (docs/voice.md).
     """
 
     name = "llama"
@@ -54,6 +68,7 @@ class LlamaCppLLM:
         *,
         n_ctx: int = 4096,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
         chat_format: str | None = None,
         seed: int = 0,
         generation: Mapping[str, Any] | None = None,
@@ -61,6 +76,7 @@ class LlamaCppLLM:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch
         self.chat_format = chat_format
         self.seed = seed
         self.generation = dict(generation or {})
@@ -72,6 +88,7 @@ class LlamaCppLLM:
             self.model_path,
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
+            n_threads_batch=self.n_threads_batch,
             chat_format=self.chat_format,
             seed=self.seed,
             generation=generation,
@@ -93,11 +110,13 @@ class LlamaCppLLM:
             raise LLMUnavailable(MISSING) from exc
         if not self.model_path.is_file():
             raise LLMUnavailable(f"GGUF model {self.model_path} does not exist")
+        threads = self.n_threads or default_threads(os.cpu_count())
         try:
             self._model.llama = Llama(
                 model_path=str(self.model_path),
                 n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
+                n_threads=threads,
+                n_threads_batch=self.n_threads_batch or threads,
                 chat_format=self.chat_format,
                 seed=self.seed,
                 verbose=False,

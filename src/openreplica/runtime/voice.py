@@ -10,11 +10,12 @@
          when the recogniser fails (then with "" and a broadcast `asr_unavailable`),
          just after UserSpeechMeasured (pace, loudness, pitch: `user_audio_analysis`),
          measured in a worker thread while the recogniser finishes
-      -> with an end-of-turn model (`early_final`): finish() already runs after two
-         silent frames, while the detector is still confirming the pause; the final is
-         held and fed at the confirmed end. It first lets the reply prepared at the pause
-         get its first words to the TTS (`reply_head_start`) when the final pass
-         holds the event loop and the GIL while it runs (PocketSphinx in-process).
+      -> with an end-of-turn model (`early_final`): finish() already runs at the first
+         silent frame (`early_final_after`), while the detector is still confirming
+         the pause; the final is held and fed at the confirmed end. It first lets
+         the reply prepared at the pause get its first words to the TTS
+         (`reply_head_start`) when the final pass holds the event loop and the GIL
+         while it runs (PocketSphinx in-process).
          Should the speech resume instead (a dip shorter than the detector's
          `min_silence`), that final is dropped and the
          recogniser decodes the whole segment again from its start, so the transcript
@@ -108,9 +109,10 @@ class VoiceSettings:
     #: waits for. The fixed-silence detector waits longer than the final pass anyway.
     early_final: bool = True
     #: …after this many seconds of silent frames (rounded to whole frames, at least one).
-    #: One frame (32 ms with Silero) costs no words but gains nothing in real time: the
-    #: pass then shares the CPU with the prepared reply and the model (docs/voice.md)
-    early_final_after: float = 0.064
+    #: One frame (32 ms with Silero): the pass starts with the prepared reply; on 2 cores
+    #: without VNNI that brought the first audio 20-30 ms sooner once the LLM no longer
+    #: stalled on a busy core (docs/voice.md), for one more word wrong in 532
+    early_final_after: float = 0.032
     #: count the turn-ending pause from where the sound stopped (`audible_end.py`), up to
     #: 0.1 s before the VAD's first silent frame, rather than from that frame
     pause_from_audible_end: bool = True

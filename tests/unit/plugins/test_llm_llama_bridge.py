@@ -17,7 +17,7 @@ import pytest
 from eventually import eventually
 
 from openreplica.plugins.base import ChatMessage, LLMUnavailable, TextDelta, ToolCallRequest
-from openreplica.plugins.llm_llama import LlamaCppLLM
+from openreplica.plugins.llm_llama import LlamaCppLLM, default_threads
 
 
 class FakeLlama:
@@ -80,6 +80,19 @@ async def test_streams_text_and_tool_calls(fake_llama: Path) -> None:
     assert call["stream"] is True
     assert call["temperature"] == 0.0
     assert call["tools"] == tools
+
+
+def test_the_prompt_is_read_on_as_many_threads_as_generation(fake_llama: Path) -> None:
+    # llama.cpp would read it on every core, and stall when another process holds one
+    assert LlamaCppLLM(fake_llama, n_threads=3).load().kwargs["n_threads_batch"] == 3
+    llama = LlamaCppLLM(fake_llama).load()
+    assert llama.kwargs["n_threads"] == llama.kwargs["n_threads_batch"] >= 1
+    explicit = LlamaCppLLM(fake_llama, n_threads=1, n_threads_batch=4).load()
+    assert (explicit.kwargs["n_threads"], explicit.kwargs["n_threads_batch"]) == (1, 4)
+
+
+def test_default_threads_are_half_the_cores() -> None:
+    assert [default_threads(c) for c in (None, 1, 2, 3, 8)] == [1, 1, 1, 1, 4]
 
 
 async def test_errors_in_the_worker_become_llm_unavailable(fake_llama: Path) -> None:

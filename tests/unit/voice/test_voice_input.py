@@ -476,16 +476,16 @@ async def _with_slow_reply(
 
 
 async def test_the_early_final_pass_lets_the_prepared_reply_reach_the_tts_first() -> None:
-    # the prepared reply's LLM answers 60 ms after the first silent frame, ~20 ms after the
-    # second (when the final pass is due): the final pass (which holds the event loop in
-    # real life) waits for the reply's first words to be at the TTS (at most 40 ms)
-    h, asr, llm, tts = await _with_slow_reply(0.06)
+    # the prepared reply's LLM answers 30 ms after the first silent frame (when the final
+    # pass is due): the final pass (which holds the event loop in real life) waits for
+    # the reply's first words to be at the TTS (at most 40 ms)
+    h, asr, llm, tts = await _with_slow_reply(0.03)
     await h.push(quiet(0.5) + speech(1.0) + quiet(1.0))
     (called,) = llm.calls
     first_words_at, first_words = tts.calls[0]
     assert first_words == "Sure,"  # the reply's first clause, on its own
     (finish_at,) = asr.finish_times
-    assert called + 0.06 - 1e-6 <= first_words_at <= finish_at <= called + 0.06 + 1e-6
+    assert called + 0.03 - 1e-6 <= first_words_at <= finish_at <= called + 0.03 + 1e-6
     ((speaking, _),) = asr.finishes
     assert speaking  # still before the end was confirmed
     assert [text for _, text in h.user_utterances()] == ["what time is it"]
