@@ -240,7 +240,7 @@ async def turn_taking_section(
         results = [SetResult() for _ in setups]
         # Interleaved, utterance by utterance: the machine's load hits every set-up alike.
         for u in utterances:
-            for (_, preempt, turn), r in zip(setups, results, strict=True):
+            for (label, preempt, turn), r in zip(setups, results, strict=True):
                 latency, cut, stats, steps = await one(models, u, level, preempt, turn, new_runtime)
                 r.wasted += stats.preemptive_wasted
                 r.started += stats.preemptive_started
@@ -251,6 +251,8 @@ async def turn_taking_section(
                     r.cut_off += cut
                     r.held_hesitant += u.held_out
                     r.held_cut_off += cut and u.held_out
+                    if cut and os.environ.get("BENCH_TURN_VERBOSE"):
+                        print(f"  cut off: {u.voice:7}{u.text[:40]:42}({label})", file=sys.stderr)
                 elif latency is not None:
                     if os.environ.get("BENCH_TURN_VERBOSE"):
                         print(
