@@ -10,6 +10,7 @@ queue behind the recogniser's final pass (which holds the GIL) and land ~150 ms 
 If the speech resumes first, the early decision is dropped. A turn, for this purpose,
 is the speech since the last silence longer than `turn_gap` (a committed turn is always
 followed by one). A model failure feeds a None probability: the fixed silence decides.
+Decisions reach the engine in the order the speech ended, however long each took.
 
 The words count too: the decision waits for the segment's final transcript (which the
 turn cannot commit without anyway) and asks the model's language model how likely a
@@ -107,7 +108,10 @@ class TurnScorer:
         #: turn's audio up to that frame (what the model hears, run then or later)
         self._early: tuple[float, asyncio.Task[AudioCues] | None, bytes] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lock = asyncio.Lock()  # one decision at a time, in order
+        self._lock = asyncio.Lock()  # one model call at a time
+        #: the latest segment's delivery: each waits for the one before, so the engine
+        #: hears the decisions in the order the speech ended (their threads may not be)
+        self._delivery: asyncio.Task[None] | None = None
         #: the current turn's final transcripts, and the ended segments awaiting theirs
         self._turn_texts: list[str] = []
         self._awaiting_text: deque[tuple[asyncio.Future[str], list[str]]] = deque()
@@ -148,7 +152,9 @@ class TurnScorer:
             decision = self._start(self._listen(audio, None))
         text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._awaiting_text.append((text, self._turn_texts))
-        self._track(self._start(self._deliver(speech_end, decision, text, audio)))
+        delivery = self._start(self._deliver(speech_end, decision, text, audio, self._delivery))
+        self._delivery = delivery
+        self._track(delivery)
 
     def final_transcript(self, text: str) -> None:
         """The final transcript of the oldest ended segment ("" when none was heard)."""
@@ -218,21 +224,29 @@ class TurnScorer:
         decision: asyncio.Task[AudioCues] | None,
         text: asyncio.Future[str],
         audio: bytes,
+        previous: asyncio.Task[None] | None,
     ) -> None:
+        probability = await self._decide(decision, text, audio)
+        if previous is not None:
+            await asyncio.wait([previous])  # its failure or cancellation is its own
+        self._feed(e.TurnScored(speech_end, probability))
+
+    async def _decide(
+        self, decision: asyncio.Task[AudioCues] | None, text: asyncio.Future[str], audio: bytes
+    ) -> float | None:
+        """The probability to feed for a segment, once its final transcript is known."""
         words = await text
         ends = self._model.sentence_end_probability(words)
         bound = _bound(words, ends)
         if decision is None and bound is None:  # the guess said "not finished"; the final
             decision = self._start(self._listen(audio, words))  # does not: the audio decides
         if decision is None:  # the words decided before the model was asked
-            self._feed(e.TurnScored(speech_end, bound))
-            return
+            return bound
         probability, prosody, asked = await decision
         if not asked:  # the guess's words and the prosody settled it without the model
             settled = self._settled(words, prosody)
             if settled is not None:  # and so do the final's
-                self._feed(e.TurnScored(speech_end, settled))
-                return
+                return settled
             probability = await self._probability(audio)
         if probability is not None:
             cued = None
@@ -243,7 +257,7 @@ class TurnScorer:
                 probability = cued
             elif bound is not None:
                 probability = min(probability, bound)
-        self._feed(e.TurnScored(speech_end, probability))
+        return probability
 
     async def drain(self) -> None:
         """Wait for the decisions under way."""

@@ -284,13 +284,22 @@ class ReplicaTrainer:
                 log.exception("replica %s: saving its progress failed", job.replica_id)
 
     async def _finish(self, job: ReplicaJob, status: Status, error: str | None) -> None:
-        job.status = status
-        job.error_message = error
-        job.progress = 100 if status == "completed" else job.progress
-        job.updated_at = self._clock.now()
+        progress = 100 if status == "completed" else job.progress
+        now = self._clock.now()
+        # Stored before the running job shows it (a GET reads a running job from
+        # memory): killed in between, the store must not lack a status a client saw.
+        finished = replace(
+            job, status=status, error_message=error, progress=progress, updated_at=now
+        )
         try:
-            await self._save(job)  # completed: dropped, the catalog knows it from now on
+            await self._save(finished)  # completed: dropped, the catalog knows it from now on
         finally:
+            job.status, job.error_message, job.progress, job.updated_at = (
+                status,
+                error,
+                progress,
+                now,
+            )
             self.running.pop(job.replica_id, None)
         if job.callback_url:
             props: dict[str, object] = {"replica_id": job.replica_id, "status": status}

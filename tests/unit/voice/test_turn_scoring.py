@@ -84,7 +84,43 @@ async def test_speech_after_a_short_pause_is_the_same_turn() -> None:
     await scorer.drain()
     assert [x.speech_end for x in fed if isinstance(x, e.TurnScored)] == [28 * FRAME, 58 * FRAME]
     assert all(isinstance(x, e.TurnScored) for x in fed)
-    assert model.seen[1] == b"".join(frame(k) for k in range(10, 60))
+    # the second decision heard the whole turn (the two ran in worker threads, either first)
+    assert b"".join(frame(k) for k in range(10, 60)) in model.seen
+
+
+async def test_decisions_reach_the_engine_in_the_order_the_speech_ended() -> None:
+    """The second segment's words decide it at once while the first is still in the
+    model: its decision waits for the first's."""
+    gate, running = threading.Event(), threading.Event()
+
+    class Slow(Scripted):
+        def completion_probability(self, pcm16k: bytes) -> float:
+            running.set()
+            gate.wait(5)
+            return super().completion_probability(pcm16k)
+
+    model, fed = (
+        Slow(0.9, ends={"hello": 0.5, "hello i would like a": 0.002}),
+        list[e.EngineInput](),
+    )
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, turn_gap=1.0, cues=None)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ended(18 * FRAME)  # no early decision: the model runs now
+    scorer.final_transcript("hello")
+    await eventually(running.is_set, timeout=5, message="the model running in its thread")
+    scorer.speech_started(22 * FRAME)
+    push(scorer, 20, 40)
+    scorer.speech_ending(38 * FRAME, "i would like a")  # the words say "not finished"
+    scorer.speech_ended(38 * FRAME)
+    scorer.final_transcript("i would like a")
+    await eventually(
+        lambda: model.texts.count("hello i would like a") == 2,
+        message="the second segment decided by its final's words",
+    )
+    gate.set()
+    await scorer.drain()
+    assert fed == [e.TurnScored(18 * FRAME, 0.9), e.TurnScored(38 * FRAME, 0.002)]
 
 
 async def test_the_window_holds_at_most_eight_seconds() -> None:
