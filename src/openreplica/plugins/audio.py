@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from openreplica.plugins.audio_fir import Interpolator
 from openreplica.plugins.base import AudioChunk
 
 __all__ = [
@@ -72,6 +73,9 @@ class Resampler:
 
     A one-shot `resample` per chunk would restart the filter at every boundary (clicks
     and a small drift in length); soxr's stream keeps the filter state across chunks.
+    Up by a whole factor (the replica's 24 kHz to a call's 48 kHz) an `Interpolator`
+    does it instead: soxr's stream holds back ~21 ms of audio there, it 1 ms at most.
+    (Down, a call's 48 kHz to the VAD's 16 kHz, stays with soxr: see `audio_fir`.)
     """
 
     def __init__(self, from_rate: int, to_rate: int) -> None:
@@ -81,9 +85,11 @@ class Resampler:
         # An odd trailing byte waits for its partner in the next chunk.
         self._carry = b""
 
-    def _new_stream(self) -> soxr.ResampleStream | None:
+    def _new_stream(self) -> soxr.ResampleStream | Interpolator | None:
         if self.from_rate == self.to_rate:
             return None
+        if self.to_rate % self.from_rate == 0:
+            return Interpolator(self.to_rate // self.from_rate)
         return soxr.ResampleStream(self.from_rate, self.to_rate, 1, dtype="int16")
 
     def process(self, pcm: bytes, last: bool = False) -> bytes:
@@ -93,7 +99,12 @@ class Resampler:
         if self._stream is None:
             return data[:usable]
         samples = np.frombuffer(data[:usable], dtype="<i2")
-        out = self._stream.resample_chunk(samples, last=last)
+        if isinstance(self._stream, Interpolator):
+            out = self._stream.process(samples)
+            if last:
+                out = np.concatenate([out, self._stream.flush()])
+        else:
+            out = self._stream.resample_chunk(samples, last=last)
         return np.asarray(out, dtype="<i2").tobytes()
 
     def flush(self) -> bytes:
