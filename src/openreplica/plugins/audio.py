@@ -99,12 +99,7 @@ class Resampler:
         if self._stream is None:
             return data[:usable]
         samples = np.frombuffer(data[:usable], dtype="<i2")
-        if isinstance(self._stream, Interpolator):
-            out = self._stream.process(samples)
-            if last:
-                out = np.concatenate([out, self._stream.flush()])
-        else:
-            out = self._stream.resample_chunk(samples, last=last)
+        out = self._stream.resample_chunk(samples, last=last)
         return np.asarray(out, dtype="<i2").tobytes()
 
     def flush(self) -> bytes:

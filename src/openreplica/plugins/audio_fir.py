@@ -73,6 +73,12 @@ class Interpolator:
         self._buffer = np.concatenate([self._buffer, stuffed])
         return self._emit()
 
+    def resample_chunk(self, samples: Int16Array, last: bool = False) -> Int16Array:
+        """soxr's `ResampleStream` call (`last`: and the rest), so `Resampler` drives
+        either the same way."""
+        out = self.process(samples)
+        return np.concatenate([out, self.flush()]) if last else out
+
     def flush(self) -> Int16Array:
         """The rest (the input's end followed by silence), then start over."""
         self._buffer = np.concatenate([self._buffer, np.zeros(self._half, np.float64)])

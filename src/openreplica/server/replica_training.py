@@ -294,12 +294,8 @@ class ReplicaTrainer:
         try:
             await self._save(finished)  # completed: dropped, the catalog knows it from now on
         finally:
-            job.status, job.error_message, job.progress, job.updated_at = (
-                status,
-                error,
-                progress,
-                now,
-            )
+            job.status, job.error_message = status, error
+            job.progress, job.updated_at = progress, now
             self.running.pop(job.replica_id, None)
         if job.callback_url:
             props: dict[str, object] = {"replica_id": job.replica_id, "status": status}
