@@ -2,7 +2,9 @@
 
 Synthesis is CPU-bound (real-time factor ~0.05 on one core), so it runs in a worker
 thread; piper splits the text into sentences itself and we yield one chunk per
-sentence as soon as it is ready.
+sentence as soon as it is ready. A synthesis whose caller goes away (a reply cancelled
+because the user went on speaking or barged in) stops mid-sentence: onnxruntime is told
+to terminate the run, so audio no one will hear stops taking a core.
 
 Each chunk carries its visemes from Piper's own phoneme alignments: the voice model is
 patched in memory on load to expose its per-phoneme sample counts (needs the `onnx`
@@ -18,12 +20,13 @@ import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from openreplica.plugins.base import AudioChunk, TTSUnavailable
 from openreplica.plugins.visemes import visemes_from_alignment
 
 if TYPE_CHECKING:
+    import onnxruntime as ort
     from piper import PiperVoice
 
 __all__ = ["DEFAULT_VOICE_PACKAGE", "PiperTTS", "find_packaged_voice"]
@@ -72,7 +75,34 @@ def _load_voice(model: Path, config: Path, threads: int | None) -> PiperVoice:
     )
     with open(config, encoding="utf-8") as f:
         piper_config = PiperConfig.from_dict(json.load(f))
-    return PiperVoice(session=session, config=piper_config)
+    return PiperVoice(session=cast(Any, StoppableSession(session)), config=piper_config)
+
+
+class StoppableSession:
+    """The voice's ONNX session as Piper calls it (`run(outputs, feeds)`), run with the
+    options the synthesis on the calling thread set (`running_with`): setting their
+    `terminate` from another thread makes onnxruntime abandon the run at its next node.
+    One voice serves every conversation, so the options are per thread."""
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self._session = session
+        self._thread = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def run(
+        self,
+        output_names: list[str] | None,
+        input_feed: dict[str, Any],
+        run_options: ort.RunOptions | None = None,
+    ) -> list[Any]:
+        options = run_options or getattr(self._thread, "options", None)
+        return cast(list[Any], self._session.run(output_names, input_feed, options))
+
+    def running_with(self, options: ort.RunOptions | None) -> None:
+        """This thread's runs use `options` from now on (None: the defaults)."""
+        self._thread.options = options
 
 
 def _with_alignments(model: Path) -> str | bytes:
@@ -135,6 +165,8 @@ class PiperTTS:
         self.noise_w_scale = noise_w_scale
         self._voice: PiperVoice | None = None
         self._lock = threading.Lock()
+        #: sentences whose synthesis was stopped mid-run because no one waited for it
+        self.runs_stopped = 0
         # The sample rate is known without loading the (larger) onnx model.
         self.sample_rate = self._read_sample_rate()
 
@@ -186,16 +218,36 @@ class PiperTTS:
         )
         chunks = voice.synthesize(text, syn_config=config, include_alignments=True)
         sentences = (_chunk(c, self.sample_rate) for c in chunks)
-        while True:
-            # One `next` per thread hop: each sentence is yielded as soon as it exists.
-            chunk = await asyncio.to_thread(self._next, sentences, text)
-            if chunk is None:
-                return
-            yield chunk
+        import onnxruntime as ort
 
-    @staticmethod
-    def _next(sentences: Iterator[AudioChunk], text: str) -> AudioChunk | None:
+        options = ort.RunOptions()
+        try:
+            while True:
+                # One `next` per thread hop: each sentence is yielded as soon as it exists.
+                chunk = await asyncio.to_thread(self._next, voice, sentences, text, options)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            # Cancelled or closed early: the thread may still be inside a sentence.
+            options.terminate = True
+
+    def _next(
+        self,
+        voice: PiperVoice,
+        sentences: Iterator[AudioChunk],
+        text: str,
+        options: ort.RunOptions,
+    ) -> AudioChunk | None:
+        session = cast(StoppableSession, voice.session)
+        session.running_with(options)
         try:
             return next(sentences, None)
         except Exception as exc:
+            if options.terminate:  # no one is waiting for this sentence any more
+                with self._lock:
+                    self.runs_stopped += 1
+                return None
             raise TTSUnavailable(f"piper failed on {text[:40]!r}: {exc}") from exc
+        finally:
+            session.running_with(None)

@@ -202,7 +202,47 @@ async def test_an_early_decision_is_dropped_when_the_speech_resumes() -> None:
     scorer.final_transcript("hello")
     await scorer.drain()
     assert fed == [e.TurnScored(40 * FRAME, 0.9)]
-    assert len(model.seen) == 2 and len(model.seen[1]) == 40 * 2 * SAMPLES
+    # the moot decision was cancelled before it reached the model
+    assert len(model.seen) == 1 and len(model.seen[0]) == 40 * 2 * SAMPLES
+
+
+class _FirstRunBlocks(Scripted):
+    """Its first run does not return until released."""
+
+    def __init__(self) -> None:
+        super().__init__(0.9)
+        self.release = threading.Event()
+        self.runs = 0
+
+    def completion_probability(self, pcm16k: bytes) -> float:
+        self.runs += 1
+        if self.runs == 1:
+            self.release.wait(10.0)
+        return super().completion_probability(pcm16k)
+
+
+async def test_a_moot_early_decision_does_not_hold_up_the_next_one() -> None:
+    model, fed = _FirstRunBlocks(), list[e.EngineInput]()
+    scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, cues=None)
+    scorer.speech_started(0.0)
+    push(scorer, 0, 20)
+    scorer.speech_ending(20 * FRAME)
+    await eventually(lambda: model.runs, message="the early run never started")
+    push(scorer, 20, 22)
+    scorer.speech_resumed()  # that run's answer is moot now
+    push(scorer, 22, 40)
+    scorer.speech_ending(40 * FRAME)
+    push(scorer, 40, 44)
+    scorer.speech_ended(40 * FRAME)
+    scorer.final_transcript("hello")
+    try:
+        # decided while the moot run is still inside the model
+        await eventually(lambda: fed, message="the decision waited for a moot run")
+        assert fed == [e.TurnScored(40 * FRAME, 0.9)]
+        assert model.runs == 2
+    finally:
+        model.release.set()
+    await scorer.drain()
 
 
 async def test_a_transcript_that_stops_mid_sentence_makes_the_turn_incomplete() -> None:
