@@ -59,7 +59,7 @@ from turn_set import pct  # noqa: E402
 from openreplica.engine.trailing_words import ends_mid_sentence  # noqa: E402
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR  # noqa: E402
 from openreplica.plugins.audio import pcm16_to_float  # noqa: E402
-from openreplica.plugins.base import TTS  # noqa: E402
+from openreplica.plugins.base import TTS, RunStop  # noqa: E402
 from openreplica.plugins.tts_espeak import EspeakTTS  # noqa: E402
 from openreplica.plugins.tts_piper import PiperTTS  # noqa: E402
 from openreplica.plugins.turn_cues_weights import TURN_CUES  # noqa: E402
@@ -84,7 +84,7 @@ class Heard:
         self.inner = inner
         self.clips: list[bytes] = []
 
-    def completion_probability(self, pcm16k: bytes) -> float:
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
         self.clips.append(pcm16k)
         return 0.0
 

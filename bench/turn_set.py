@@ -19,6 +19,7 @@ from openreplica import protocol as p
 from openreplica.engine import EngineSettings, TurnTaking
 from openreplica.engine import io as e
 from openreplica.plugins.audio import resample
+from openreplica.plugins.base import RunStop, RunStopped
 from openreplica.plugins.tts_espeak import EspeakTTS
 from openreplica.runtime import SystemClock
 
@@ -30,16 +31,21 @@ MODEL_PATH = Path(__file__).resolve().parents[1] / ".cache" / "models" / "smart-
 
 
 class TimedTurnModel:
-    """Wraps the model to record the CPU time of each decision (in its worker thread)."""
+    """Wraps the model to record the CPU time of each run (in its worker thread), and
+    of those stopped because their decision was moot."""
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.name = inner, inner.name
         self.cpu: list[float] = []
+        self.stopped: list[float] = []
 
-    def completion_probability(self, pcm16k: bytes) -> float:
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
         started = time.thread_time()
         try:
-            return float(self.inner.completion_probability(pcm16k))
+            return float(self.inner.completion_probability(pcm16k, stop))
+        except RunStopped:
+            self.stopped.append(time.thread_time() - started)
+            raise
         finally:
             self.cpu.append(time.thread_time() - started)
 
@@ -288,6 +294,11 @@ async def turn_taking_section(
             f"model CPU per run: p50 {1000 * pct(cpu, 50):.1f} ms, "
             f"p95 {1000 * pct(cpu, 95):.1f} ms over {len(cpu)} runs (it is not run when the "
             "words decide: bench/turn_timeline.py gives the CPU per decision)"
+        )
+    if model.stopped:
+        print(
+            f"  of which {len(model.stopped)} stopped when their decision became moot (the "
+            f"speech went on), after p50 {1000 * pct(model.stopped, 50):.1f} ms of CPU"
         )
     cue_cpu = prosody_cpu(utterances)
     print(

@@ -65,7 +65,7 @@ from turn_recording import hear, label  # noqa: E402
 
 from openreplica.engine.trailing_words import ends_mid_sentence  # noqa: E402
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR  # noqa: E402
-from openreplica.plugins.base import TTS  # noqa: E402
+from openreplica.plugins.base import TTS, RunStop  # noqa: E402
 from openreplica.plugins.tts_espeak import EspeakTTS  # noqa: E402
 from openreplica.plugins.tts_piper import PiperTTS  # noqa: E402
 from openreplica.plugins.turn_cues import FEATURES, cue_vector  # noqa: E402
@@ -96,8 +96,8 @@ class Recorder:
         self.heard: list[tuple[bytes, float]] = []
         self.read: list[tuple[str, float | None]] = []
 
-    def completion_probability(self, pcm16k: bytes) -> float:
-        self.heard.append((pcm16k, self.inner.completion_probability(pcm16k)))
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
+        self.heard.append((pcm16k, self.inner.completion_probability(pcm16k, stop)))
         return 0.0
 
     def sentence_end_probability(self, text: str) -> float | None:

@@ -11,7 +11,8 @@ caller; plugins do not read any clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -99,6 +100,42 @@ class VADModel(Protocol):
 # --------------------------------------------------------------------------- end of turn
 
 
+class RunStopped(Exception):
+    """A model run ended early because its `RunStop` was set."""
+
+
+class RunStop:
+    """Asks a model run under way on another thread to stop: its caller no longer wants
+    the answer (the user went on speaking). The model registers how to stop its run
+    (`on_stop`, e.g. setting onnxruntime's `RunOptions.terminate`); `stop` calls that at
+    once, from any thread, or as soon as it is registered if the stop came first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._hooks: list[Callable[[], None]] = []
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def on_stop(self, hook: Callable[[], None]) -> None:
+        with self._lock:
+            if not self._stopped:
+                self._hooks.append(hook)
+                return
+        hook()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            hook()
+
+
 @runtime_checkable
 class EndOfTurnModel(Protocol):
     """Scores whether the user's turn sounds finished (Smart Turn v3). CPU-bound and
@@ -106,8 +143,9 @@ class EndOfTurnModel(Protocol):
 
     name: str
 
-    def completion_probability(self, pcm16k: bytes) -> float:
-        """P(complete) for the turn's 16 kHz mono 16-bit audio, up to the pause."""
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
+        """P(complete) for the turn's 16 kHz mono 16-bit audio, up to the pause. Once
+        `stop` is set (from another thread) it may raise `RunStopped` instead."""
         ...
 
     def sentence_end_probability(self, text: str) -> float | None:

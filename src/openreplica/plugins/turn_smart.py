@@ -29,6 +29,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from openreplica.plugins.audio import pcm16_to_float
+from openreplica.plugins.base import RunStop, RunStopped
 from openreplica.plugins.turn_features import log_mel
 from openreplica.plugins.turn_graph import Rewrites, fast_session
 from openreplica.plugins.turn_text import SentenceEndLM, default_lm_path
@@ -111,17 +112,32 @@ class SmartTurnModel:
             return
         self._session, self.rewrites = session, rewrites
 
-    def _run(self, session: ort.InferenceSession, features: FloatArray) -> float:
-        (out,) = session.run(None, {self._input: features})[:1]
+    def _run(
+        self, session: ort.InferenceSession, features: FloatArray, stop: RunStop | None = None
+    ) -> float:
+        options = None
+        if stop is not None:
+            # onnxruntime checks `terminate` between nodes: the run ends within a node
+            options = run_options = ort.RunOptions()
+            stop.on_stop(lambda: setattr(run_options, "terminate", True))
+            if stop.stopped:
+                raise RunStopped("the end-of-turn model's run was stopped before it began")
+        try:
+            (out,) = session.run(None, {self._input: features}, options)[:1]
+        except Exception as exc:
+            if stop is not None and stop.stopped:
+                raise RunStopped("the end-of-turn model's run was stopped") from exc
+            raise
         return float(np.asarray(out).reshape(-1)[0])
 
-    def completion_probability(self, pcm16k: bytes) -> float:
-        """P(the turn is complete) for the turn's 16 kHz mono 16-bit audio up to now."""
-        return self.features_probability(log_mel(pcm16_to_float(pcm16k)))
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
+        """P(the turn is complete) for the turn's 16 kHz mono 16-bit audio up to now;
+        `RunStopped` once `stop` is set (the run ends at onnxruntime's next node)."""
+        return self.features_probability(log_mel(pcm16_to_float(pcm16k)), stop)
 
-    def features_probability(self, features: FloatArray) -> float:
+    def features_probability(self, features: FloatArray, stop: RunStop | None = None) -> float:
         """P(the turn is complete) for (80, 800) features already computed."""
-        return self._run(self._session, features[np.newaxis])
+        return self._run(self._session, features[np.newaxis], stop)
 
     def sentence_end_probability(self, text: str) -> float | None:
         return self.text.end_probability(text) if self.text is not None else None

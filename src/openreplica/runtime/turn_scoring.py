@@ -53,7 +53,7 @@ from typing import Any, TypeVar
 from openreplica.engine import COMPLETE_PROBABILITY
 from openreplica.engine import io as e
 from openreplica.engine.trailing_words import ends_mid_sentence
-from openreplica.plugins.base import EndOfTurnModel
+from openreplica.plugins.base import EndOfTurnModel, RunStop
 from openreplica.plugins.turn_cues import TurnCues
 from openreplica.plugins.turn_cues_weights import TURN_CUES
 from openreplica.plugins.turn_prosody import ProsodyFeatures, prosody_features
@@ -139,9 +139,9 @@ class TurnScorer:
 
     def speech_resumed(self) -> None:
         """The silence was too short to end the speech: that early decision is moot.
-        Cancelled, it lets go of the model at once (its thread runs out on its own), so
-        the decision at the real end does not queue behind it (~80 ms on a CPU without
-        VNNI)."""
+        Cancelled, it lets go of the model at once, so the decision at the real end does
+        not queue behind it (~80 ms on a CPU without VNNI), and its run in the worker
+        thread is stopped (`RunStop`): that CPU goes to the recogniser and the reply."""
         early, self._early = self._early, None
         if early is not None and early[1] is not None:
             early[1].cancel()
@@ -193,8 +193,12 @@ class TurnScorer:
 
     async def _probability(self, audio: bytes) -> float | None:
         async with self._lock:
+            stop = RunStop()
             try:
-                return await asyncio.to_thread(self._model.completion_probability, audio)
+                return await asyncio.to_thread(self._model.completion_probability, audio, stop)
+            except asyncio.CancelledError:
+                stop.stop()  # a moot decision: its thread stops too, not just the wait
+                raise
             except Exception:
                 log.exception("the end-of-turn model %s failed", self._model.name)
                 return None

@@ -8,12 +8,11 @@ core the recogniser and the next reply need.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from typing import Any
 
 import pytest
 from eventually import eventually
+from watched_runs import WatchedRuns
 
 from openreplica.plugins.tts_piper import PiperTTS, StoppableSession
 
@@ -21,27 +20,6 @@ LONG = (
     "This sentence goes on for a good while, with many words one after another, so "
     "that speaking it takes the voice long enough to be stopped in the middle of it."
 )
-
-
-class _WatchedRuns:
-    """Wraps the onnxruntime session: when a run starts, and each run's thread CPU and
-    outcome."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.started = threading.Event()
-        self.runs: list[tuple[str, float]] = []
-
-    def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
-        self.started.set()
-        cpu = time.thread_time()
-        try:
-            result = self.inner.run(output_names, input_feed, run_options)
-        except Exception:
-            self.runs.append(("stopped", time.thread_time() - cpu))
-            raise
-        self.runs.append(("done", time.thread_time() - cpu))
-        return result
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +34,7 @@ def watched(piper: PiperTTS) -> Any:
     session = piper.load().session
     assert isinstance(session, StoppableSession)
     inner = session._session
-    watch = _WatchedRuns(inner)
+    watch = WatchedRuns(inner)
     session._session = watch
     yield watch
     session._session = inner
@@ -67,7 +45,7 @@ async def _audio(tts: PiperTTS, text: str) -> bytes:
 
 
 async def test_a_cancelled_synthesis_stops_its_sentence_mid_run(
-    piper: PiperTTS, watched: _WatchedRuns
+    piper: PiperTTS, watched: WatchedRuns
 ) -> None:
     whole = await _audio(piper, LONG)
     ((outcome, full_cpu),) = watched.runs
@@ -91,7 +69,7 @@ async def test_a_cancelled_synthesis_stops_its_sentence_mid_run(
 
 
 async def test_stopping_one_synthesis_leaves_another_running_at_once(
-    piper: PiperTTS, watched: _WatchedRuns
+    piper: PiperTTS, watched: WatchedRuns
 ) -> None:
     reference = await _audio(piper, "Another conversation says this.")
     watched.started.clear()

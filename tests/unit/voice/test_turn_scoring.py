@@ -12,6 +12,7 @@ import pytest
 from eventually import eventually
 
 from openreplica.engine import io as e
+from openreplica.plugins.base import RunStop, RunStopped
 from openreplica.plugins.turn_cues import CueWeights, TurnCues, natural_voice
 from openreplica.plugins.turn_cues_weights import TURN_CUES
 from openreplica.plugins.turn_prosody import prosody_features
@@ -33,7 +34,7 @@ class Scripted:
         self.threads: list[int] = []
         self.texts: list[str] = []
 
-    def completion_probability(self, pcm16k: bytes) -> float:
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
         self.seen.append(pcm16k)
         self.threads.append(threading.get_ident())
         if isinstance(self.answer, Exception):
@@ -94,10 +95,10 @@ async def test_decisions_reach_the_engine_in_the_order_the_speech_ended() -> Non
     gate, running = threading.Event(), threading.Event()
 
     class Slow(Scripted):
-        def completion_probability(self, pcm16k: bytes) -> float:
+        def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
             running.set()
             gate.wait(5)
-            return super().completion_probability(pcm16k)
+            return super().completion_probability(pcm16k, stop)
 
     model, fed = (
         Slow(0.9, ends={"hello": 0.5, "hello i would like a": 0.002}),
@@ -152,7 +153,7 @@ async def test_closing_cancels_a_decision_under_way() -> None:
     gate, running, returned = threading.Event(), threading.Event(), threading.Event()
 
     class Slow(Scripted):
-        def completion_probability(self, pcm16k: bytes) -> float:
+        def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
             running.set()
             gate.wait(5)
             returned.set()
@@ -214,20 +215,30 @@ class _FirstRunBlocks(Scripted):
         self.release = threading.Event()
         self.runs = 0
 
-    def completion_probability(self, pcm16k: bytes) -> float:
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
         self.runs += 1
         if self.runs == 1:
             self.release.wait(10.0)
-        return super().completion_probability(pcm16k)
+        return super().completion_probability(pcm16k, stop)
 
 
-async def test_a_moot_early_decision_does_not_hold_up_the_next_one() -> None:
-    model, fed = _FirstRunBlocks(), list[e.EngineInput]()
+async def _early_run_under_way(
+    model: Scripted, started: Callable[[], object]
+) -> tuple[TurnScorer, list[e.EngineInput]]:
+    """A scorer whose early decision, at a pause after 20 frames of speech, is in the
+    model (`started` says when)."""
+    fed: list[e.EngineInput] = []
     scorer = TurnScorer(model, fed.append, FRAME, preroll=0.0, cues=None)
     scorer.speech_started(0.0)
     push(scorer, 0, 20)
     scorer.speech_ending(20 * FRAME)
-    await eventually(lambda: model.runs, message="the early run never started")
+    await eventually(started, message="the early run never started")
+    return scorer, fed
+
+
+async def test_a_moot_early_decision_does_not_hold_up_the_next_one() -> None:
+    model = _FirstRunBlocks()
+    scorer, fed = await _early_run_under_way(model, lambda: model.runs)
     push(scorer, 20, 22)
     scorer.speech_resumed()  # that run's answer is moot now
     push(scorer, 22, 40)
@@ -243,6 +254,47 @@ async def test_a_moot_early_decision_does_not_hold_up_the_next_one() -> None:
     finally:
         model.release.set()
     await scorer.drain()
+
+
+class _RunsUntilStopped(Scripted):
+    """Each run goes on until its stop is set (at most 10 s), then gives up."""
+
+    def __init__(self) -> None:
+        super().__init__(0.9)
+        self.started = threading.Event()
+        self.outcomes: list[str] = []
+
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
+        self.started.set()
+        stopped = threading.Event()
+        if stop is not None:
+            stop.on_stop(stopped.set)
+        if stopped.wait(10.0):
+            self.outcomes.append("stopped")
+            raise RunStopped("stopped")
+        self.outcomes.append("ran out")
+        return super().completion_probability(pcm16k, stop)
+
+
+async def test_a_moot_early_decision_stops_its_run_in_the_worker_thread() -> None:
+    model = _RunsUntilStopped()
+    scorer, fed = await _early_run_under_way(model, model.started.is_set)
+    scorer.speech_resumed()  # its answer is moot: the thread is told to stop, not left
+    await eventually(lambda: model.outcomes, message="the moot run was never stopped")
+    assert model.outcomes == ["stopped"]
+    await scorer.drain()
+    assert fed == []  # nothing was decided for a pause that was not one
+
+
+def test_a_run_stop_calls_each_hook_once_even_when_registered_late() -> None:
+    stop, calls = RunStop(), list[str]()
+    stop.on_stop(lambda: calls.append("early"))
+    assert not stop.stopped and calls == []
+    stop.stop()
+    stop.stop()
+    assert stop.stopped and calls == ["early"]
+    stop.on_stop(lambda: calls.append("late"))  # the run began after the stop
+    assert calls == ["early", "late"]
 
 
 async def test_a_transcript_that_stops_mid_sentence_makes_the_turn_incomplete() -> None:

@@ -15,7 +15,7 @@ from openreplica.engine import INTERRUPT_MIN_SPEECH, PAUSE_SILENCE, TURN_WAIT
 from openreplica.engine import io as e
 from openreplica.engine.speech_detector import DetectorSettings
 from openreplica.plugins.audio import silence, tone
-from openreplica.plugins.base import ASRUnavailable, TextDelta, Transcript
+from openreplica.plugins.base import ASRUnavailable, RunStop, TextDelta, Transcript
 from openreplica.plugins.scripted import (
     ScriptedASR,
     ScriptedASRStream,
@@ -311,7 +311,7 @@ class _CompleteTurns:
 
     name = "scripted"
 
-    def completion_probability(self, pcm16k: bytes) -> float:
+    def completion_probability(self, pcm16k: bytes, stop: RunStop | None = None) -> float:
         return 0.9
 
     def sentence_end_probability(self, text: str) -> float | None:
