@@ -115,11 +115,10 @@ class SmartTurnModel:
     def _run(
         self, session: ort.InferenceSession, features: FloatArray, stop: RunStop | None = None
     ) -> float:
-        options = None
+        options = ort.RunOptions()
         if stop is not None:
             # onnxruntime checks `terminate` between nodes: the run ends within a node
-            options = run_options = ort.RunOptions()
-            stop.on_stop(lambda: setattr(run_options, "terminate", True))
+            stop.on_stop(lambda: setattr(options, "terminate", True))
             if stop.stopped:
                 raise RunStopped("the end-of-turn model's run was stopped before it began")
         try:
