@@ -520,10 +520,13 @@ class ConversationRuntime:
                 continue
             sleeper = asyncio.create_task(self.clock.sleep_until(deadline))
             changed = asyncio.create_task(self._timer_changed.wait())
-            done, pending = await asyncio.wait(
-                {sleeper, changed}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+            waits = {sleeper, changed}
+            try:
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # also when this task is cancelled (shutdown): no sleeper is left pending
+                for task in waits:
+                    task.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
             if sleeper in done:
                 self._apply(self.engine.fire_timers(self.clock.now()))

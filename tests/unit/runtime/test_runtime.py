@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 
@@ -197,6 +198,16 @@ async def test_shutdown_cuts_speech_and_is_the_last_event() -> None:
     h.send(RESPOND % "Anyone?")
     await h.clock.advance(1.0)
     assert len(h.events) == count
+
+
+async def test_shutdown_leaves_no_task_waiting_on_the_clock() -> None:
+    """The timer task sleeps until the engine's next deadline (a heartbeat here); a
+    shutdown in the middle of that sleep ends the sleeper too, not just the timer task."""
+    h = await _harness(ScriptedLLM.replies(), presence_interval=5.0)
+    await h.clock.advance(1.0)
+    await h.runtime.shutdown("done")
+    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert left == []
 
 
 # ----------------------------------------------------------------------- presence
