@@ -25,6 +25,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from percentiles import percentile
+
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR
 from openreplica.plugins.asr_worker import Kind
 from openreplica.plugins.audio import resample, silence
@@ -35,13 +37,8 @@ QUESTION = "What is the weather like in London today?"
 CHUNK = 2 * 512  # 32 ms
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def row(name: str, values: Sequence[float], scale: float = 1000.0, unit: str = "ms") -> str:
-    p = [scale * pct(values, q) for q in (50, 95, 99)]
+    p = [scale * percentile(values, q) for q in (50, 95, 99)]
     return f"  {name:44} p50 {p[0]:7.1f}  p95 {p[1]:7.1f}  p99 {p[2]:7.1f} {unit}"
 
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from engine_work import engine_turn_ms, sequencer_fanout_s
+from percentiles import percentile
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
@@ -113,11 +114,6 @@ async def measure(fixtures: Path) -> None:
     print(json.dumps(out))
 
 
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(len(xs) * q / 100))]
-
-
 def compare(before: str, after: str, reps: int) -> None:
     trees = {"before": before, "after": after}
     samples: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
@@ -136,9 +132,9 @@ def compare(before: str, after: str, reps: int) -> None:
         for tree in trees:
             xs = samples[tree][name]
             cells.append(
-                f"{tree} p50 {pct(xs, 50):8.4f} p95 {pct(xs, 95):8.4f} p99 {pct(xs, 99):8.4f}"
+                f"{tree} " + " ".join(f"p{q} {percentile(xs, q):8.4f}" for q in (50, 95, 99))
             )
-        b, a = pct(samples["before"][name], 95), pct(samples["after"][name], 95)
+        b, a = percentile(samples["before"][name], 95), percentile(samples["after"][name], 95)
         print(f"{name:24} " + " | ".join(cells) + f" | p95 {100 * (a - b) / b:+.1f} %")
 
 

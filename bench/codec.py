@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 import pydantic
+from percentiles import percentile
 
 from openreplica import protocol as p
 
@@ -69,12 +69,7 @@ def per_call_us(fn: Callable[[], object], rounds: int) -> tuple[float, float, fl
         for _ in range(BATCH):
             fn()
         samples.append((time.perf_counter_ns() - start) / BATCH / 1000)
-    samples.sort()
-
-    def pct(q: float) -> float:
-        return samples[min(len(samples) - 1, int(len(samples) * q))]
-
-    return statistics.median(samples), pct(0.95), pct(0.99)
+    return percentile(samples, 50), percentile(samples, 95), percentile(samples, 99)
 
 
 def _lines(name: str) -> list[bytes]:

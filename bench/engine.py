@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from engine_work import engine_turn_ms, sequencer_fanout_s
+from percentiles import percentile
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings
@@ -43,15 +44,10 @@ RATE = 16000
 REPLY = "This is a fairly long reply so that there is plenty of audio to interrupt."
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def row(name: str, values_ms: Sequence[float]) -> None:
     print(
-        f"{name:52} p50 {statistics.median(values_ms):8.3f}  p95 {pct(values_ms, 95):8.3f}  "
-        f"p99 {pct(values_ms, 99):8.3f}  ms  (n={len(values_ms)})"
+        f"{name:52} p50 {statistics.median(values_ms):8.3f}  p95 {percentile(values_ms, 95):8.3f}  "
+        f"p99 {percentile(values_ms, 99):8.3f}  ms  (n={len(values_ms)})"
     )
 
 
@@ -142,7 +138,7 @@ async def compare(runs: int) -> None:
     for i, name in enumerate(names):
         row(f"{name} [off]", [r[i] for r in off])
         row(f"{name} [on]", [r[i] for r in on])
-        before, after = pct([r[i] for r in off], 95), pct([r[i] for r in on], 95)
+        before, after = percentile([r[i] for r in off], 95), percentile([r[i] for r in on], 95)
         print(f"{'':52} p95 change {100 * (after - before) / before:+.1f} %")
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from percentiles import percentile
 
 from openreplica.server.store import ConversationRecord, EventRecord, Store
 
@@ -28,8 +29,7 @@ NODE = "node-a"
 
 
 def _percentiles(values: list[float]) -> tuple[float, float, float]:
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return cuts[49], cuts[94], cuts[98]
+    return percentile(values, 50), percentile(values, 95), percentile(values, 99)
 
 
 def _conversation(cid: str) -> ConversationRecord:

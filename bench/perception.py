@@ -36,6 +36,7 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+from percentiles import percentile
 from skimage import data
 
 from openreplica import protocol as p
@@ -125,13 +126,8 @@ async def one_run(mode: str, tts: TTS, fps: float, frame: np.ndarray) -> tuple[f
     return after_turn, timer_late, after_turn + timer_late
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def cell(values: Sequence[float]) -> str:
-    return f"{statistics.median(values):7.2f} {pct(values, 95):7.2f} {max(values):7.2f}"
+    return f"{statistics.median(values):7.2f} {percentile(values, 95):7.2f} {max(values):7.2f}"
 
 
 async def main(argv: Sequence[str] | None = None) -> int:
@@ -165,9 +161,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
         runs = results[mode]
         print(f"{mode:16}" + "".join(f"{cell([r[i] for r in runs]):>26}" for i in range(3)))
     for q in (50, 95):
-        base = pct([r[2] for r in results["off"]], q)
+        base = percentile([r[2] for r in results["off"]], q)
         for mode in MODES[1:]:
-            delta = pct([r[2] for r in results[mode]], q) - base
+            delta = percentile([r[2] for r in results[mode]], q) - base
             print(f"total p{q} change with {mode}: {delta:+.2f} ms (budget: +5 ms)")
     return 0
 

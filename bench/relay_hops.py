@@ -25,13 +25,14 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import resource
-import statistics
 import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from percentiles import percentile
 
 if TYPE_CHECKING:
     from openreplica.cluster.resp import RespConnection
@@ -172,15 +173,14 @@ def main() -> None:
             owner.join(10)
         finally:
             server.stop()
-    q = statistics.quantiles(samples, n=100)
     n = len(samples)
     print(f"redis-py {redis.__version__}, hiredis parser: {redis.utils.HIREDIS_AVAILABLE}")
     sent = "redis-py" if args.redis_py else "the lean connection (cluster/resp.py)"
     print(f"pipe messages and appends sent on {sent}; blocking reads on redis-py")
     print(f"{n} messages, one at a time ({args.pause * 1e3:g} ms apart)")
     print(
-        f"frame sent → event back at the relay: p50 {statistics.median(samples) * 1e3:.3f} ms, "
-        f"p95 {q[94] * 1e3:.3f} ms, p99 {q[98] * 1e3:.3f} ms"
+        f"frame sent → event back at the relay: p50 {percentile(samples, 50) * 1e3:.3f} ms, "
+        f"p95 {percentile(samples, 95) * 1e3:.3f} ms, p99 {percentile(samples, 99) * 1e3:.3f} ms"
     )
     for side, (user, system), count in (("relay", relay_cpu, n), ("owner", owner_cpu, appended)):
         print(

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
+
+from percentiles import percentile
 
 from openreplica.server.relay_resend import Handled, Inbound, Unacked
 
@@ -29,8 +30,7 @@ FRAME = (
 
 
 def _percentiles(values: list[float]) -> tuple[float, float, float]:
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return cuts[49], cuts[94], cuts[98]
+    return percentile(values, 50), percentile(values, 95), percentile(values, 99)
 
 
 async def _run(samples: int, block: int) -> None:

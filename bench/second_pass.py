@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from percentiles import percentile
 from speech_set import Utterance, speech_set
-from turn_set import pct
 from turn_timeline import edit_distance, words
 
 from openreplica.engine.trailing_words import ends_mid_sentence
@@ -113,7 +113,7 @@ async def main(argv: list[str] | None = None) -> None:
     )
     base_total = sum(tallies["default window"].cpu)
     for name, t in tallies.items():
-        cpu = f"{1000 * pct(t.cpu, 50):.1f} / {1000 * pct(t.cpu, 95):.1f}"
+        cpu = f"{1000 * percentile(t.cpu, 50):.1f} / {1000 * percentile(t.cpu, 95):.1f}"
         wer = f"{100 * t.errors / max(1, t.reference_words):.1f} %"
         print(
             f"{name:16}{cpu:>15}{sum(t.cpu) / base_total:>8.2f}{t.differ:>9}"

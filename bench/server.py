@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 import msgspec
 import websockets
+from percentiles import percentile
 from websockets.asyncio.client import ClientConnection
 
 CONNECT = {"compression": None, "max_size": None, "ping_interval": None}
@@ -136,9 +137,8 @@ async def _until(ws: ClientConnection, event_type: str) -> Event:
 
 
 def _ms(samples: list[float]) -> str:
-    q = [x * 1e3 for x in statistics.quantiles(samples, n=100)]
-    p50 = statistics.median(samples) * 1e3
-    return f"p50 {p50:6.3f}  p90 {q[89]:6.3f}  p99 {q[98]:6.3f}"
+    p50, p90, p99 = (percentile(samples, q) * 1e3 for q in (50, 90, 99))
+    return f"p50 {p50:6.3f}  p90 {p90:6.3f}  p99 {p99:6.3f}"
 
 
 async def _timed(ws: ClientConnection, message: bytes, first: Match, until: str) -> float:
@@ -240,7 +240,7 @@ async def fan_out(server: Server, connections: int, seconds: float) -> tuple[flo
 
 
 def _p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100)[94]
+    return percentile(samples, 95)
 
 
 class _Collector(http.server.BaseHTTPRequestHandler):

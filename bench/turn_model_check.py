@@ -51,10 +51,10 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from percentiles import percentile  # noqa: E402
 from reference_features import reference_log_mel  # noqa: E402
 from speech_set import RATE, speech_set  # noqa: E402
 from turn_recording import FRAME, hear, label  # noqa: E402
-from turn_set import pct  # noqa: E402
 
 from openreplica.engine.trailing_words import ends_mid_sentence  # noqa: E402
 from openreplica.plugins.asr_pocketsphinx import PocketSphinxASR  # noqa: E402
@@ -206,7 +206,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def ms(values: Sequence[float]) -> str:
-    return " / ".join(f"{1000 * pct(values, q):.2f}" for q in (50, 95, 99))
+    return " / ".join(f"{1000 * percentile(values, q):.2f}" for q in (50, 95, 99))
 
 
 @dataclass
@@ -311,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     seconds = sorted(len(clips[i]) / (2 * RATE) for i in set(order))
     print(
         f"CPU over {len(order)} runs of {len(set(order))} clips "
-        f"({seconds[0]:.1f}-{seconds[-1]:.1f} s of audio, p50 {pct(seconds, 50):.1f} s), "
+        f"({seconds[0]:.1f}-{seconds[-1]:.1f} s of audio, p50 {percentile(seconds, 50):.1f} s), "
         "thread CPU ms p50 / p95 / p99:"
     )
     t_ref, t_cand, f_ref, f_cand = [], [], [], []

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from percentiles import percentile
 
 from openreplica import protocol as p
 from openreplica.engine import EngineSettings, TurnTaking
@@ -200,11 +201,6 @@ async def one(
     return timing, bool(cut), runtime.turn_stats, timeline(trace, asr, speech_end)
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 async def turn_taking_section(
     models: Any,
     levels: Sequence[str],
@@ -275,7 +271,7 @@ async def turn_taking_section(
                     r.by_voice.setdefault(u.voice, []).append(latency[0])
         for (label, _, _), r in zip(setups, results, strict=True):
             lat, commit, after = (
-                f"{1000 * pct(v, 50):.0f} / {1000 * pct(v, 95):.0f}" if v else "-"
+                f"{1000 * percentile(v, 50):.0f} / {1000 * percentile(v, 95):.0f}" if v else "-"
                 for v in (r.first_audio, r.commit, r.after_commit)
             )
             cut = f"{r.cut_off}/{r.hesitant} {100 * r.cut_off / max(1, r.hesitant):.0f}%"
@@ -285,25 +281,25 @@ async def turn_taking_section(
             print(
                 f"{level:8}{label:28}{lat:>22}{commit:>14}{after:>14}{cut:>28}{who:>15}"
                 f"{f'{r.wasted}/{r.started}':>10}   "
-                + ", ".join(f"{v} {1000 * pct(x, 50):.0f}" for v, x in r.by_voice.items())
+                + ", ".join(f"{v} {1000 * percentile(x, 50):.0f}" for v, x in r.by_voice.items())
             )
         print_timeline(setups, results)
     cpu = model.cpu
     if cpu:
         print(
-            f"model CPU per run: p50 {1000 * pct(cpu, 50):.1f} ms, "
-            f"p95 {1000 * pct(cpu, 95):.1f} ms over {len(cpu)} runs (it is not run when the "
+            f"model CPU per run: p50 {1000 * percentile(cpu, 50):.1f} ms, "
+            f"p95 {1000 * percentile(cpu, 95):.1f} ms over {len(cpu)} runs (it is not run when the "
             "words decide: bench/turn_timeline.py gives the CPU per decision)"
         )
     if model.stopped:
         print(
             f"  of which {len(model.stopped)} stopped when their decision became moot (the "
-            f"speech went on), after p50 {1000 * pct(model.stopped, 50):.1f} ms of CPU"
+            f"speech went on), after p50 {1000 * percentile(model.stopped, 50):.1f} ms of CPU"
         )
     cue_cpu = prosody_cpu(utterances)
     print(
-        f"prosodic cues CPU per decision: p50 {1000 * pct(cue_cpu, 50):.2f} ms, "
-        f"p95 {1000 * pct(cue_cpu, 95):.2f} ms, p99 {1000 * pct(cue_cpu, 99):.2f} ms "
+        f"prosodic cues CPU per decision: p50 {1000 * percentile(cue_cpu, 50):.2f} ms, "
+        f"p95 {1000 * percentile(cue_cpu, 95):.2f} ms, p99 {1000 * percentile(cue_cpu, 99):.2f} ms "
         f"over {len(cue_cpu)} pauses (thread CPU, after the real-time runs)"
     )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
@@ -322,7 +318,9 @@ def print_timeline(setups: Sequence[tuple[str, bool, Any]], results: Sequence[Se
         for r in results:
             v = r.timeline.get(step, [])
             cells.append(
-                f"{1000 * pct(v, 50):.0f} / {1000 * pct(v, 95):.0f} ({len(v)})" if v else "-"
+                f"{1000 * percentile(v, 50):.0f} / {1000 * percentile(v, 95):.0f} ({len(v)})"
+                if v
+                else "-"
             )
         print(f"{step:30}" + "".join(f"{c:>30}" for c in cells))
     used = "".join(f"{f'{r.used}/{len(r.first_audio)}':>30}" for r in results)

@@ -46,8 +46,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from percentiles import percentile
 from speech_set import Utterance, speech_set
-from turn_set import MODEL_PATH, TimedTurnModel, pct
+from turn_set import MODEL_PATH, TimedTurnModel
 from voice_harness import Listening, listening
 
 from openreplica import protocol as p
@@ -217,7 +218,8 @@ def row(name: str, values: list[float]) -> str:
     if not values:
         return f"{name:24}{'-':>12}"
     ms = [1000 * v for v in values]
-    return f"{name:24}{pct(ms, 50):8.0f} / {pct(ms, 95):4.0f}{pct(ms, 99):8.0f}{len(ms):6}"
+    p50, p95, p99 = (percentile(ms, q) for q in (50, 95, 99))
+    return f"{name:24}{p50:8.0f} / {p95:4.0f}{p99:8.0f}{len(ms):6}"
 
 
 async def main(argv: Sequence[str] | None = None) -> int:

@@ -48,7 +48,6 @@ import argparse
 import asyncio
 import importlib.util
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -58,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from percentiles import percentile
 from turn_set import turn_taking_section
 
 from openreplica import protocol as p
@@ -386,15 +386,8 @@ async def one_barge_in(models: Models, spoken: Spoken, level: str) -> dict[str, 
 # ------------------------------------------------------------------ report
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    return statistics.quantiles(ordered, n=100, method="inclusive")[round(q) - 1]
-
-
 def cell(values: Sequence[float]) -> str:
-    return f"{1000 * pct(values, 50):5.0f} / {1000 * pct(values, 95):5.0f}"
+    return f"{1000 * percentile(values, 50):5.0f} / {1000 * percentile(values, 95):5.0f}"
 
 
 async def main(argv: Sequence[str] | None = None) -> int:
