@@ -9,7 +9,8 @@ installed, else a scripted zero-time LLM: the output says which) and Piper speak
 
 Per pause sensitivity, over N runs (p50 / p95, milliseconds):
   vad_end     end of the user's speech -> the VAD's end-of-speech edge
-  asr_final   end of speech -> the final transcript (asr_finish: the finish() call)
+  asr_final   end of speech -> the final transcript (asr_finish: how long the finish()
+              call, the final pass, took)
   turn        end of speech -> the turn is committed (the pause is most of it)
   llm_ttft    turn committed -> the LLM's first token
   tts_first   the first sentence sent to TTS -> its first audio
