@@ -349,16 +349,11 @@ class ConversationRuntime:
                 return
             self._stepped.clear()
             self.speech.progress.clear()
-            sleeper = asyncio.create_task(self.clock.sleep_until(deadline))
-            stepped = asyncio.create_task(self._stepped.wait())
-            began = asyncio.create_task(self.speech.progress.wait())
-            waits = {sleeper, stepped, began}
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in waits:
-                    task.cancel()
-                await asyncio.gather(*waits, return_exceptions=True)
+            await _first_done(
+                self.clock.sleep_until(deadline),
+                self._stepped.wait(),
+                self.speech.progress.wait(),
+            )
 
     # ------------------------------------------------------------------ inputs
 
@@ -518,15 +513,20 @@ class ConversationRuntime:
             if deadline is None:
                 await self._timer_changed.wait()
                 continue
-            sleeper = asyncio.create_task(self.clock.sleep_until(deadline))
-            changed = asyncio.create_task(self._timer_changed.wait())
-            waits = {sleeper, changed}
-            try:
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                # also when this task is cancelled (shutdown): no sleeper is left pending
-                for task in waits:
-                    task.cancel()
-                await asyncio.gather(*waits, return_exceptions=True)
-            if sleeper in done:
+            first = await _first_done(self.clock.sleep_until(deadline), self._timer_changed.wait())
+            if first == 0:
                 self._apply(self.engine.fire_timers(self.clock.now()))
+
+
+async def _first_done(*waits: Coroutine[Any, Any, Any]) -> int:
+    """Run `waits` until one ends and return its index; the others are cancelled and
+    reaped, also when the caller is cancelled (a shutdown leaves no sleeper pending on
+    the clock)."""
+    tasks = [asyncio.create_task(wait) for wait in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return next(i for i, task in enumerate(tasks) if task in done)
